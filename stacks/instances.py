@@ -1,0 +1,109 @@
+"""GPU instance catalog and on-demand prices: the one file the cost figures in the plan come from.
+
+Source: Amazon EC2 On-Demand pricing, region us-east-1, Linux, shared tenancy, as published by AWS
+(https://aws.amazon.com/ec2/pricing/on-demand/). Transcribed 2025-07-01, after AWS's June 2025 price reduction
+for P4d and P5. Other regions differ (typically +0-30 %); reserved capacity and spot are cheaper. The plan uses these
+figures only as a *ceiling* (the most a pool's GPU limit could cost per hour on demand), never as a bill.
+Re-check with ``aws pricing get-products --service-code AmazonEC2`` before budgeting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRICE_SOURCE = "AWS EC2 On-Demand, us-east-1, Linux (transcribed 2025-07-01)"
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    name: str
+    gpus: int
+    gpu_model: str
+    vcpus: int
+    memory_gib: int
+    usd_per_hour: float
+
+    @property
+    def family(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def usd_per_gpu_hour(self) -> float:
+        return self.usd_per_hour / self.gpus
+
+
+def _family(family: str, gpu_model: str, rows: list[tuple[str, int, int, int, float]]) -> list[InstanceType]:
+    return [InstanceType(f"{family}.{size}", g, gpu_model, cpu, mem, price) for size, g, cpu, mem, price in rows]
+
+
+GPU_INSTANCES: dict[str, InstanceType] = {
+    t.name: t
+    for t in [
+        *_family("p5", "H100 80GB", [("48xlarge", 8, 192, 2048, 55.04)]),
+        *_family("p4d", "A100 40GB", [("24xlarge", 8, 96, 1152, 21.96)]),
+        *_family("p4de", "A100 80GB", [("24xlarge", 8, 96, 1152, 27.45)]),
+        *_family(
+            "g5",
+            "A10G 24GB",
+            [
+                ("xlarge", 1, 4, 16, 1.006), ("2xlarge", 1, 8, 32, 1.212), ("4xlarge", 1, 16, 64, 1.624),
+                ("8xlarge", 1, 32, 128, 2.448), ("16xlarge", 1, 64, 256, 4.096), ("12xlarge", 4, 48, 192, 5.672),
+                ("24xlarge", 4, 96, 384, 8.144), ("48xlarge", 8, 192, 768, 16.288),
+            ],
+        ),
+        *_family(
+            "g6",
+            "L4 24GB",
+            [
+                ("xlarge", 1, 4, 16, 0.805), ("2xlarge", 1, 8, 32, 0.978), ("4xlarge", 1, 16, 64, 1.323),
+                ("8xlarge", 1, 32, 128, 2.014), ("16xlarge", 1, 64, 256, 3.397), ("12xlarge", 4, 48, 192, 4.602),
+                ("24xlarge", 4, 96, 384, 6.675), ("48xlarge", 8, 192, 768, 13.35),
+            ],
+        ),
+        *_family(
+            "g6e",
+            "L40S 48GB",
+            [
+                ("xlarge", 1, 4, 32, 1.861), ("2xlarge", 1, 8, 64, 2.242), ("4xlarge", 1, 16, 128, 3.004),
+                ("8xlarge", 1, 32, 256, 4.529), ("16xlarge", 1, 64, 512, 7.577), ("12xlarge", 4, 48, 384, 10.493),
+                ("24xlarge", 4, 96, 768, 15.066), ("48xlarge", 8, 192, 1536, 30.131),
+            ],
+        ),
+    ]
+}
+
+GPU_FAMILIES: tuple[str, ...] = tuple(sorted({t.family for t in GPU_INSTANCES.values()}))
+
+
+def instances_of(families: list[str], gpu_counts: list[int] | None = None) -> list[InstanceType]:
+    """Catalog entries a GPU pool with these families (and optional GPU-count filter) could launch."""
+    return [
+        t
+        for t in GPU_INSTANCES.values()
+        if t.family in families and (not gpu_counts or t.gpus in gpu_counts)
+    ]
+
+
+def max_gpus_per_node(families: list[str], gpu_counts: list[int] | None = None) -> int:
+    return max((t.gpus for t in instances_of(families, gpu_counts)), default=0)
+
+
+@dataclass(frozen=True)
+class PoolCost:
+    pool: str
+    gpu_limit: int
+    worst_instance: str
+    usd_per_gpu_hour: float
+
+    @property
+    def ceiling_usd_per_hour(self) -> float:
+        return round(self.gpu_limit * self.usd_per_gpu_hour, 2)
+
+
+def pool_cost_ceiling(pool: str, families: list[str], gpu_limit: int, gpu_counts: list[int] | None = None) -> PoolCost:
+    """The hourly on-demand cost if the pool filled its GPU limit with its most expensive-per-GPU instance type."""
+    candidates = instances_of(families, gpu_counts)
+    if not candidates:
+        raise ValueError(f"pool {pool!r}: no catalogued instance type in families {families}")
+    worst = max(candidates, key=lambda t: t.usd_per_gpu_hour)
+    return PoolCost(pool, gpu_limit, worst.name, worst.usd_per_gpu_hour)
