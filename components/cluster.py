@@ -109,6 +109,23 @@ class EksCluster(pulumi.ComponentResource):
              "AmazonSSMManagedInstanceCore"],
             self,
         )
+        self.system_launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-system-lt",
+            name_prefix=f"{cfg.name}-system-",
+            update_default_version=True,
+            block_device_mappings=[
+                {
+                    "device_name": "/dev/xvda",
+                    "ebs": {"volume_size": ng_cfg.disk_size_gib, "volume_type": "gp3", "encrypted": "true",
+                            "delete_on_termination": "true"},
+                }
+            ],
+            # IMDSv2 only; hop limit 2 because host-network add-ons (VPC CNI, EBS CSI node) read instance metadata.
+            metadata_options={"http_endpoint": "enabled", "http_tokens": "required",
+                              "http_put_response_hop_limit": 2},
+            tag_specifications=[{"resource_type": "instance", "tags": {**args.tags, "Name": f"{cfg.name}-system"}}],
+            opts=child,
+        )
         self.system_node_group = aws.eks.NodeGroup(
             f"{name}-system",
             cluster_name=cluster_name,
@@ -118,7 +135,8 @@ class EksCluster(pulumi.ComponentResource):
             capacity_type="ON_DEMAND",
             instance_types=list(ng_cfg.instance_types),
             ami_type=ng_cfg.ami_type,
-            disk_size=ng_cfg.disk_size_gib,
+            launch_template={"id": self.system_launch_template.id,
+                             "version": self.system_launch_template.latest_version.apply(str)},
             scaling_config={"min_size": ng_cfg.min_size, "desired_size": ng_cfg.desired_size,
                             "max_size": ng_cfg.max_size},
             labels=SYSTEM_LABEL,

@@ -41,6 +41,7 @@ _ID_PREFIX = {
     "aws:ec2/eip:Eip": "eipalloc",
     "aws:ec2/routeTable:RouteTable": "rtb",
     "aws:ec2/securityGroup:SecurityGroup": "sg",
+    "aws:ec2/launchTemplate:LaunchTemplate": "lt",
 }
 
 
@@ -70,6 +71,9 @@ class CloudModel:
         elif typ == "aws:ec2/eip:Eip":
             octets = [int(h[i : i + 2], 16) for i in range(0, 4, 2)]
             out["publicIp"] = self.ph.make(f"198.51.{octets[0]}.{octets[1]}", f"{what}.publicIp")
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            out["latestVersion"] = 1
+            out["arn"] = self.arn("ec2", f"launch-template/{rid}", f"{what}.arn")
         elif typ == "aws:kms/key:Key":
             rid = self.ph.make(f"{h[:8]}-{h[8:12]}-4{h[12:15]}-8{h[15:17]}{h[:1]}-{_hex(h, 12)}", f"{what}.keyId")
             out["keyId"] = rid

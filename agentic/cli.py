@@ -1,0 +1,149 @@
+"""``agentic``: offline plan, config validation, JSON schema and AWS pre-flight for agentic-platform stacks."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from stacks.loader import PROJECT_ROOT
+from stacks.validation import ConfigError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+err = Console(stderr=True)
+
+EXIT_CONFIG = 2
+EXIT_POLICY = 3
+EXIT_PREFLIGHT = 4
+
+
+def _config_failure(exc: ConfigError) -> None:
+    err.print(f"[bold red]Invalid platform config[/] {('in ' + exc.source) if exc.source else ''}")
+    for p in exc.problems:
+        err.print(f"  [red]x[/] [bold]{p.path}[/]: {p.message}")
+    err.print(f"[red]{len(exc.problems)} problem(s); nothing was planned.[/]")
+    raise typer.Exit(EXIT_CONFIG)
+
+
+@app.command()
+def validate(stack: str = typer.Option(..., "--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml)")) -> None:
+    """Check a stack's platform config and print every problem with its config path."""
+    from agentic.plan.render import load
+
+    try:
+        _, cfg = load(stack, PROJECT_ROOT)
+    except ConfigError as exc:
+        _config_failure(exc)
+    console.print(f"[green]ok[/] Pulumi.{stack}.yaml: {cfg.environment} platform '{cfg.cluster.name}' is valid")
+
+
+@app.command()
+def schema(output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout")) -> None:
+    """Print the JSON Schema of ``agentic-platform:platform`` (for editor completion of stack files)."""
+    from stacks.config import Platform
+
+    doc = Platform.model_json_schema(by_alias=True)
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    doc["title"] = "agentic-platform:platform"
+    text = json.dumps(doc, indent=2)
+    if output:
+        output.write_text(text + "\n")
+        console.print(f"wrote {output}")
+    else:
+        typer.echo(text)
+
+
+@app.command()
+def plan(
+    stack: str = typer.Option(..., "--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml)"),
+    out: Path = typer.Option(None, "--out", "-o", help="Output directory (default out/<stack>)"),
+) -> None:
+    """Run the real program offline through Pulumi's mock engine and write what it would create."""
+    from agentic.plan.render import BANNER, synthesize, write_plan
+
+    try:
+        result = synthesize(stack, PROJECT_ROOT)
+    except ConfigError as exc:
+        _config_failure(exc)
+    out_dir = out or PROJECT_ROOT / "out" / stack
+    write_plan(result, out_dir)
+    _print_plan(result, out_dir, BANNER)
+    if result.mandatory_violations:
+        err.print(f"[bold red]{len(result.mandatory_violations)} mandatory policy violation(s)[/]")
+        raise typer.Exit(EXIT_POLICY)
+
+
+def _print_plan(result, out_dir: Path, banner: str) -> None:
+    cfg = result.config
+    run = result.run
+    console.print(Panel(f"[bold]{banner}[/]", title=f"agentic-platform - stack {result.stack}", style="yellow"))
+    console.print(
+        f"{cfg.environment} / {cfg.aws.region} / cluster [bold]{cfg.cluster.name}[/] "
+        f"(Kubernetes {cfg.cluster.kubernetes_version}): [bold]{len(run.registrations)}[/] resources"
+    )
+    from agentic.plan.render import component_of
+
+    per = Counter(component_of(run, r) for r in run.registrations if r.custom)
+    kinds = Counter(r.type.rsplit(":", 1)[-1] for r in run.registrations if r.custom)
+    t = Table(title="Resources per component", show_lines=False)
+    t.add_column("component")
+    t.add_column("resources", justify="right")
+    for comp, n in sorted(per.items()):
+        t.add_row(comp, str(n))
+    console.print(t)
+    console.print("Most common kinds: " + ", ".join(f"{k} x{n}" for k, n in kinds.most_common(8)))
+    g = Table(title="GPU pools - on-demand cost ceiling implied by each GPU limit")
+    for col in ("pool", "families", "capacity", "GPU limit", "priciest/GPU", "ceiling $/h"):
+        g.add_column(col, justify="right" if col in ("GPU limit", "ceiling $/h") else "left")
+    for pool, cost in zip(cfg.gpu_pools, result.costs):
+        g.add_row(pool.name, ",".join(pool.instance_families), ",".join(pool.capacity_types), str(pool.limits.gpus),
+                  f"{cost.worst_instance} ${cost.usd_per_gpu_hour:.2f}", f"{cost.ceiling_usd_per_hour:,.2f}")
+    g.add_row("[bold]total[/]", "", "", str(sum(p.limits.gpus for p in cfg.gpu_pools)), "",
+              f"[bold]{result.total_ceiling:,.2f}[/]")
+    console.print(g)
+    if result.findings:
+        for f in result.findings:
+            style = "red" if f.mandatory else "yellow"
+            console.print(f"[{style}]policy {f.policy}[/] {f.resource}: {f.message}")
+    else:
+        console.print("[green]policies: all pass[/]")
+    for note in run.outputs.get("plan_notes") or []:
+        console.print(f"[cyan]note[/] {note}")
+    console.print(f"wrote {out_dir}/: manifests/, helm/releases.yaml, inventory.json, policy-report.json, "
+                  f"summary.md, graph.svg")
+    if "graph_svg" not in result.files:
+        err.print("[yellow]graphviz 'dot' not found: wrote graph.dot only (apt-get install graphviz)[/]")
+
+
+@app.command()
+def preflight(
+    stack: str = typer.Option(..., "--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml)"),
+) -> None:
+    """Check with the AWS account (read-only calls) that the stack's config can be deployed there."""
+    from agentic.plan.render import load
+    from agentic.preflight import run_preflight
+
+    try:
+        _, cfg = load(stack, PROJECT_ROOT)
+    except ConfigError as exc:
+        _config_failure(exc)
+    report = run_preflight(cfg)
+    for check in report.checks:
+        mark = "[green]ok[/]" if check.ok else "[red]BLOCKER[/]"
+        console.print(f"{mark} {check.name}: {check.detail}")
+        if not check.ok and check.fix:
+            console.print(f"    fix: {check.fix}")
+    if report.blockers:
+        err.print(f"[bold red]{len(report.blockers)} blocker(s): do not deploy yet[/]")
+        raise typer.Exit(EXIT_PREFLIGHT)
+    console.print("[green]pre-flight passed[/]")
+
+
+if __name__ == "__main__":
+    app()

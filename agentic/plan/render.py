@@ -1,0 +1,265 @@
+"""The offline plan: run the real program through the mock engine and write what it would create.
+
+Outputs (under ``out/<stack>`` by default): manifests/, helm/releases.yaml, inventory.json, policy-report.json,
+summary.md, graph.svg (+ graph.dot). It is a preview: nothing is deployed, and every file says so.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import runpy
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentic.plan.engine import SECRET, ProgramRun, Registration, run_program
+from policies.rules import Finding, Resource, evaluate
+from stacks.config import Platform
+from stacks.instances import PRICE_SOURCE, PoolCost, pool_cost_ceiling
+from stacks.loader import FULL_KEY, PROJECT, PROJECT_ROOT, read_stack_config, stack_file
+from stacks.validation import parse_platform
+
+BANNER = "OFFLINE PREVIEW - nothing was deployed. Cloud-assigned values are placeholders; secrets are redacted."
+SENSITIVE_KEY = re.compile(r"(kubeconfig|password|secret|token|api[_-]?key|private[_-]?key)$", re.IGNORECASE)
+
+
+@dataclass
+class Plan:
+    stack: str
+    config: Platform
+    run: ProgramRun
+    findings: list[Finding]
+    costs: list[PoolCost]
+    out_dir: Path | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def mandatory_violations(self) -> list[Finding]:
+        return [f for f in self.findings if f.mandatory]
+
+    @property
+    def total_ceiling(self) -> float:
+        return round(sum(c.ceiling_usd_per_hour for c in self.costs), 2)
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """Belt and braces on top of Pulumi secret markers: sensitive-named keys never carry a literal value."""
+    if isinstance(value, dict):
+        return {k: redact(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, key) for v in value]
+    if isinstance(value, str) and value and SENSITIVE_KEY.search(key) and not key.lower().endswith(("ref", "name")):
+        return SECRET
+    return value
+
+
+def load(stack: str, root: Path = PROJECT_ROOT) -> tuple[dict[str, Any], Platform]:
+    config = read_stack_config(stack_file(stack, root))
+    secret_keys = [k for k, v in config.items() if isinstance(v, dict) and "secure" in v]
+    for k in secret_keys:
+        config[k] = SECRET  # ciphertext cannot be decrypted offline; the program sees a redacted stand-in
+    if FULL_KEY not in config:
+        from stacks.validation import ConfigError, Problem
+
+        raise ConfigError([Problem(f"{stack_file(stack, root)}:{FULL_KEY}", "is not set")])
+    return config, parse_platform(config[FULL_KEY], source=str(stack_file(stack, root)))
+
+
+def synthesize(stack: str, root: Path = PROJECT_ROOT) -> Plan:
+    """Validate the stack config, run ``__main__.py`` under the mock engine and evaluate the policies."""
+    config, platform = load(stack, root)
+    secret_keys = [k for k, v in config.items() if v == SECRET]
+    program = root / "__main__.py"
+    run = run_program(
+        lambda: runpy.run_path(str(program), run_name="__main__"),
+        project=PROJECT,
+        stack=stack,
+        config=config,
+        secret_keys=secret_keys,
+        region=platform.aws.region,
+        account=platform.aws.account_id,
+    )
+    findings = evaluate([Resource(r.type, r.name, r.inputs) for r in run.registrations])
+    costs = [
+        pool_cost_ceiling(p.name, list(p.instance_families), p.limits.gpus, list(p.gpu_counts))
+        for p in platform.gpu_pools
+    ]
+    return Plan(stack, platform, run, findings, costs)
+
+
+# --- writers -------------------------------------------------------------------------------------------------------
+
+
+def manifest_of(r: Registration) -> dict[str, Any]:
+    body = {k: v for k, v in r.inputs.items()}
+    ordered = {k: body.pop(k) for k in ("apiVersion", "kind", "metadata") if k in body}
+    return redact({**ordered, **body})
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9.-]+", "-", text.lower()).strip("-")
+
+
+def write_manifests(plan: Plan, out: Path) -> list[Path]:
+    root = out / "manifests"
+    written = []
+    for r in plan.run.kubernetes_objects():
+        m = manifest_of(r)
+        ns = (m.get("metadata") or {}).get("namespace") or "_cluster"
+        path = root / _slug(ns) / f"{_slug(m.get('kind', 'object'))}-{_slug((m.get('metadata') or {}).get('name', r.name))}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# {BANNER}\n# pulumi: {r.urn}\n" + yaml.safe_dump(m, sort_keys=False))
+        written.append(path)
+    return written
+
+
+def helm_releases(plan: Plan) -> list[dict[str, Any]]:
+    releases = []
+    for r in plan.run.of_type("kubernetes:helm.sh/v3:Release"):
+        i = r.inputs
+        repo = (i.get("repositoryOpts") or {}).get("repo")
+        chart = i.get("chart", "")
+        releases.append(
+            {
+                "name": i.get("name", r.name),
+                "namespace": i.get("namespace"),
+                "chart": chart.rsplit("/", 1)[-1] if chart.startswith("oci://") else chart,
+                "repository": repo or chart.rsplit("/", 1)[0],
+                "version": i.get("version"),
+                "values": redact(i.get("values") or {}),
+                "depends_on": [plan.run.by_urn(d).name for d in r.dependencies if _known(plan.run, d)],
+                "pulumi_urn": r.urn,
+            }
+        )
+    return releases
+
+
+def _known(run: ProgramRun, urn: str) -> bool:
+    return any(r.urn == urn for r in run.registrations)
+
+
+def inventory(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {
+            "urn": r.urn,
+            "type": r.type,
+            "name": r.name,
+            "custom": r.custom,
+            "parent": r.parent or None,
+            "dependencies": r.dependencies,
+            "provider": r.provider_urn or None,
+            "inputs": redact(r.inputs),
+            "secret_inputs": r.secret_paths,
+        }
+        for r in plan.run.registrations
+    ]
+
+
+def component_of(run: ProgramRun, r: Registration) -> str:
+    """The top-level component (direct child of the stack) a resource belongs to."""
+    seen = r
+    while seen.parent and not seen.parent.endswith("pulumi:pulumi:Stack::" + f"{run.project}-{run.stack}"):
+        try:
+            seen = run.by_urn(seen.parent)
+        except KeyError:
+            break
+    return seen.name
+
+
+def placeholders_used(plan: Plan, texts: list[str]) -> dict[str, str]:
+    blob = "\n".join(texts)
+    return plan.run.placeholders.found_in(blob)
+
+
+def summary_markdown(plan: Plan, used: dict[str, str]) -> str:
+    run = plan.run
+    lines = [f"# agentic-platform plan: stack `{plan.stack}`", "", f"> **{BANNER}**", ""]
+    cfg = plan.config
+    lines += [
+        f"Environment **{cfg.environment}**, region **{cfg.aws.region}**, cluster **{cfg.cluster.name}** "
+        f"(Kubernetes {cfg.cluster.kubernetes_version}), {len(run.registrations)} resources.",
+        "",
+        "## Resources per component",
+        "",
+        "| component | type | count |",
+        "|---|---|---|",
+    ]
+    per: Counter[tuple[str, str]] = Counter(
+        (component_of(run, r), r.type) for r in run.registrations if r.custom
+    )
+    for (comp, typ), n in sorted(per.items()):
+        lines.append(f"| {comp} | `{typ}` | {n} |")
+    lines += ["", "## GPU pools and cost ceiling", "",
+              "| pool | families | capacity types | GPU limit | priciest per GPU | $/GPU-h | ceiling $/h |",
+              "|---|---|---|---|---|---|---|"]
+    for pool, cost in zip(cfg.gpu_pools, plan.costs):
+        lines.append(
+            f"| {pool.name} | {', '.join(pool.instance_families)} | {', '.join(pool.capacity_types)} | "
+            f"{pool.limits.gpus} | {cost.worst_instance} | {cost.usd_per_gpu_hour:.3f} | "
+            f"{cost.ceiling_usd_per_hour:,.2f} |"
+        )
+    lines += [
+        f"| **total** | | | {sum(p.limits.gpus for p in cfg.gpu_pools)} | | | **{plan.total_ceiling:,.2f}** |",
+        "",
+        f"Ceiling = GPU limit x the highest on-demand price per GPU among the pool's instance types "
+        f"({PRICE_SOURCE}); spot and reserved capacity cost less. CPU pool '{cfg.cpu_pool.name}': "
+        f"{cfg.cpu_pool.cpu_limit} vCPU / {cfg.cpu_pool.memory_limit_gib} GiB limit (not priced).",
+        "",
+        "## Policy report",
+        "",
+    ]
+    if plan.findings:
+        for f in plan.findings:
+            lines.append(f"- **{'MANDATORY' if f.mandatory else 'advisory'}** `{f.policy}` on `{f.resource}`: {f.message}")
+    else:
+        lines.append("All policies pass.")
+    notes = run.outputs.get("plan_notes") or []
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    lines += ["", "## Placeholders the cloud would assign", "",
+              "These values in the rendered manifests and Helm values are stand-ins; `pulumi up` replaces them:", ""]
+    if used:
+        for value, what in sorted(used.items(), key=lambda kv: kv[1]):
+            lines.append(f"- `{value}` = {what}")
+    else:
+        lines.append("- none appear in manifests or Helm values")
+    lines += ["", "## Stack outputs", "", "| output | value |", "|---|---|"]
+    for k, v in run.outputs.items():
+        shown = v if isinstance(v, str) else json.dumps(v)
+        lines.append(f"| {k} | `{shown}` |")
+    return "\n".join(lines) + "\n"
+
+
+def write_plan(plan: Plan, out: Path) -> Plan:
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    plan.out_dir = out
+    manifests = write_manifests(plan, out)
+    helm_dir = out / "helm"
+    helm_dir.mkdir()
+    releases = helm_releases(plan)
+    (helm_dir / "releases.yaml").write_text(f"# {BANNER}\n" + yaml.safe_dump(releases, sort_keys=False))
+    (out / "inventory.json").write_text(
+        json.dumps({"notice": BANNER, "stack": plan.stack, "resources": inventory(plan)}, indent=2)
+    )
+    report = {
+        "notice": BANNER,
+        "stack": plan.stack,
+        "mandatory_violations": len(plan.mandatory_violations),
+        "findings": [asdict(f) for f in plan.findings],
+        "policies": sorted({r.name for r in __import__("policies.rules", fromlist=["RULES"]).RULES}),
+    }
+    (out / "policy-report.json").write_text(json.dumps(report, indent=2))
+    texts = [p.read_text() for p in manifests] + [(helm_dir / "releases.yaml").read_text()]
+    summary = summary_markdown(plan, placeholders_used(plan, texts))
+    (out / "summary.md").write_text(summary)
+    from agentic.plan.graph import write_graph
+
+    plan.files = {"summary": out / "summary.md", **write_graph(plan, out)}
+    return plan

@@ -1,0 +1,353 @@
+"""agentic-platform policies as plain functions.
+
+Each ``check_*`` takes a resource type and its input properties (or, for stack checks, every resource) and returns
+the violation messages. The pulumi-policy pack in ``__main__.py`` wraps them for ``pulumi preview --policy-pack``;
+the offline plan calls them in-process. This module imports nothing from the project, so the pack installs alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+REDACTED = "[secret]"
+SENSITIVE = re.compile(r"(pass(word)?|secret|token|api[_-]?key|credential|private[_-]?key)", re.IGNORECASE)
+WORKLOAD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet"}
+NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What a stack-level check sees of one resource."""
+
+    type: str
+    name: str
+    props: Mapping[str, Any]
+
+
+def _get(d: Any, *path: str, default: Any = None) -> Any:
+    for key in path:
+        if not isinstance(d, Mapping) or key not in d:
+            return default
+        d = d[key]
+    return d
+
+
+def _kind(resource_type: str) -> str:
+    return resource_type.rsplit(":", 1)[-1]
+
+
+# --- images ---------------------------------------------------------------------------------------------------------
+
+
+def image_problem(image: str) -> str | None:
+    if not isinstance(image, str) or not image or "@sha256:" in image:
+        return None
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return f"image '{image}' has no tag: pin a version tag or digest"
+    if last.endswith(":latest"):
+        return f"image '{image}' uses the mutable tag 'latest': pin a version tag or digest"
+    return None
+
+
+def _pod_spec(props: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+    if kind == "Pod":
+        return _get(props, "spec")
+    if kind == "CronJob":
+        return _get(props, "spec", "jobTemplate", "spec", "template", "spec")
+    return _get(props, "spec", "template", "spec")
+
+
+def _containers(props: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]]:
+    spec = _pod_spec(props, kind) or {}
+    return [c for key in ("initContainers", "containers") for c in (spec.get(key) or []) if isinstance(c, Mapping)]
+
+
+def _walk(value: Any, path: str = "") -> Iterable[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _walk(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk(v, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def check_pinned_images(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    kind = _kind(resource_type)
+    out: list[str] = []
+    if kind in WORKLOAD_KINDS:
+        for c in _containers(props, kind):
+            problem = image_problem(c.get("image", ""))
+            if problem:
+                out.append(f"container '{c.get('name')}': {problem}")
+    elif resource_type == HELM_RELEASE:
+        values = props.get("values") or {}
+        for path, value in _walk(values):
+            leaf = path.rsplit(".", 1)[-1]
+            if leaf == "tag" and str(value) == "latest":
+                out.append(f"values.{path} is 'latest': pin the chart's image tag")
+            elif leaf == "image" and isinstance(value, str):
+                problem = image_problem(value)
+                if problem:
+                    out.append(f"values.{path}: {problem}")
+    elif resource_type.startswith("kubernetes:kagent.dev/"):
+        image = _get(props, "spec", "byo", "deployment", "image") or _get(props, "spec", "deployment", "image")
+        problem = image_problem(image) if image else None
+        if problem:
+            out.append(problem)
+    return out
+
+
+# --- secrets ----------------------------------------------------------------------------------------------------------
+
+SECRET_SOURCE_ANNOTATION = "agentic.platform/secret-source"
+
+
+def _sensitive_value_key(key: str) -> bool:
+    """True for keys that hold a secret value (``password``, ``apiKey``), not a reference to one
+    (``existingSecret``, ``passwordKey``, ``secretName``, ``tokenSecretRef``)."""
+    if not SENSITIVE.search(key):
+        return False
+    if re.search(r"^existing|(ref|name|file|enabled|path|secret)$", key, re.IGNORECASE) and not re.fullmatch(
+        r"(client[_-]?)?secret", key, re.IGNORECASE
+    ):
+        return False
+    if re.search(r"key$", key, re.IGNORECASE) and not re.search(r"(api|private|access|secret)[_-]?key$", key,
+                                                                  re.IGNORECASE):
+        return False
+    return True
+
+
+def check_no_plaintext_secrets(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    kind = _kind(resource_type)
+    out: list[str] = []
+    if resource_type == "kubernetes:core/v1:Secret":
+        annotated = SECRET_SOURCE_ANNOTATION in (_get(props, "metadata", "annotations") or {})
+        for field in ("data", "stringData"):
+            values = props.get(field)
+            if values == REDACTED:
+                continue
+            for key, value in (values or {}).items():
+                if value != REDACTED and not annotated:
+                    out.append(
+                        f"{field}.{key} is a plaintext value in the program: make it a Pulumi secret, or sync it "
+                        "from AWS Secrets Manager with an ExternalSecret"
+                    )
+    elif kind in WORKLOAD_KINDS:
+        for c in _containers(props, kind):
+            for env in c.get("env") or []:
+                name, value = env.get("name", ""), env.get("value")
+                if SENSITIVE.search(name) and isinstance(value, str) and value and value != REDACTED:
+                    out.append(
+                        f"container '{c.get('name')}' env {name} has a literal value: use valueFrom.secretKeyRef"
+                    )
+    elif resource_type == HELM_RELEASE:
+        for path, value in _walk(props.get("values") or {}):
+            leaf = path.rsplit(".", 1)[-1]
+            if (
+                _sensitive_value_key(leaf)
+                and isinstance(value, str)
+                and value
+                and value != REDACTED
+            ):
+                out.append(f"values.{path} holds a literal secret: reference an existing Secret instead")
+    return out
+
+
+# --- namespaces (stack-level) ----------------------------------------------------------------------------------------
+
+
+def _is_default_deny(props: Mapping[str, Any]) -> bool:
+    spec = props.get("spec") or {}
+    return (
+        spec.get("podSelector") in ({}, None)
+        and set(spec.get("policyTypes") or []) == {"Ingress", "Egress"}
+        and not spec.get("ingress")
+        and not spec.get("egress")
+    )
+
+
+def check_namespace_governance(resources: list[Resource]) -> list[tuple[str, str]]:
+    """Every Namespace the stack declares has a ResourceQuota, a LimitRange and a default-deny NetworkPolicy."""
+    namespaces = {_get(r.props, "metadata", "name"): r for r in resources if r.type == NAMESPACE}
+    found: dict[str, set[str]] = {ns: set() for ns in namespaces}
+    for r in resources:
+        ns = _get(r.props, "metadata", "namespace")
+        if ns not in found:
+            continue
+        if r.type == "kubernetes:core/v1:ResourceQuota":
+            found[ns].add("ResourceQuota")
+        elif r.type == "kubernetes:core/v1:LimitRange":
+            found[ns].add("LimitRange")
+        elif r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy" and _is_default_deny(r.props):
+            found[ns].add("default-deny NetworkPolicy")
+    out = []
+    for ns, have in sorted(found.items()):
+        missing = [k for k in ("ResourceQuota", "LimitRange", "default-deny NetworkPolicy") if k not in have]
+        if missing:
+            out.append((namespaces[ns].name, f"namespace '{ns}' has no {', no '.join(missing)}"))
+    return out
+
+
+# --- AWS foundation ----------------------------------------------------------------------------------------------------
+
+
+def _environment(props: Mapping[str, Any]) -> str | None:
+    return (props.get("tags") or {}).get("agentic.platform/environment")
+
+
+def check_eks_endpoint(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type == "eks:index:Cluster":
+        public = props.get("endpointPublicAccess", True)
+        cidrs = props.get("publicAccessCidrs") or []
+    elif resource_type == "aws:eks/cluster:Cluster":
+        public = _get(props, "vpcConfig", "endpointPublicAccess", default=True)
+        cidrs = _get(props, "vpcConfig", "publicAccessCidrs", default=[]) or []
+    else:
+        return []
+    if not public:
+        return []
+    if _environment(props) == "prod":
+        return ["the EKS API endpoint is public in prod: set endpointPublicAccess false (reach it over VPN/SSM)"]
+    if not cidrs or "0.0.0.0/0" in cidrs:
+        return ["the public EKS API endpoint is open to every address: restrict publicAccessCidrs"]
+    return []
+
+
+def check_secrets_encryption(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type == "eks:index:Cluster" and not props.get("encryptionConfigKeyArn"):
+        return ["EKS secrets encryption is off: set encryptionConfigKeyArn to a KMS key"]
+    if resource_type == "aws:eks/cluster:Cluster" and not props.get("encryptionConfig"):
+        return ["EKS secrets encryption is off: add encryptionConfig with a KMS key for 'secrets'"]
+    return []
+
+
+def check_imdsv2(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type == NODECLASS:
+        md = _get(props, "spec", "metadataOptions") or {}
+        out = []
+        if md.get("httpTokens") != "required":
+            out.append("metadataOptions.httpTokens must be 'required' (IMDSv2)")
+        if md.get("httpPutResponseHopLimit") != 1:
+            out.append("metadataOptions.httpPutResponseHopLimit must be 1 so pods cannot reach node credentials")
+        return out
+    if resource_type == "aws:ec2/launchTemplate:LaunchTemplate":
+        if _get(props, "metadataOptions", "httpTokens") != "required":
+            return ["launch template metadataOptions.httpTokens must be 'required' (IMDSv2)"]
+    return []
+
+
+def _is_gpu_pool(props: Mapping[str, Any]) -> bool:
+    for req in _get(props, "spec", "template", "spec", "requirements", default=[]) or []:
+        key = req.get("key", "")
+        if key in ("karpenter.k8s.aws/instance-gpu-count", "karpenter.k8s.aws/instance-gpu-name",
+                   "karpenter.k8s.aws/instance-gpu-manufacturer"):
+            return True
+        if key == "karpenter.k8s.aws/instance-family" and any(
+            re.match(r"^(p\d|g\d)", v) for v in req.get("values") or []
+        ):
+            return True
+    return bool(_get(props, "spec", "limits", "nvidia.com/gpu"))
+
+
+def check_gpu_nodepool(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type != NODEPOOL or not _is_gpu_pool(props):
+        return []
+    out = []
+    taints = _get(props, "spec", "template", "spec", "taints", default=[]) or []
+    if not any(t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NoSchedule" for t in taints):
+        out.append("GPU NodePool lacks the taint nvidia.com/gpu:NoSchedule: non-GPU pods would land on GPU nodes")
+    if not _get(props, "spec", "limits", "nvidia.com/gpu"):
+        out.append("GPU NodePool has no limits['nvidia.com/gpu']: nothing caps its cost")
+    return out
+
+
+def check_ebs_encrypted(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    out = []
+    if resource_type == NODECLASS:
+        for bdm in _get(props, "spec", "blockDeviceMappings", default=[]) or []:
+            if not _get(bdm, "ebs", "encrypted"):
+                out.append(f"volume {bdm.get('deviceName')} is not encrypted")
+    elif resource_type == "aws:ec2/launchTemplate:LaunchTemplate":
+        for bdm in props.get("blockDeviceMappings") or []:
+            if str(_get(bdm, "ebs", "encrypted")).lower() != "true":
+                out.append(f"launch template volume {bdm.get('deviceName')} is not encrypted")
+    elif resource_type == "kubernetes:storage.k8s.io/v1:StorageClass":
+        if props.get("provisioner") == "ebs.csi.aws.com" and (props.get("parameters") or {}).get("encrypted") != "true":
+            out.append("EBS StorageClass must set parameters.encrypted: 'true'")
+    elif resource_type == "aws:ebs/volume:Volume" and not props.get("encrypted"):
+        out.append("EBS volume is not encrypted")
+    return out
+
+
+def check_ecr(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type != "aws:ecr/repository:Repository":
+        return []
+    out = []
+    if not _get(props, "imageScanningConfiguration", "scanOnPush"):
+        out.append("ECR repository must scan on push")
+    if props.get("imageTagMutability") != "IMMUTABLE":
+        out.append("ECR repository tags must be IMMUTABLE")
+    return out
+
+
+def check_kms_rotation(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type == "aws:kms/key:Key" and not props.get("enableKeyRotation"):
+        return ["KMS key rotation is off: set enableKeyRotation true"]
+    return []
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    check: Callable[..., Any]
+    stack: bool = False
+    mandatory: bool = True
+
+
+RULES: list[Rule] = [
+    Rule("namespace-governance", "Every namespace has a ResourceQuota, a LimitRange and a default-deny NetworkPolicy",
+         check_namespace_governance, stack=True),
+    Rule("pinned-images", "Images carry a pinned tag or digest, never 'latest'", check_pinned_images),
+    Rule("no-plaintext-secrets", "No plaintext secret values in Secrets, env or Helm values", check_no_plaintext_secrets),
+    Rule("eks-endpoint-private-in-prod", "The EKS API endpoint is private in prod and CIDR-limited elsewhere",
+         check_eks_endpoint),
+    Rule("eks-secrets-encryption", "EKS encrypts Secrets with a KMS key", check_secrets_encryption),
+    Rule("imdsv2-required", "Nodes require IMDSv2 with hop limit 1", check_imdsv2),
+    Rule("gpu-nodepool-guardrails", "GPU NodePools are tainted and GPU-limited", check_gpu_nodepool),
+    Rule("ebs-encrypted", "EBS volumes are encrypted", check_ebs_encrypted),
+    Rule("ecr-scan-immutable", "ECR repositories scan on push and have immutable tags", check_ecr),
+    Rule("kms-rotation", "KMS keys rotate", check_kms_rotation),
+]
+
+
+@dataclass(frozen=True)
+class Finding:
+    policy: str
+    resource: str
+    type: str
+    message: str
+    mandatory: bool
+
+
+def evaluate(resources: list[Resource]) -> list[Finding]:
+    """Run every rule over ``resources`` (what the in-process plan does)."""
+    findings: list[Finding] = []
+    for rule in RULES:
+        if rule.stack:
+            by_name = {r.name: r for r in resources}
+            for name, message in rule.check(resources):
+                findings.append(Finding(rule.name, name, by_name[name].type, message, rule.mandatory))
+            continue
+        for r in resources:
+            for message in rule.check(r.type, r.props):
+                findings.append(Finding(rule.name, r.name, r.type, message, rule.mandatory))
+    return findings
