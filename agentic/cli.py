@@ -18,6 +18,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
 err = Console(stderr=True)
 
+PROJECT_DIR = typer.Option(PROJECT_ROOT, "--project-dir", help="Project directory (with Pulumi.<stack>.yaml)")
 EXIT_CONFIG = 2
 EXIT_POLICY = 3
 EXIT_PREFLIGHT = 4
@@ -32,12 +33,15 @@ def _config_failure(exc: ConfigError) -> None:
 
 
 @app.command()
-def validate(stack: str = typer.Option(..., "--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml)")) -> None:
+def validate(
+    stack: str = typer.Option(..., "--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml)"),
+    project_dir: Path = PROJECT_DIR,
+) -> None:
     """Check a stack's platform config and print every problem with its config path."""
     from agentic.plan.render import load
 
     try:
-        _, cfg = load(stack, PROJECT_ROOT)
+        _, cfg = load(stack, project_dir)
     except ConfigError as exc:
         _config_failure(exc)
     console.print(f"[green]ok[/] Pulumi.{stack}.yaml: {cfg.environment} platform '{cfg.cluster.name}' is valid")
@@ -63,15 +67,16 @@ def schema(output: Path = typer.Option(None, "--output", "-o", help="Write to th
 def plan(
     stack: str = typer.Option(..., "--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml)"),
     out: Path = typer.Option(None, "--out", "-o", help="Output directory (default out/<stack>)"),
+    project_dir: Path = PROJECT_DIR,
 ) -> None:
     """Run the real program offline through Pulumi's mock engine and write what it would create."""
     from agentic.plan.render import BANNER, synthesize, write_plan
 
     try:
-        result = synthesize(stack, PROJECT_ROOT)
+        result = synthesize(stack, project_dir)
     except ConfigError as exc:
         _config_failure(exc)
-    out_dir = out or PROJECT_ROOT / "out" / stack
+    out_dir = out or project_dir / "out" / stack
     write_plan(result, out_dir)
     _print_plan(result, out_dir, BANNER)
     if result.mandatory_violations:
@@ -124,13 +129,14 @@ def _print_plan(result, out_dir: Path, banner: str) -> None:
 @app.command()
 def preflight(
     stack: str = typer.Option(..., "--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml)"),
+    project_dir: Path = PROJECT_DIR,
 ) -> None:
     """Check with the AWS account (read-only calls) that the stack's config can be deployed there."""
     from agentic.plan.render import load
     from agentic.preflight import run_preflight
 
     try:
-        _, cfg = load(stack, PROJECT_ROOT)
+        _, cfg = load(stack, project_dir)
     except ConfigError as exc:
         _config_failure(exc)
     report = run_preflight(cfg)

@@ -110,8 +110,8 @@ def write_manifests(plan: Plan, out: Path) -> list[Path]:
     written = []
     for r in plan.run.kubernetes_objects():
         m = manifest_of(r)
-        ns = (m.get("metadata") or {}).get("namespace") or "_cluster"
-        path = root / _slug(ns) / f"{_slug(m.get('kind', 'object'))}-{_slug((m.get('metadata') or {}).get('name', r.name))}.yaml"
+        ns = (m.get("metadata") or {}).get("namespace")
+        path = root / (_slug(ns) if ns else "_cluster") / f"{_slug(m.get('kind', 'object'))}-{_slug((m.get('metadata') or {}).get('name', r.name))}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"# {BANNER}\n# pulumi: {r.urn}\n" + yaml.safe_dump(m, sort_keys=False))
         written.append(path)
