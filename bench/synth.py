@@ -1,0 +1,78 @@
+"""Plan synthesis time: dev, prod, prod + 20 / 200 generated tenants, each beside the floor (the same mock engine
+registering the same number of trivial resources), measured side by side in one run.
+
+    python bench/synth.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pulumi  # noqa: E402
+
+from agentic.plan.engine import run_program  # noqa: E402
+from stacks.loader import FULL_KEY, PROJECT_ROOT, read_stack_config  # noqa: E402
+from stacks.platform import build_platform  # noqa: E402
+from stacks.validation import parse_platform  # noqa: E402
+
+
+def with_tenants(raw: dict, n: int) -> dict:
+    raw = copy.deepcopy(raw)
+    for i in range(n):
+        raw["tenants"].append({
+            "name": f"team-{i:03d}",
+            "quota": {"requests_cpu": "4", "requests_memory": "8Gi", "limits_cpu": "8", "limits_memory": "16Gi"},
+            "admin_groups": [f"team-{i:03d}-admins"],
+        })
+    return raw
+
+
+def synth(raw: dict, stack: str) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    cfg = parse_platform(raw)
+    run = run_program(lambda: build_platform(cfg), project="agentic-platform", stack=stack,
+                      config={FULL_KEY: raw}, region=cfg.aws.region)
+    return time.perf_counter() - t0, len(run.registrations)
+
+
+def floor(n: int) -> float:
+    def program():
+        for i in range(n):
+            pulumi.CustomResource("bench:index:Trivial", f"r{i}", {"value": i})
+
+    t0 = time.perf_counter()
+    run_program(program, project="agentic-platform", stack="floor", config={})
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    dev = read_stack_config(PROJECT_ROOT / "Pulumi.dev.yaml")[FULL_KEY]
+    prod = read_stack_config(PROJECT_ROOT / "Pulumi.prod.yaml")[FULL_KEY]
+    cases = [("dev", dev), ("prod", prod), ("prod+20 tenants", with_tenants(prod, 20)),
+             ("prod+200 tenants", with_tenants(prod, 200))]
+    synth(dev, "warmup")  # imports and first-call costs out of the figures
+    print(f"{'case':<18}{'resources':>10}{'synth ms':>10}{'floor ms':>10}{'ms/res':>8}{'floor ms/res':>13}"
+          f"{'ratio':>7}")
+    for name, raw in cases:
+        times, n = [], 0
+        floors = []
+        for _ in range(args.repeat):
+            t, n = synth(raw, name.replace(" ", "-").replace("+", "-"))
+            times.append(t)
+            floors.append(floor(n))
+        t, f = statistics.median(times) * 1000, statistics.median(floors) * 1000
+        print(f"{name:<18}{n:>10}{t:>10.0f}{f:>10.0f}{t / n:>8.2f}{f / n:>13.2f}{t / f:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()
