@@ -18,6 +18,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
 err = Console(stderr=True)
 
+STACK = typer.Option(..., "--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml)")
 PROJECT_DIR = typer.Option(PROJECT_ROOT, "--project-dir", help="Project directory (with Pulumi.<stack>.yaml)")
 EXIT_CONFIG = 2
 EXIT_POLICY = 3
@@ -32,18 +33,20 @@ def _config_failure(exc: ConfigError) -> None:
     raise typer.Exit(EXIT_CONFIG)
 
 
-@app.command()
-def validate(
-    stack: str = typer.Option(..., "--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml)"),
-    project_dir: Path = PROJECT_DIR,
-) -> None:
-    """Check a stack's platform config and print every problem with its config path."""
+def _load_or_exit(stack: str, project_dir: Path):
+    """The stack's validated config; on invalid config print every problem and exit 2."""
     from agentic.plan.render import load
 
     try:
-        _, cfg = load(stack, project_dir)
+        return load(stack, project_dir)[1]
     except ConfigError as exc:
         _config_failure(exc)
+
+
+@app.command()
+def validate(stack: str = STACK, project_dir: Path = PROJECT_DIR) -> None:
+    """Check a stack's platform config and print every problem with its config path."""
+    cfg = _load_or_exit(stack, project_dir)
     console.print(f"[green]ok[/] Pulumi.{stack}.yaml: {cfg.environment} platform '{cfg.cluster.name}' is valid")
 
 
@@ -65,7 +68,7 @@ def schema(output: Path = typer.Option(None, "--output", "-o", help="Write to th
 
 @app.command()
 def plan(
-    stack: str = typer.Option(..., "--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml)"),
+    stack: str = STACK,
     out: Path = typer.Option(None, "--out", "-o", help="Output directory (default out/<stack>)"),
     project_dir: Path = PROJECT_DIR,
 ) -> None:
@@ -127,19 +130,11 @@ def _print_plan(result, out_dir: Path, banner: str) -> None:
 
 
 @app.command()
-def preflight(
-    stack: str = typer.Option(..., "--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml)"),
-    project_dir: Path = PROJECT_DIR,
-) -> None:
+def preflight(stack: str = STACK, project_dir: Path = PROJECT_DIR) -> None:
     """Check with the AWS account (read-only calls) that the stack's config can be deployed there."""
-    from agentic.plan.render import load
     from agentic.preflight import run_preflight
 
-    try:
-        _, cfg = load(stack, project_dir)
-    except ConfigError as exc:
-        _config_failure(exc)
-    report = run_preflight(cfg)
+    report = run_preflight(_load_or_exit(stack, project_dir))
     for check in report.checks:
         mark = "[green]ok[/]" if check.ok else "[red]BLOCKER[/]"
         console.print(f"{mark} {check.name}: {check.detail}")

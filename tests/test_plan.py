@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import textwrap
 
@@ -167,3 +168,14 @@ def test_program_reads_config_from_pulumi_config_and_fails_cleanly_on_bad_config
     with pytest.raises(pulumi.RunError) as exc:
         run_under_mocks(lambda: runpy.run_path(str(PROJECT_ROOT / "__main__.py")), config={FULL_KEY: raw})
     assert "platform.models[0].pool" in str(exc.value)
+
+
+def test_graph_shows_components_and_their_dependencies(written):
+    dot = (written["prod"] / "graph.dot").read_text()
+    svg = html.unescape((written["prod"] / "graph.svg").read_text())
+    for comp in ("agentic-prod-cluster", "agentic-prod-karpenter", "agentic-prod-nodepools", "agentic-prod-network"):
+        assert comp in svg
+    assert '"agentic-prod-nodepools" -> "agentic-prod-karpenter"' in dot
+    assert '"agentic-prod-karpenter" -> "agentic-prod-cluster"' in dot
+    assert '"agentic-prod-cluster" -> "agentic-prod-network"' in dot
+    assert "nothing deployed" in svg
