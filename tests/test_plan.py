@@ -98,7 +98,10 @@ def test_summary_lists_pools_with_cost_and_placeholders(plans, written):
     assert "| p5 | p5 | reserved, on-demand | 16 | p5.48xlarge | 6.880 | 110.08 |" in text
     assert "**263.28**" in text
     assert "Placeholders the cloud would assign" in text
-    assert "aws:iam/role:Role" in text  # the node role name/ARN flows into EC2NodeClass manifests
+    section = text.split("## Placeholders the cloud would assign", 1)[1].split("## Stack outputs")[0]
+    vpc_id = plans("prod").run.outputs["vpc_id"]
+    assert f"`{vpc_id}` = aws:ec2/vpc:Vpc agentic-prod-network-vpc.id" in section
+    assert "eks:index:Cluster agentic-prod-cluster-eks.oidcIssuer" in section
     assert plans("prod").total_ceiling == pytest.approx(110.08 + 54.90 + 98.30)
 
 

@@ -167,7 +167,7 @@ class CloudModel:
                 regional=False,
             ),
             "oidcProviderUrl": issuer.removeprefix("https://"),
-            "oidcIssuer": issuer.removeprefix("https://"),
+            "oidcIssuer": self.ph.make(issuer.removeprefix("https://"), f"{what}.oidcIssuer"),
         }
         return cluster_name, outputs, child_state
 

@@ -87,11 +87,13 @@ def clean(value: Any, path: str = "", secrets: list[str] | None = None) -> Any:
             return SECRET
         if value.get(rpc._special_sig_key) == _RESOURCE_SIG:
             return {"resource": value.get("urn")}
-        return {k: clean(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
+        return {k: clean(value[k], f"{path}.{k}" if path else k, secrets) for k in sorted(value)}
     if isinstance(value, list):
         return [clean(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
     if value == rpc.UNKNOWN:
         return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf Structs carry every number as a double
     return value
 
 

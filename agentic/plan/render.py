@@ -222,12 +222,13 @@ def summary_markdown(plan: Plan, used: dict[str, str]) -> str:
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     lines += ["", "## Placeholders the cloud would assign", "",
-              "These values in the rendered manifests and Helm values are stand-ins; `pulumi up` replaces them:", ""]
+              "These values in the rendered manifests, Helm values and stack outputs are stand-ins; "
+              "`pulumi up` replaces them with what AWS assigns:", ""]
     if used:
         for value, what in sorted(used.items(), key=lambda kv: kv[1]):
             lines.append(f"- `{value}` = {what}")
     else:
-        lines.append("- none appear in manifests or Helm values")
+        lines.append("- none appear in manifests, Helm values or stack outputs")
     lines += ["", "## Stack outputs", "", "| output | value |", "|---|---|"]
     for k, v in run.outputs.items():
         shown = v if isinstance(v, str) else json.dumps(v)
@@ -256,7 +257,8 @@ def write_plan(plan: Plan, out: Path) -> Plan:
         "policies": sorted({r.name for r in __import__("policies.rules", fromlist=["RULES"]).RULES}),
     }
     (out / "policy-report.json").write_text(json.dumps(report, indent=2))
-    texts = [p.read_text() for p in manifests] + [(helm_dir / "releases.yaml").read_text()]
+    texts = [p.read_text() for p in manifests] + [(helm_dir / "releases.yaml").read_text(),
+                                                  json.dumps(plan.run.outputs)]
     summary = summary_markdown(plan, placeholders_used(plan, texts))
     (out / "summary.md").write_text(summary)
     from agentic.plan.graph import write_graph
