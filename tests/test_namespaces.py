@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 
 from components.namespaces import GovernedNamespaceArgs, NamespaceSpec, network_policy_specs
 from stacks.validation import parse_platform

@@ -4,7 +4,7 @@ between components (an arrow A -> B means A needs B first, so B is destroyed aft
 from __future__ import annotations
 
 import shutil
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 

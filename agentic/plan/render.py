@@ -10,7 +10,7 @@ import json
 import re
 import runpy
 import shutil
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from agentic.plan.engine import SECRET, ProgramRun, Registration, run_program
-from policies.rules import Finding, Resource, evaluate
+from policies.rules import RULES, Finding, Resource, evaluate
 from stacks.config import Platform
 from stacks.instances import PRICE_SOURCE, PoolCost, pool_cost_ceiling
 from stacks.loader import FULL_KEY, PROJECT, PROJECT_ROOT, read_stack_config, stack_file
@@ -254,7 +254,7 @@ def write_plan(plan: Plan, out: Path) -> Plan:
         "stack": plan.stack,
         "mandatory_violations": len(plan.mandatory_violations),
         "findings": [asdict(f) for f in plan.findings],
-        "policies": sorted({r.name for r in __import__("policies.rules", fromlist=["RULES"]).RULES}),
+        "policies": sorted(rule.name for rule in RULES),
     }
     (out / "policy-report.json").write_text(json.dumps(report, indent=2))
     texts = [p.read_text() for p in manifests] + [(helm_dir / "releases.yaml").read_text(),
