@@ -8,15 +8,23 @@ STACK ?= dev
 
 .PHONY: deps plan test bench clean
 
-$(BIN)/agentic: pyproject.toml
+$(BIN)/agentic: pyproject.toml agent_runtime/pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]' -e './agent_runtime[test]'
 	@touch $@
 
-# graphviz renders graph.svg; the plan still writes graph.dot without it.
+# graphviz renders graph.svg (the plan still writes graph.dot without it); redis-server and git serve the runtime
+# tests; all from Debian's packages.
+SYSTEM_PKGS := graphviz redis-server git
 deps:
-	@command -v dot >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get install -y -q graphviz >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q graphviz >/dev/null)) || echo "graphviz missing: install it for graph.svg"; }
+	@missing=""; for c in dot redis-server git; do command -v $$c >/dev/null 2>&1 || missing=yes; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y -q $(SYSTEM_PKGS) >/dev/null 2>&1 || \
+	      (apt-get update -q >/dev/null && apt-get install -y -q $(SYSTEM_PKGS) >/dev/null); \
+	  else echo "install $(SYSTEM_PKGS) (apt-get) for the diagram and the runtime tests"; fi; \
+	fi
 
 plan: $(BIN)/agentic deps
 	$(BIN)/agentic plan --stack $(STACK)
@@ -26,6 +34,7 @@ test: $(BIN)/agentic deps
 
 bench: $(BIN)/agentic
 	$(BIN)/python bench/synth.py
+	$(BIN)/python bench/runtime.py
 
 clean:
 	rm -rf out .pytest_cache

@@ -1,0 +1,115 @@
+"""JSON logs with a trace_id per request (seed 002 fields), Prometheus metrics, OpenTelemetry spans."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+import uuid
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+trace_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="")
+
+_SCRUB: list[str] = []
+
+
+def scrub(text: str) -> str:
+    """Remove every configured secret value from ``text``."""
+    for secret in _SCRUB:
+        if secret and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _scrub_processor(_, __, event: dict[str, Any]) -> dict[str, Any]:
+    for k, v in list(event.items()):
+        if isinstance(v, str):
+            event[k] = scrub(v)
+    if "trace_id" not in event and trace_id_var.get():
+        event["trace_id"] = trace_id_var.get()
+    return event
+
+
+def configure_logging(level: str = "INFO", secrets: list[str] | None = None, stream: Any = None) -> None:
+    _SCRUB[:] = [s for s in (secrets or []) if s]
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+            _scrub_processor,
+            structlog.processors.EventRenamer("message"),
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str = "agent") -> Any:
+    return structlog.get_logger().bind(logger=name)
+
+
+def new_trace_id(incoming: str | None = None) -> str:
+    trace_id = incoming or uuid.uuid4().hex
+    trace_id_var.set(trace_id)
+    return trace_id
+
+
+class Metrics:
+    """The runtime's Prometheus metrics, in a registry of their own (several apps may live in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("agent_requests_total", "Agent requests", ["agent", "status"], registry=r)
+        self.duration = Histogram("agent_duration_seconds", "Agent request duration", ["agent"],
+                                  buckets=(0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120), registry=r)
+        self.tokens = Counter("llm_tokens_total", "LLM tokens", ["agent", "model", "kind"], registry=r)
+        self.cost = Counter("llm_cost_total", "LLM cost in USD", ["agent", "model"], registry=r)
+        self.active_sessions = Gauge("agent_active_sessions", "Requests in flight", ["agent"], registry=r)
+        self.tool_calls = Counter("agent_tool_calls_total", "Tool calls", ["agent", "tool", "status"], registry=r)
+        self.llm_retries = Counter("llm_retries_total", "LLM call retries", ["agent", "reason"], registry=r)
+        self.memory_degraded = Gauge("agent_memory_degraded", "1 while Redis is unreachable and the in-process "
+                                     "fallback holds session history", ["agent"], registry=r)
+        self.rate_limited = Counter("agent_rate_limited_total", "Requests refused by the rate limiter",
+                                    ["agent"], registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+_tracer = None
+
+
+def configure_tracing(service_name: str, endpoint: str | None) -> None:
+    """OTLP/HTTP span export when an endpoint is configured; spans are still created (no-op export) otherwise."""
+    global _tracer
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces")))
+    _tracer = provider.get_tracer("agent_runtime")
+
+
+@contextmanager
+def span(name: str, **attributes: Any) -> Iterator[Any]:
+    if _tracer is None:
+        yield None
+        return
+    with _tracer.start_as_current_span(name) as s:
+        for k, v in attributes.items():
+            if v is not None:
+                s.set_attribute(k, v if isinstance(v, (str, int, float, bool)) else str(v))
+        yield s

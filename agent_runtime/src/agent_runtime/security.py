@@ -1,0 +1,165 @@
+"""JWT bearer auth (shared secret or JWKS), per-principal rate limiting, request size limits.
+
+Open without a token: /health, /ready, /metrics and the A2A agent card (kagent's readiness probe). A2A JSON-RPC is
+open unless ``AGENT_AUTH_A2A`` is set, because kagent calls BYO agents without tokens (NetworkPolicies guard it).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agent_runtime.observability import Metrics, get_logger
+
+log = get_logger("security")
+
+OPEN_PATHS = {"/health", "/ready", "/metrics", "/.well-known/agent-card.json", "/.well-known/agent.json",
+              "/openapi.json", "/docs"}
+
+
+class AuthError(Exception):
+    pass
+
+
+class Authenticator:
+    def __init__(self, settings: Any):
+        self.secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+        self.jwks = None
+        if settings.jwt_jwks_url:
+            self.jwks = jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300)
+        self.audience = settings.jwt_audience
+        self.issuer = settings.jwt_issuer
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.secret or self.jwks)
+
+    def principal(self, authorization: str | None) -> str:
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise AuthError("missing bearer token")
+        token = authorization.split(" ", 1)[1].strip()
+        options = {"require": ["exp", "sub"], "verify_aud": self.audience is not None}
+        try:
+            if self.jwks is not None:
+                key = self.jwks.get_signing_key_from_jwt(token).key
+                claims = jwt.decode(token, key, algorithms=["RS256", "ES256"], audience=self.audience,
+                                    issuer=self.issuer, options=options)
+            else:
+                claims = jwt.decode(token, self.secret, algorithms=["HS256"], audience=self.audience,
+                                    issuer=self.issuer, options=options)
+        except jwt.ExpiredSignatureError:
+            raise AuthError("token expired") from None
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {type(exc).__name__}") from None
+        return str(claims["sub"])
+
+
+@dataclass
+class Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """Token bucket per principal: ``per_minute`` requests, refilled continuously."""
+
+    def __init__(self, per_minute: int, max_principals: int = 100_000):
+        self.rate = per_minute / 60.0
+        self.capacity = float(per_minute)
+        self.buckets: dict[str, Bucket] = {}
+        self.max_principals = max_principals
+
+    def allow(self, principal: str) -> tuple[bool, float]:
+        now = time.monotonic()
+        b = self.buckets.get(principal)
+        if b is None:
+            if len(self.buckets) >= self.max_principals:
+                self.buckets.clear()
+            b = self.buckets[principal] = Bucket(self.capacity, now)
+        b.tokens = min(self.capacity, b.tokens + (now - b.updated) * self.rate)
+        b.updated = now
+        if b.tokens >= 1:
+            b.tokens -= 1
+            return True, 0.0
+        return False, (1 - b.tokens) / self.rate
+
+
+class SecurityMiddleware(BaseHTTPMiddleware):
+    def __init__(self, app: ASGIApp, settings: Any, metrics: Metrics):
+        super().__init__(app)
+        self.auth = Authenticator(settings)
+        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        self.auth_a2a = settings.auth_a2a
+        self.metrics = metrics
+        self.agent = settings.agent_name
+        if not self.auth.enabled:
+            log.warning("JWT auth disabled: set AGENT_JWT_SECRET or AGENT_JWT_JWKS_URL to require tokens")
+
+    def _protected(self, request: Request) -> bool:
+        path = request.url.path
+        if path in OPEN_PATHS:
+            return False
+        if path == "/" or path.startswith("/a2a"):
+            return self.auth_a2a
+        return True
+
+    async def dispatch(self, request: Request, call_next: Any) -> Any:
+        principal = request.client.host if request.client else "anonymous"
+        if self._protected(request):
+            if self.auth.enabled:
+                try:
+                    principal = "sub:" + self.auth.principal(request.headers.get("authorization"))
+                except AuthError as exc:
+                    return JSONResponse({"error": "unauthorized", "detail": str(exc)}, status_code=401,
+                                        headers={"WWW-Authenticate": "Bearer"})
+            ok, wait = self.limiter.allow(principal)
+            if not ok:
+                self.metrics.rate_limited.labels(self.agent).inc()
+                return JSONResponse({"error": "rate limited", "retry_after_seconds": round(wait, 2)},
+                                    status_code=429, headers={"Retry-After": str(max(1, int(wait + 0.999)))})
+            request.state.principal = principal
+        return await call_next(request)
+
+
+class BodySizeLimit:
+    """Refuse bodies over ``limit`` bytes with 413, by Content-Length or while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        too_big = JSONResponse({"error": "request too large", "limit_bytes": self.limit}, status_code=413)
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await too_big(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await too_big(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass

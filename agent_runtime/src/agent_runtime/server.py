@@ -1,0 +1,285 @@
+"""The HTTP face of the runtime on 0.0.0.0:8080: A2A (kagent BYO contract), /chat, the OpenAI-compatible
+/v1/chat/completions (streaming), /health, /ready, /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent_runtime import __version__
+from agent_runtime.agent import Agent, Event, RequestTimeout
+from agent_runtime.llm import LLMClient, LLMUnavailable
+from agent_runtime.memory import SessionMemory
+from agent_runtime.observability import (
+    Metrics, configure_logging, configure_tracing, get_logger, new_trace_id,
+)
+from agent_runtime.security import BodySizeLimit, SecurityMiddleware
+from agent_runtime.settings import Settings
+from agent_runtime.tools import ToolRegistry, build_registry
+
+log = get_logger("server")
+SESSION_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    metrics: Metrics
+    llm: LLMClient
+    tools: ToolRegistry
+    memory: SessionMemory
+    agent: Agent
+
+    @classmethod
+    def build(cls, settings: Settings, **overrides: Any) -> "Runtime":
+        metrics = overrides.get("metrics") or Metrics()
+        llm = overrides.get("llm") or LLMClient(settings, metrics)
+        tools = overrides.get("tools") or build_registry(settings, metrics)
+        memory = overrides.get("memory") or SessionMemory(settings.redis_url, settings.agent_name,
+                                                          settings.session_ttl, settings.max_history, metrics)
+        long_term = overrides.get("long_term")
+        if long_term is None and settings.long_term_memory and settings.milvus_uri:
+            from agent_runtime.vectors import VectorStore
+
+            long_term = VectorStore.from_settings(settings, settings.memory_collection)
+        agent = Agent(settings, llm, tools, memory, metrics, long_term)
+        return cls(settings, metrics, llm, tools, memory, agent)
+
+    async def aclose(self) -> None:
+        """Close network clients on the loop that used them."""
+        await self.memory.close()
+        await self.llm.client.close()
+        if self.agent.long_term is not None:
+            self.agent.long_term.close()
+
+
+# --- API models ------------------------------------------------------------------------------------------------
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str = Field(min_length=1, max_length=100_000)
+    session_id: str | None = Field(default=None, pattern=SESSION_PATTERN)
+
+
+class ToolCallInfo(BaseModel):
+    name: str
+    arguments: str
+    ok: bool
+
+
+class ChatResponse(BaseModel):
+    reply: str
+    session_id: str
+    trace_id: str
+    tool_calls: list[ToolCallInfo]
+    continues: int
+    stopped: str
+
+
+class OpenAIMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = Field(default=None, max_length=200_000)
+    tool_call_id: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str | None = None
+    messages: list[OpenAIMessage] = Field(min_length=1, max_length=500)
+    stream: bool = False
+    user: str | None = Field(default=None, max_length=256)
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: str | None = None
+
+
+# --- A2A ----------------------------------------------------------------------------------------------------------
+
+
+def agent_card(settings: Settings) -> Any:
+    from a2a.types import AgentCapabilities, AgentCard, AgentSkill
+
+    url = settings.public_url or f"http://{settings.agent_name}.{settings.effective_namespace}:{settings.port}/"
+    skills = [
+        AgentSkill(id="kubernetes", name="Kubernetes operations",
+                   description="Inspect and operate workloads in the agent's namespace", tags=["kubernetes"]),
+        AgentSkill(id="gitea", name="Gitea and Git", description="Repositories, webhooks, clone/commit/push",
+                   tags=["git"]),
+        AgentSkill(id="files", name="Files", description="Read and edit files under /tmp and /home/agent",
+                   tags=["files"]),
+    ]
+    return AgentCard(
+        name=settings.agent_name, description="agentic-platform runtime agent (kube-agent tools over A2A)",
+        url=url, version=__version__, protocol_version="0.3.0", preferred_transport="JSONRPC",
+        capabilities=AgentCapabilities(streaming=True), default_input_modes=["text"],
+        default_output_modes=["text"], skills=skills,
+    )
+
+
+def a2a_executor(runtime: Runtime) -> Any:
+    from a2a.server.agent_execution import AgentExecutor, RequestContext
+    from a2a.server.events import EventQueue
+    from a2a.types import UnsupportedOperationError
+    from a2a.utils import new_agent_text_message
+    from a2a.utils.errors import ServerError
+
+    class RuntimeExecutor(AgentExecutor):
+        async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+            trace = new_trace_id()
+            text = context.get_user_input()
+            try:
+                result = await runtime.agent.run(text, session_id=context.context_id, trace_id=trace)
+                reply = result.reply
+            except (LLMUnavailable, RequestTimeout) as exc:
+                reply = f"error: {exc}"
+            await event_queue.enqueue_event(new_agent_text_message(reply, context.context_id, context.task_id))
+
+        async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+            raise ServerError(error=UnsupportedOperationError())
+
+    return RuntimeExecutor()
+
+
+# --- app ------------------------------------------------------------------------------------------------------------
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or (runtime.settings if runtime else Settings())
+    configure_logging(settings.log_level, settings.secret_values())
+    if settings.otel_endpoint:
+        configure_tracing(settings.otel_service_name or settings.agent_name, settings.otel_endpoint)
+    rt = runtime or Runtime.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await rt.aclose()
+
+    app = FastAPI(title="agent-runtime", version=__version__, lifespan=lifespan,
+                  description="kagent BYO agent: A2A, chat, OpenAI-compatible completions")
+    app.state.runtime = rt
+    app.add_middleware(SecurityMiddleware, settings=settings, metrics=rt.metrics)
+    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+
+    ready_cache: dict[str, Any] = {"at": 0.0, "llm": (False, "unchecked")}
+
+    def trace_of(request: Request) -> str:
+        incoming = request.headers.get("x-trace-id")
+        return new_trace_id(incoming if incoming and len(incoming) <= 64 else None)
+
+    def failure(exc: Exception, trace: str) -> JSONResponse:
+        if isinstance(exc, LLMUnavailable):
+            return JSONResponse({"error": "llm unavailable", "detail": str(exc), "trace_id": trace}, status_code=502)
+        return JSONResponse({"error": "timeout", "detail": str(exc), "trace_id": trace}, status_code=504)
+
+    @app.get("/health", tags=["ops"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["ops"], responses={503: {"description": "LLM unreachable"}})
+    async def ready() -> JSONResponse:
+        now = time.monotonic()
+        if now - ready_cache["at"] > 5:
+            ready_cache["llm"] = await rt.llm.reachable()
+            ready_cache["at"] = now
+        llm_ok, llm_detail = ready_cache["llm"]
+        body = {"ready": llm_ok, "llm": llm_detail, "redis": await rt.memory.status(),
+                "agent": settings.agent_name, "namespace": settings.effective_namespace}
+        return JSONResponse(body, status_code=200 if llm_ok else 503)
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(rt.metrics.render().decode(), media_type="text/plain; version=0.0.4")
+
+    @app.post("/chat", response_model=ChatResponse, tags=["agent"],
+              responses={401: {"model": ErrorBody}, 429: {"model": ErrorBody}, 413: {"model": ErrorBody},
+                         502: {"model": ErrorBody}, 504: {"model": ErrorBody}})
+    async def chat(body: ChatRequest, request: Request) -> Any:
+        trace = trace_of(request)
+        try:
+            result = await rt.agent.run(body.message, session_id=body.session_id, trace_id=trace)
+        except (LLMUnavailable, RequestTimeout) as exc:
+            return failure(exc, trace)
+        return ChatResponse(reply=result.reply, session_id=result.session_id, trace_id=trace,
+                            tool_calls=[ToolCallInfo(**c) for c in result.tool_calls], continues=result.continues,
+                            stopped=result.stopped)
+
+    @app.post("/v1/chat/completions", tags=["openai"],
+              responses={401: {"model": ErrorBody}, 429: {"model": ErrorBody}, 502: {"model": ErrorBody},
+                         504: {"model": ErrorBody}})
+    async def completions(body: ChatCompletionRequest, request: Request) -> Any:
+        trace = trace_of(request)
+        messages = [m.model_dump(exclude_none=True) for m in body.messages]
+        model = body.model or settings.llm_model
+        cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        if not body.stream:
+            try:
+                result = await rt.agent.run(messages=messages, session_id=body.user, trace_id=trace)
+            except (LLMUnavailable, RequestTimeout) as exc:
+                return failure(exc, trace)
+            return {
+                "id": cid, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": result.reply},
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
+                          "total_tokens": result.prompt_tokens + result.completion_tokens},
+            }
+
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+            return "data: " + json.dumps({"id": cid, "object": "chat.completion.chunk", "created": created,
+                                          "model": model,
+                                          "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
+
+        async def sink(event: Event) -> None:
+            if event.kind == "delta":
+                await queue.put(chunk({"content": event.data["content"]}))
+
+        async def produce() -> None:
+            try:
+                await queue.put(chunk({"role": "assistant"}))
+                await rt.agent.run(messages=messages, session_id=body.user, trace_id=trace, on_event=sink,
+                                   stream=True)
+                await queue.put(chunk({}, "stop"))
+            except (LLMUnavailable, RequestTimeout) as exc:
+                await queue.put("data: " + json.dumps({"error": {"message": str(exc), "trace_id": trace}}) + "\n\n")
+            finally:
+                await queue.put("data: [DONE]\n\n")
+                await queue.put(None)
+
+        async def stream() -> AsyncIterator[str]:
+            task = asyncio.create_task(produce())
+            try:
+                while (item := await queue.get()) is not None:
+                    yield item
+            finally:
+                if not task.done():
+                    task.cancel()  # the client went away: stop the agent too
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"X-Trace-Id": trace})
+
+    # A2A last: JSON-RPC on POST / and the agent card kagent probes for readiness.
+    from a2a.server.apps import A2AStarletteApplication
+    from a2a.server.request_handlers import DefaultRequestHandler
+    from a2a.server.tasks import InMemoryTaskStore
+
+    handler = DefaultRequestHandler(agent_executor=a2a_executor(rt), task_store=InMemoryTaskStore())
+    A2AStarletteApplication(agent_card=agent_card(settings), http_handler=handler,
+                            max_content_length=settings.max_request_bytes).add_routes_to_app(app)
+    return app

@@ -1,0 +1,146 @@
+"""Gitea tools (12): the REST API through httpx and Git through the git CLI. The token travels in an HTTP header
+(never in a URL, never in output)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from agent_runtime.tools import Tool, ToolError, params, table
+from agent_runtime.tools.files import Sandbox
+
+GIT_TIMEOUT = 120
+
+
+class Gitea:
+    def __init__(self, settings: Any):
+        self.url = (settings.gitea_url or "").rstrip("/")
+        self.token = settings.gitea_token.get_secret_value() if settings.gitea_token else None
+        self.sandbox = Sandbox(list(settings.file_roots), settings.file_max_bytes)
+
+    def _require(self) -> None:
+        if not self.url or not self.token:
+            raise ToolError("Gitea is not configured: set --gitea-url and --gitea-token "
+                            "(KUBE_AGENT_GITEA_URL / KUBE_AGENT_GITEA_TOKEN)")
+
+    async def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        self._require()
+        async with httpx.AsyncClient(base_url=f"{self.url}/api/v1", timeout=30,
+                                     headers={"Authorization": f"token {self.token}"}) as client:
+            resp = await client.request(method, path, **kwargs)
+        if resp.status_code >= 400:
+            detail = resp.text[:300]
+            raise ToolError(f"Gitea {method} {path}: {resp.status_code} {detail}")
+        return resp.json() if resp.content else None
+
+    async def git(self, *args: str, cwd: str | None = None) -> str:
+        cmd = ["git"]
+        if self.token:
+            cmd += ["-c", f"http.extraHeader=Authorization: token {self.token}"]
+        cmd += list(args)
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp",
+                 "GIT_AUTHOR_NAME": "kube-agent", "GIT_AUTHOR_EMAIL": "kube-agent@localhost",
+                 "GIT_COMMITTER_NAME": "kube-agent", "GIT_COMMITTER_EMAIL": "kube-agent@localhost"},
+        )
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), GIT_TIMEOUT)
+        except asyncio.TimeoutError:
+            proc.kill()
+            raise ToolError(f"git {args[0]} timed out after {GIT_TIMEOUT}s") from None
+        text = out.decode(errors="replace").strip()
+        if proc.returncode != 0:
+            raise ToolError(f"git {args[0]} failed ({proc.returncode}): {text[-500:]}")
+        return text or "ok"
+
+
+def tools(settings: Any) -> list[Tool]:
+    g = Gitea(settings)
+
+    async def list_repos(a: dict[str, Any]) -> str:
+        repos = await g.api("GET", "/user/repos", params={"limit": 50})
+        return table([[r["full_name"], "private" if r.get("private") else "public", r.get("default_branch", "")]
+                      for r in repos], ["REPO", "VISIBILITY", "DEFAULT BRANCH"])
+
+    async def get_repo(a: dict[str, Any]) -> str:
+        r = await g.api("GET", f"/repos/{a['owner']}/{a['name']}")
+        return "\n".join(f"{k}: {r.get(k)}" for k in ("full_name", "description", "private", "default_branch",
+                                                      "clone_url", "updated_at"))
+
+    async def create_repo(a: dict[str, Any]) -> str:
+        r = await g.api("POST", "/user/repos", json={"name": a["name"], "description": a.get("description", ""),
+                                                     "private": a.get("private", False), "auto_init": True})
+        return f"created {r['full_name']} ({r.get('clone_url')})"
+
+    async def delete_repo(a: dict[str, Any]) -> str:
+        await g.api("DELETE", f"/repos/{a['owner']}/{a['name']}")
+        return f"deleted {a['owner']}/{a['name']}"
+
+    async def list_branches(a: dict[str, Any]) -> str:
+        branches = await g.api("GET", f"/repos/{a['owner']}/{a['repo']}/branches")
+        return table([[b["name"], b.get("commit", {}).get("id", "")[:12]] for b in branches], ["BRANCH", "COMMIT"])
+
+    async def list_users(a: dict[str, Any]) -> str:
+        users = await g.api("GET", "/admin/users", params={"limit": 50})
+        return table([[u["login"], u.get("email", ""), u.get("is_admin", False)] for u in users],
+                     ["LOGIN", "EMAIL", "ADMIN"])
+
+    async def create_webhook(a: dict[str, Any]) -> str:
+        hook = await g.api("POST", f"/repos/{a['owner']}/{a['repo']}/hooks", json={
+            "type": "gitea", "active": True, "events": a.get("events") or ["push"],
+            "config": {"url": a["target_url"], "content_type": "json"}})
+        return f"webhook {hook.get('id')} -> {a['target_url']}"
+
+    async def list_webhooks(a: dict[str, Any]) -> str:
+        hooks = await g.api("GET", f"/repos/{a['owner']}/{a['repo']}/hooks")
+        return table([[h["id"], h.get("config", {}).get("url", ""), ",".join(h.get("events", [])), h.get("active")]
+                      for h in hooks], ["ID", "URL", "EVENTS", "ACTIVE"])
+
+    async def clone(a: dict[str, Any]) -> str:
+        dest = g.sandbox.resolve(a["path"])
+        if dest.exists() and any(dest.iterdir()):
+            raise ToolError(f"{a['path']} exists and is not empty")
+        g.sandbox.resolve(str(dest.parent))
+        return await g.git("clone", "--", a["repo_url"], str(dest))
+
+    async def pull(a: dict[str, Any]) -> str:
+        return await g.git("pull", "--ff-only", cwd=str(g.sandbox.resolve(a["path"])))
+
+    async def status(a: dict[str, Any]) -> str:
+        return await g.git("status", "--short", "--branch", cwd=str(g.sandbox.resolve(a["path"])))
+
+    async def commit_and_push(a: dict[str, Any]) -> str:
+        cwd = str(g.sandbox.resolve(a["path"]))
+        await g.git("add", "-A", cwd=cwd)
+        committed = await g.git("commit", "-m", a["message"], cwd=cwd)
+        pushed = await g.git("push", cwd=cwd)
+        return f"{committed}\n{pushed}"
+
+    s = {"type": "string"}
+    owner_name = params({"owner": s, "name": s}, ["owner", "name"])
+    owner_repo = params({"owner": s, "repo": s}, ["owner", "repo"])
+    path = params({"path": s}, ["path"])
+    return [
+        Tool("gitea_list_repos", "List repositories the token can see", params(), list_repos, group="gitea"),
+        Tool("gitea_get_repo", "Show a repository", owner_name, get_repo, group="gitea"),
+        Tool("gitea_create_repo", "Create a repository",
+             params({"name": s, "description": s, "private": {"type": "boolean"}}, ["name"]), create_repo,
+             group="gitea"),
+        Tool("gitea_delete_repo", "Delete a repository", owner_name, delete_repo, destructive=True, group="gitea"),
+        Tool("gitea_list_branches", "List branches", owner_repo, list_branches, group="gitea"),
+        Tool("gitea_list_users", "List users (admin token)", params(), list_users, group="gitea"),
+        Tool("gitea_create_webhook", "Create a webhook",
+             params({"owner": s, "repo": s, "target_url": s, "events": {"type": "array", "items": s}},
+                    ["owner", "repo", "target_url"]), create_webhook, group="gitea"),
+        Tool("gitea_list_webhooks", "List webhooks", owner_repo, list_webhooks, group="gitea"),
+        Tool("gitea_clone_repo", "git clone into a path under /tmp or /home/agent",
+             params({"repo_url": s, "path": s}, ["repo_url", "path"]), clone, group="gitea"),
+        Tool("gitea_git_pull", "git pull --ff-only", path, pull, group="gitea"),
+        Tool("gitea_git_status", "git status", path, status, group="gitea"),
+        Tool("gitea_commit_and_push", "Commit every change and push",
+             params({"path": s, "message": s}, ["path", "message"]), commit_and_push, destructive=True,
+             group="gitea"),
+    ]
