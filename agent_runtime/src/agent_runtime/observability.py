@@ -26,6 +26,8 @@ def scrub(text: str) -> str:
 
 
 def _scrub_processor(_, __, event: dict[str, Any]) -> dict[str, Any]:
+    if "component" in event:
+        event["logger"] = event.pop("component")
     for k, v in list(event.items()):
         if isinstance(v, str):
             event[k] = scrub(v)
@@ -52,7 +54,8 @@ def configure_logging(level: str = "INFO", secrets: list[str] | None = None, str
 
 
 def get_logger(name: str = "agent") -> Any:
-    return structlog.get_logger().bind(logger=name)
+    # Lazy: the processors configured later (configure_logging) apply. 'component' is renamed 'logger' on output.
+    return structlog.get_logger(component=name)
 
 
 def new_trace_id(incoming: str | None = None) -> str:
