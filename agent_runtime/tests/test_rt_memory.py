@@ -1,0 +1,153 @@
+"""Session memory with a real redis-server (Debian package), including Redis going away mid-session; knowledge
+retrieval and long-term memory in milvus-lite."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from agent_runtime.memory import SessionMemory
+from agent_runtime.observability import Metrics
+from agent_runtime.tools import ToolRegistry, knowledge
+from agent_runtime.vectors import VectorStore
+from conftest import metric
+from fake_llm import free_port
+
+pytestmark = pytest.mark.anyio
+REDIS = shutil.which("redis-server")
+
+
+class RedisServer:
+    def __init__(self, tmp: Path):
+        self.port = free_port()
+        self.tmp = tmp
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", str(self.tmp)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.1).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    if REDIS is None:
+        pytest.fail("redis-server is required (apt-get install redis-server; `make test` installs it)")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_history_in_redis_with_ttl_and_bound(redis_server):
+    import redis.asyncio as aioredis
+
+    mem = SessionMemory(redis_server.url, "a", ttl=120, max_history=3, metrics=Metrics())
+    for i in range(5):
+        await mem.append("s", [{"role": "user", "content": f"m{i}"}])
+    assert [m["content"] for m in await mem.history("s")] == ["m2", "m3", "m4"]
+    r = aioredis.from_url(redis_server.url, decode_responses=True)
+    assert await r.llen("agent:a:session:s") == 3
+    assert 0 < await r.ttl("agent:a:session:s") <= 120
+    await r.aclose()
+    # A new process (fresh memory object) sees the same history: it lives in Redis.
+    other = SessionMemory(redis_server.url, "a", ttl=120, max_history=3, metrics=Metrics())
+    assert len(await other.history("s")) == 3
+    await mem.close()
+    await other.close()
+
+
+async def test_redis_going_away_mid_session_loses_nothing(llm, make_client, redis_server):
+    client = make_client(redis_url=redis_server.url, max_history=50)
+    rt = client.runtime
+    llm.reply("a1")
+    assert (await client.post("/chat", json={"message": "q1", "session_id": "s"})).status_code == 200
+    redis_server.stop()
+    llm.reply("a2").reply("a3")
+    r2 = await client.post("/chat", json={"message": "q2", "session_id": "s"})
+    assert r2.status_code == 200 and r2.json()["reply"] == "a2"
+    assert [m["content"] for m in llm.requests[-1]["messages"][1:]] == ["q1", "a1", "q2"]
+    ready = (await client.get("/ready")).json()
+    assert ready["redis"].startswith("degraded (in-process fallback")
+    assert metric(rt, "agent_memory_degraded", agent="test-agent") == 1
+    await client.post("/chat", json={"message": "q3", "session_id": "s"})
+    # Redis comes back (empty: it kept nothing on disk); every acknowledged message is written back.
+    redis_server.start()
+    rt.memory._next_try = 0
+    assert (await client.get("/ready")).json()["redis"] == "ok"
+    assert metric(rt, "agent_memory_degraded", agent="test-agent") == 0
+    import redis.asyncio as aioredis
+
+    r = aioredis.from_url(redis_server.url, decode_responses=True)
+    stored = [m for m in await r.lrange("agent:test-agent:session:s", 0, -1)]
+    await r.aclose()
+    contents = [__import__("json").loads(m)["content"] for m in stored]
+    assert contents == ["q2", "a2", "q3", "a3"]  # q1/a1 were in Redis before it died; the rest was replayed
+
+
+async def test_memory_without_redis_is_in_process(make_runtime):
+    rt = make_runtime()
+    await rt.memory.append("s", [{"role": "user", "content": "x"}])
+    assert await rt.memory.history("s") == [{"role": "user", "content": "x"}]
+    assert await rt.memory.status() == "disabled (in-process)"
+
+
+# --- Milvus (milvus-lite) ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def milvus_file(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("milvus") / "kb.db")
+
+
+async def test_search_knowledge_base_in_milvus_lite(llm, make_settings, milvus_file):
+    settings = make_settings(milvus_uri=milvus_file, embeddings_dim=llm.dim)
+    store = VectorStore.from_settings(settings, "kb_docs")
+    try:
+        await store.add(["Refunds are processed within 5 business days.",
+                         "Reset your password from the login page.",
+                         "GPU nodes are tainted nvidia.com/gpu."], category="faq")
+        await store.add(["Karpenter NodePools limit GPUs per pool."], category="manual")
+        reg = ToolRegistry(Metrics(), "t")
+        reg.extend(knowledge.tools(settings, store))
+        r = await reg.call("search_knowledge_base", {"query": "how do I reset my password", "top_k": 2})
+        assert r.ok and r.output.splitlines()[1].split()[2:5] == ["Reset", "your", "password"]
+        only_manual = await reg.call("search_knowledge_base", {"query": "GPU limits", "category": "manual"})
+        assert "Karpenter" in only_manual.output and "tainted" not in only_manual.output
+        bad = await reg.call("search_knowledge_base", {"query": ""})
+        assert not bad.ok
+    finally:
+        store.close()
+
+
+async def test_long_term_memory_recalled_across_sessions(llm, make_runtime, milvus_file):
+    settings_kw = dict(milvus_uri=milvus_file, long_term_memory=True, embeddings_dim=llm.dim)
+    rt = make_runtime(**settings_kw)
+    llm.reply("Noted: the staging cluster is called blue-harbor.")
+    await rt.agent.run("remember that the staging cluster is called blue-harbor", session_id="one")
+    llm.reply("It is blue-harbor.")
+    await rt.agent.run("what is the staging cluster called", session_id="two")
+    system = [m["content"] for m in llm.requests[-1]["messages"] if m["role"] == "system"]
+    assert any("Relevant memories" in s and "blue-harbor" in s for s in system)
