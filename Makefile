@@ -11,7 +11,7 @@ STACK ?= dev
 $(BIN)/agentic: pyproject.toml agent_runtime/pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e '.[test]' -e './agent_runtime[test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]' -e './agent_runtime[test,lite]'
 	@touch $@
 
 # graphviz renders graph.svg (the plan still writes graph.dot without it); redis-server and git serve the runtime

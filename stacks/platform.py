@@ -18,6 +18,7 @@ from components.namespaces import GovernedNamespace, GovernedNamespaceArgs, Name
 from components.network import Network, NetworkArgs
 from components.nodepools import NodePools, NodePoolsArgs
 from components.registry import ImageRegistry, RegistryArgs
+from components.runtime_image import RuntimeImage, RuntimeImageArgs, git_sha
 from components.tenants import TenantArgs, TenantNamespace
 from stacks.config import Platform
 
@@ -103,6 +104,13 @@ def build_platform(cfg: Platform) -> dict[str, pulumi.Output]:
     )
     notes += gpu.notes
     registry = ImageRegistry(f"{prefix}-registry", RegistryArgs(cfg.cluster.name, cfg.agent_runtime), aws_opts)
+    runtime_image = None
+    if cfg.agent_runtime.build:
+        runtime_image = RuntimeImage(
+            f"{prefix}-runtime-image",
+            RuntimeImageArgs(registry.repository_url, registry.repository.registry_id, git_sha()),
+            aws_opts,
+        )
 
     outputs: dict[str, pulumi.Output] = {
         "cluster_name": cluster.cluster_name,
@@ -111,6 +119,7 @@ def build_platform(cfg: Platform) -> dict[str, pulumi.Output]:
         "node_role_name": karpenter.node_role.name,
         "interruption_queue": karpenter.queue.name,
         "ecr_repository_url": registry.repository_url,
+        "agent_runtime_image": runtime_image.ref if runtime_image else pulumi.Output.from_input(""),
         "vpc_id": network.vpc_id,
         "namespaces": pulumi.Output.from_input(layer_ns),
         "tenant_namespaces": pulumi.Output.from_input(tenant_ns),

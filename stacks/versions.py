@@ -70,3 +70,4 @@ EKS_ADDONS: tuple[str, ...] = ("vpc-cni", "coredns", "kube-proxy", "eks-pod-iden
 # --- Images -----------------------------------------------------------------------------------------------------
 VLLM_IMAGE = "vllm/vllm-openai:v0.11.0"
 AGENT_RUNTIME_BASE_IMAGE = "python:3.11-slim"
+KUBECTL = "v1.33.5"  # baked into the agent-runtime image; matches the clusters' minor version

@@ -166,3 +166,10 @@ class FakeLLM:
     def stop(self) -> None:
         if self.server:
             self.server.should_exit = True
+
+
+if __name__ == "__main__":  # python fake_llm.py PORT  (the benchmark runs it as its own process)
+    import sys
+
+    fake = FakeLLM()
+    uvicorn.run(fake.app, host="127.0.0.1", port=int(sys.argv[1]), log_level="error", access_log=False)

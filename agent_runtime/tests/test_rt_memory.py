@@ -139,7 +139,7 @@ async def test_search_knowledge_base_in_milvus_lite(llm, make_settings, milvus_f
         bad = await reg.call("search_knowledge_base", {"query": ""})
         assert not bad.ok
     finally:
-        store.close()
+        await store.aclose()
 
 
 async def test_long_term_memory_recalled_across_sessions(llm, make_runtime, milvus_file):

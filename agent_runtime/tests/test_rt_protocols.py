@@ -123,4 +123,7 @@ def test_openapi_schemathesis_no_server_errors(llm_server, make_settings):
                 failures.append((op.path, response.status_code, response.text[:200]))
 
         check()
+    import asyncio
+
+    asyncio.run(app.state.runtime.aclose())
     assert failures == []

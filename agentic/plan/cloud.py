@@ -180,6 +180,10 @@ class CloudModel:
             return {"partition": PARTITION, "dnsSuffix": "amazonaws.com", "id": PARTITION}
         if token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}
+        if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {"userName": "AWS", "password": "ecr-token-placeholder", "authorizationToken": "placeholder",
+                    "proxyEndpoint": f"https://{self.account}.dkr.ecr.{self.region}.amazonaws.com",
+                    "expiresAt": "2099-01-01T00:00:00Z", "id": self.region}
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{self.region}{s}" for s in "abcdef"]
             return {"names": names, "zoneIds": [f"use1-az{i}" for i in range(1, 7)], "id": self.region}

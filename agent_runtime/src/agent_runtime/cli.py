@@ -59,9 +59,15 @@ def chat(message: str = typer.Argument(..., help="What to ask"), llm_url: Option
 
     settings = load_settings(llm_url=llm_url, llm_model=llm_model, namespace=namespace)
     configure_logging("ERROR", settings.secret_values(), stream=io.StringIO())
-    rt = Runtime.build(settings)
+    async def once():
+        rt = Runtime.build(settings)
+        try:
+            return await rt.agent.run(message, session_id=session)
+        finally:
+            await rt.aclose()
+
     try:
-        result = asyncio.run(rt.agent.run(message, session_id=session))
+        result = asyncio.run(once())
     except LLMUnavailable as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1)

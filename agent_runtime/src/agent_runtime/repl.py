@@ -69,7 +69,8 @@ async def repl(settings: Settings, console: Console, session: Any, runtime: Any 
         answered += 1
         console.print(f"[bold cyan]Agent:[/] {result.reply}")
     console.print("Goodbye!")
-    await rt.memory.close()
+    if runtime is None:
+        await rt.aclose()
     return answered
 
 

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -91,9 +89,11 @@ class RateLimiter:
         return False, (1 - b.tokens) / self.rate
 
 
-class SecurityMiddleware(BaseHTTPMiddleware):
+class SecurityMiddleware:
+    """Pure ASGI (no per-request task like BaseHTTPMiddleware): auth, then the per-principal rate limit."""
+
     def __init__(self, app: ASGIApp, settings: Any, metrics: Metrics):
-        super().__init__(app)
+        self.app = app
         self.auth = Authenticator(settings)
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
         self.auth_a2a = settings.auth_a2a
@@ -102,30 +102,36 @@ class SecurityMiddleware(BaseHTTPMiddleware):
         if not self.auth.enabled:
             log.warning("JWT auth disabled: set AGENT_JWT_SECRET or AGENT_JWT_JWKS_URL to require tokens")
 
-    def _protected(self, request: Request) -> bool:
-        path = request.url.path
+    def _protected(self, path: str) -> bool:
         if path in OPEN_PATHS:
             return False
         if path == "/" or path.startswith("/a2a"):
             return self.auth_a2a
         return True
 
-    async def dispatch(self, request: Request, call_next: Any) -> Any:
-        principal = request.client.host if request.client else "anonymous"
-        if self._protected(request):
-            if self.auth.enabled:
-                try:
-                    principal = "sub:" + self.auth.principal(request.headers.get("authorization"))
-                except AuthError as exc:
-                    return JSONResponse({"error": "unauthorized", "detail": str(exc)}, status_code=401,
-                                        headers={"WWW-Authenticate": "Bearer"})
-            ok, wait = self.limiter.allow(principal)
-            if not ok:
-                self.metrics.rate_limited.labels(self.agent).inc()
-                return JSONResponse({"error": "rate limited", "retry_after_seconds": round(wait, 2)},
-                                    status_code=429, headers={"Retry-After": str(max(1, int(wait + 0.999)))})
-            request.state.principal = principal
-        return await call_next(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._protected(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        principal = client[0] if client else "anonymous"
+        if self.auth.enabled:
+            headers = dict(scope.get("headers") or [])
+            raw = headers.get(b"authorization")
+            try:
+                principal = "sub:" + self.auth.principal(raw.decode("latin-1") if raw else None)
+            except AuthError as exc:
+                await JSONResponse({"error": "unauthorized", "detail": str(exc)}, status_code=401,
+                                   headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
+                return
+        ok, wait = self.limiter.allow(principal)
+        if not ok:
+            self.metrics.rate_limited.labels(self.agent).inc()
+            await JSONResponse({"error": "rate limited", "retry_after_seconds": round(wait, 2)}, status_code=429,
+                               headers={"Retry-After": str(max(1, int(wait + 0.999)))})(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
 
 
 class BodySizeLimit:

@@ -55,11 +55,15 @@ class Runtime:
         return cls(settings, metrics, llm, tools, memory, agent)
 
     async def aclose(self) -> None:
-        """Close network clients on the loop that used them."""
-        await self.memory.close()
-        await self.llm.client.close()
+        """Close network clients (on the loop that used them, where possible); never raises."""
+        closers = [self.memory.close, self.llm.client.close]
         if self.agent.long_term is not None:
-            self.agent.long_term.close()
+            closers.append(self.agent.long_term.aclose)
+        for close in closers:
+            try:
+                await close()
+            except Exception as exc:  # noqa: BLE001 - best effort at shutdown
+                log.debug("close failed", error=str(exc))
 
 
 # --- API models ------------------------------------------------------------------------------------------------

@@ -4,10 +4,12 @@ contract (KAGENT_NAME, KAGENT_NAMESPACE, KAGENT_URL, OTEL_*)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[list[str], NoDecode]  # env: 'a,b,c'
 
 SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -57,7 +59,7 @@ class Settings(BaseSettings):
     max_continues: int = Field(5, ge=0, validation_alias=_env("AGENT_MAX_CONTINUES", "max_continues"))
     max_tool_calls: int = Field(30, ge=1, validation_alias=_env("AGENT_MAX_TOOL_CALLS", "max_tool_calls"))
     request_timeout: float = Field(300.0, gt=0, validation_alias=_env("AGENT_REQUEST_TIMEOUT", "request_timeout"))
-    require_approval: list[str] = Field(
+    require_approval: CommaList = Field(
         default_factory=list, validation_alias=_env("AGENT_REQUIRE_APPROVAL", "require_approval"),
         description="Tool names (or 'destructive') that must not run without approval",
     )
@@ -80,7 +82,7 @@ class Settings(BaseSettings):
     embeddings_dim: int = Field(384, ge=8, validation_alias=_env("AGENT_EMBEDDINGS_DIM", "embeddings_dim"))
 
     # Tools
-    file_roots: list[str] = Field(default_factory=lambda: ["/tmp", "/home/agent"],
+    file_roots: CommaList = Field(default_factory=lambda: ["/tmp", "/home/agent"],
                                   validation_alias=_env("AGENT_FILE_ROOTS", "file_roots"))
     file_max_bytes: int = Field(1_048_576, ge=1, validation_alias=_env("AGENT_FILE_MAX_BYTES", "file_max_bytes"))
     tool_output_max_chars: int = Field(16_000, ge=100, validation_alias=_env("AGENT_TOOL_OUTPUT_MAX", "tool_output_max_chars"))

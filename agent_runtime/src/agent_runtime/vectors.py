@@ -123,3 +123,9 @@ class VectorStore:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    async def aclose(self) -> None:
+        self.close()
+        client = getattr(self.embedder, "client", None)
+        if client is not None:
+            await client.close()

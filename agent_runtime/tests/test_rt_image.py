@@ -1,0 +1,75 @@
+"""The image recipe (no Docker engine here: its structure is checked) and the platform program's build-and-push
+resource under the Pulumi mock engine."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+RUNTIME = Path(__file__).resolve().parent.parent
+ROOT = RUNTIME.parent
+
+
+def dockerfile() -> str:
+    return (RUNTIME / "Dockerfile").read_text()
+
+
+def test_multi_stage_slim_non_root_healthcheck():
+    text = dockerfile()
+    stages = re.findall(r"^FROM (\S+)(?: AS (\w+))?", text, re.MULTILINE)
+    assert len(stages) == 3 and all(s[0] == "${PYTHON_IMAGE}" for s in stages)
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in text
+    assert "COPY --from=build /opt/venv /opt/venv" in text  # no compilers or pip caches in the final image
+    assert re.search(r"^USER 1000:1000$", text, re.MULTILINE)
+    assert "useradd --uid 1000" in text
+    assert "HEALTHCHECK" in text and "/health" in text
+    assert "git" in text and "/usr/local/bin/kubectl" in text and "sha256sum -c" in text
+    assert 'ENTRYPOINT ["agent-runtime"]' in text and "EXPOSE 8080" in text
+
+
+def test_dockerfile_defaults_match_pinned_versions():
+    sys.path.insert(0, str(ROOT))
+    from stacks import versions
+
+    text = dockerfile()
+    assert f"ARG PYTHON_IMAGE={versions.AGENT_RUNTIME_BASE_IMAGE}" in text
+    assert f"ARG KUBECTL_VERSION={versions.KUBECTL}" in text
+
+
+def test_image_excludes_tests_and_heavy_ml():
+    assert "tests/" in (RUNTIME / ".dockerignore").read_text()
+    import tomllib
+
+    deps = tomllib.loads((RUNTIME / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert not any(d.startswith(("torch", "sentence-transformers", "milvus-lite")) for d in deps)
+
+
+def test_platform_builds_and_pushes_to_ecr_with_git_sha(monkeypatch):
+    sys.path.insert(0, str(ROOT))
+    monkeypatch.setenv("GITHUB_SHA", "0123456789abcdef0123")
+    from tests.conftest import build_stack, stack_raw
+
+    run = build_stack(stack_raw("prod"))
+    [image] = run.of_type("docker-build:index:Image")
+    i = image.inputs
+    url = run.outputs["ecr_repository_url"]
+    assert i["tags"] == [f"{url}:0123456789ab"] and i["push"] is True and i["buildOnPreview"] is False
+    assert i["context"]["location"].endswith("/agent_runtime")
+    assert i["dockerfile"]["location"].endswith("/agent_runtime/Dockerfile")
+    assert i["platforms"] == ["linux/amd64"]
+    assert i["buildArgs"]["KUBECTL_VERSION"].startswith("v1.33")
+    reg = i["registries"][0]
+    assert reg["address"] == url.split("/")[0] and reg["username"] == "AWS" and reg["password"] == "[secret]"
+    assert run.outputs["agent_runtime_image"].startswith(f"{url}:0123456789ab@sha256:")
+
+
+def test_no_image_when_build_is_off():
+    sys.path.insert(0, str(ROOT))
+    from tests.conftest import build_stack, stack_raw
+
+    raw = stack_raw("dev")
+    raw["agent_runtime"]["build"] = False
+    raw["kagent"]["agents"][1]["image"] = "ghcr.io/example/agent:1.0.0"
+    run = build_stack(raw)
+    assert run.of_type("docker-build:index:Image") == []
