@@ -8,8 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-import openai
-from openai import AsyncOpenAI
+import httpx
 
 from agent_runtime.observability import Metrics, get_logger, span
 from agent_runtime.settings import Settings
@@ -56,6 +55,8 @@ class Completion:
 
 
 def _retryable(exc: Exception) -> str | None:
+    import openai
+
     if isinstance(exc, openai.RateLimitError):
         return "429"
     if isinstance(exc, openai.APITimeoutError):
@@ -68,15 +69,33 @@ def _retryable(exc: Exception) -> str | None:
 
 
 class LLMClient:
-    def __init__(self, settings: Settings, metrics: Metrics, client: AsyncOpenAI | None = None):
+    """The openai SDK costs ~350 ms to import: it is imported on first use (or by :meth:`warm` in the background
+    right after start-up), so the process is ready — and /ready answers — without waiting for it."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, client: Any = None):
         self.settings = settings
         self.metrics = metrics
-        self.client = client or AsyncOpenAI(
-            base_url=settings.llm_url,
-            api_key=settings.llm_api_key.get_secret_value(),
-            timeout=settings.llm_timeout,
-            max_retries=0,  # retries are ours: counted, logged, bounded by the request deadline
-        )
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from openai import AsyncOpenAI
+
+            self._client = AsyncOpenAI(
+                base_url=self.settings.llm_url,
+                api_key=self.settings.llm_api_key.get_secret_value(),
+                timeout=self.settings.llm_timeout,
+                max_retries=0,  # retries are ours: counted, logged, bounded by the request deadline
+            )
+        return self._client
+
+    async def warm(self) -> None:
+        await asyncio.to_thread(__import__, "openai")
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
 
     async def _with_retries(self, call: Callable[[], Awaitable[Completion]]) -> Completion:
         attempts = self.settings.llm_retries + 1
@@ -172,8 +191,13 @@ class LLMClient:
         return completion
 
     async def reachable(self, timeout: float = 2.0) -> tuple[bool, str]:
+        """GET {llm_url}/models: the endpoint answers and accepts our key."""
+        headers = {"Authorization": f"Bearer {self.settings.llm_api_key.get_secret_value()}"}
         try:
-            await self.client.with_options(timeout=timeout, max_retries=0).models.list()
-            return True, "ok"
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
-            return False, f"{type(exc).__name__}"
+            async with httpx.AsyncClient(timeout=timeout) as client:
+                resp = await client.get(self.settings.llm_url.rstrip("/") + "/models", headers=headers)
+            if resp.status_code == 200:
+                return True, "ok"
+            return False, f"HTTP {resp.status_code}"
+        except httpx.HTTPError as exc:
+            return False, type(exc).__name__

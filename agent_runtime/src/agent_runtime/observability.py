@@ -90,9 +90,12 @@ class Metrics:
 _tracer = None
 
 
+_provider = None
+
+
 def configure_tracing(service_name: str, endpoint: str | None) -> None:
-    """OTLP/HTTP span export when an endpoint is configured; spans are still created (no-op export) otherwise."""
-    global _tracer
+    """Spans for requests, LLM calls and tool calls, exported over OTLP/HTTP to ``endpoint``."""
+    global _tracer, _provider
     from opentelemetry import trace
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -103,7 +106,16 @@ def configure_tracing(service_name: str, endpoint: str | None) -> None:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces")))
+    _provider = provider
     _tracer = provider.get_tracer("agent_runtime")
+
+
+def shutdown_tracing() -> None:
+    """Flush pending spans and stop exporting."""
+    global _tracer, _provider
+    if _provider is not None:
+        _provider.shutdown()
+    _tracer = _provider = None
 
 
 @contextmanager

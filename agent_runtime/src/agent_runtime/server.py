@@ -56,7 +56,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         """Close network clients (on the loop that used them, where possible); never raises."""
-        closers = [self.memory.close, self.llm.client.close]
+        closers = [self.memory.close, self.llm.aclose]
         if self.agent.long_term is not None:
             closers.append(self.agent.long_term.aclose)
         for close in closers:
@@ -170,7 +170,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warm = asyncio.create_task(rt.llm.warm())
         yield
+        warm.cancel()
         await rt.aclose()
 
     app = FastAPI(title="agent-runtime", version=__version__, lifespan=lifespan,
