@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -108,8 +107,6 @@ def main() -> None:
         for conc, (p50, p99) in summary.items():
             print(f"overhead at {conc:>2} sessions: p50 +{p50:.2f} ms (target <= 2), p99 +{p99:.2f} ms (target <= 10)")
         print(f"loaded RSS {peak:.0f} MiB; start-to-ready {start_to_ready:.2f} s (target <= 1 s)")
-        print("ratio runtime/direct p50 at 1 session: "
-              f"{(summary[1][0] + pct(d_lat, 50)) / max(pct(d_lat, 50), 1e-9):.2f}x" if False else "")
     finally:
         for p in (locals().get("rt"), llm):
             if p is not None:

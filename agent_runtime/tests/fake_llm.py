@@ -25,6 +25,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def serve_app(app: Any) -> tuple[str, uvicorn.Server]:
+    """Serve an ASGI app on a free loopback port in a daemon thread; returns its base URL and the server."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", access_log=False))
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.time() + 10
+    while not server.started:
+        if time.time() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    return f"http://127.0.0.1:{port}", server
+
+
 def embed(text: str, dim: int) -> list[float]:
     """Bag of hashed words: texts sharing words are close (enough for retrieval tests)."""
     v = [0.0] * dim
@@ -152,15 +165,8 @@ class FakeLLM:
         yield "data: [DONE]\n\n"
 
     def start(self) -> "FakeLLM":
-        self.port = free_port()
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="error", access_log=False)
-        self.server = uvicorn.Server(config)
-        threading.Thread(target=self.server.run, daemon=True).start()
-        deadline = time.time() + 10
-        while not self.server.started:
-            if time.time() > deadline:
-                raise RuntimeError("fake LLM did not start")
-            time.sleep(0.01)
+        url, self.server = serve_app(self.app)
+        self.port = int(url.rsplit(":", 1)[1])
         return self
 
     def stop(self) -> None:

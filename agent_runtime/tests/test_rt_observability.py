@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import jwt
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from agent_runtime.observability import shutdown_tracing
 from conftest import metric
-from fake_llm import free_port
+from fake_llm import serve_app as serve
 
 pytestmark = pytest.mark.anyio
 
 
-def serve(app: FastAPI) -> tuple[str, uvicorn.Server]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.01)
-    return f"http://127.0.0.1:{port}", server
 
 
 async def test_spans_exported_over_otlp(llm, make_client, tmp_path):

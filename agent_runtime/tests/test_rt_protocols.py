@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def a2a_client(app):
-    from a2a.client import A2ACardResolver, ClientConfig, ClientFactory
+    from a2a.client import A2ACardResolver, ClientFactory
 
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent", timeout=30)
     card = await A2ACardResolver(http, "http://agent").get_agent_card()

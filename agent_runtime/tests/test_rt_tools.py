@@ -5,30 +5,20 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from agent_runtime.observability import Metrics
 from agent_runtime.tools import ToolRegistry, files, gitea, http_api, kubernetes
-from fake_llm import free_port
+from fake_llm import serve_app as serve
 
 pytestmark = pytest.mark.anyio
 
 
-def serve(app: FastAPI) -> tuple[str, uvicorn.Server]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.01)
-    return f"http://127.0.0.1:{port}", server
 
 
 def registry(tools: list) -> ToolRegistry:

@@ -96,7 +96,6 @@ _provider = None
 def configure_tracing(service_name: str, endpoint: str | None) -> None:
     """Spans for requests, LLM calls and tool calls, exported over OTLP/HTTP to ``endpoint``."""
     global _tracer, _provider
-    from opentelemetry import trace
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
 
