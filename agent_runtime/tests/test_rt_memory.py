@@ -151,3 +151,19 @@ async def test_long_term_memory_recalled_across_sessions(llm, make_runtime, milv
     await rt.agent.run("what is the staging cluster called", session_id="two")
     system = [m["content"] for m in llm.requests[-1]["messages"] if m["role"] == "system"]
     assert any("Relevant memories" in s and "blue-harbor" in s for s in system)
+
+
+async def test_local_embedding_model_finds_meaning_not_words(make_settings, tmp_path):
+    """The packaged all-MiniLM-L6-v2 (extra 'local-embeddings', offline) with milvus-lite: no shared keywords."""
+    settings = make_settings(milvus_uri=str(tmp_path / "local.db"), embeddings_provider="local")
+    store = VectorStore.from_settings(settings, "local_kb")
+    try:
+        assert store.embedder.dim == 384
+        await store.add(["To change your password, open Settings and choose Security.",
+                         "Invoices are sent by email at the start of each month.",
+                         "The cafeteria opens at eight."], category="faq")
+        hits = await store.search("I forgot my login credentials", top_k=3)
+        assert "password" in hits[0]["content"]
+        assert hits[0]["score"] > hits[1]["score"] + 0.1
+    finally:
+        await store.aclose()

