@@ -11,15 +11,16 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from stacks.loader import PROJECT_ROOT
-from stacks.validation import ConfigError
+from config import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
 err = Console(stderr=True)
 
 STACK = typer.Option(..., "--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml)")
-PROJECT_DIR = typer.Option(PROJECT_ROOT, "--project-dir", help="Project directory (with Pulumi.<stack>.yaml)")
+CWD = typer.Option(
+    None, "--cwd", "-C", help="Run as if started in this directory (the project, with Pulumi.<stack>.yaml); "
+    "default: the current directory, as for pulumi", file_okay=False)
 EXIT_CONFIG = 2
 EXIT_POLICY = 3
 EXIT_PREFLIGHT = 4
@@ -33,27 +34,35 @@ def _config_failure(exc: ConfigError) -> None:
     raise typer.Exit(EXIT_CONFIG)
 
 
-def _load_or_exit(stack: str, project_dir: Path):
+def _project(cwd: Path | None) -> Path:
+    return (cwd or Path.cwd()).resolve()
+
+
+def _load_or_exit(stack: str, cwd: Path | None):
     """The stack's validated config; on invalid config print every problem and exit 2."""
-    from agentic.plan.render import load
+    from config.loader import load_stack
 
     try:
-        return load(stack, project_dir)[1]
+        return load_stack(stack, _project(cwd))[1]
     except ConfigError as exc:
         _config_failure(exc)
 
 
 @app.command()
-def validate(stack: str = STACK, project_dir: Path = PROJECT_DIR) -> None:
+def validate(stack: str = STACK, cwd: Path = CWD) -> None:
     """Check a stack's platform config and print every problem with its config path."""
-    cfg = _load_or_exit(stack, project_dir)
+    from config import warnings
+
+    cfg = _load_or_exit(stack, cwd)
+    for w in warnings(cfg):
+        console.print(f"[yellow]warning[/] [bold]{w.path}[/]: {w.message}")
     console.print(f"[green]ok[/] Pulumi.{stack}.yaml: {cfg.environment} platform '{cfg.cluster.name}' is valid")
 
 
 @app.command()
 def schema(output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout")) -> None:
     """Print the JSON Schema of ``agentic-platform:platform`` (for editor completion of stack files)."""
-    from stacks.config import Platform
+    from config import Platform
 
     doc = Platform.model_json_schema(by_alias=True)
     doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -70,16 +79,17 @@ def schema(output: Path = typer.Option(None, "--output", "-o", help="Write to th
 def plan(
     stack: str = STACK,
     out: Path = typer.Option(None, "--out", "-o", help="Output directory (default out/<stack>)"),
-    project_dir: Path = PROJECT_DIR,
+    cwd: Path = CWD,
 ) -> None:
     """Run the real program offline through Pulumi's mock engine and write what it would create."""
     from agentic.plan.render import BANNER, synthesize, write_plan
 
+    project = _project(cwd)
     try:
-        result = synthesize(stack, project_dir)
+        result = synthesize(stack, project)
     except ConfigError as exc:
         _config_failure(exc)
-    out_dir = out or project_dir / "out" / stack
+    out_dir = out or project / "out" / stack
     write_plan(result, out_dir)
     _print_plan(result, out_dir, BANNER)
     if result.mandatory_violations:
@@ -130,11 +140,11 @@ def _print_plan(result, out_dir: Path, banner: str) -> None:
 
 
 @app.command()
-def preflight(stack: str = STACK, project_dir: Path = PROJECT_DIR) -> None:
+def preflight(stack: str = STACK, cwd: Path = CWD) -> None:
     """Check with the AWS account (read-only calls) that the stack's config can be deployed there."""
     from agentic.preflight import run_preflight
 
-    report = run_preflight(_load_or_exit(stack, project_dir))
+    report = run_preflight(_load_or_exit(stack, cwd))
     for check in report.checks:
         mark = "[green]ok[/]" if check.ok else "[red]BLOCKER[/]"
         console.print(f"{mark} {check.name}: {check.detail}")

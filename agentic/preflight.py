@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from stacks.config import Platform
-from stacks.instances import instances_of
+from catalog.instances import instances_of
+from config import Platform
 
 OWNER_TAG = "agentic.platform/cluster"
 

@@ -13,14 +13,15 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
 
 import pulumi  # noqa: E402
 
 from agentic.plan.engine import run_program  # noqa: E402
-from stacks.loader import FULL_KEY, PROJECT_ROOT, read_stack_config  # noqa: E402
-from stacks.platform import build_platform  # noqa: E402
-from stacks.validation import parse_platform  # noqa: E402
+from config import parse_platform  # noqa: E402
+from config.loader import FULL_KEY, read_stack_config  # noqa: E402
+from program import build as build_platform  # noqa: E402
 
 
 def with_tenants(raw: dict, n: int) -> dict:

@@ -14,10 +14,12 @@ import yaml
 
 from agentic.plan.engine import ProgramRun, run_program
 from agentic.plan.render import Plan, synthesize
-from stacks.loader import FULL_KEY, PROJECT_ROOT, read_stack_config
-from stacks.validation import parse_platform
+from config import parse_platform
+from config.loader import FULL_KEY, read_stack_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STACKS = ("dev", "prod")
 
 
 def stack_raw(stack: str) -> dict[str, Any]:
@@ -33,11 +35,10 @@ def run_under_mocks(program: Callable[[], Any], stack: str = "test", region: str
 
 def build_stack(raw: dict[str, Any], stack: str = "test") -> ProgramRun:
     """Validate ``raw`` and run the full platform program for it under mocks."""
-    from stacks.platform import build_platform
+    from program import build
 
     cfg = parse_platform(raw)
-    return run_under_mocks(lambda: build_platform(cfg), stack=stack, region=cfg.aws.region,
-                           config={FULL_KEY: raw})
+    return run_under_mocks(lambda: build(cfg), stack=stack, region=cfg.aws.region, config={FULL_KEY: raw})
 
 
 _PLANS: dict[str, Plan] = {}
@@ -95,6 +96,10 @@ def validate_custom(obj: dict) -> None:
 
 CORE_GROUPS = ("v1", "apps/v1", "rbac.authorization.k8s.io/v1", "networking.k8s.io/v1", "storage.k8s.io/v1",
                "batch/v1", "policy/v1", "autoscaling/v2")
+
+
+def is_core(api_version: str) -> bool:
+    return api_version in CORE_GROUPS
 
 
 def validate_object(obj: dict, kubernetes_version: str) -> None:

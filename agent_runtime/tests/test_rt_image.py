@@ -30,7 +30,7 @@ def test_multi_stage_slim_non_root_healthcheck():
 
 def test_dockerfile_defaults_match_pinned_versions():
     sys.path.insert(0, str(ROOT))
-    from stacks import versions
+    from catalog import versions
 
     text = dockerfile()
     assert f"ARG PYTHON_IMAGE={versions.AGENT_RUNTIME_BASE_IMAGE}" in text

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
+
+from kit.aws import partition
 
 ACCOUNT = "123456789012"  # placeholder account id; the real one comes from the deploying credentials
-PARTITION = "aws"
 
 
 def _hex(seed: str, n: int = 17) -> str:
@@ -52,68 +53,23 @@ class CloudModel:
         self.region = region
         self.ph = placeholders
         self.account = account or ACCOUNT
+        self.partition = partition(region)
 
     def arn(self, service: str, resource: str, what: str, regional: bool = True) -> str:
         region = self.region if regional else ""
-        return self.ph.make(f"arn:{PARTITION}:{service}:{region}:{self.account}:{resource}", what)
+        return self.ph.make(f"arn:{self.partition}:{service}:{region}:{self.account}:{resource}", what)
 
     def outputs(self, typ: str, name: str, urn: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(id, outputs) of a resource after ``pulumi up``: the id, then what :data:`OUTPUTS` knows of its type."""
         h = _hex(urn)
-        what = f"{typ} {name}"
-        out: dict[str, Any] = {}
         prefix = _ID_PREFIX.get(typ)
+        what = f"{typ} {name}"
         rid = self.ph.make(f"{prefix}-{h}", f"{what}.id") if prefix else f"{name}-{h[:8]}"
-        physical = inputs.get("name") or f"{name}-{h[:7]}"
-        if typ == "aws:ec2/vpc:Vpc":
-            out["arn"] = self.arn("ec2", f"vpc/{rid}", f"{what}.arn")
-        elif typ == "aws:ec2/subnet:Subnet":
-            out["arn"] = self.arn("ec2", f"subnet/{rid}", f"{what}.arn")
-        elif typ == "aws:ec2/eip:Eip":
-            octets = [int(h[i : i + 2], 16) for i in range(0, 4, 2)]
-            out["publicIp"] = self.ph.make(f"198.51.{octets[0]}.{octets[1]}", f"{what}.publicIp")
-        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
-            out["latestVersion"] = 1
-            out["arn"] = self.arn("ec2", f"launch-template/{rid}", f"{what}.arn")
-        elif typ == "aws:kms/key:Key":
-            rid = self.ph.make(f"{h[:8]}-{h[8:12]}-4{h[12:15]}-8{h[15:17]}{h[:1]}-{_hex(h, 12)}", f"{what}.keyId")
-            out["keyId"] = rid
-            out["arn"] = self.arn("kms", f"key/{rid}", f"{what}.arn")
-        elif typ == "aws:kms/alias:Alias":
-            out["arn"] = self.arn("kms", str(inputs.get("name", name)), f"{what}.arn")
-        elif typ == "aws:iam/role:Role":
-            out["name"] = physical
-            out["arn"] = self.arn("iam", f"role/{physical}", f"{what}.arn", regional=False)
-            out["uniqueId"] = self.ph.make(f"AROA{h.upper()[:17]}", f"{what}.uniqueId")
-            rid = physical
-        elif typ == "aws:iam/policy:Policy":
-            out["arn"] = self.arn("iam", f"policy/{physical}", f"{what}.arn", regional=False)
-        elif typ == "aws:iam/instanceProfile:InstanceProfile":
-            out["arn"] = self.arn("iam", f"instance-profile/{physical}", f"{what}.arn", regional=False)
-        elif typ == "aws:sqs/queue:Queue":
-            out["name"] = physical
-            out["arn"] = self.arn("sqs", physical, f"{what}.arn")
-            out["url"] = self.ph.make(f"https://sqs.{self.region}.amazonaws.com/{self.account}/{physical}", f"{what}.url")
-            rid = out["url"]
-        elif typ == "aws:cloudwatch/eventRule:EventRule":
-            out["arn"] = self.arn("events", f"rule/{physical}", f"{what}.arn")
-        elif typ == "aws:ecr/repository:Repository":
-            out["arn"] = self.arn("ecr", f"repository/{physical}", f"{what}.arn")
-            out["repositoryUrl"] = self.ph.make(
-                f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{physical}", f"{what}.repositoryUrl"
-            )
-            out["registryId"] = self.account
-        elif typ == "aws:eks/nodeGroup:NodeGroup":
-            out["arn"] = self.arn("eks", f"nodegroup/{name}/{h}", f"{what}.arn")
-        elif typ == "aws:eks/addon:Addon":
-            out["arn"] = self.arn("eks", f"addon/{name}/{h}", f"{what}.arn")
-            out["addonVersion"] = self.ph.make(f"v0.0.0-eksbuild.{int(h[:2], 16)}", f"{what}.addonVersion")
-        elif typ == "aws:eks/podIdentityAssociation:PodIdentityAssociation":
-            out["associationArn"] = self.arn("eks", f"podidentityassociation/{h}", f"{what}.associationArn")
-        elif typ.startswith("docker-build:index:Image"):
-            out["digest"] = self.ph.make(f"sha256:{_hex(urn, 64)}", f"{what}.digest")
-            tags = inputs.get("tags") or []
-            out["ref"] = self.ph.make(f"{tags[0] if tags else name}@{out['digest']}", f"{what}.ref")
-        return rid, out
+        fake = _Fake(self, what, h, rid, inputs.get("name") or f"{name}-{h[:7]}", urn, name, inputs)
+        maker = OUTPUTS.get(typ) or next((f for t, f in OUTPUTS.items() if t.endswith("*") and typ.startswith(t[:-1])),
+                                         None)
+        out = maker(fake) if maker else {}
+        return out.pop("__id__", rid), out
 
     # --- pulumi-eks ------------------------------------------------------------------------------------------------
 
@@ -175,9 +131,9 @@ class CloudModel:
 
     def invoke(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": self.account, "arn": f"arn:aws:iam::{self.account}:user/plan", "userId": "AIDAPLAN", "id": self.account}
+            return {"accountId": self.account, "arn": f"arn:{self.partition}:iam::{self.account}:user/plan", "userId": "AIDAPLAN", "id": self.account}
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": PARTITION, "dnsSuffix": "amazonaws.com", "id": PARTITION}
+            return {"partition": self.partition, "dnsSuffix": "amazonaws.com", "id": self.partition}
         if token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}
         if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
@@ -188,3 +144,83 @@ class CloudModel:
             names = [f"{self.region}{s}" for s in "abcdef"]
             return {"names": names, "zoneIds": [f"use1-az{i}" for i in range(1, 7)], "id": self.region}
         return {}
+
+
+@dataclass
+class _Fake:
+    """What an output maker knows of one resource."""
+
+    cloud: CloudModel
+    what: str
+    h: str
+    id: str
+    physical: str
+    urn: str
+    name: str
+    inputs: dict[str, Any]
+
+    def arn(self, service: str, resource: str, attr: str = "arn", regional: bool = True) -> str:
+        return self.cloud.arn(service, resource, f"{self.what}.{attr}", regional)
+
+    def make(self, value: str, attr: str) -> str:
+        return self.cloud.ph.make(value, f"{self.what}.{attr}")
+
+
+def _eip(f: _Fake) -> dict[str, Any]:
+    octets = [int(f.h[i: i + 2], 16) for i in range(0, 4, 2)]
+    return {"publicIp": f.make(f"198.51.{octets[0]}.{octets[1]}", "publicIp")}
+
+
+def _kms_key(f: _Fake) -> dict[str, Any]:
+    h = f.h
+    key_id = f.make(f"{h[:8]}-{h[8:12]}-4{h[12:15]}-8{h[15:17]}{h[:1]}-{_hex(h, 12)}", "keyId")
+    return {"__id__": key_id, "keyId": key_id, "arn": f.arn("kms", f"key/{key_id}")}
+
+
+def _iam_role(f: _Fake) -> dict[str, Any]:
+    return {"__id__": f.physical, "name": f.physical, "arn": f.arn("iam", f"role/{f.physical}", regional=False),
+            "uniqueId": f.make(f"AROA{f.h.upper()[:17]}", "uniqueId")}
+
+
+def _sqs_queue(f: _Fake) -> dict[str, Any]:
+    c = f.cloud
+    url = f.make(f"https://sqs.{c.region}.amazonaws.com/{c.account}/{f.physical}", "url")
+    return {"__id__": url, "name": f.physical, "arn": f.arn("sqs", f.physical), "url": url}
+
+
+def _ecr_repository(f: _Fake) -> dict[str, Any]:
+    c = f.cloud
+    return {"arn": f.arn("ecr", f"repository/{f.physical}"),
+            "repositoryUrl": f.make(f"{c.account}.dkr.ecr.{c.region}.amazonaws.com/{f.physical}", "repositoryUrl"),
+            "registryId": c.account}
+
+
+def _image(f: _Fake) -> dict[str, Any]:
+    digest = f.make(f"sha256:{_hex(f.urn, 64)}", "digest")
+    tags = f.inputs.get("tags") or []
+    return {"digest": digest, "ref": f.make(f"{tags[0] if tags else f.name}@{digest}", "ref")}
+
+
+#: resource type -> the outputs the cloud would assign it (types not listed keep their inputs and a fake id).
+OUTPUTS: dict[str, Callable[[_Fake], dict[str, Any]]] = {
+    "aws:ec2/vpc:Vpc": lambda f: {"arn": f.arn("ec2", f"vpc/{f.id}")},
+    "aws:ec2/subnet:Subnet": lambda f: {"arn": f.arn("ec2", f"subnet/{f.id}")},
+    "aws:ec2/eip:Eip": _eip,
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda f: {"latestVersion": 1,
+                                                        "arn": f.arn("ec2", f"launch-template/{f.id}")},
+    "aws:kms/key:Key": _kms_key,
+    "aws:kms/alias:Alias": lambda f: {"arn": f.arn("kms", str(f.inputs.get("name", f.name)))},
+    "aws:iam/role:Role": _iam_role,
+    "aws:iam/policy:Policy": lambda f: {"arn": f.arn("iam", f"policy/{f.physical}", regional=False)},
+    "aws:iam/instanceProfile:InstanceProfile": lambda f: {
+        "arn": f.arn("iam", f"instance-profile/{f.physical}", regional=False)},
+    "aws:sqs/queue:Queue": _sqs_queue,
+    "aws:cloudwatch/eventRule:EventRule": lambda f: {"arn": f.arn("events", f"rule/{f.physical}")},
+    "aws:ecr/repository:Repository": _ecr_repository,
+    "aws:eks/nodeGroup:NodeGroup": lambda f: {"arn": f.arn("eks", f"nodegroup/{f.name}/{f.h}")},
+    "aws:eks/addon:Addon": lambda f: {"arn": f.arn("eks", f"addon/{f.name}/{f.h}"),
+                                      "addonVersion": f.make(f"v0.0.0-eksbuild.{int(f.h[:2], 16)}", "addonVersion")},
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": lambda f: {
+        "associationArn": f.arn("eks", f"podidentityassociation/{f.h}", "associationArn")},
+    "docker-build:index:Image*": _image,
+}

@@ -18,11 +18,10 @@ from typing import Any
 import yaml
 
 from agentic.plan.engine import SECRET, ProgramRun, Registration, run_program
+from catalog.instances import PRICE_SOURCE, PoolCost, pool_cost_ceiling
+from config import Platform
+from config.loader import PROJECT, SECRET as CONFIG_SECRET, load_stack
 from policies.rules import RULES, Finding, Resource, evaluate
-from stacks.config import Platform
-from stacks.instances import PRICE_SOURCE, PoolCost, pool_cost_ceiling
-from stacks.loader import FULL_KEY, PROJECT, PROJECT_ROOT, read_stack_config, stack_file
-from stacks.validation import parse_platform
 
 BANNER = "OFFLINE PREVIEW - nothing was deployed. Cloud-assigned values are placeholders; secrets are redacted."
 SENSITIVE_KEY = re.compile(r"(kubeconfig|password|secret|token|api[_-]?key|private[_-]?key)$", re.IGNORECASE)
@@ -58,25 +57,16 @@ def redact(value: Any, key: str = "") -> Any:
     return value
 
 
-def load(stack: str, root: Path = PROJECT_ROOT) -> tuple[dict[str, Any], Platform]:
-    config = read_stack_config(stack_file(stack, root))
-    secret_keys = [k for k, v in config.items() if isinstance(v, dict) and "secure" in v]
-    for k in secret_keys:
-        config[k] = SECRET  # ciphertext cannot be decrypted offline; the program sees a redacted stand-in
-    if FULL_KEY not in config:
-        from stacks.validation import ConfigError, Problem
+def synthesize(stack: str, root: Path | None = None) -> Plan:
+    """Validate the stack config, run the project's ``__main__.py`` under the mock engine, evaluate the policies.
 
-        raise ConfigError([Problem(f"{stack_file(stack, root)}:{FULL_KEY}", "is not set")])
-    return config, parse_platform(config[FULL_KEY], source=str(stack_file(stack, root)))
-
-
-def synthesize(stack: str, root: Path = PROJECT_ROOT) -> Plan:
-    """Validate the stack config, run ``__main__.py`` under the mock engine and evaluate the policies."""
-    config, platform = load(stack, root)
-    secret_keys = [k for k, v in config.items() if v == SECRET]
+    ``root`` is the project directory (default: the current directory, as for ``pulumi``)."""
+    root = (root or Path.cwd()).resolve()
+    config, platform = load_stack(stack, root)
+    secret_keys = [k for k, v in config.items() if v == CONFIG_SECRET]
     program = root / "__main__.py"
     run = run_program(
-        lambda: runpy.run_path(str(program), run_name="__main__"),
+        lambda: _run_in(root, program),
         project=PROJECT,
         stack=stack,
         config=config,
@@ -90,6 +80,21 @@ def synthesize(stack: str, root: Path = PROJECT_ROOT) -> Plan:
         for p in platform.gpu_pools
     ]
     return Plan(stack, platform, run, findings, costs)
+
+
+def _run_in(root: Path, program: Path) -> None:
+    """Run the program as ``pulumi`` does: from its directory, with that directory first on ``sys.path``."""
+    import os
+    import sys
+
+    old_cwd, old_path = Path.cwd(), list(sys.path)
+    os.chdir(root)
+    sys.path.insert(0, str(root))
+    try:
+        runpy.run_path(str(program), run_name="__main__")
+    finally:
+        os.chdir(old_cwd)
+        sys.path[:] = old_path
 
 
 # --- writers -------------------------------------------------------------------------------------------------------

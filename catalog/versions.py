@@ -1,0 +1,59 @@
+"""Every pinned upstream version the platform deploys: charts, CRD API versions, images, Kubernetes support dates.
+
+This is the only module that names an upstream version. Components import from here; a contract test checks that
+every pin is used by some component and that no component hard-codes a chart version or an image tag. Sources are in
+``tests/fixtures/crds/*/SOURCE.txt`` and ``tests/fixtures/charts/*/SOURCE.txt`` (copied from the pinned tags).
+A pin is added together with the component that uses it, never ahead of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A Helm chart pinned to one version."""
+
+    name: str
+    version: str
+    repository: str
+
+    @property
+    def is_oci(self) -> bool:
+        return self.repository.startswith("oci://")
+
+
+# --- Kubernetes on EKS -------------------------------------------------------------------------------------------
+#: End of EKS *standard* support per minor version (AWS "Kubernetes version lifecycle on EKS" release calendar).
+#: 1.36 is not listed: no AWS page available here states its availability and dates (see ARCHITECTURE.md).
+EKS_STANDARD_SUPPORT_END: dict[str, dt.date] = {
+    "1.33": dt.date(2026, 7, 29),
+    "1.34": dt.date(2026, 12, 2),
+    "1.35": dt.date(2027, 3, 27),
+}
+KUBERNETES_VERSIONS: tuple[str, ...] = tuple(EKS_STANDARD_SUPPORT_END)
+DEFAULT_KUBERNETES_VERSION = "1.35"
+
+# --- Helm charts -------------------------------------------------------------------------------------------------
+KARPENTER_CRD = Chart("karpenter-crd", "1.14.1", "oci://public.ecr.aws/karpenter")
+KARPENTER = Chart("karpenter", "1.14.1", "oci://public.ecr.aws/karpenter")
+NVIDIA_DEVICE_PLUGIN = Chart("nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin")
+DCGM_EXPORTER = Chart("dcgm-exporter", "4.8.2", "https://nvidia.github.io/dcgm-exporter/helm-charts")
+KUBE_PROMETHEUS_STACK = Chart(
+    "kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts"
+)
+
+CHARTS: tuple[Chart, ...] = (KARPENTER_CRD, KARPENTER, NVIDIA_DEVICE_PLUGIN, DCGM_EXPORTER, KUBE_PROMETHEUS_STACK)
+
+# --- Custom resource API versions ------------------------------------------------------------------------------
+KARPENTER_NODEPOOL_API = "karpenter.sh/v1"
+KARPENTER_NODECLASS_API = "karpenter.k8s.aws/v1"
+PROMETHEUS_OPERATOR_API = "monitoring.coreos.com/v1"
+
+# --- Images -----------------------------------------------------------------------------------------------------
+#: Default model server image (platform.models[].variants[].image); a variant may pin another tag.
+VLLM_IMAGE = "vllm/vllm-openai:v0.11.0"
+AGENT_RUNTIME_BASE_IMAGE = "python:3.11-slim"
+KUBECTL = "v1.35.0"  # baked into the agent-runtime image; matches the default cluster minor version

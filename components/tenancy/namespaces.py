@@ -1,0 +1,198 @@
+"""Governed namespaces: one Namespace with its Pod Security labels, ResourceQuota, LimitRange and NetworkPolicies.
+
+Network isolation is default-deny; the only allowed flows are those in :data:`FLOWS` (seed 001 and design §1):
+gateway → agents/inference, agents → inference/data, tenants ↔ gateway/inference/data, everyone → observability
+(OTLP), observability → everyone (metrics scrape), DNS to kube-system, and HTTPS egress where a layer needs it
+(inference: to the internet only, never private ranges).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from config.tenancy import LayerNamespace, LimitRange, Quota, Tenant
+from kit.labels import LAYER, NAMESPACE_NAME, TENANT, metadata, namespaces_in, pod_security_labels
+from kit.shared import Shared
+
+PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+METRICS_PORTS = [8000, 8080, 9090, 9400]  # vLLM, agents, exporters, DCGM
+OTLP_PORTS = [4317, 4318]
+
+#: (source layer, destination layer, TCP ports). "tenant" stands for every tenant namespace, "*" for any namespace.
+FLOWS: list[tuple[str, str, list[int]]] = [
+    ("gateway", "agents", [8080]),
+    ("gateway", "inference", [8000]),
+    ("gateway", "tenant", [8080]),
+    ("agents", "inference", [8000]),
+    ("agents", "data", [19530, 6379]),
+    ("tenant", "inference", [8000]),
+    ("tenant", "data", [19530, 6379]),
+    ("tenant", "agents", [8080]),
+    ("*", "observability", OTLP_PORTS),
+    ("observability", "*", METRICS_PORTS),
+]
+
+#: Layers that may open HTTPS connections leaving the cluster. ``True``: any address; ``False``: public only.
+HTTPS_EGRESS: dict[str, bool] = {"agents": True, "inference": False, "data": True, "observability": True,
+                                 "gateway": False, "system": True}
+
+
+@dataclass(frozen=True)
+class NamespaceSpec:
+    """What a governed namespace needs, whether it is a platform layer or a tenant."""
+
+    name: str
+    layer: str  # gateway | agents | inference | data | observability | tenant
+    pod_security: str
+    quota: Quota
+    limit_range: LimitRange
+    labels: dict[str, str]
+
+    @staticmethod
+    def for_layer(ns: LayerNamespace) -> "NamespaceSpec":
+        return NamespaceSpec(ns.name, ns.layer, ns.pod_security, ns.quota, ns.limit_range, dict(ns.labels))
+
+    @staticmethod
+    def for_tenant(t: Tenant) -> "NamespaceSpec":
+        return NamespaceSpec(
+            t.namespace, "tenant", t.pod_security, t.quota, t.limit_range, {TENANT: t.name}
+        )
+
+
+def _peers(layer: str, layer_namespaces: dict[str, str], tenant_namespaces: list[str]) -> list[str]:
+    if layer == "tenant":
+        return list(tenant_namespaces)
+    if layer == "*":
+        return []  # any namespace: expressed with an empty namespaceSelector
+    ns = layer_namespaces.get(layer)
+    return [ns] if ns else []
+
+
+def _ns_peer(names: list[str]) -> dict:
+    if not names:
+        return {"namespaceSelector": {}}
+    return {"namespaceSelector": namespaces_in(names)}
+
+
+def _ports(ports: list[int]) -> list[dict]:
+    return [{"protocol": "TCP", "port": p} for p in ports]
+
+
+def quota_hard(q: Quota) -> dict[str, str]:
+    hard = {
+        "requests.cpu": q.requests_cpu,
+        "requests.memory": q.requests_memory,
+        "limits.cpu": q.limits_cpu,
+        "limits.memory": q.limits_memory,
+        "pods": str(q.pods),
+        "services": str(q.services),
+        "persistentvolumeclaims": str(q.persistentvolumeclaims),
+        "requests.nvidia.com/gpu": str(q.gpus),
+    }
+    return hard
+
+
+def network_policy_specs(me: NamespaceSpec, layer_namespaces: dict[str, str],
+                         tenant_namespaces: list[str]) -> dict[str, dict]:
+    """NetworkPolicy name -> spec for one namespace. Pure function: unit-tested without the engine."""
+    specs: dict[str, dict] = {
+        "default-deny-all": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        "allow-dns": {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {"matchLabels": {NAMESPACE_NAME: "kube-system"}},
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                }
+            ],
+        },
+        "allow-same-namespace": {
+            "podSelector": {},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [{"podSelector": {}}]}],
+            "egress": [{"to": [{"podSelector": {}}]}],
+        },
+    }
+    for src, dst, ports in FLOWS:
+        if dst in (me.layer, "*") and src != me.layer:
+            peers = _peers(src, layer_namespaces, tenant_namespaces)
+            if src != "*" and not peers:
+                continue
+            specs[f"allow-from-{src.replace('*', 'all')}"] = {
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [_ns_peer(peers)], "ports": _ports(ports)}],
+            }
+        if src in (me.layer, "*") and dst != me.layer:
+            peers = _peers(dst, layer_namespaces, tenant_namespaces)
+            if dst != "*" and not peers:
+                continue
+            specs[f"allow-to-{dst.replace('*', 'all')}"] = {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [{"to": [_ns_peer(peers)], "ports": _ports(ports)}],
+            }
+    if me.layer == "gateway":
+        specs["allow-from-clients"] = {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": _ports([80, 443, 8080, 8443])}],
+        }
+    if me.layer in HTTPS_EGRESS:
+        block = {"cidr": "0.0.0.0/0"} if HTTPS_EGRESS[me.layer] else {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}
+        specs["allow-https-egress"] = {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": block}], "ports": _ports([443])}],
+        }
+    return specs
+
+
+def namespace_objects(spec: NamespaceSpec, layer_namespaces: dict[str, str],
+                      tenant_namespaces: list[str]) -> list[dict[str, Any]]:
+    """The Namespace (Pod Security labels) and what governs it: ResourceQuota, LimitRange, NetworkPolicies."""
+    labels = {LAYER: spec.layer, **pod_security_labels(spec.pod_security), **spec.labels}
+    lr = spec.limit_range
+    objects: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(spec.name, labels=labels)},
+        {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": metadata(f"{spec.name}-quota", spec.name),
+         "spec": {"hard": quota_hard(spec.quota)}},
+        {"apiVersion": "v1", "kind": "LimitRange", "metadata": metadata(f"{spec.name}-limits", spec.name),
+         "spec": {"limits": [{
+             "type": "Container",
+             "default": {"cpu": lr.default_cpu, "memory": lr.default_memory},
+             "defaultRequest": {"cpu": lr.default_request_cpu, "memory": lr.default_request_memory},
+             "max": {"cpu": lr.max_cpu, "memory": lr.max_memory},
+         }]}},
+    ]
+    for policy, body in network_policy_specs(spec, layer_namespaces, tenant_namespaces).items():
+        objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                        "metadata": metadata(policy, spec.name), "spec": body})
+    return objects
+
+
+class GovernedNamespace(pulumi.ComponentResource):
+    """A namespace nobody can misuse by accident: PSS labels, quota, limits, default-deny networking."""
+
+    def __init__(self, name: str, spec: NamespaceSpec, shared: Shared, parent: pulumi.Resource | None = None):
+        opts = pulumi.ResourceOptions(parent=parent) if parent is not None else shared.k8s_opts()
+        super().__init__("agentic:platform:GovernedNamespace", name, None, opts)
+        namespace, *governing = namespace_objects(spec, shared.namespaces, list(shared.tenant_namespaces))
+        scope = shared.scope(self, name)
+        self.namespace = scope.apply(namespace, name="ns")
+        suffixes = {"ResourceQuota": "quota", "LimitRange": "limits"}
+        self.children = [
+            scope.apply(obj, name=suffixes.get(obj["kind"], obj["metadata"]["name"]), depends_on=[self.namespace])
+            for obj in governing
+        ]
+        self.name = pulumi.Output.from_input(spec.name)
+        self.register_outputs({"name": self.name})

@@ -1,0 +1,50 @@
+"""Where the platform config comes from on disk: a ``Pulumi.<stack>.yaml`` in the project directory, which is the
+current directory unless told otherwise (like ``pulumi`` itself). Reading it from a running stack is the
+composition's job (:func:`program.load_from_pulumi_config`), so this package never imports Pulumi."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from config.base import ConfigError, Problem
+from config.platform import Platform
+from config.validate import parse_platform
+
+PROJECT = "agentic-platform"
+KEY = "platform"
+FULL_KEY = f"{PROJECT}:{KEY}"
+SECRET = "[secret]"
+
+
+def stack_file(stack: str, root: Path | None = None) -> Path:
+    return (root or Path.cwd()) / f"Pulumi.{stack}.yaml"
+
+
+def read_stack_config(path: Path) -> dict[str, Any]:
+    """The ``config:`` mapping of a stack file, keys fully qualified (``project:key``)."""
+    if not path.exists():
+        raise ConfigError([Problem(str(path), "stack file not found: create it, pick another --stack, or run from "
+                                              "the project directory (or pass -C DIR)")])
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(str(path), f"is not valid YAML: {exc}")]) from None
+    config = doc.get("config") if isinstance(doc, dict) else None
+    if not isinstance(config, dict):
+        raise ConfigError([Problem(f"{path}:config", "must be a mapping of config keys")])
+    return {(k if ":" in str(k) else f"{PROJECT}:{k}"): v for k, v in config.items()}
+
+
+def load_stack(stack: str, root: Path | None = None) -> tuple[dict[str, Any], Platform]:
+    """The stack file's config (secure values replaced by a redacted stand-in) and its validated platform model."""
+    path = stack_file(stack, root)
+    config = read_stack_config(path)
+    for k, v in list(config.items()):
+        if isinstance(v, dict) and "secure" in v:
+            config[k] = SECRET  # ciphertext cannot be decrypted offline; the program sees a redacted stand-in
+    if FULL_KEY not in config:
+        raise ConfigError([Problem(f"{path}:{FULL_KEY}", "is not set: copy Pulumi.dev.yaml as a starting point")])
+    return config, parse_platform(config[FULL_KEY], source=str(path))

@@ -1,0 +1,113 @@
+"""Karpenter GPU pools and the CPU pool, with their cross-field rules."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field
+
+from catalog.instances import GPU_FAMILIES, instances_of, max_gpus_per_node
+from config.base import ROOT, AmiAlias, CapacityType, DnsLabel, Duration, Problem, Strict, duplicates
+
+if TYPE_CHECKING:
+    from config.platform import Platform
+
+
+class Volume(Strict):
+    size_gib: int = Field(ge=20, le=16384)
+    iops: int = Field(default=3000, ge=3000, le=16000)
+    throughput_mibps: int = Field(default=125, ge=125, le=1000)
+
+
+class Budget(Strict):
+    nodes: str = Field(pattern=r"^((100|[0-9]{1,2})%|[0-9]+)$", description="'10%' or an absolute count")
+    schedule: str | None = Field(default=None, description="Cron schedule the budget is active on")
+    duration: Duration | None = None
+    reasons: list[Literal["Underutilized", "Empty", "Drifted"]] = Field(default_factory=list)
+
+
+class Disruption(Strict):
+    consolidation_policy: Literal["WhenEmpty", "WhenEmptyOrUnderutilized"] = "WhenEmpty"
+    consolidate_after: Duration = "10m"
+    expire_after: Duration = "720h"
+    budgets: list[Budget] = Field(default_factory=lambda: [Budget(nodes="10%")])
+
+
+class GpuPoolLimits(Strict):
+    gpus: int = Field(ge=1, description="Most GPUs the pool may run at once (cost guardrail)")
+    cpu: int = Field(ge=1, description="vCPU limit")
+    memory_gib: int = Field(ge=1)
+
+
+class GpuPool(Strict):
+    name: DnsLabel
+    instance_families: list[Literal[GPU_FAMILIES]] = Field(min_length=1)  # type: ignore[valid-type]
+    gpu_counts: list[Literal[1, 2, 4, 8]] = Field(
+        default_factory=list, description="Allowed GPUs per node (empty = any size of the families)"
+    )
+    capacity_types: list[CapacityType] = Field(
+        min_length=1, description="In order of preference; more than one lets Karpenter fall back"
+    )
+    capacity_reservations: list[Annotated[str, Field(pattern=r"^cr-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=list, description="EC2 capacity reservation ids; required when capacity_types has 'reserved'"
+    )
+    limits: GpuPoolLimits
+    ami_alias: AmiAlias
+    root_volume: Volume = Volume(size_gib=100)
+    data_volume: Volume | None = Field(default=None, description="Extra volume for model weights/cache")
+    disruption: Disruption = Disruption()
+    weight: int = Field(default=10, ge=1, le=100)
+
+
+class CpuPool(Strict):
+    name: DnsLabel = "general"
+    instance_categories: list[Literal["c", "m", "r", "t"]] = Field(default_factory=lambda: ["c", "m", "r"])
+    architectures: list[Literal["amd64", "arm64"]] = Field(default_factory=lambda: ["amd64"])
+    capacity_types: list[CapacityType] = Field(default_factory=lambda: ["spot", "on-demand"], min_length=1)
+    cpu_limit: int = Field(default=200, ge=1)
+    memory_limit_gib: int = Field(default=800, ge=1)
+    ami_alias: AmiAlias
+    root_volume: Volume = Volume(size_gib=50)
+    disruption: Disruption = Disruption(consolidation_policy="WhenEmptyOrUnderutilized", consolidate_after="1m")
+    weight: int = Field(default=50, ge=1, le=100)
+
+
+def check_pools(cfg: "Platform") -> list[Problem]:
+    out = duplicates(cfg.gpu_pools, "name", f"{ROOT}.gpu_pools")
+    for i, pool in enumerate(cfg.gpu_pools):
+        p = f"{ROOT}.gpu_pools[{i}]"
+        if len(set(pool.capacity_types)) != len(pool.capacity_types):
+            out.append(Problem(f"{p}.capacity_types", "lists a capacity type twice"))
+        if ("reserved" in pool.capacity_types) != bool(pool.capacity_reservations):
+            out.append(
+                Problem(
+                    f"{p}.capacity_reservations",
+                    "list the capacity reservation ids when capacity_types includes 'reserved' (and only then)",
+                )
+            )
+        candidates = instances_of(list(pool.instance_families), list(pool.gpu_counts))
+        if cfg.environment == "prod" and len(candidates) * len(pool.capacity_types) < 2:
+            out.append(
+                Problem(
+                    f"{p}.capacity_types",
+                    f"pool '{pool.name}' can launch a single SKU ({candidates[0].name if candidates else 'none'}) "
+                    "with a single capacity type: one capacity error blocks it. Add a capacity type or a family",
+                )
+            )
+        if max_gpus_per_node(list(pool.instance_families), list(pool.gpu_counts)) == 0:
+            out.append(
+                Problem(
+                    f"{p}.gpu_counts",
+                    f"no instance of families {list(pool.instance_families)} has {list(pool.gpu_counts)} GPUs: "
+                    "widen gpu_counts or change the families",
+                )
+            )
+        for vol_name in ("root_volume", "data_volume"):
+            vol = getattr(pool, vol_name)
+            if vol is not None and vol.iops > 500 * vol.size_gib:
+                out.append(
+                    Problem(f"{p}.{vol_name}.iops", f"gp3 allows at most 500 IOPS per GiB ({500 * vol.size_gib} here)")
+                )
+    if cfg.cpu_pool.name in {g.name for g in cfg.gpu_pools}:
+        out.append(Problem(f"{ROOT}.cpu_pool.name", f"'{cfg.cpu_pool.name}' is also a GPU pool name: rename one"))
+    return out

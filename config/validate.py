@@ -1,0 +1,105 @@
+"""Check the platform config before anything is registered: one function runs every domain's rules.
+
+Every problem is reported (not only the first) as ``<full config path>: <what is wrong and how to fix it>``.
+:func:`parse_platform` is the single entry point used by the Pulumi program, the offline plan and the CLI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from typing import Any, Callable
+
+from pydantic import BaseModel, ValidationError
+
+from config.agents import check_kagent
+from config.base import ROOT, ConfigError, Problem, path_of
+from config.cluster import check_environment, check_kubernetes_support, check_network
+from config.platform import Platform
+from config.pools import check_pools
+from config.serving import check_models, check_quota_covers
+from config.tenancy import check_namespaces
+
+#: Every cross-field rule, by domain. Each takes the whole (well-typed) config and returns its problems.
+RULES: tuple[Callable[[Platform], list[Problem]], ...] = (
+    check_network, check_pools, check_namespaces, check_models, check_quota_covers, check_kagent, check_environment,
+)
+
+# --- pydantic errors → problems ------------------------------------------------------------------------------------
+
+
+def _unwrap_model(ann: Any) -> Any:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in getattr(ann, "__args__", ()) or ():
+        found = _unwrap_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model class that owns the field at ``loc`` (for 'did you mean' hints)."""
+    model: Any = root
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", {})
+        field = fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
+        if field is None:
+            return None
+        model = _unwrap_model(field.annotation)
+        if model is None:
+            return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def problems_from_pydantic(exc: ValidationError, root: type[BaseModel] = Platform, root_path: str = ROOT) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            model = _model_at(root, loc)
+            allowed = sorted((f.alias or n) for n, f in (model.model_fields.items() if model else []))
+            hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            msg = "unknown key" + (f"; did you mean '{hint[0]}'?" if hint else "")
+            if allowed:
+                msg += f" Allowed keys: {', '.join(allowed)}"
+        elif kind == "missing":
+            msg = "required key is missing: add it to the stack config"
+        elif kind == "value_error":
+            msg = str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
+        elif kind == "literal_error":
+            msg = f"{err['msg']} (got {err.get('input')!r})"
+        elif kind == "string_pattern_mismatch":
+            msg = f"{err.get('input')!r} does not match the expected format {err['ctx']['pattern']}"
+        else:
+            msg = f"{err['msg']} (got {err.get('input')!r})"
+        problems.append(Problem(path_of(loc, root_path), msg))
+    return problems
+
+
+def check(cfg: Platform, today: dt.date | None = None) -> list[Problem]:
+    """Every cross-field problem (errors and warnings) of an otherwise well-typed config."""
+    found = [problem for rule in RULES for problem in rule(cfg)]
+    return found + check_kubernetes_support(cfg, today or dt.date.today())
+
+
+def warnings(cfg: Platform, today: dt.date | None = None) -> list[Problem]:
+    """What is allowed but worth saying (shown by `agentic validate`, the plan and `pulumi up` logs)."""
+    return [p for p in check(cfg, today) if p.severity == "warning"]
+
+
+def parse_platform(raw: Any, source: str = "", today: dt.date | None = None) -> Platform:
+    """Validate ``raw`` (the value of ``agentic-platform:platform``) and return the typed model or raise ConfigError."""
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem(ROOT, f"must be a mapping, got {type(raw).__name__}")], source)
+    try:
+        cfg = Platform.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_pydantic(exc), source) from None
+    errors = [p for p in check(cfg, today) if p.severity == "error"]
+    if errors:
+        raise ConfigError(errors, source)
+    return cfg

@@ -1,0 +1,68 @@
+"""AWS helpers shared by components: partition-aware ARNs, trust policies, roles with managed policies."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from kit.naming import safe_name
+
+
+def partition(region: str) -> str:
+    """The ARN partition of a region: ``aws``, ``aws-us-gov`` (us-gov-*) or ``aws-cn`` (cn-*)."""
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws"
+
+
+def arn(region: str, service: str, resource: str, account: str = "", *, regional: bool = True) -> str:
+    return f"arn:{partition(region)}:{service}:{region if regional else ''}:{account}:{resource}"
+
+
+def managed_policy(name: str, region: str) -> str:
+    return f"arn:{partition(region)}:iam::aws:policy/{name}"
+
+
+def eks_access_policy(name: str, region: str) -> str:
+    return f"arn:{partition(region)}:eks::aws:cluster-access-policy/{name}"
+
+
+def service_principal(service: str, region: str) -> str:
+    """China regions use the ``amazonaws.com.cn`` suffix for some service principals (EC2 among them)."""
+    return f"{service}.amazonaws.com.cn" if partition(region) == "aws-cn" and service == "ec2" else f"{service}.amazonaws.com"
+
+
+def trust_policy(principal: str, *, tag_session: bool = False) -> str:
+    """A role trust policy for an AWS service principal (``pods.eks.amazonaws.com`` needs sts:TagSession too)."""
+    actions = ["sts:AssumeRole", "sts:TagSession"] if tag_session else "sts:AssumeRole"
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": principal}, "Action": actions}],
+        }
+    )
+
+
+def role_with_policies(
+    name: str, role_name: str, principal: str, policies: list[str], parent: pulumi.Resource, region: str, *,
+    tag_session: bool = False,
+) -> aws.iam.Role:
+    """A role assumable by ``principal`` with AWS-managed ``policies`` attached (each attachment its own resource)."""
+    role = aws.iam.Role(
+        name,
+        name=safe_name(role_name, limit="iam_role"),
+        assume_role_policy=trust_policy(principal, tag_session=tag_session),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    for policy in policies:
+        aws.iam.RolePolicyAttachment(
+            f"{name}-{policy.lower().replace('_', '-')}",
+            role=role.name,
+            policy_arn=managed_policy(policy, region),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+    return role

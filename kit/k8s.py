@@ -1,0 +1,91 @@
+"""One way to turn a Kubernetes manifest into a Pulumi resource.
+
+A :class:`Scope` holds what every object of a component shares: the cluster's provider, the parent component, the
+name prefix and (optionally) the namespace and what the objects must wait for. Builders return plain manifests
+(dicts, unit-tested and schema-validated without the engine); components hand them to :meth:`Scope.apply`, which
+picks the pulumi-kubernetes class from apiVersion/kind (CustomResource for CRDs), sets ``parent``, ``provider`` and
+``depends_on``, and derives the resource name from the component's name. A newcomer finds where any object comes
+from by its parent: the component that applied it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+#: apiVersion group -> pulumi_kubernetes module for core (non-CRD) kinds.
+_CORE_GROUPS = {
+    "": "core", "apps": "apps", "batch": "batch", "policy": "policy", "autoscaling": "autoscaling",
+    "networking.k8s.io": "networking", "rbac.authorization.k8s.io": "rbac", "storage.k8s.io": "storage",
+    "admissionregistration.k8s.io": "admissionregistration", "scheduling.k8s.io": "scheduling",
+}
+
+
+def _snake(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+
+def resource_class(api_version: str) -> Any | None:
+    """The typed pulumi-kubernetes module for a core apiVersion (``apps/v1`` -> ``k8s.apps.v1``), or None for CRDs."""
+    group, _, version = api_version.rpartition("/")
+    module = _CORE_GROUPS.get(group)
+    if module is None:
+        return None
+    return getattr(getattr(k8s, module), version)
+
+
+def is_namespaced(manifest: dict[str, Any]) -> bool:
+    return bool((manifest.get("metadata") or {}).get("namespace"))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a component's Kubernetes objects share; derive narrower scopes with :meth:`with_`."""
+
+    provider: k8s.Provider
+    parent: pulumi.Resource
+    prefix: str
+    namespace: str | None = None
+    depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
+
+    def with_(self, **changes: Any) -> "Scope":
+        if "depends_on" in changes:
+            changes["depends_on"] = tuple(changes["depends_on"])
+        return replace(self, **changes)
+
+    def opts(self, depends_on: Sequence[pulumi.Resource] = (), **extra: Any) -> pulumi.ResourceOptions:
+        """Resource options for a child of this scope's component (Helm releases, raw resources)."""
+        return pulumi.ResourceOptions(parent=self.parent, provider=self.provider,
+                                      depends_on=[*self.depends_on, *depends_on], **extra)
+
+    def apply(self, manifest: dict[str, Any], *, name: str | None = None,
+              depends_on: Sequence[pulumi.Resource] = (), **extra_opts: Any) -> pulumi.CustomResource:
+        """Register ``manifest``. Its namespace defaults to the scope's; the resource is named
+        ``<prefix>-<name>`` (``name`` defaults to ``<kind>-<metadata.name>``, lower-cased)."""
+        body = dict(manifest)
+        api_version, kind = body.pop("apiVersion"), body.pop("kind")
+        meta = dict(body.pop("metadata", {}) or {})
+        if self.namespace and "namespace" not in meta and not _cluster_scoped(kind):
+            meta["namespace"] = self.namespace
+        suffix = name or f"{kind.lower()}-{meta.get('name', '')}"
+        rname = f"{self.prefix}-{suffix}"
+        opts = self.opts(depends_on, **extra_opts)
+        module = resource_class(api_version)
+        if module is None:
+            return k8s.apiextensions.CustomResource(rname, api_version=api_version, kind=kind, metadata=meta,
+                                                    opts=opts, **body)
+        cls = getattr(module, kind)
+        return cls(rname, metadata=meta, opts=opts, **{_snake(k): v for k, v in body.items()})
+
+
+#: Kinds without a namespace, so a scope's namespace is never added to them.
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "NodePool", "EC2NodeClass",
+                  "PriorityClass", "CustomResourceDefinition", "ClusterSecretStore", "GatewayClass"}
+
+
+def _cluster_scoped(kind: str) -> bool:
+    return kind in CLUSTER_SCOPED

@@ -1,0 +1,150 @@
+"""The composition: the platform as an ordered list of domains, built from the typed config.
+
+Read top to bottom: AWS foundation → cluster → namespaces and tenants → observability → node provisioning → the
+agent-runtime image → what the config describes that this version does not deploy yet → stack outputs. Each step
+hands a component its config slice and the :class:`kit.shared.Shared` handle of what exists so far. Where does a
+Kubernetes object come from? Its Pulumi parent is the component that made it (see ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.foundation.cluster import EksCluster
+from components.foundation.network import Network
+from components.foundation.registry import ImageRegistry
+from components.foundation.runtime_image import RuntimeImage, git_sha
+from components.nodes.gpu_software import GpuSoftware
+from components.nodes.karpenter import Karpenter
+from components.nodes.nodepools import NodePools
+from components.observability.monitoring import Monitoring
+from components.tenancy.namespaces import GovernedNamespace, NamespaceSpec
+from components.tenancy.tenants import TenantNamespace
+from config import ConfigError, Platform, Problem, parse_platform, warnings
+from config.loader import FULL_KEY, KEY, PROJECT
+from kit.shared import Notes, Shared
+
+#: Config this version validates but does not deploy yet: path -> what is missing. Each entry is reported in the
+#: plan whenever the path is configured (tests/contract/test_ignored_config.py keeps this list honest).
+NOT_DEPLOYED: dict[str, str] = {
+    "gateway": "kgateway, the Gateway and its listeners",
+    "models": "model servers, Services and HTTPRoutes",
+    "data.milvus": "Milvus",
+    "data.redis": "Valkey / ElastiCache",
+    "kagent": "kagent, ModelConfigs, MCP servers and agents",
+    "observability.otel_collector": "the OpenTelemetry collector",
+    "observability.langfuse": "Langfuse",
+}
+
+
+def base_tags(cfg: Platform) -> dict[str, str]:
+    return {
+        "agentic.platform/environment": cfg.environment,
+        "agentic.platform/cluster": cfg.cluster.name,
+        "managed-by": "pulumi",
+        **cfg.aws.tags,
+    }
+
+
+def _configured(cfg: Platform, path: str) -> bool:
+    """Is the config at ``path`` asking for something (enabled, non-empty)?"""
+    value: Any = cfg.model_dump()
+    for part in path.split("."):
+        value = value[part]
+    if isinstance(value, dict):
+        return value.get("enabled", True) is not False and (
+            "enabled" in value or any(bool(v) for k, v in value.items() if k != "enabled"))
+    return bool(value)
+
+
+def report_not_deployed(cfg: Platform, notes: Notes) -> None:
+    for path, what in NOT_DEPLOYED.items():
+        if _configured(cfg, path):
+            notes.not_deployed(f"platform.{path}", what)
+
+
+def build(cfg: Platform) -> dict[str, pulumi.Output]:
+    """Register every resource of the platform described by ``cfg``; returns (and exports) the stack outputs."""
+    prefix = cfg.prefix
+    notes = Notes()
+    for warning in warnings(cfg):
+        notes.add(f"warning: {warning}")
+
+    # 1. AWS foundation
+    aws_provider = aws.Provider(f"{prefix}-aws", region=cfg.aws.region, default_tags={"tags": base_tags(cfg)},
+                                allowed_account_ids=[cfg.aws.account_id] if cfg.aws.account_id else None)
+    shared = Shared(prefix=prefix, environment=cfg.environment, region=cfg.aws.region, tags=base_tags(cfg),
+                    aws_provider=aws_provider, notes=notes)
+    network = Network(f"{prefix}-network", cfg.network, shared)
+    cluster = EksCluster(f"{prefix}-cluster", cfg.cluster, network, shared)
+    shared = shared.with_(cluster_name=cfg.cluster.name, cluster_name_output=cluster.cluster_name,
+                          k8s_provider=cluster.provider, cluster_ready=cluster.ready,
+                          namespaces={ns.layer: ns.name for ns in cfg.namespaces},
+                          tenant_namespaces=tuple(t.namespace for t in cfg.tenants))
+
+    # 2. Tenancy: layer namespaces and tenants
+    layer_ns = {ns.layer: GovernedNamespace(f"{prefix}-{ns.name}", NamespaceSpec.for_layer(ns), shared)
+                for ns in cfg.namespaces}
+    shared = shared.with_(namespace_resources=layer_ns)
+    for tenant in cfg.tenants:
+        TenantNamespace(f"{prefix}-{tenant.namespace}", tenant, shared)
+
+    # 3. Observability (first: it installs the monitoring CRDs other components' monitors need)
+    if cfg.observability.prometheus:
+        monitoring = Monitoring(f"{prefix}-monitoring", cfg.observability, shared)
+        shared = shared.with_(monitoring_crds=monitoring.release)
+    else:
+        notes.add("Prometheus stack disabled (observability.prometheus: false): no ServiceMonitors are created.")
+
+    # 4. Node provisioning: Karpenter, its pools, NVIDIA software on GPU nodes
+    karpenter = Karpenter(f"{prefix}-karpenter", shared)
+    NodePools(f"{prefix}-nodepools", list(cfg.gpu_pools), cfg.cpu_pool, karpenter.node_role.name, karpenter.release,
+              shared)
+    GpuSoftware(f"{prefix}-gpu", list(cfg.gpu_pools), cfg.observability.dcgm_exporter, shared,
+                after=(karpenter.release,))
+
+    # 5. The agent-runtime image
+    registry = ImageRegistry(f"{prefix}-registry", cfg.agent_runtime, shared)
+    runtime_image = None
+    if cfg.agent_runtime.build:
+        runtime_image = RuntimeImage(f"{prefix}-runtime-image", registry.repository, git_sha(), shared)
+
+    # 6. What the config describes that this version does not deploy
+    report_not_deployed(cfg, notes)
+
+    outputs: dict[str, pulumi.Output] = {
+        "cluster_name": cluster.cluster_name,
+        "kubeconfig": cluster.kubeconfig,
+        "oidc_issuer": cluster.oidc_issuer,
+        "node_role_name": karpenter.node_role.name,
+        "interruption_queue": karpenter.queue.name,
+        "ecr_repository_url": registry.repository_url,
+        "agent_runtime_image": runtime_image.ref if runtime_image else pulumi.Output.from_input(""),
+        "vpc_id": network.vpc_id,
+        "namespaces": pulumi.Output.from_input(shared.namespaces),
+        "tenant_namespaces": pulumi.Output.from_input(list(shared.tenant_namespaces)),
+        "plan_notes": pulumi.Output.from_input(notes.items),
+    }
+    for key, value in outputs.items():
+        pulumi.export(key, value)
+    return outputs
+
+
+def load_from_pulumi_config() -> Platform:
+    """Read ``agentic-platform:platform`` from the running stack; on bad config fail with the problems, no traceback."""
+    raw = pulumi.Config(PROJECT).get_object(KEY)
+    try:
+        if raw is None:
+            raise ConfigError([Problem(FULL_KEY, "is not set: copy Pulumi.dev.yaml as a starting point")])
+        return parse_platform(raw, source=f"stack {pulumi.get_stack()}")
+    except ConfigError as exc:
+        for problem in exc.problems:
+            pulumi.log.error(str(problem))
+        raise pulumi.RunError(str(exc)) from None
+
+
+def main() -> None:
+    build(load_from_pulumi_config())

@@ -1,0 +1,185 @@
+"""The offline plan end to end for dev and prod: every output written, every object valid, secrets redacted."""
+
+from __future__ import annotations
+
+import html
+import json
+import textwrap
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from agentic.cli import app
+from agentic.plan.render import BANNER, write_plan
+from tests.conftest import run_under_mocks, stack_raw, validate_object
+
+
+@pytest.fixture(scope="module")
+def written(plans, tmp_path_factory):
+    out = {}
+    for stack in ("dev", "prod"):
+        d = tmp_path_factory.mktemp(stack)
+        write_plan(plans(stack), d)
+        out[stack] = d
+    return out
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_plan_writes_every_output(written, stack):
+    d = written[stack]
+    for name in ("inventory.json", "policy-report.json", "summary.md", "graph.svg", "helm/releases.yaml"):
+        assert (d / name).is_file(), name
+    assert list((d / "manifests").rglob("*.yaml"))
+    assert BANNER in (d / "summary.md").read_text()
+    assert (d / "graph.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_rendered_object_validates(plans, written, stack):
+    version = plans(stack).config.cluster.kubernetes_version
+    files = sorted((written[stack] / "manifests").rglob("*.yaml"))
+    kinds = set()
+    for path in files:
+        obj = yaml.safe_load(path.read_text())
+        validate_object(obj, version)
+        kinds.add(obj["kind"])
+    assert {"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "NodePool", "EC2NodeClass",
+            "StorageClass", "ServiceMonitor"} <= kinds
+
+
+def test_manifests_are_grouped_by_namespace(written):
+    d = written["prod"] / "manifests"
+    assert (d / "ai-inference" / "resourcequota-ai-inference-quota.yaml").exists()
+    assert (d / "_cluster" / "namespace-ai-inference.yaml").exists()
+    assert (d / "_cluster" / "nodepool-p5.yaml").exists()
+    quota = yaml.safe_load((d / "ai-inference" / "resourcequota-ai-inference-quota.yaml").read_text())
+    assert quota["spec"]["hard"]["requests.nvidia.com/gpu"] == "40"
+
+
+def test_schema_check_rejects_a_broken_object(plans):
+    obj = yaml.safe_load(yaml.safe_dump(next(
+        r.inputs for r in plans("dev").run.kubernetes_objects() if r.inputs.get("kind") == "NodePool" and r.inputs["metadata"]["name"] == "g5")))
+    obj["spec"]["template"]["spec"]["taints"][0]["effect"] = "Sometimes"
+    with pytest.raises(Exception):
+        validate_object(obj, "1.33")
+    obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}, "spek": {}}
+    with pytest.raises(Exception):
+        validate_object(obj, "1.33")
+
+
+def test_helm_releases_list_chart_repository_version_values(written):
+    releases = yaml.safe_load((written["prod"] / "helm" / "releases.yaml").read_text())
+    by_name = {r["name"]: r for r in releases}
+    karp = by_name["karpenter"]
+    assert karp["chart"] == "karpenter" and karp["repository"] == "oci://public.ecr.aws/karpenter"
+    assert karp["version"] == "1.14.1"
+    assert karp["values"]["settings"] == {"clusterName": "agentic-prod", "interruptionQueue": "agentic-prod-karpenter"}
+    assert "agentic-prod-karpenter-crd" in karp["depends_on"]
+    assert by_name["kube-prometheus-stack"]["repository"].startswith("https://prometheus-community")
+
+
+def test_inventory_has_urn_type_parent_deps_provider_inputs(written):
+    inv = json.loads((written["prod"] / "inventory.json").read_text())
+    assert "nothing was deployed" in inv["notice"]
+    rows = inv["resources"]
+    assert len(rows) > 150
+    np = next(r for r in rows if r["type"] == "kubernetes:karpenter.sh/v1:NodePool" and r["name"].endswith("-p5"))
+    assert np["parent"].endswith("agentic-prod-nodepools")
+    assert np["provider"].endswith("agentic-prod-cluster-k8s")
+    assert any(d.endswith("agentic-prod-karpenter-controller") for d in np["dependencies"])
+    assert np["inputs"]["spec"]["limits"]["nvidia.com/gpu"] == "16"
+
+
+def test_summary_lists_pools_with_cost_and_placeholders(plans, written):
+    text = (written["prod"] / "summary.md").read_text()
+    assert "| p5 | p5 | reserved, on-demand | 16 | p5.48xlarge | 6.880 | 110.08 |" in text
+    assert "**263.28**" in text
+    assert "Placeholders the cloud would assign" in text
+    section = text.split("## Placeholders the cloud would assign", 1)[1].split("## Stack outputs")[0]
+    vpc_id = plans("prod").run.outputs["vpc_id"]
+    assert f"`{vpc_id}` = aws:ec2/vpc:Vpc agentic-prod-network-vpc.id" in section
+    assert "eks:index:Cluster agentic-prod-cluster-eks.oidcIssuer" in section
+    assert plans("prod").total_ceiling == pytest.approx(110.08 + 54.90 + 98.30)
+
+
+def test_policy_report_is_clean_for_committed_stacks(written):
+    for stack in ("dev", "prod"):
+        report = json.loads((written[stack] / "policy-report.json").read_text())
+        assert report["mandatory_violations"] == 0, report["findings"]
+        assert "namespace-governance" in report["policies"]
+
+
+def test_kubeconfig_output_is_secret_and_redacted(plans, written):
+    assert plans("prod").run.outputs["kubeconfig"] == "[secret]"
+    assert "certificate-authority-data" not in (written["prod"] / "summary.md").read_text()
+
+
+def test_pulumi_secrets_are_redacted_everywhere(tmp_path):
+    def program():
+        k8s.core.v1.Secret("s", metadata={"name": "llm", "namespace": "ai-agents"},
+                           string_data={"api-key": pulumi.Output.secret("sk-live-123")})
+
+    run = run_under_mocks(program)
+    secret = run.get("kubernetes:core/v1:Secret", "s")
+    assert secret.inputs["stringData"] == "[secret]"
+    assert secret.secret_paths == ["stringData"]
+    assert "sk-live-123" not in json.dumps(secret.inputs)
+
+
+def test_cli_plan_prints_banner_and_exits_zero(tmp_path):
+    result = CliRunner().invoke(app, ["plan", "--stack", "dev", "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert "nothing was deployed" in result.output
+    assert "ceiling" in result.output and "g5" in result.output
+    assert (tmp_path / "p" / "graph.svg").exists()
+
+
+def test_cli_plan_exits_nonzero_on_invalid_config(tmp_path):
+    raw = stack_raw("dev")
+    raw["gpu_pools"][0]["limits"]["gpus"] = 0
+    (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump({"config": {"agentic-platform:platform": raw}}))
+    result = CliRunner().invoke(app, ["plan", "--stack", "bad", "-C", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "platform.gpu_pools[0].limits.gpus" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_plan_exits_nonzero_on_mandatory_policy_violation(tmp_path):
+    # A program that declares a namespace with no quota/limits/default-deny must fail the plan.
+    (tmp_path / "Pulumi.bare.yaml").write_text(yaml.safe_dump({"config": {"agentic-platform:platform": stack_raw("dev")}}))
+    (tmp_path / "__main__.py").write_text(textwrap.dedent("""
+        import pulumi_kubernetes as k8s
+        k8s.core.v1.Namespace("naked", metadata={"name": "naked"})
+    """))
+    result = CliRunner().invoke(app, ["plan", "--stack", "bare", "-C", str(tmp_path)])
+    assert result.exit_code == 3, result.output
+    assert "namespace 'naked' has no ResourceQuota" in result.output
+    report = json.loads((tmp_path / "out" / "bare" / "policy-report.json").read_text())
+    assert report["mandatory_violations"] == 1
+
+
+def test_program_reads_config_from_pulumi_config_and_fails_cleanly_on_bad_config():
+    import runpy
+
+    from config.loader import FULL_KEY
+    from tests.conftest import PROJECT_ROOT
+
+    raw = stack_raw("dev")
+    raw["models"][0]["pool"] = "nope"
+    with pytest.raises(pulumi.RunError) as exc:
+        run_under_mocks(lambda: runpy.run_path(str(PROJECT_ROOT / "__main__.py")), config={FULL_KEY: raw})
+    assert "platform.models[0].pool" in str(exc.value)
+
+
+def test_graph_shows_components_and_their_dependencies(written):
+    dot = (written["prod"] / "graph.dot").read_text()
+    svg = html.unescape((written["prod"] / "graph.svg").read_text())
+    for comp in ("agentic-prod-cluster", "agentic-prod-karpenter", "agentic-prod-nodepools", "agentic-prod-network"):
+        assert comp in svg
+    assert '"agentic-prod-nodepools" -> "agentic-prod-karpenter"' in dot
+    assert '"agentic-prod-karpenter" -> "agentic-prod-cluster"' in dot
+    assert '"agentic-prod-cluster" -> "agentic-prod-network"' in dot
+    assert "nothing deployed" in svg
