@@ -63,6 +63,9 @@ def _strict(schema: Any) -> Any:
     """Turn a CRD's structural schema strict: unknown fields are errors (the API server would silently prune them)."""
     if isinstance(schema, dict):
         out = {k: _strict(v) for k, v in schema.items()}
+        pattern = out.get("pattern")
+        if isinstance(pattern, str) and pattern.startswith("^(?i)"):
+            out["pattern"] = "(?i)^" + pattern[5:]  # Go RE2 allows a flag group after '^'; Python wants it first
         if (out.get("type") == "object" and "properties" in out and "additionalProperties" not in out
                 and not out.get("x-kubernetes-preserve-unknown-fields")):
             out["additionalProperties"] = False

@@ -1,0 +1,107 @@
+"""No config is silently ignored: every field of the config tree is read by the program that deploys it, or its
+path is in ``program.NOT_DEPLOYED`` and the plan says so whenever it is configured.
+
+How: the committed stacks (and a maximal variant that sets every optional block) are parsed, then the program runs
+under the mock engine while every field read on a config model is recorded. A field no component reads, and no
+NOT_DEPLOYED entry covers, fails the test with its dotted path.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+import program
+from config import Platform, parse_platform
+from config.base import Strict
+from kit.shared import Notes
+from tests.conftest import run_under_mocks, stack_raw
+
+
+def _fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, type[BaseModel], str]]:
+    """(dotted path, owning model, field name) for every field in the tree."""
+    out = []
+    for name, info in model.model_fields.items():
+        path = f"{prefix}.{name}" if prefix else name
+        out.append((path, model, name))
+        for sub in _models_in(info.annotation):
+            out += _fields(sub, path)
+    return out
+
+
+def _models_in(ann: Any) -> list[type[BaseModel]]:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return [ann]
+    return [m for arg in typing.get_args(ann) for m in _models_in(arg)]
+
+
+def _reads_during_build(cfg: Platform) -> set[tuple[str, str]]:
+    seen: set[tuple[str, str]] = set()
+    original = Strict.__getattribute__
+
+    def recording(self: Any, name: str) -> Any:
+        cls = type(self)
+        if name in cls.model_fields:
+            seen.add((cls.__name__, name))
+        return original(self, name)
+
+    Strict.__getattribute__ = recording  # type: ignore[method-assign]
+    try:
+        run_under_mocks(lambda: program.build(cfg), region=cfg.aws.region)
+    finally:
+        Strict.__getattribute__ = original  # type: ignore[method-assign]
+    return seen
+
+
+def _covered_by_not_deployed(path: str) -> bool:
+    return any(path == p or path.startswith(p + ".") or p.startswith(path + ".") for p in program.NOT_DEPLOYED)
+
+
+def ignored_fields(cfgs: list[Platform]) -> list[str]:
+    seen: set[tuple[str, str]] = set()
+    for cfg in cfgs:
+        seen |= _reads_during_build(cfg)
+    return [path for path, model, name in _fields(Platform)
+            if (model.__name__, name) not in seen and not _covered_by_not_deployed(path)]
+
+
+@pytest.fixture(scope="module")
+def committed():
+    return [parse_platform(stack_raw(s)) for s in ("dev", "prod")]
+
+
+def test_every_config_field_is_deployed_or_reported(committed):
+    # A data volume exercises the optional GpuPool.data_volume branch the committed stacks leave unset.
+    raw = stack_raw("dev")
+    raw["gpu_pools"][0]["data_volume"] = {"size_gib": 500}
+    assert ignored_fields([*committed, parse_platform(raw)]) == []
+
+
+def test_the_walk_would_catch_an_ignored_field(committed, monkeypatch):
+    """Drop 'gateway' from NOT_DEPLOYED: its fields are read by nothing, so they are reported."""
+    monkeypatch.setattr(program, "NOT_DEPLOYED", {k: v for k, v in program.NOT_DEPLOYED.items() if k != "gateway"})
+    assert {"gateway.enabled", "gateway.hostnames"} <= set(ignored_fields(committed[:1]))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_configured_but_not_deployed_is_said_in_the_plan(plans, stack):
+    notes = plans(stack).run.outputs["plan_notes"]
+    for path in ("gateway", "models", "kagent", "data.milvus", "data.redis", "observability.otel_collector"):
+        assert any(n.startswith(f"platform.{path}: configured but not deployed") for n in notes), (path, notes)
+    langfuse = any("platform.observability.langfuse" in n for n in notes)
+    assert langfuse is (stack == "prod")  # dev leaves Langfuse off: nothing to report
+
+
+def test_nothing_reported_when_nothing_is_asked():
+    raw = stack_raw("dev")
+    raw["models"] = []
+    raw["kagent"] = {"enabled": False, "model_configs": [], "mcp_servers": [], "agents": []}
+    raw["gateway"] = {"enabled": False}
+    raw["data"] = {"milvus": {"enabled": False}, "redis": {"enabled": False}}
+    raw["observability"]["otel_collector"] = False
+    notes = Notes()
+    program.report_not_deployed(parse_platform(raw), notes)
+    assert notes.items == []
