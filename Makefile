@@ -32,7 +32,7 @@ plan: $(BIN)/agentic deps
 	$(BIN)/agentic plan --stack $(STACK)
 
 test: $(BIN)/agentic deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: $(BIN)/agentic
 	$(BIN)/python bench/synth.py

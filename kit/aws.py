@@ -66,3 +66,12 @@ def role_with_policies(
             opts=pulumi.ResourceOptions(parent=role),
         )
     return role
+
+
+def kms_key(name: str, alias: str, description: str, parent: pulumi.Resource) -> aws.kms.Key:
+    """A customer-managed KMS key with rotation and a 30-day deletion window, and its alias (``alias/<alias>``)."""
+    key = aws.kms.Key(name, description=description, enable_key_rotation=True, deletion_window_in_days=30,
+                      opts=pulumi.ResourceOptions(parent=parent))
+    aws.kms.Alias(f"{name}-alias", name=f"alias/{alias}", target_key_id=key.key_id,
+                  opts=pulumi.ResourceOptions(parent=parent))
+    return key

@@ -58,7 +58,7 @@ def test_platform_builds_and_pushes_to_ecr_with_git_sha(monkeypatch):
     assert i["context"]["location"].endswith("/agent_runtime")
     assert i["dockerfile"]["location"].endswith("/agent_runtime/Dockerfile")
     assert i["platforms"] == ["linux/amd64"]
-    assert i["buildArgs"]["KUBECTL_VERSION"].startswith("v1.33")
+    assert i["buildArgs"]["KUBECTL_VERSION"].startswith("v1.35")
     reg = i["registries"][0]
     assert reg["address"] == url.split("/")[0] and reg["username"] == "AWS" and reg["password"] == "[secret]"
     assert run.outputs["agent_runtime_image"].startswith(f"{url}:0123456789ab@sha256:")

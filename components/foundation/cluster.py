@@ -15,7 +15,7 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from config.cluster import ClusterConfig
-from kit.aws import eks_access_policy, role_with_policies, service_principal
+from kit.aws import eks_access_policy, kms_key, role_with_policies, service_principal
 from kit.k8s import Scope
 from kit.labels import KARPENTER_DISCOVERY, SYSTEM_LABELS, SYSTEM_TAINT_EKS, metadata
 from kit.naming import safe_name
@@ -51,19 +51,8 @@ class EksCluster(pulumi.ComponentResource):
 
         self.secrets_key = None
         if cfg.secrets_encryption:
-            self.secrets_key = aws.kms.Key(
-                f"{name}-secrets-key",
-                description=f"EKS secrets envelope encryption for {cfg.name}",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                opts=child,
-            )
-            aws.kms.Alias(
-                f"{name}-secrets-key-alias",
-                name=f"alias/{cfg.name}-eks-secrets",
-                target_key_id=self.secrets_key.key_id,
-                opts=child,
-            )
+            self.secrets_key = kms_key(f"{name}-secrets-key", f"{cfg.name}-eks-secrets",
+                                       f"EKS secrets envelope encryption for {cfg.name}", self)
 
         access_entries = {
             f"admin-{i}": eks.AccessEntryArgs(

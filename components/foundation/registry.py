@@ -7,6 +7,7 @@ import pulumi
 import pulumi_aws as aws
 
 from config.agents import AgentRuntimeImage
+from kit.aws import kms_key
 from kit.shared import Shared
 
 
@@ -39,16 +40,7 @@ class ImageRegistry(pulumi.ComponentResource):
         super().__init__("agentic:aws:ImageRegistry", name, None, shared.aws_opts())
         child = pulumi.ResourceOptions(parent=self)
         self.repository_name = f"{shared.prefix}/{cfg.repository}"
-        self.key = aws.kms.Key(
-            f"{name}-key",
-            description=f"ECR encryption for {self.repository_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            opts=child,
-        )
-        aws.kms.Alias(
-            f"{name}-key-alias", name=f"alias/{shared.prefix}-ecr", target_key_id=self.key.key_id, opts=child
-        )
+        self.key = kms_key(f"{name}-key", f"{shared.prefix}-ecr", f"ECR encryption for {self.repository_name}", self)
         self.repository = aws.ecr.Repository(
             f"{name}-repo",
             name=self.repository_name,

@@ -82,54 +82,39 @@ def gpu_nodepool(pool: GpuPool) -> dict[str, Any]:
         )
     else:
         requirements.append({"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "Gt", "values": ["0"]})
+    limits = {"nvidia.com/gpu": str(pool.limits.gpus), "cpu": str(pool.limits.cpu),
+              "memory": f"{pool.limits.memory_gib}Gi"}
+    return _nodepool(pool.name, pool.weight, limits, pool.disruption, {POOL: pool.name, GPU_PRESENT: "true"},
+                     requirements, taints=[GPU_TAINT])
+
+
+def _nodepool(name: str, weight: int, limits: dict[str, str], disruption: Disruption, labels: dict[str, str],
+              requirements: list[dict[str, Any]], taints: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    template_spec: dict[str, Any] = {"nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass",
+                                                      "name": name}}
+    if taints:
+        template_spec["taints"] = taints
+    template_spec["expireAfter"] = disruption.expire_after
+    template_spec["requirements"] = requirements
     return {
         "apiVersion": versions.KARPENTER_NODEPOOL_API,
         "kind": "NodePool",
-        "metadata": metadata(pool.name),
-        "spec": {
-            "weight": pool.weight,
-            "limits": {"nvidia.com/gpu": str(pool.limits.gpus), "cpu": str(pool.limits.cpu),
-                       "memory": f"{pool.limits.memory_gib}Gi"},
-            "disruption": _disruption(pool.disruption),
-            "template": {
-                "metadata": {"labels": {POOL: pool.name, GPU_PRESENT: "true"}},
-                "spec": {
-                    "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": pool.name},
-                    "taints": [GPU_TAINT],
-                    "expireAfter": pool.disruption.expire_after,
-                    "requirements": requirements,
-                },
-            },
-        },
+        "metadata": metadata(name),
+        "spec": {"weight": weight, "limits": limits, "disruption": _disruption(disruption),
+                 "template": {"metadata": {"labels": labels}, "spec": template_spec}},
     }
 
 
 def cpu_nodepool(pool: CpuPool) -> dict[str, Any]:
-    return {
-        "apiVersion": versions.KARPENTER_NODEPOOL_API,
-        "kind": "NodePool",
-        "metadata": metadata(pool.name),
-        "spec": {
-            "weight": pool.weight,
-            "limits": {"cpu": str(pool.cpu_limit), "memory": f"{pool.memory_limit_gib}Gi"},
-            "disruption": _disruption(pool.disruption),
-            "template": {
-                "metadata": {"labels": {POOL: pool.name}},
-                "spec": {
-                    "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": pool.name},
-                    "expireAfter": pool.disruption.expire_after,
-                    "requirements": [
-                        {"key": "karpenter.k8s.aws/instance-category", "operator": "In",
-                         "values": list(pool.instance_categories)},
-                        {"key": "karpenter.k8s.aws/instance-generation", "operator": "Gt", "values": ["5"]},
-                        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": list(pool.capacity_types)},
-                        {"key": "kubernetes.io/arch", "operator": "In", "values": list(pool.architectures)},
-                        {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
-                    ],
-                },
-            },
-        },
-    }
+    requirements = [
+        {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": list(pool.instance_categories)},
+        {"key": "karpenter.k8s.aws/instance-generation", "operator": "Gt", "values": ["5"]},
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": list(pool.capacity_types)},
+        {"key": "kubernetes.io/arch", "operator": "In", "values": list(pool.architectures)},
+        {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
+    ]
+    return _nodepool(pool.name, pool.weight, {"cpu": str(pool.cpu_limit), "memory": f"{pool.memory_limit_gib}Gi"},
+                     pool.disruption, {POOL: pool.name}, requirements)
 
 
 class NodePools(pulumi.ComponentResource):
