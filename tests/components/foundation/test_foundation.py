@@ -7,7 +7,6 @@ import json
 import pytest
 
 from components.foundation.network import allocate_subnets
-from tests.conftest import build_stack, stack_raw
 
 EKS = "eks:index:Cluster"
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"

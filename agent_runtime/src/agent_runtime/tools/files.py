@@ -62,6 +62,8 @@ def tools(settings: Any) -> list[Tool]:
         if len(content.encode()) > box.max_bytes:
             raise ToolError(f"content is larger than the {box.max_bytes}-byte limit")
         p = box.resolve(a["path"])
+        if ".git" in Path(a["path"]).parts or ".git" in p.parts:
+            raise ToolError(f"{a['path']} is inside a .git directory: git metadata cannot be written with file_write")
         if p.is_dir():
             raise ToolError(f"{a['path']} is a directory")
         box.resolve(str(p.parent))  # the parent must be inside a root too
