@@ -23,9 +23,13 @@ REDIS = shutil.which("redis-server")
 
 
 class RedisServer:
-    def __init__(self, tmp: Path):
+    """A real redis-server on loopback. ``persist``: append-only file fsynced on every write, so a kill -9 and a
+    restart keep every write Redis acknowledged (what a production Redis/Valkey with AOF does)."""
+
+    def __init__(self, tmp: Path, persist: bool = False):
         self.port = free_port()
         self.tmp = tmp
+        self.persist = persist
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -33,8 +37,9 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        aof = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
         self.proc = subprocess.Popen([REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", str(self.tmp)],
+                                      *aof, "--dir", str(self.tmp)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 10
         while time.time() < deadline:
