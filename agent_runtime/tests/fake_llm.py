@@ -79,6 +79,11 @@ class FakeLLM:
             self.script.append({"status": status})
         return self
 
+    def raw(self, body: str, status: int = 200, content_type: str = "application/json") -> "FakeLLM":
+        """Answer the next chat request with exactly this body (malformed upstream answers)."""
+        self.script.append({"raw": body, "status_raw": status, "content_type": content_type})
+        return self
+
     def delay(self, seconds: float, content: str = "slow") -> "FakeLLM":
         self.script.append({"delay": seconds, "content": content})
         return self
@@ -113,6 +118,10 @@ class FakeLLM:
             body = await request.json()
             self.requests.append(body)
             step = self.script.popleft() if self.script else {"content": self._echo(body)}
+            if "raw" in step:
+                from fastapi.responses import Response
+
+                return Response(step["raw"], status_code=step["status_raw"], media_type=step["content_type"])
             if "status" in step:
                 return JSONResponse({"error": {"message": "scripted failure", "type": "server_error"}},
                                     status_code=step["status"])

@@ -54,7 +54,8 @@ class AgentResult:
     continues: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    stopped: str = "finished"  # finished | max_continues | max_tool_calls
+    stopped: str = "finished"  # finished | max_continues | max_tool_calls | max_llm_calls
+    llm_calls: int = 0
 
 
 class RequestTimeout(Exception):
@@ -155,11 +156,31 @@ class Agent:
 
         with span("agent.request", agent=s.agent_name, session=session_id, trace_id=trace_id):
             while True:
+                if result.llm_calls >= s.max_llm_calls:
+                    # A hard cap, whatever the model does: the request ends with a clear final message.
+                    result.stopped = "max_llm_calls"
+                    result.reply = (f"Stopped: this request reached the limit of {s.max_llm_calls} model calls "
+                                    f"({len(result.tool_calls)} tool calls). Partial answer: {result.reply}").rstrip()
+                    stop = {"role": "assistant", "content": result.reply}
+                    convo.append(stop)
+                    new.append(stop)
+                    break
                 budget_left = s.max_tool_calls - len(result.tool_calls)
                 completion: Completion = await self.llm.complete(
                     convo, tool_specs if budget_left > 0 else None, delta if stream else None)
+                result.llm_calls += 1
                 result.prompt_tokens += completion.prompt_tokens
                 result.completion_tokens += completion.completion_tokens
+                if completion.tool_calls and budget_left <= 0:
+                    # Tools are no longer offered but the model keeps calling them: stop instead of looping.
+                    result.stopped = "max_tool_calls"
+                    result.reply = completion.content or (
+                        f"Stopped: the limit of {s.max_tool_calls} tool calls per request is reached.")
+                    final = {"role": "assistant", "content": result.reply}
+                    convo.append(final)
+                    new.append(final)
+                    break
+                result.reply = completion.content or result.reply
                 assistant = completion.as_message()
                 convo.append(assistant)
                 new.append(assistant)

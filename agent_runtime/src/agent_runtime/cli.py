@@ -42,8 +42,8 @@ def mcp(namespace: Optional[str] = NAMESPACE, host: Optional[str] = HOST, port: 
 
     settings = load_settings(namespace=namespace, host=host, port=port)
     configure_logging(settings.log_level, settings.secret_values())
-    uvicorn.run(create_mcp_app(build_registry(settings, Metrics()), host=settings.host), host=settings.host,
-                port=settings.port, log_level="warning")
+    uvicorn.run(create_mcp_app(build_registry(settings, Metrics()), host=settings.host, settings=settings),
+                host=settings.host, port=settings.port, log_level="warning")
 
 
 @app.command()
@@ -53,7 +53,8 @@ def chat(message: str = typer.Argument(..., help="What to ask"), llm_url: Option
     """Ask once and print the answer."""
     import io
 
-    from agent_runtime.llm import LLMUnavailable
+    from agent_runtime.agent import RequestTimeout
+    from agent_runtime.llm import LLMError
     from agent_runtime.observability import configure_logging
     from agent_runtime.server import Runtime
 
@@ -68,7 +69,7 @@ def chat(message: str = typer.Argument(..., help="What to ask"), llm_url: Option
 
     try:
         result = asyncio.run(once())
-    except LLMUnavailable as exc:
+    except (LLMError, RequestTimeout) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1)
     typer.echo(result.reply)

@@ -10,14 +10,96 @@ from typing import Any, Awaitable, Callable
 
 import httpx
 
-from agent_runtime.observability import Metrics, get_logger, span
+from agent_runtime.observability import Metrics, get_logger, scrub, span
 from agent_runtime.settings import Settings
 
 log = get_logger("llm")
 
 
-class LLMUnavailable(RuntimeError):
-    """The LLM endpoint kept failing after every retry."""
+class LLMError(RuntimeError):
+    """The LLM could not give an answer. ``code`` is stable (API error bodies, metrics); the message is scrubbed."""
+
+    code = "llm_error"
+
+    def __init__(self, message: str):
+        super().__init__(scrub(message))
+
+
+class LLMUnavailable(LLMError):
+    """The LLM endpoint kept failing (connection, timeout, 429, 5xx) after every retry."""
+
+    code = "llm_unavailable"
+
+
+class LLMRejected(LLMError):
+    """The LLM endpoint refused the request (4xx other than 429): retrying would not help."""
+
+    code = "llm_rejected"
+
+
+class LLMBadResponse(LLMError):
+    """The LLM endpoint answered with something that is not an OpenAI chat completion."""
+
+    code = "llm_bad_response"
+
+
+def _bad(what: str) -> LLMBadResponse:
+    return LLMBadResponse(f"the LLM answered with a malformed chat completion: {what}")
+
+
+def _tool_call(raw: Any, i: int) -> ToolCall:
+    if not isinstance(raw, dict):
+        raise _bad(f"tool_calls[{i}] is not an object")
+    fn = raw.get("function")
+    if not isinstance(fn, dict):
+        raise _bad(f"tool_calls[{i}] has no function")
+    name = fn.get("name")
+    if not isinstance(name, str) or not name:
+        raise _bad(f"tool_calls[{i}].function.name is missing or not a string")
+    args = fn.get("arguments")
+    if args is None:
+        args = "{}"
+    if not isinstance(args, str):
+        raise _bad(f"tool_calls[{i}].function.arguments is not a JSON string")
+    call_id = raw.get("id") or f"call_{i}"
+    if not isinstance(call_id, str):
+        raise _bad(f"tool_calls[{i}].id is not a string")
+    return ToolCall(call_id, name, args)
+
+
+def parse_completion(resp: Any) -> "Completion":
+    """An OpenAI chat completion response, checked field by field; anything else is an LLMBadResponse."""
+    if not isinstance(resp, dict):
+        raise _bad(f"the body is {type(resp).__name__}, not a JSON object")
+    choices = resp.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise _bad("'choices' is missing or empty")
+    choice = choices[0]
+    if not isinstance(choice, dict):
+        raise _bad("choices[0] is not an object")
+    msg = choice.get("message")
+    if not isinstance(msg, dict):
+        raise _bad("choices[0].message is missing or not an object")
+    content = msg.get("content")
+    if content is not None and not isinstance(content, str):
+        raise _bad("choices[0].message.content is not a string")
+    raw_calls = msg.get("tool_calls") or []
+    if not isinstance(raw_calls, list):
+        raise _bad("choices[0].message.tool_calls is not a list")
+    calls = [_tool_call(tc, i) for i, tc in enumerate(raw_calls)]
+    usage = resp.get("usage")
+    if usage is None:
+        usage = {}
+    if not isinstance(usage, dict):
+        raise _bad("'usage' is not an object")
+    tokens = []
+    for key in ("prompt_tokens", "completion_tokens"):
+        value = usage.get(key) or 0
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise _bad(f"usage.{key} is not a non-negative integer")
+        tokens.append(value)
+    finish = choice.get("finish_reason")
+    return Completion(content or "", calls, tokens[0], tokens[1], finish if isinstance(finish, str) else None)
 
 
 @dataclass
@@ -52,6 +134,18 @@ class Completion:
                 for c in self.tool_calls
             ]
         return msg
+
+
+def _classify(exc: Exception) -> LLMError:
+    """A non-retryable failure as the caller should see it (never a bare exception, never a 500)."""
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.response.text[:300] if exc.response is not None else ""
+        return LLMRejected(f"the LLM refused the request: HTTP {exc.status_code}: {body}")
+    if isinstance(exc, (ValueError, TypeError, KeyError, AttributeError, openai.APIResponseValidationError)):
+        return _bad(f"{type(exc).__name__}: {str(exc)[:200]}")
+    return LLMError(f"LLM call failed: {type(exc).__name__}")
 
 
 def _retryable(exc: Exception) -> str | None:
@@ -102,10 +196,12 @@ class LLMClient:
         for attempt in range(1, attempts + 1):
             try:
                 return await call()
+            except LLMError:
+                raise
             except Exception as exc:  # noqa: BLE001 - classified below
                 reason = _retryable(exc)
                 if reason is None:
-                    raise
+                    raise _classify(exc) from exc
                 self.metrics.llm_retries.labels(self.settings.agent_name, reason).inc()
                 if attempt == attempts:
                     raise LLMUnavailable(
@@ -147,13 +243,7 @@ class LLMClient:
             # The SDK's HTTP layer (auth, base_url, typed errors) without its per-call deep transform of the
             # request TypedDicts, which costs milliseconds with 27 tool schemas (see bench/runtime.py).
             resp = await self.client.post("/chat/completions", body=kwargs, cast_to=object)
-            choice = resp["choices"][0]
-            msg = choice.get("message") or {}
-            calls = [ToolCall(tc.get("id", ""), tc["function"]["name"], tc["function"].get("arguments") or "{}")
-                     for tc in (msg.get("tool_calls") or [])]
-            usage = resp.get("usage") or {}
-            return Completion(msg.get("content") or "", calls, usage.get("prompt_tokens") or 0,
-                              usage.get("completion_tokens") or 0, choice.get("finish_reason"))
+            return parse_completion(resp)
 
         async def streamed() -> Completion:
             stream = await self.client.chat.completions.create(
@@ -161,7 +251,9 @@ class LLMClient:
             content: list[str] = []
             calls: dict[int, dict[str, str]] = {}
             out = Completion("")
+            chunks = 0
             async for chunk in stream:
+                chunks += 1
                 if chunk.usage:
                     out.prompt_tokens = chunk.usage.prompt_tokens or 0
                     out.completion_tokens = chunk.usage.completion_tokens or 0
@@ -178,8 +270,15 @@ class LLMClient:
                             slot["name"] += tc.function.name or ""
                             slot["arguments"] += tc.function.arguments or ""
                     out.finish_reason = choice.finish_reason or out.finish_reason
+            if chunks == 0:
+                raise _bad("the stream carried no chunks (the endpoint did not answer with server-sent events)")
+            if not all(isinstance(c, str) for c in content):
+                raise _bad("a streamed content delta is not a string")
             out.content = "".join(content)
-            out.tool_calls = [ToolCall(c["id"], c["name"], c["arguments"] or "{}") for _, c in sorted(calls.items())]
+            out.tool_calls = [ToolCall(c["id"] or f"call_{i}", c["name"], c["arguments"] or "{}")
+                              for i, c in sorted(calls.items())]
+            if any(not isinstance(c.name, str) or not c.name for c in out.tool_calls):
+                raise _bad("a streamed tool call has no function name")
             return out
 
         with span("llm.chat", model=self.settings.llm_model, messages=len(messages)) as s:

@@ -29,7 +29,14 @@ def create_mcp_server(registry: ToolRegistry, name: str = "agent-runtime") -> Se
     return Server(name, version=__version__, on_list_tools=list_tools, on_call_tool=call_tool)
 
 
-def create_mcp_app(registry: ToolRegistry, host: str = "0.0.0.0") -> Any:
-    """A Starlette app serving MCP at /mcp (stateless streamable HTTP: any replica can answer)."""
-    return create_mcp_server(registry).streamable_http_app(streamable_http_path="/mcp", stateless_http=True,
-                                                            host=host)
+def create_mcp_app(registry: ToolRegistry, host: str = "0.0.0.0", settings: Any = None) -> Any:
+    """A Starlette app serving MCP at /mcp (stateless streamable HTTP: any replica can answer). With ``settings``
+    carrying JWT auth, every request needs a bearer token unless AGENT_AUTH_MCP=false opts out."""
+    app = create_mcp_server(registry).streamable_http_app(streamable_http_path="/mcp", stateless_http=True,
+                                                           host=host)
+    if settings is not None:
+        from agent_runtime.security import BodySizeLimit, SecurityMiddleware
+
+        app.add_middleware(SecurityMiddleware, settings=settings, metrics=registry.metrics, surface="mcp")
+        app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    return app

@@ -36,8 +36,30 @@ def _scrub_processor(_, __, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+_BASE_FACTORY = logging.getLogRecordFactory()
+
+
+def _scrubbing_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Every stdlib log record (uvicorn, a2a-sdk, httpx, ours) is scrubbed when it is made: the message with its
+    arguments, and a traceback's text, so no handler or formatter ever sees a configured secret."""
+    record = _BASE_FACTORY(*args, **kwargs)
+    if not _SCRUB:
+        return record
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a bad format string must not break logging
+        message = str(record.msg)
+    record.msg, record.args = scrub(message), None
+    if record.exc_info and record.exc_info[0] is not None:
+        record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+    if record.stack_info:
+        record.stack_info = scrub(record.stack_info)
+    return record
+
+
 def configure_logging(level: str = "INFO", secrets: list[str] | None = None, stream: Any = None) -> None:
     _SCRUB[:] = [s for s in (secrets or []) if s]
+    logging.setLogRecordFactory(_scrubbing_record_factory)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -45,7 +67,8 @@ def configure_logging(level: str = "INFO", secrets: list[str] | None = None, str
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
             _scrub_processor,
             structlog.processors.EventRenamer("message"),
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(default=str),
+            lambda _, __, rendered: scrub(rendered),  # whatever a value held (exceptions, nested data)
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),

@@ -1,7 +1,9 @@
 """JWT bearer auth (shared secret or JWKS), per-principal rate limiting, request size limits.
 
-Open without a token: /health, /ready, /metrics and the A2A agent card (kagent's readiness probe). A2A JSON-RPC is
-open unless ``AGENT_AUTH_A2A`` is set, because kagent calls BYO agents without tokens (NetworkPolicies guard it).
+Open without a token: /health, /ready, /metrics and the A2A agent card (kagent's readiness probe). When auth is
+configured (``AGENT_JWT_SECRET`` or ``AGENT_JWT_JWKS_URL``) everything else needs a token — A2A and the MCP server
+included — unless ``AGENT_AUTH_A2A=false`` / ``AGENT_AUTH_MCP=false`` opt out explicitly (in-cluster use behind
+NetworkPolicies: kagent calls BYO agents and MCP servers without tokens).
 """
 
 from __future__ import annotations
@@ -92,17 +94,26 @@ class RateLimiter:
 class SecurityMiddleware:
     """Pure ASGI (no per-request task like BaseHTTPMiddleware): auth, then the per-principal rate limit."""
 
-    def __init__(self, app: ASGIApp, settings: Any, metrics: Metrics):
+    def __init__(self, app: ASGIApp, settings: Any, metrics: Metrics, surface: str = "http"):
         self.app = app
         self.auth = Authenticator(settings)
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
-        self.auth_a2a = settings.auth_a2a
+        self.surface = surface  # "http": the agent server; "mcp": the MCP server
+        self.auth_a2a = settings.auth_a2a is not False
+        self.auth_mcp = settings.auth_mcp is not False
         self.metrics = metrics
         self.agent = settings.agent_name
         if not self.auth.enabled:
-            log.warning("JWT auth disabled: set AGENT_JWT_SECRET or AGENT_JWT_JWKS_URL to require tokens")
+            log.warning("JWT auth disabled: set AGENT_JWT_SECRET or AGENT_JWT_JWKS_URL to require tokens",
+                        surface=surface)
+        elif surface == "http" and not self.auth_a2a:
+            log.warning("A2A is open without a token (AGENT_AUTH_A2A=false): keep it behind NetworkPolicies")
+        elif surface == "mcp" and not self.auth_mcp:
+            log.warning("MCP is open without a token (AGENT_AUTH_MCP=false): keep it behind NetworkPolicies")
 
     def _protected(self, path: str) -> bool:
+        if self.surface == "mcp":
+            return self.auth_mcp
         if path in OPEN_PATHS:
             return False
         if path == "/" or path.startswith("/a2a"):

@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Literal
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent_runtime import __version__
 from agent_runtime.agent import Agent, Event, RequestTimeout
-from agent_runtime.llm import LLMClient, LLMUnavailable
+from agent_runtime.llm import LLMClient, LLMError
 from agent_runtime.memory import SessionMemory
 from agent_runtime.observability import (
-    Metrics, configure_logging, configure_tracing, get_logger, new_trace_id,
+    Metrics, configure_logging, configure_tracing, get_logger, new_trace_id, scrub,
 )
 from agent_runtime.security import BodySizeLimit, SecurityMiddleware
 from agent_runtime.settings import Settings
@@ -107,8 +108,10 @@ class ChatCompletionRequest(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    error: str
+    error: str = Field(description="Stable code: llm_unavailable, llm_rejected, llm_bad_response, timeout, "
+                                   "invalid_input, unauthorized, rate limited, request too large, client_closed")
     detail: str | None = None
+    trace_id: str | None = None
 
 
 # --- A2A ----------------------------------------------------------------------------------------------------------
@@ -137,6 +140,7 @@ def agent_card(settings: Settings) -> Any:
 def a2a_executor(runtime: Runtime) -> Any:
     from a2a.server.agent_execution import AgentExecutor, RequestContext
     from a2a.server.events import EventQueue
+    from a2a.server.tasks import TaskUpdater
     from a2a.types import UnsupportedOperationError
     from a2a.utils import new_agent_text_message
     from a2a.utils.errors import ServerError
@@ -146,16 +150,137 @@ def a2a_executor(runtime: Runtime) -> Any:
             trace = new_trace_id()
             text = context.get_user_input()
             try:
+                if invalid_text(text):
+                    raise InvalidInput(invalid_text(text))
                 result = await runtime.agent.run(text, session_id=context.context_id, trace_id=trace)
-                reply = result.reply
-            except (LLMUnavailable, RequestTimeout) as exc:
-                reply = f"error: {exc}"
-            await event_queue.enqueue_event(new_agent_text_message(reply, context.context_id, context.task_id))
+            except Exception as exc:  # noqa: BLE001 - every failure is a failed task, never a JSON-RPC 500
+                code, message = error_of(exc)
+                updater = TaskUpdater(event_queue, context.task_id, context.context_id)
+                await updater.failed(new_agent_text_message(f"error [{code}]: {message} (trace {trace})",
+                                                            context.context_id, context.task_id))
+                return
+            await event_queue.enqueue_event(new_agent_text_message(result.reply, context.context_id,
+                                                                   context.task_id))
 
         async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
             raise ServerError(error=UnsupportedOperationError())
 
     return RuntimeExecutor()
+
+
+# --- errors ---------------------------------------------------------------------------------------------------------
+
+
+class InvalidInput(ValueError):
+    pass
+
+
+def invalid_text(text: Any) -> str:
+    """Why ``text`` cannot be sent on (a lone surrogate is not encodable Unicode), or '' when it is fine."""
+    if not isinstance(text, str):
+        return ""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the text contains a lone surrogate: it is not valid Unicode"
+    return ""
+
+
+def error_of(exc: BaseException) -> tuple[str, str]:
+    """(stable code, scrubbed message) for any failure of a turn."""
+    if isinstance(exc, LLMError):
+        return exc.code, scrub(str(exc))
+    if isinstance(exc, RequestTimeout):
+        return "timeout", scrub(str(exc))
+    if isinstance(exc, InvalidInput):
+        return "invalid_input", str(exc)
+    log.error("request failed", error=type(exc).__name__, detail=scrub(str(exc))[:300])
+    return "internal", f"the agent failed ({type(exc).__name__})"
+
+
+def error_response(exc: BaseException, trace: str) -> JSONResponse:
+    code, message = error_of(exc)
+    status = {"timeout": 504, "invalid_input": 400, "internal": 500}.get(code, 502)
+    return JSONResponse({"error": code, "detail": message, "trace_id": trace}, status_code=status)
+
+
+async def until_disconnect(request: Request, work: Any) -> Any:
+    """Run ``work`` (a coroutine) and cancel it if the client goes away first."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while not task.done():
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                gone.set()
+                task.cancel()
+                return
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if gone.is_set():
+            log.info("client went away; turn cancelled")
+            return JSONResponse({"error": "client_closed"}, status_code=499)
+        raise
+    finally:
+        watcher.cancel()
+
+
+def _strings(value: Any) -> Any:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(k)
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+class A2AInputGuard:
+    """Refuses an A2A JSON-RPC request whose text is not valid Unicode (a lone surrogate) with a JSON-RPC error,
+    before the A2A SDK stores it in a task it could then not serialize."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/":
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            doc = None
+        if doc is not None and any(invalid_text(t) for t in _strings(doc)):
+            rpc_id = doc.get("id") if isinstance(doc, dict) and isinstance(doc.get("id"), (str, int)) else None
+            error = {"jsonrpc": "2.0", "id": rpc_id, "error": {
+                "code": -32602, "message": "Invalid params: the text contains a lone surrogate (not valid Unicode)"}}
+            await JSONResponse(error, status_code=200)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 # --- app ------------------------------------------------------------------------------------------------------------
@@ -178,6 +303,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = FastAPI(title="agent-runtime", version=__version__, lifespan=lifespan,
                   description="kagent BYO agent: A2A, chat, OpenAI-compatible completions")
     app.state.runtime = rt
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        """422 with the problems (400 for text that is not valid Unicode), encoded so a lone surrogate in the input
+        cannot break the error response itself."""
+        errors = exc.errors()
+        if any(e.get("type") == "string_unicode" for e in errors):
+            return JSONResponse({"error": "invalid_input",
+                                 "detail": "the text contains a lone surrogate: it is not valid Unicode"},
+                                status_code=400)
+        safe = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in errors]
+        body = json.dumps({"detail": safe}, ensure_ascii=True, default=str)
+        return Response(body, status_code=422, media_type="application/json")
+    app.add_middleware(A2AInputGuard)
     app.add_middleware(SecurityMiddleware, settings=settings, metrics=rt.metrics)
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
 
@@ -187,10 +326,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         incoming = request.headers.get("x-trace-id")
         return new_trace_id(incoming if incoming and len(incoming) <= 64 else None)
 
-    def failure(exc: Exception, trace: str) -> JSONResponse:
-        if isinstance(exc, LLMUnavailable):
-            return JSONResponse({"error": "llm unavailable", "detail": str(exc), "trace_id": trace}, status_code=502)
-        return JSONResponse({"error": "timeout", "detail": str(exc), "trace_id": trace}, status_code=504)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:
@@ -212,32 +347,44 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return PlainTextResponse(rt.metrics.render().decode(), media_type="text/plain; version=0.0.4")
 
     @app.post("/chat", response_model=ChatResponse, tags=["agent"],
-              responses={401: {"model": ErrorBody}, 429: {"model": ErrorBody}, 413: {"model": ErrorBody},
-                         502: {"model": ErrorBody}, 504: {"model": ErrorBody}})
+              responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 429: {"model": ErrorBody},
+                         413: {"model": ErrorBody}, 499: {"model": ErrorBody}, 502: {"model": ErrorBody},
+                         504: {"model": ErrorBody}})
     async def chat(body: ChatRequest, request: Request) -> Any:
         trace = trace_of(request)
         try:
-            result = await rt.agent.run(body.message, session_id=body.session_id, trace_id=trace)
-        except (LLMUnavailable, RequestTimeout) as exc:
-            return failure(exc, trace)
+            if invalid_text(body.message):
+                raise InvalidInput(invalid_text(body.message))
+            result = await until_disconnect(
+                request, rt.agent.run(body.message, session_id=body.session_id, trace_id=trace))
+        except Exception as exc:  # noqa: BLE001 - mapped to a stable error code
+            return error_response(exc, trace)
+        if isinstance(result, JSONResponse):
+            return result
         return ChatResponse(reply=result.reply, session_id=result.session_id, trace_id=trace,
                             tool_calls=[ToolCallInfo(**c) for c in result.tool_calls], continues=result.continues,
                             stopped=result.stopped)
 
     @app.post("/v1/chat/completions", tags=["openai"],
-              responses={401: {"model": ErrorBody}, 429: {"model": ErrorBody}, 502: {"model": ErrorBody},
-                         504: {"model": ErrorBody}})
+              responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 429: {"model": ErrorBody},
+                         499: {"model": ErrorBody}, 502: {"model": ErrorBody}, 504: {"model": ErrorBody}})
     async def completions(body: ChatCompletionRequest, request: Request) -> Any:
         trace = trace_of(request)
         messages = [m.model_dump(exclude_none=True) for m in body.messages]
         model = body.model or settings.llm_model
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
+        bad = next((invalid_text(m.get("content")) for m in messages if invalid_text(m.get("content"))), "")
+        if bad:
+            return error_response(InvalidInput(bad), trace)
         if not body.stream:
             try:
-                result = await rt.agent.run(messages=messages, session_id=body.user, trace_id=trace)
-            except (LLMUnavailable, RequestTimeout) as exc:
-                return failure(exc, trace)
+                result = await until_disconnect(
+                    request, rt.agent.run(messages=messages, session_id=body.user, trace_id=trace))
+            except Exception as exc:  # noqa: BLE001 - mapped to a stable error code
+                return error_response(exc, trace)
+            if isinstance(result, JSONResponse):
+                return result
             return {
                 "id": cid, "object": "chat.completion", "created": created, "model": model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": result.reply},
@@ -263,8 +410,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 await rt.agent.run(messages=messages, session_id=body.user, trace_id=trace, on_event=sink,
                                    stream=True)
                 await queue.put(chunk({}, "stop"))
-            except (LLMUnavailable, RequestTimeout) as exc:
-                await queue.put("data: " + json.dumps({"error": {"message": str(exc), "trace_id": trace}}) + "\n\n")
+            except Exception as exc:  # noqa: BLE001 - an error event, never a broken stream
+                code, message = error_of(exc)
+                await queue.put("data: " + json.dumps({"error": {"code": code, "message": message,
+                                                                 "trace_id": trace}}) + "\n\n")
             finally:
                 await queue.put("data: [DONE]\n\n")
                 await queue.put(None)

@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     llm_url: str = Field("http://litellm.litellm.svc.cluster.local:4000/v1", validation_alias=_env("KUBE_AGENT_LLM_URL", "llm_url"))
     llm_model: str = Field("gpt-4o", validation_alias=_env("KUBE_AGENT_LLM_MODEL", "llm_model"))
     llm_api_key: SecretStr = Field(SecretStr("no-key"), validation_alias=_env("KUBE_AGENT_LLM_API_KEY", "llm_api_key"))
-    llm_timeout: float = Field(60.0, validation_alias=_env("AGENT_LLM_TIMEOUT", "llm_timeout"))
+    llm_timeout: float = Field(30.0, gt=0, validation_alias=_env("AGENT_LLM_TIMEOUT", "llm_timeout"),
+                               description="One LLM call; the whole turn is bounded by request_timeout")
     llm_retries: int = Field(3, ge=0, le=10, validation_alias=_env("AGENT_LLM_RETRIES", "llm_retries"))
     llm_backoff: float = Field(0.5, ge=0, validation_alias=_env("AGENT_LLM_BACKOFF", "llm_backoff"))
     usd_per_1k_prompt_tokens: float = Field(0.0, validation_alias=_env("AGENT_USD_PER_1K_PROMPT", "usd_per_1k_prompt_tokens"))
@@ -58,7 +59,11 @@ class Settings(BaseSettings):
     autonomous: bool = Field(True, validation_alias=_env("AGENT_AUTONOMOUS", "autonomous"))
     max_continues: int = Field(5, ge=0, validation_alias=_env("AGENT_MAX_CONTINUES", "max_continues"))
     max_tool_calls: int = Field(30, ge=1, validation_alias=_env("AGENT_MAX_TOOL_CALLS", "max_tool_calls"))
-    request_timeout: float = Field(300.0, gt=0, validation_alias=_env("AGENT_REQUEST_TIMEOUT", "request_timeout"))
+    max_llm_calls: int = Field(40, ge=1, validation_alias=_env("AGENT_MAX_LLM_CALLS", "max_llm_calls"),
+                               description="Hard cap on model calls per request, whatever the model returns")
+    request_timeout: float = Field(45.0, gt=0, validation_alias=_env("AGENT_REQUEST_TIMEOUT", "AGENT_TURN_TIMEOUT",
+                                                                     "request_timeout"),
+                                   description="Total time one turn may take (LLM calls, retries, tools)")
     require_approval: CommaList = Field(
         default_factory=list, validation_alias=_env("AGENT_REQUIRE_APPROVAL", "require_approval"),
         description="Tool names (or 'destructive') that must not run without approval",
@@ -93,8 +98,12 @@ class Settings(BaseSettings):
     jwt_jwks_url: str | None = Field(None, validation_alias=_env("AGENT_JWT_JWKS_URL", "jwt_jwks_url"))
     jwt_audience: str | None = Field(None, validation_alias=_env("AGENT_JWT_AUDIENCE", "jwt_audience"))
     jwt_issuer: str | None = Field(None, validation_alias=_env("AGENT_JWT_ISSUER", "jwt_issuer"))
-    auth_a2a: bool = Field(False, validation_alias=_env("AGENT_AUTH_A2A", "auth_a2a"),
-                           description="Also require JWTs on A2A (kagent itself sends none)")
+    auth_a2a: bool | None = Field(None, validation_alias=_env("AGENT_AUTH_A2A", "auth_a2a"),
+                                  description="JWTs on A2A: default required when auth is configured; false is an "
+                                              "explicit opt-out for in-cluster use behind NetworkPolicies (kagent "
+                                              "sends no token)")
+    auth_mcp: bool | None = Field(None, validation_alias=_env("AGENT_AUTH_MCP", "auth_mcp"),
+                                  description="JWTs on the MCP server: default required when auth is configured")
     rate_limit_per_minute: int = Field(120, ge=1, validation_alias=_env("AGENT_RATE_LIMIT", "rate_limit_per_minute"))
     max_request_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("AGENT_MAX_REQUEST_BYTES", "max_request_bytes"))
 
