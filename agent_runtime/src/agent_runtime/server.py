@@ -205,26 +205,29 @@ def error_response(exc: BaseException, trace: str) -> JSONResponse:
 
 
 async def until_disconnect(request: Request, work: Any) -> Any:
-    """Run ``work`` (a coroutine) and cancel it if the client goes away first."""
-    task = asyncio.ensure_future(work)
-    gone = asyncio.Event()
+    """Await ``work`` (a coroutine) in this task; if the client goes away first, cancel it and answer 499."""
+    current = asyncio.current_task()
+    gone = False
 
     async def watch() -> None:
-        while not task.done():
+        nonlocal gone
+        while True:
             message = await request.receive()
             if message["type"] == "http.disconnect":
-                gone.set()
-                task.cancel()
+                gone = True
+                if current is not None:
+                    current.cancel()
                 return
 
     watcher = asyncio.ensure_future(watch())
     try:
-        return await task
+        return await work
     except asyncio.CancelledError:
-        if gone.is_set():
-            log.info("client went away; turn cancelled")
-            return JSONResponse({"error": "client_closed"}, status_code=499)
-        raise
+        if not gone or current is None:
+            raise
+        current.uncancel()
+        log.info("client went away; turn cancelled")
+        return JSONResponse({"error": "client_closed"}, status_code=499)
     finally:
         watcher.cancel()
 
