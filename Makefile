@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: deps plan test bench clean
+.PHONY: deps plan test fuzz bench clean
 
 $(BIN)/agentic: pyproject.toml agent_runtime/pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,11 @@ plan: $(BIN)/agentic deps
 
 test: $(BIN)/agentic deps
 	$(BIN)/python -m pytest -n auto
+
+# The property tests with many more examples than CI runs (tests/config/test_properties.py, runtime properties).
+fuzz: $(BIN)/agentic
+	FUZZ_EXAMPLES=2000 FUZZ_PLANS=20 $(BIN)/python -m pytest -q tests/config/test_properties.py \
+	  agent_runtime/tests/test_rt_git_security.py -k "properties or never or no_url or sandbox"
 
 bench: $(BIN)/agentic
 	$(BIN)/python bench/synth.py

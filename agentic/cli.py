@@ -82,15 +82,19 @@ def plan(
     cwd: Path = CWD,
 ) -> None:
     """Run the real program offline through Pulumi's mock engine and write what it would create."""
-    from agentic.plan.render import BANNER, synthesize, write_plan
+    from agentic.plan.render import BANNER, PlanOutputError, check_output_dir, synthesize, write_plan
 
     project = _project(cwd)
+    out_dir = out or project / "out" / stack
     try:
+        check_output_dir(out_dir)  # before the slow part: refuse a directory we would have to empty
         result = synthesize(stack, project)
+        write_plan(result, out_dir)
     except ConfigError as exc:
         _config_failure(exc)
-    out_dir = out or project / "out" / stack
-    write_plan(result, out_dir)
+    except PlanOutputError as exc:
+        err.print(f"[bold red]Cannot write the plan:[/] {exc}")
+        raise typer.Exit(EXIT_CONFIG)
     _print_plan(result, out_dir, BANNER)
     if result.mandatory_violations:
         err.print(f"[bold red]{len(result.mandatory_violations)} mandatory policy violation(s)[/]")
@@ -131,6 +135,10 @@ def _print_plan(result, out_dir: Path, banner: str) -> None:
             console.print(f"[{style}]policy {f.policy}[/] {f.resource}: {f.message}")
     else:
         console.print("[green]policies: all pass[/]")
+    from agentic.plan.render import runtime_auth_lines
+
+    for line in runtime_auth_lines(cfg)[:3]:
+        console.print(f"[cyan]auth[/] {line[2:]}")
     for note in run.outputs.get("plan_notes") or []:
         console.print(f"[cyan]note[/] {note}")
     console.print(f"wrote {out_dir}/: manifests/, helm/releases.yaml, inventory.json, policy-report.json, "

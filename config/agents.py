@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from config.base import ROOT, DnsLabel, Image, Problem, Quantity, Strict, duplicates, unknown_ref
+from config.base import ROOT, DnsLabel, HttpUrl, Image, Problem, Quantity, Strict, duplicates, unknown_ref
 from config.secrets import SecretRef
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ class ModelConfigSpec(Strict):
 class McpServer(Strict):
     name: DnsLabel
     kind: Literal["remote", "kmcp"] = "remote"
-    url: str | None = Field(default=None, pattern=r"^https?://")
+    url: HttpUrl | None = None
     image: Image | None = None
     tools: list[str] = Field(default_factory=list)
 
@@ -40,8 +40,8 @@ class AgentTool(Strict):
 
 
 class AgentScaling(Strict):
-    min_replicas: int = Field(default=1, ge=0)
-    max_replicas: int = Field(default=3, ge=1)
+    min_replicas: int = Field(default=1, ge=0, le=1000)
+    max_replicas: int = Field(default=3, ge=1, le=1000)
     target_cpu_utilization: int = Field(default=70, ge=10, le=100)
 
 
@@ -59,8 +59,22 @@ class Agent(Strict):
     memory: Quantity = "512Mi"
 
 
+class RuntimeAuth(Strict):
+    """How the platform's agent runtime (BYO agents, the MCP tool server) authenticates callers."""
+
+    jwks_url: HttpUrl | None = Field(default=None, description="JWKS of the identity provider (RS256/ES256 tokens)")
+    issuer: str | None = Field(default=None, max_length=512)
+    audience: str | None = Field(default=None, max_length=512)
+    a2a: Literal["required", "open-in-cluster"] = Field(
+        default="open-in-cluster", description="kagent calls BYO agents without a token: 'open-in-cluster' relies "
+                                               "on the agents namespace's NetworkPolicies")
+    mcp: Literal["required", "open-in-cluster"] = Field(
+        default="open-in-cluster", description="Tokens on the MCP tool server ('required' needs jwks_url)")
+
+
 class KagentConfig(Strict):
     enabled: bool = True
+    runtime_auth: RuntimeAuth = RuntimeAuth()
     model_configs: list[ModelConfigSpec] = Field(default_factory=list)
     mcp_servers: list[McpServer] = Field(default_factory=list)
     agents: list[Agent] = Field(default_factory=list)
@@ -73,10 +87,28 @@ class AgentRuntimeImage(Strict):
     keep_images: int = Field(default=30, ge=1, le=1000, description="Lifecycle policy: keep this many images")
 
 
+def runtime_auth_env(auth: RuntimeAuth) -> dict[str, str]:
+    """The agent runtime's environment for ``auth`` (what a BYO agent or MCP Deployment gets)."""
+    env = {}
+    if auth.jwks_url:
+        env["AGENT_JWT_JWKS_URL"] = auth.jwks_url
+    if auth.issuer:
+        env["AGENT_JWT_ISSUER"] = auth.issuer
+    if auth.audience:
+        env["AGENT_JWT_AUDIENCE"] = auth.audience
+    env["AGENT_AUTH_A2A"] = "true" if auth.a2a == "required" else "false"
+    env["AGENT_AUTH_MCP"] = "true" if auth.mcp == "required" else "false"
+    return env
+
+
 def check_kagent(cfg: "Platform") -> list[Problem]:
     k = cfg.kagent
     base = f"{ROOT}.kagent"
     out = duplicates(k.model_configs, "name", f"{base}.model_configs")
+    for surface in ("a2a", "mcp"):
+        if getattr(k.runtime_auth, surface) == "required" and not k.runtime_auth.jwks_url:
+            out.append(Problem(f"{base}.runtime_auth.{surface}", "'required' needs runtime_auth.jwks_url (the "
+                                                                  "identity provider's keys) to verify tokens"))
     out += duplicates(k.mcp_servers, "name", f"{base}.mcp_servers")
     out += duplicates(k.agents, "name", f"{base}.agents")
     models = {m.name for m in cfg.models}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
+from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from catalog.versions import DEFAULT_KUBERNETES_VERSION, EKS_STANDARD_SUPPORT_END, KUBERNETES_VERSIONS
-from config.base import ROOT, Cidr, DnsLabel, Problem, Strict
+from config.base import ROOT, Cidr, DnsLabel, Problem, Strict, short
 
 if TYPE_CHECKING:
     from config.platform import Platform
@@ -54,9 +56,9 @@ class ClusterAdmin(Strict):
 
 class SystemNodeGroup(Strict):
     instance_types: list[str] = Field(default_factory=lambda: ["m7i.large"], min_length=1)
-    min_size: int = Field(default=2, ge=1)
-    desired_size: int = Field(default=2, ge=1)
-    max_size: int = Field(default=4, ge=1)
+    min_size: int = Field(default=2, ge=1, le=450)
+    desired_size: int = Field(default=2, ge=1, le=450)
+    max_size: int = Field(default=4, ge=1, le=450)
     disk_size_gib: int = Field(default=50, ge=20, le=1000)
     ami_type: Literal["AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD", "BOTTLEROCKET_x86_64"] = (
         "AL2023_x86_64_STANDARD"
@@ -76,6 +78,27 @@ class ClusterConfig(Strict):
 
 # --- rules ----------------------------------------------------------------------------------------------------------
 
+#: RFC 1918: the only ranges a VPC of this platform may use.
+RFC1918 = [ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
+#: Tag keys AWS reserves or Karpenter/EKS set themselves (the EC2NodeClass CRD refuses them in spec.tags).
+RESERVED_TAG_KEYS = re.compile(r"aws:.*|kubernetes\.io/cluster/?.*|karpenter\.sh/.*|karpenter\.k8s\.aws/.*|"
+                               r"eks:eks-cluster-name", re.IGNORECASE)
+
+
+def check_tags(cfg: "Platform") -> list[Problem]:
+    """AWS tags go on every resource and into EC2NodeClass spec.tags: AWS and CRD limits apply."""
+    out = []
+    for key, value in cfg.aws.tags.items():
+        p = f"{ROOT}.aws.tags.{key}"
+        if not key or len(key) > 128:
+            out.append(Problem(p, "tag keys must be 1-128 characters"))
+        elif RESERVED_TAG_KEYS.fullmatch(key):
+            out.append(Problem(p, f"{short(key)} is reserved (aws:*, kubernetes.io/cluster/*, karpenter.sh/*, "
+                                  "karpenter.k8s.aws/*, eks:eks-cluster-name): choose another key"))
+        if not value or len(value) > 256:
+            out.append(Problem(p, "tag values must be 1-256 characters (Karpenter refuses empty values)"))
+    return out
+
 
 def _subnets_fit(vpc: ipaddress.IPv4Network, prefixes: list[int]) -> bool:
     # Power-of-two blocks allocated largest-first always pack, so total size decides.
@@ -86,8 +109,11 @@ def check_network(cfg: "Platform") -> list[Problem]:
     out: list[Problem] = []
     net = cfg.network
     vpc = ipaddress.IPv4Network(net.vpc_cidr)
-    if not vpc.is_private:
-        out.append(Problem(f"{ROOT}.network.vpc_cidr", f"{vpc} is not a private (RFC 1918) range: use e.g. 10.0.0.0/16"))
+    if not any(vpc.subnet_of(r) for r in RFC1918):
+        out.append(Problem(f"{ROOT}.network.vpc_cidr", f"{vpc} is not inside a private (RFC 1918) range "
+                                                       "(10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16): use e.g. 10.0.0.0/16"))
+    if not 16 <= vpc.prefixlen <= 28:
+        out.append(Problem(f"{ROOT}.network.vpc_cidr", f"a VPC CIDR must be between /16 and /28 (AWS), got /{vpc.prefixlen}"))
     prefixes = [net.public_subnet_prefix] * net.az_count + [net.private_subnet_prefix] * net.az_count
     if not _subnets_fit(vpc, prefixes):
         need = sum(2 ** (32 - p) for p in prefixes)
@@ -107,11 +133,20 @@ def check_network(cfg: "Platform") -> list[Problem]:
                     f"lists {len(net.availability_zones)} zones but az_count is {net.az_count}: make them agree",
                 )
             )
+        seen = Counter(net.availability_zones)
         for i, az in enumerate(net.availability_zones):
-            if not az.startswith(cfg.aws.region):
+            if not re.fullmatch(re.escape(cfg.aws.region) + r"[a-z]", az):
                 out.append(
-                    Problem(f"{ROOT}.network.availability_zones[{i}]", f"'{az}' is not a zone of region {cfg.aws.region}")
+                    Problem(f"{ROOT}.network.availability_zones[{i}]",
+                            f"{short(az)} is not a zone of region {cfg.aws.region} (e.g. {cfg.aws.region}a)")
                 )
+            elif seen[az] > 1:
+                out.append(Problem(f"{ROOT}.network.availability_zones[{i}]", f"'{az}' is listed twice"))
+    admins = Counter(a.principal_arn for a in cfg.cluster.admins)
+    for i, a in enumerate(cfg.cluster.admins):
+        if admins[a.principal_arn] > 1:
+            out.append(Problem(f"{ROOT}.cluster.admins[{i}].principal_arn",
+                               "this principal is listed twice: EKS allows one access entry per principal"))
     ep = cfg.cluster.endpoint
     if not ep.private and not ep.public:
         out.append(Problem(f"{ROOT}.cluster.endpoint", "private and public access are both off: enable at least one"))

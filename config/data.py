@@ -12,7 +12,7 @@ from config.base import Strict
 class MilvusConfig(Strict):
     enabled: bool = True
     mode: Literal["standalone", "cluster"] = "standalone"
-    storage_gib: int = Field(default=50, ge=10)
+    storage_gib: int = Field(default=50, ge=10, le=65_536)
 
 
 class RedisConfig(Strict):

@@ -23,15 +23,41 @@ def stack_file(stack: str, root: Path | None = None) -> Path:
     return (root or Path.cwd()) / f"Pulumi.{stack}.yaml"
 
 
+MAX_FILE_BYTES = 4 * 2**20
+MAX_ALIASES = 200
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses files using many aliases (an alias bomb expands exponentially downstream)."""
+
+    aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_ALIASES} YAML aliases: refusing to expand them")
+        return super().compose_node(parent, index)
+
+
 def read_stack_config(path: Path) -> dict[str, Any]:
     """The ``config:`` mapping of a stack file, keys fully qualified (``project:key``)."""
     if not path.exists():
         raise ConfigError([Problem(str(path), "stack file not found: create it, pick another --stack, or run from "
                                               "the project directory (or pass -C DIR)")])
+    data = path.read_bytes()
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError([Problem(str(path), f"is {len(data)} bytes: a stack file over {MAX_FILE_BYTES} is refused")])
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(str(path), f"is not UTF-8 text (byte {exc.start}): save it as UTF-8")]) from None
+    try:
+        doc = yaml.load(text, Loader=_Loader) or {}  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise ConfigError([Problem(str(path), f"is not valid YAML: {exc}")]) from None
+        raise ConfigError([Problem(str(path), f"is not valid YAML: {str(exc)[:300]}")]) from None
+    except RecursionError:
+        raise ConfigError([Problem(str(path), "is nested too deeply to be a stack file")]) from None
     config = doc.get("config") if isinstance(doc, dict) else None
     if not isinstance(config, dict):
         raise ConfigError([Problem(f"{path}:config", "must be a mapping of config keys")])

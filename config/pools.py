@@ -20,9 +20,12 @@ class Volume(Strict):
 
 
 class Budget(Strict):
-    nodes: str = Field(pattern=r"^((100|[0-9]{1,2})%|[0-9]+)$", description="'10%' or an absolute count")
-    schedule: str | None = Field(default=None, description="Cron schedule the budget is active on")
-    duration: Duration | None = None
+    nodes: str = Field(pattern=r"^((100|[0-9]{1,2})%|[0-9]{1,6})$", description="'10%' or an absolute count")
+    schedule: str | None = Field(
+        default=None, pattern=r"^((@(annually|yearly|monthly|weekly|daily|midnight|hourly))|(\S+ \S+ \S+ \S+ \S+))$",
+        description="Cron schedule the budget is active on (5 fields or @daily etc.); needs duration")
+    duration: str | None = Field(default=None, pattern=r"^((([0-9]+(h|m))|([0-9]+h[0-9]+m))(0s)?)$",
+                                 description="How long the schedule's window lasts, in h/m (e.g. '10h', '1h30m')")
     reasons: list[Literal["Underutilized", "Empty", "Drifted"]] = Field(default_factory=list)
 
 
@@ -34,9 +37,9 @@ class Disruption(Strict):
 
 
 class GpuPoolLimits(Strict):
-    gpus: int = Field(ge=1, description="Most GPUs the pool may run at once (cost guardrail)")
-    cpu: int = Field(ge=1, description="vCPU limit")
-    memory_gib: int = Field(ge=1)
+    gpus: int = Field(ge=1, le=10_000, description="Most GPUs the pool may run at once (cost guardrail)")
+    cpu: int = Field(ge=1, le=1_000_000, description="vCPU limit")
+    memory_gib: int = Field(ge=1, le=100_000_000)
 
 
 class GpuPool(Strict):
@@ -64,8 +67,8 @@ class CpuPool(Strict):
     instance_categories: list[Literal["c", "m", "r", "t"]] = Field(default_factory=lambda: ["c", "m", "r"])
     architectures: list[Literal["amd64", "arm64"]] = Field(default_factory=lambda: ["amd64"])
     capacity_types: list[CapacityType] = Field(default_factory=lambda: ["spot", "on-demand"], min_length=1)
-    cpu_limit: int = Field(default=200, ge=1)
-    memory_limit_gib: int = Field(default=800, ge=1)
+    cpu_limit: int = Field(default=200, ge=1, le=1_000_000)
+    memory_limit_gib: int = Field(default=800, ge=1, le=100_000_000)
     ami_alias: AmiAlias
     root_volume: Volume = Volume(size_gib=50)
     disruption: Disruption = Disruption(consolidation_policy="WhenEmptyOrUnderutilized", consolidate_after="1m")
@@ -102,12 +105,30 @@ def check_pools(cfg: "Platform") -> list[Problem]:
                     "widen gpu_counts or change the families",
                 )
             )
+        if candidates:
+            smallest = min(candidates, key=lambda t: (t.vcpus, t.memory_gib))
+            if pool.limits.cpu < smallest.vcpus or pool.limits.memory_gib < smallest.memory_gib:
+                out.append(Problem(
+                    f"{p}.limits",
+                    f"cpu {pool.limits.cpu} / memory_gib {pool.limits.memory_gib} cannot hold even one node: the "
+                    f"smallest instance the pool can launch ({smallest.name}) has {smallest.vcpus} vCPU and "
+                    f"{smallest.memory_gib} GiB"))
+        for b_name, disruption in (("disruption", pool.disruption),):
+            out += _check_budgets(disruption, f"{p}.{b_name}")
         for vol_name in ("root_volume", "data_volume"):
             vol = getattr(pool, vol_name)
             if vol is not None and vol.iops > 500 * vol.size_gib:
                 out.append(
                     Problem(f"{p}.{vol_name}.iops", f"gp3 allows at most 500 IOPS per GiB ({500 * vol.size_gib} here)")
                 )
+    out += _check_budgets(cfg.cpu_pool.disruption, f"{ROOT}.cpu_pool.disruption")
     if cfg.cpu_pool.name in {g.name for g in cfg.gpu_pools}:
         out.append(Problem(f"{ROOT}.cpu_pool.name", f"'{cfg.cpu_pool.name}' is also a GPU pool name: rename one"))
     return out
+
+
+def _check_budgets(d: Disruption, path: str) -> list[Problem]:
+    """The NodePool CRD's rule: a budget's schedule and duration are set together or not at all."""
+    return [Problem(f"{path}.budgets[{i}]", "set schedule and duration together (or neither): Karpenter refuses "
+                                             "one without the other")
+            for i, b in enumerate(d.budgets) if (b.schedule is None) != (b.duration is None)]

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from config.base import ROOT, DnsLabel, Problem, Quantity, Strict, duplicates
+from config.base import (
+    ROOT, DnsLabel, NonEmpty, Problem, Quantity, Strict, duplicates, label_key_problem, label_value_problem, quantity,
+)
 
 if TYPE_CHECKING:
     from config.platform import Platform
@@ -15,6 +17,11 @@ if TYPE_CHECKING:
 Layer = Literal["gateway", "agents", "inference", "data", "observability"]
 LAYERS: tuple[str, ...] = ("gateway", "agents", "inference", "data", "observability")
 PodSecurity = Literal["privileged", "baseline", "restricted"]
+#: Namespaces Kubernetes, EKS or the platform itself own: a layer may not take their name.
+RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "karpenter")
+#: Label prefixes the platform sets on namespaces (Pod Security, layer, tenant): user labels may not override them.
+RESERVED_LABEL_PREFIXES = ("pod-security.kubernetes.io/", "agentic.platform/", "kubernetes.io/", "k8s.io/",
+                           "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of")
 
 
 class Quota(Strict):
@@ -22,10 +29,10 @@ class Quota(Strict):
     requests_memory: Quantity
     limits_cpu: Quantity
     limits_memory: Quantity
-    gpus: int = Field(default=0, ge=0, description="requests.nvidia.com/gpu")
-    pods: int = Field(default=100, ge=1)
-    services: int = Field(default=50, ge=0)
-    persistentvolumeclaims: int = Field(default=20, ge=0)
+    gpus: int = Field(default=0, ge=0, le=100_000, description="requests.nvidia.com/gpu")
+    pods: int = Field(default=100, ge=1, le=1_000_000)
+    services: int = Field(default=50, ge=0, le=1_000_000)
+    persistentvolumeclaims: int = Field(default=20, ge=0, le=1_000_000)
 
 
 class LimitRange(Strict):
@@ -50,13 +57,37 @@ class Tenant(Strict):
     name: DnsLabel = Field(description="Namespace is tenant-<name>")
     quota: Quota
     limit_range: LimitRange = LimitRange()
-    admin_groups: list[str] = Field(default_factory=list, description="Kubernetes groups bound to tenant admin")
-    viewer_groups: list[str] = Field(default_factory=list)
+    admin_groups: list[NonEmpty] = Field(default_factory=list, description="Kubernetes groups bound to tenant admin")
+    viewer_groups: list[NonEmpty] = Field(default_factory=list)
     pod_security: PodSecurity = "baseline"
 
     @property
     def namespace(self) -> str:
         return f"tenant-{self.name}"
+
+
+def _check_limit_range(lr: LimitRange, path: str) -> list[Problem]:
+    out = []
+    for res in ("cpu", "memory"):
+        default, request, top = (quantity(getattr(lr, f"{k}_{res}")) for k in ("default", "default_request", "max"))
+        if default > top:
+            out.append(Problem(f"{path}.max_{res}", f"is below default_{res}: the API server refuses a LimitRange "
+                                                    "whose default exceeds its max"))
+        if request > default:
+            out.append(Problem(f"{path}.default_request_{res}", f"is above default_{res}: a request above the "
+                                                                "limit is refused"))
+    return out
+
+
+def _check_labels(labels: dict[str, str], path: str) -> list[Problem]:
+    out = []
+    for key, value in labels.items():
+        if key.startswith(RESERVED_LABEL_PREFIXES):
+            out.append(Problem(f"{path}.{key}", f"the platform sets labels under {key.split('/')[0]}/ itself "
+                                                "(Pod Security, layer, tenant): use another prefix"))
+        elif problem := label_key_problem(key) or label_value_problem(value):
+            out.append(Problem(f"{path}.{key}", problem))
+    return out
 
 
 def check_namespaces(cfg: "Platform") -> list[Problem]:
@@ -72,9 +103,15 @@ def check_namespaces(cfg: "Platform") -> list[Problem]:
             out.append(
                 Problem(f"{ROOT}.namespaces[{i}].quota.gpus", "only the inference layer runs GPU workloads: set 0")
             )
+        if ns.name in RESERVED_NAMESPACES:
+            out.append(Problem(f"{ROOT}.namespaces[{i}].name", f"'{ns.name}' belongs to Kubernetes, EKS or Karpenter: "
+                                                               "choose another name"))
+        out += _check_labels(ns.labels, f"{ROOT}.namespaces[{i}].labels")
+        out += _check_limit_range(ns.limit_range, f"{ROOT}.namespaces[{i}].limit_range")
     for missing in sorted(set(LAYERS) - set(layers)):
         out.append(Problem(f"{ROOT}.namespaces", f"no namespace for layer '{missing}': add one"))
     for i, t in enumerate(cfg.tenants):
         if len(t.namespace) > 63:
             out.append(Problem(f"{ROOT}.tenants[{i}].name", f"namespace '{t.namespace}' would exceed 63 characters"))
+        out += _check_limit_range(t.limit_range, f"{ROOT}.tenants[{i}].limit_range")
     return out

@@ -13,8 +13,8 @@ from typing import Any, Callable
 from pydantic import BaseModel, ValidationError
 
 from config.agents import check_kagent
-from config.base import ROOT, ConfigError, Problem, path_of
-from config.cluster import check_environment, check_kubernetes_support, check_network
+from config.base import ROOT, ConfigError, Problem, path_of, short
+from config.cluster import check_environment, check_kubernetes_support, check_network, check_tags
 from config.platform import Platform
 from config.pools import check_pools
 from config.serving import check_models, check_quota_covers
@@ -22,7 +22,7 @@ from config.tenancy import check_namespaces
 
 #: Every cross-field rule, by domain. Each takes the whole (well-typed) config and returns its problems.
 RULES: tuple[Callable[[Platform], list[Problem]], ...] = (
-    check_network, check_pools, check_namespaces, check_models, check_quota_covers, check_kagent, check_environment,
+    check_network, check_tags, check_pools, check_namespaces, check_models, check_quota_covers, check_kagent, check_environment,
 )
 
 # --- pydantic errors → problems ------------------------------------------------------------------------------------
@@ -71,11 +71,11 @@ def problems_from_pydantic(exc: ValidationError, root: type[BaseModel] = Platfor
         elif kind == "value_error":
             msg = str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
         elif kind == "literal_error":
-            msg = f"{err['msg']} (got {err.get('input')!r})"
+            msg = f"{err['msg']} (got {short(err.get('input'))})"
         elif kind == "string_pattern_mismatch":
-            msg = f"{err.get('input')!r} does not match the expected format {err['ctx']['pattern']}"
+            msg = f"{short(err.get('input'))} does not match the expected format {err['ctx']['pattern']}"
         else:
-            msg = f"{err['msg']} (got {err.get('input')!r})"
+            msg = f"{err['msg']} (got {short(err.get('input'))})"
         problems.append(Problem(path_of(loc, root_path), msg))
     return problems
 
@@ -91,14 +91,58 @@ def warnings(cfg: Platform, today: dt.date | None = None) -> list[Problem]:
     return [p for p in check(cfg, today) if p.severity == "warning"]
 
 
+MAX_DEPTH = 32
+MAX_VALUES = 100_000
+
+
+def shape_problems(raw: Any, root: str = ROOT) -> list[Problem]:
+    """What no schema should have to survive, found without recursion: nesting deeper than MAX_DEPTH, more than
+    MAX_VALUES values (YAML aliases expand: a 1 KB 'billion laughs' file would be billions), keys that are not
+    strings, and strings that are not valid Unicode (a lone surrogate passes validation, then breaks every writer)."""
+    out: list[Problem] = []
+    stack: list[tuple[Any, str, int]] = [(raw, root, 0)]
+    seen = 0
+    while stack:
+        value, path, depth = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            return [Problem(root, f"expands to more than {MAX_VALUES} values (YAML aliases?): refusing to load it")]
+        if depth > MAX_DEPTH:
+            out.append(Problem(path, f"is nested more than {MAX_DEPTH} levels deep: the config has no such structure"))
+            continue
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                out.append(Problem(path, f"{short(value)} is not valid Unicode (a lone surrogate): fix the text"))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    out.append(Problem(f"{path}[{short(k, 30)}]", f"keys must be strings, got {type(k).__name__}: "
+                                                                  "quote the key"))
+                    continue
+                stack.append((k, f"{path}.{k}", depth + 1))
+                stack.append((v, f"{path}.{k}", depth + 1))
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
+        elif isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            out.append(Problem(path, "is not a finite number"))
+    return out
+
+
 def parse_platform(raw: Any, source: str = "", today: dt.date | None = None) -> Platform:
     """Validate ``raw`` (the value of ``agentic-platform:platform``) and return the typed model or raise ConfigError."""
     if not isinstance(raw, dict):
         raise ConfigError([Problem(ROOT, f"must be a mapping, got {type(raw).__name__}")], source)
+    shape = shape_problems(raw)
+    if shape:
+        raise ConfigError(shape, source)
     try:
         cfg = Platform.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(problems_from_pydantic(exc), source) from None
+    except (RecursionError, OverflowError, ArithmeticError) as exc:  # belt and braces: never a traceback
+        raise ConfigError([Problem(ROOT, f"cannot be validated ({type(exc).__name__}): simplify it")], source) from None
     errors = [p for p in check(cfg, today) if p.severity == "error"]
     if errors:
         raise ConfigError(errors, source)

@@ -7,9 +7,11 @@ summary.md, graph.svg (+ graph.dot). It is a preview: nothing is deployed, and e
 from __future__ import annotations
 
 import json
+import os
 import re
 import runpy
 import shutil
+import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -176,6 +178,21 @@ def component_of(run: ProgramRun, r: Registration) -> str:
     return seen.name
 
 
+def runtime_auth_lines(cfg: Platform) -> list[str]:
+    """How the platform's agent runtime authenticates callers, and the environment that says so."""
+    from config.agents import runtime_auth_env
+
+    auth = cfg.kagent.runtime_auth
+    jwt = f"JWT verified with {auth.jwks_url}" if auth.jwks_url else "no identity provider configured"
+    words = {"required": "token required", "open-in-cluster": "open inside the cluster (NetworkPolicies guard it)"}
+    return [
+        f"- chat and OpenAI-compatible API: {'token required (' + jwt + ')' if auth.jwks_url else 'open: ' + jwt}",
+        f"- A2A (kagent -> agents): {words[auth.a2a]}",
+        f"- MCP tool server: {words[auth.mcp]}",
+        "- runtime environment: " + ", ".join(f"`{k}={v}`" for k, v in runtime_auth_env(auth).items()),
+    ]
+
+
 def placeholders_used(plan: Plan, texts: list[str]) -> dict[str, str]:
     blob = "\n".join(texts)
     return plan.run.placeholders.found_in(blob)
@@ -223,6 +240,7 @@ def summary_markdown(plan: Plan, used: dict[str, str]) -> str:
             lines.append(f"- **{'MANDATORY' if f.mandatory else 'advisory'}** `{f.policy}` on `{f.resource}`: {f.message}")
     else:
         lines.append("All policies pass.")
+    lines += ["", "## Agent runtime authentication", ""] + runtime_auth_lines(cfg)
     notes = run.outputs.get("plan_notes") or []
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
@@ -241,10 +259,65 @@ def summary_markdown(plan: Plan, used: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+MARKER = ".agentic-plan"
+
+
+class PlanOutputError(Exception):
+    """The output directory cannot be used without deleting something the plan did not write."""
+
+
+def _written_files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+
+
+def check_output_dir(out: Path) -> None:
+    """``out`` may be missing, empty, or a previous plan output holding only files that plan wrote."""
+    if not out.exists():
+        return
+    if not out.is_dir() or out.is_symlink():
+        raise PlanOutputError(f"{out} exists and is not a directory: choose another --out")
+    if not any(out.iterdir()):
+        return
+    marker = out / MARKER
+    if not marker.is_file():
+        raise PlanOutputError(f"{out} is not empty and is not a previous plan output (no {MARKER} file): "
+                              "choose an empty or new directory for --out; nothing was deleted")
+    try:
+        listed = set(json.loads(marker.read_text())["files"])
+    except (ValueError, KeyError, TypeError):
+        raise PlanOutputError(f"{out}/{MARKER} is unreadable: remove the directory yourself") from None
+    extra = sorted(_written_files(out) - listed - {MARKER})
+    if extra:
+        raise PlanOutputError(f"{out} holds files a plan did not write ({', '.join(extra[:5])}"
+                              f"{', ...' if len(extra) > 5 else ''}): move them or choose another --out")
+
+
 def write_plan(plan: Plan, out: Path) -> Plan:
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    """Write the plan into a fresh directory beside ``out``, then swap it in. An existing ``out`` is replaced only
+    when it is a previous plan output (marker file) holding nothing else; otherwise PlanOutputError, nothing deleted."""
+    out = out.absolute()
+    check_output_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    try:
+        _write_into(plan, staging)
+        (staging / MARKER).write_text(json.dumps({"stack": plan.stack, "files": sorted(_written_files(staging))}))
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, old / "plan")
+        os.replace(staging, out)
+        if old is not None:
+            shutil.rmtree(old)  # the previous plan output: only files it listed (checked above)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    plan.out_dir = out
+    plan.files = {k: out / v.relative_to(staging) for k, v in plan.files.items()}
+    return plan
+
+
+def _write_into(plan: Plan, out: Path) -> Plan:
     plan.out_dir = out
     manifests = write_manifests(plan, out)
     helm_dir = out / "helm"

@@ -41,7 +41,7 @@ def test_gpu_limit_below_model_demand_names_path_model_and_pool():
 @pytest.mark.parametrize(
     "mutate, path, fragment",
     [
-        (lambda r: r["models"][0].update(name="Llama_8B"), "platform.models[0].name", "DNS-1123"),
+        (lambda r: r["models"][0].update(name="Llama_8B"), "platform.models[0].name", "DNS-1035"),
         (lambda r: r["namespaces"][0].update(name="-bad"), "platform.namespaces[0].name", "DNS-1123"),
         (lambda r: r["gpu_pools"][0].update(limts={}), "platform.gpu_pools[0].limts", "did you mean 'limits'"),
         (lambda r: r.update(enviroment="dev"), "platform.enviroment", "did you mean 'environment'"),

@@ -183,3 +183,27 @@ def test_graph_shows_components_and_their_dependencies(written):
     assert '"agentic-prod-karpenter" -> "agentic-prod-cluster"' in dot
     assert '"agentic-prod-cluster" -> "agentic-prod-network"' in dot
     assert "nothing deployed" in svg
+
+
+def test_the_plan_renders_the_agent_runtime_auth_settings(plans, tmp_path):
+    from agentic.plan.render import write_plan
+    from config.agents import RuntimeAuth, runtime_auth_env
+
+    text = (write_plan(plans("prod"), tmp_path / "p").out_dir / "summary.md").read_text()
+    section = text.split("## Agent runtime authentication", 1)[1].split("##", 1)[0]
+    assert "A2A (kagent -> agents): open inside the cluster" in section and "`AGENT_AUTH_A2A=false`" in section
+    env = runtime_auth_env(RuntimeAuth(jwks_url="https://idp.example.com/jwks", a2a="required", mcp="required"))
+    assert env == {"AGENT_JWT_JWKS_URL": "https://idp.example.com/jwks", "AGENT_AUTH_A2A": "true",
+                   "AGENT_AUTH_MCP": "true"}
+
+
+def test_required_runtime_auth_needs_an_identity_provider():
+    import pytest
+
+    from config import ConfigError, parse_platform
+    from tests.conftest import stack_raw
+
+    raw = stack_raw("dev")
+    raw["kagent"]["runtime_auth"] = {"a2a": "required"}
+    with pytest.raises(ConfigError, match="platform.kagent.runtime_auth.a2a"):
+        parse_platform(raw)
