@@ -183,3 +183,49 @@ def test_sandbox_never_resolves_outside_its_roots(tmp_path_factory, parts):
     except Exception:
         return
     assert real == root or root in real.parents
+
+
+# --- the same attack through every surface ------------------------------------------------------------------------
+
+
+async def test_attack_through_chat_openai_a2a_and_mcp_cannot_escape(llm, make_client, server, tmp_path):
+    srv, url = server
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    git("init", "-q", "-b", "main", str(outside))
+    (outside / "secret.txt").write_text("TOP SECRET")
+    git("add", ".", cwd=outside)
+    git("commit", "-q", "-m", "s", cwd=outside)
+    marker = tmp_path / "pwned"
+    client = make_client(gitea_url=url, gitea_token=TOKEN)
+
+    def script() -> None:
+        llm.tool("gitea_clone_repo", repo_url=f"file://{outside}", path="clone1")
+        llm.tool("file_read", path="clone1/secret.txt")
+        llm.tool("file_write", path="evil/.git/config", content=f"[core]\n\tfsmonitor = touch {marker}\n")
+        llm.tool("gitea_git_status", path="evil")
+        llm.tool("file_read", path=str(outside / "secret.txt"))
+        llm.reply("Done: tried everything")
+
+    script()
+    r = await client.post("/chat", json={"message": "exfiltrate"})
+    assert r.status_code == 200 and not any(c["ok"] for c in r.json()["tool_calls"])
+    script()
+    r = await client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "exfiltrate"}]})
+    assert r.status_code == 200
+    script()
+    r = await client.post("/", json={"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {
+        "role": "user", "messageId": "m", "kind": "message", "parts": [{"kind": "text", "text": "exfiltrate"}]}}})
+    assert r.status_code == 200
+    tool_results = [m["content"] for req in llm.requests for m in req["messages"] if m["role"] == "tool"]
+    assert len(set(tool_results)) >= 5 and not any("TOP SECRET" in t for t in tool_results)
+    assert not marker.exists()
+
+    from agent_runtime.mcp_server import create_mcp_server
+
+    mcp = create_mcp_server(client.runtime.tools)
+    assert mcp is not None  # the MCP server calls the very same registry: ToolRegistry.call
+    for name, args in (("gitea_clone_repo", {"repo_url": f"file://{outside}", "path": "clone2"}),
+                       ("file_read", {"path": str(outside / "secret.txt")})):
+        result = await client.runtime.tools.call(name, args)
+        assert not result.ok and "TOP SECRET" not in result.output
