@@ -161,7 +161,10 @@ async def test_hooks_in_the_default_hooks_directory_do_not_run(tools, tmp_path):
 # --- properties ---------------------------------------------------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None)
+FUZZ = int(os.environ.get("FUZZ_EXAMPLES", "150"))
+
+
+@settings(max_examples=FUZZ, deadline=None)
 @given(st.text(max_size=80))
 def test_no_url_off_the_gitea_origin_is_accepted(tail):
     base = "http://gitea.example:3000"
@@ -172,7 +175,7 @@ def test_no_url_off_the_gitea_origin_is_accepted(tail):
     assert same_origin(f"http://GITEA.example:3000/{path}", base)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=FUZZ, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(["..", ".", "a", "b", "/", "//", "~", "work", "\\", "%2e%2e", "tmp"]), max_size=8))
 def test_sandbox_never_resolves_outside_its_roots(tmp_path_factory, parts):
     root = tmp_path_factory.mktemp("root")

@@ -23,8 +23,8 @@ from pydantic_core import PydanticUndefined
 from config import ConfigError, Platform, parse_platform
 from tests.conftest import build_stack, stack_raw, validate_object
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
-PLANS = int(os.environ.get("FUZZ_PLANS", "2"))  # accepted configs rendered per test run (each ~1 s)
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
+PLANS = int(os.environ.get("FUZZ_PLANS", "1"))  # accepted configs rendered per test run (each ~1 s)
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 
