@@ -21,6 +21,8 @@ from components.nodes.gpu_software import GpuSoftware
 from components.nodes.karpenter import Karpenter
 from components.nodes.nodepools import NodePools
 from components.observability.monitoring import Monitoring
+from components.serving.models import ModelServers
+from components.serving.weights import ModelsBucket
 from components.tenancy.namespaces import GovernedNamespace, NamespaceSpec
 from components.tenancy.tenants import TenantNamespace
 from config import ConfigError, Platform, Problem, parse_platform, warnings
@@ -31,7 +33,13 @@ from kit.shared import Notes, Shared
 #: plan whenever the path is configured (tests/contract/test_ignored_config.py keeps this list honest).
 NOT_DEPLOYED: dict[str, str] = {
     "gateway": "kgateway, the Gateway and its listeners",
-    "models": "model servers, Services and HTTPRoutes",
+    "models.route_header_value": "HTTPRoutes to the models",
+    "models.route_timeout": "HTTPRoutes to the models",
+    "models.variants.weight": "weighted HTTPRoutes across a model's variants",
+    "models.autoscaling": "KEDA ScaledObjects (replicas stay at autoscaling.min_replicas)",
+    "models.rollout": "Flagger canaries (the variant is deployed as a static Deployment)",
+    "models.hf_token.aws_secret_name": "syncing the token from AWS Secrets Manager (create the Secret in the inference "
+                                       "namespace yourself)",
     "data.milvus": "Milvus",
     "data.redis": "Valkey / ElastiCache",
     "kagent": "kagent, ModelConfigs, MCP servers and agents",
@@ -51,13 +59,17 @@ def base_tags(cfg: Platform) -> dict[str, str]:
 
 def _configured(cfg: Platform, path: str) -> bool:
     """Is the config at ``path`` asking for something (enabled, non-empty)?"""
-    value: Any = cfg.model_dump()
-    for part in path.split("."):
-        value = value[part]
-    if isinstance(value, dict):
-        return value.get("enabled", True) is not False and (
-            "enabled" in value or any(bool(v) for k, v in value.items() if k != "enabled"))
-    return bool(value)
+    def at(value: Any, parts: list[str]) -> bool:
+        if isinstance(value, list):
+            return any(at(v, parts) for v in value)
+        if parts:
+            return isinstance(value, dict) and at(value.get(parts[0]), parts[1:])
+        if isinstance(value, dict):
+            return value.get("enabled", True) is not False and (
+                "enabled" in value or any(bool(v) for k, v in value.items() if k != "enabled"))
+        return bool(value)
+
+    return at(cfg.model_dump(exclude_defaults=path.startswith("models.")), path.split("."))
 
 
 def report_not_deployed(cfg: Platform, notes: Notes) -> None:
@@ -106,13 +118,20 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     GpuSoftware(f"{prefix}-gpu", list(cfg.gpu_pools), cfg.observability.dcgm_exporter, shared,
                 after=(karpenter.release,))
 
-    # 5. The agent-runtime image
+    # 5. Serving: model servers on the GPU pools (and the models bucket when weights come from S3)
+    if cfg.models:
+        bucket = None
+        if any(m.weights_s3_prefix for m in cfg.models):
+            bucket = ModelsBucket(f"{prefix}-models-bucket", list(cfg.models), shared).bucket_name
+        ModelServers(f"{prefix}-models", list(cfg.models), shared, bucket=bucket, after=(karpenter.release,))
+
+    # 6. The agent-runtime image
     registry = ImageRegistry(f"{prefix}-registry", cfg.agent_runtime, shared)
     runtime_image = None
     if cfg.agent_runtime.build:
         runtime_image = RuntimeImage(f"{prefix}-runtime-image", registry.repository, git_sha(), shared)
 
-    # 6. What the config describes that this version does not deploy
+    # 7. What the config describes that this version does not deploy
     report_not_deployed(cfg, notes)
 
     outputs: dict[str, pulumi.Output] = {

@@ -129,6 +129,17 @@ def _print_plan(result, out_dir: Path, banner: str) -> None:
     g.add_row("[bold]total[/]", "", "", str(sum(p.limits.gpus for p in cfg.gpu_pools)), "",
               f"[bold]{result.total_ceiling:,.2f}[/]")
     console.print(g)
+    from agentic.plan.render import model_capacity
+
+    rows = model_capacity(cfg)
+    if rows:
+        mt = Table(title="Models - GPUs at max replicas against each pool's GPU limit")
+        for col in ("model", "engine", "pool", "GPUs/replica", "max replicas", "GPUs at max", "pool at max/limit"):
+            mt.add_column(col, justify="right" if col[0].isupper() or col.startswith(("max", "pool at")) else "left")
+        for r in rows:
+            mt.add_row(r["model"], r["engine"], r["pool"], str(r["gpus_per_replica"]), str(r["max_replicas"]),
+                       str(r["gpus_at_max"]), f"{r['pool_gpus_at_max']}/{r['pool_limit']}")
+        console.print(mt)
     if result.findings:
         for f in result.findings:
             style = "red" if f.mandatory else "yellow"

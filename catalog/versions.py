@@ -53,7 +53,10 @@ KARPENTER_NODECLASS_API = "karpenter.k8s.aws/v1"
 PROMETHEUS_OPERATOR_API = "monitoring.coreos.com/v1"
 
 # --- Images -----------------------------------------------------------------------------------------------------
-#: Default model server image (platform.models[].variants[].image); a variant may pin another tag.
-VLLM_IMAGE = "vllm/vllm-openai:v0.11.0"
+#: Default model server images per engine (platform.models[].engine); a variant may pin another tag.
+#: vLLM 0.28.0: the newest release verifiable here (released 2026-08-26, vllm-project/vllm commit 2cf0a69).
+VLLM_IMAGE = "vllm/vllm-openai:v0.28.0"
+#: Hugging Face TGI 3.3.6 (the last 3.3 patch with published images; seed 001 serves Mixtral with TGI on 8080).
+TGI_IMAGE = "ghcr.io/huggingface/text-generation-inference:3.3.6"
 AGENT_RUNTIME_BASE_IMAGE = "python:3.11-slim"
 KUBECTL = "v1.35.0"  # baked into the agent-runtime image; matches the default cluster minor version

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from catalog.instances import instances_of, max_gpus_per_node
-from catalog.versions import VLLM_IMAGE
+from catalog.versions import TGI_IMAGE, VLLM_IMAGE
 from config.base import (
-    ROOT, DnsLabel, Hostname, Image, NonEmpty, Problem, Quantity, ServiceName, Strict, duplicates, quantity, unknown_ref,
+    ROOT, DnsLabel, Duration, Hostname, Image, NonEmpty, Problem, Quantity, ServiceName, Strict, duplicates, quantity,
+    unknown_ref,
 )
+from config.secrets import SecretRef
 
 if TYPE_CHECKING:
     from config.platform import Platform
@@ -28,15 +30,54 @@ class GatewayConfig(Strict):
 
 class ModelVariant(Strict):
     name: DnsLabel = Field(description="Suffix of the Deployment/Service, e.g. 'primary', 'canary'")
-    image: Image = Field(default=VLLM_IMAGE, description="Model server image; default: the catalog's vLLM release")
-    replicas: int = Field(default=1, ge=0, le=1000)
+    image: Image | None = Field(default=None, description="Model server image; default: the catalog's release of "
+                                                          "the model's engine")
+    replicas: int = Field(default=1, ge=0, le=1000, description="Fixed replicas (not with autoscaling)")
     weight: int = Field(ge=0, le=100, description="Share of the model's route traffic, percent")
+
+
+class ModelAutoscaling(Strict):
+    """KEDA on the engine's queue depth (vllm:num_requests_waiting / tgi_queue_size) through Prometheus."""
+
+    min_replicas: int = Field(default=1, ge=0, le=1000, description="0 (scale to zero) is allowed only in dev")
+    max_replicas: int = Field(ge=1, le=1000)
+    queue_depth_target: int = Field(default=5, ge=1, le=10_000, description="Waiting requests per replica")
+    cooldown_seconds: int = Field(default=300, ge=0, le=86_400)
+    scale_down_stabilization_seconds: int = Field(default=600, ge=0, le=86_400,
+                                                  description="HPA scale-down stabilization window")
+    polling_interval_seconds: int = Field(default=15, ge=1, le=3600)
+
+
+class CanaryAnalysis(Strict):
+    """Flagger analysis (seed 002: 10 -> 25 -> 50 -> promote; roll back above 1 % errors or p95 > 1.5x stable)."""
+
+    strategy: Literal["canary", "bluegreen"] = "canary"
+    step_weights: list[int] = Field(default_factory=lambda: [10, 25, 50], min_length=1)
+    interval: Duration = "1m"
+    threshold: int = Field(default=5, ge=1, le=100, description="Failed checks before rollback")
+    iterations: int = Field(default=10, ge=1, le=1000, description="blue/green: checks before the switch")
+    max_error_rate_percent: float | None = Field(default=1.0, ge=0, le=100)
+    max_latency_ratio: float | None = Field(default=1.5, gt=1, le=100,
+                                            description="Canary p95 latency over the stable version's")
 
 
 class Model(Strict):
     name: ServiceName = Field(description="Also the name of its Services: a DNS-1035 label (starts with a letter)")
+    engine: Literal["vllm", "tgi"] = "vllm"
     hf_model: NonEmpty = Field(pattern=r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$",
-                               description="Model id vLLM serves, e.g. meta-llama/Llama-3.1-8B-Instruct")
+                               description="Model id the engine serves, e.g. meta-llama/Llama-3.1-8B-Instruct")
+    hf_token: SecretRef | None = Field(default=None, description="Secret with the Hugging Face token (gated models)")
+    weights_s3_prefix: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9!_.*'()/-]{0,900}$",
+        description="Load weights from this prefix of the platform's models bucket instead of Hugging Face (vLLM)")
+    tool_calling: bool = Field(default=False, description="Serve OpenAI tool calls (vLLM: needs tool_parser)")
+    tool_parser: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,40}$",
+                                    description="vLLM --tool-call-parser, e.g. llama3_json, hermes, mistral")
+    load_timeout: Duration = Field(default="30m", description="How long the startup probe waits for the model")
+    route_timeout: Duration = Field(default="300s", description="Gateway request timeout for this model")
+    autoscaling: ModelAutoscaling | None = None
+    rollout: CanaryAnalysis | None = Field(default=None, description="Progressive delivery with Flagger (one "
+                                                                     "variant); without it: static variant weights")
     pool: DnsLabel = Field(description="GPU pool (platform.gpu_pools[].name) the model runs on")
     gpus: int = Field(ge=1, le=8, description="GPUs per replica (tensor parallel size)")
     cpu: Quantity = "8"
@@ -48,6 +89,18 @@ class Model(Strict):
     @property
     def header_value(self) -> str:
         return self.route_header_value or self.name
+
+    @property
+    def max_replicas(self) -> int:
+        """Replicas the model may run at once (autoscaling maximum, else the fixed replicas of every variant)."""
+        return self.autoscaling.max_replicas if self.autoscaling else sum(v.replicas for v in self.variants)
+
+    def image(self, variant: ModelVariant) -> str:
+        return variant.image or ENGINE_IMAGES[self.engine]
+
+
+#: Default image per engine (catalog pins).
+ENGINE_IMAGES = {"vllm": VLLM_IMAGE, "tgi": TGI_IMAGE}
 
 
 def check_models(cfg: "Platform") -> list[Problem]:
@@ -67,6 +120,7 @@ def check_models(cfg: "Platform") -> list[Problem]:
                 )
             )
         out += duplicates(m.variants, "name", f"{p}.variants")
+        out += _check_engine_and_scaling(cfg, m, p)
         if headers[m.header_value] > 1:
             out.append(Problem(f"{p}.route_header_value", f"'{m.header_value}' routes to more than one model"))
         pool = pools.get(m.pool)
@@ -88,7 +142,7 @@ def check_models(cfg: "Platform") -> list[Problem]:
             big = max(fitting, key=lambda t: (t.vcpus, t.memory_gib))
             out.append(Problem(f"{p}.cpu", f"cpu {m.cpu} / memory {m.memory} do not fit on any node of pool "
                                            f"'{pool.name}' (largest: {big.name}, {big.vcpus} vCPU, {big.memory_gib} GiB)"))
-        gpus_on_pool.setdefault(m.pool, []).append((m.name, m.gpus * sum(v.replicas for v in m.variants)))
+        gpus_on_pool.setdefault(m.pool, []).append((m.name, m.gpus * m.max_replicas))
     for i, pool in enumerate(cfg.gpu_pools):
         users = gpus_on_pool.get(pool.name, [])
         need = sum(n for _, n in users)
@@ -97,9 +151,53 @@ def check_models(cfg: "Platform") -> list[Problem]:
             out.append(
                 Problem(
                     f"{ROOT}.gpu_pools[{i}].limits.gpus",
-                    f"must be >= {need} because {who} on pool '{pool.name}'",
+                    f"must be >= {need} because {who} on pool '{pool.name}' (GPUs per replica x max replicas): "
+                    "raise the limit or lower the models' replicas",
                 )
             )
+    return out
+
+
+VLLM_ONLY = ("tool_parser", "weights_s3_prefix")
+
+
+def _check_engine_and_scaling(cfg: "Platform", m: Model, p: str) -> list[Problem]:
+    out = []
+    if m.engine == "tgi":
+        for field in VLLM_ONLY:
+            if getattr(m, field) is not None:
+                out.append(Problem(f"{p}.{field}", f"is a vLLM option; TGI has no equivalent: remove it or set "
+                                                   "engine: vllm"))
+    elif m.tool_calling and not m.tool_parser:
+        out.append(Problem(f"{p}.tool_parser", "vLLM needs a tool-call parser for tool calling (e.g. llama3_json, "
+                                               "hermes, mistral)"))
+    if m.tool_parser and not m.tool_calling:
+        out.append(Problem(f"{p}.tool_parser", "is set but tool_calling is false: enable it or remove the parser"))
+    if m.autoscaling:
+        a = m.autoscaling
+        fixed = [j for j, v in enumerate(m.variants) if "replicas" in v.model_fields_set]
+        for j in fixed:
+            out.append(Problem(f"{p}.variants[{j}].replicas", "a model with autoscaling has no fixed replica count "
+                                                              "(KEDA owns it): remove replicas"))
+        if a.min_replicas > a.max_replicas:
+            out.append(Problem(f"{p}.autoscaling.min_replicas", "is greater than max_replicas"))
+        if a.min_replicas == 0 and cfg.environment == "prod":
+            out.append(Problem(f"{p}.autoscaling.min_replicas", "scale to zero is allowed only in dev: cold starts "
+                                                                "load the whole model (minutes)"))
+        if len(m.variants) > 1:
+            out.append(Problem(f"{p}.variants", "an autoscaled model has one variant (the scaler targets one "
+                                                "Deployment); use rollout for a canary"))
+    if m.rollout:
+        r = m.rollout
+        if len(m.variants) != 1:
+            out.append(Problem(f"{p}.variants", "a model with rollout has exactly one variant: Flagger creates the "
+                                                "primary and canary from it (static weights and Flagger are two "
+                                                "modes, choose one)"))
+        if r.max_error_rate_percent is None and r.max_latency_ratio is None:
+            out.append(Problem(f"{p}.rollout", "a canary without metrics cannot roll back: set "
+                                               "max_error_rate_percent and/or max_latency_ratio"))
+        if r.step_weights != sorted(set(r.step_weights)) or not all(0 < w < 100 for w in r.step_weights):
+            out.append(Problem(f"{p}.rollout.step_weights", "must rise strictly between 0 and 100, e.g. [10, 25, 50]"))
     return out
 
 
@@ -117,9 +215,9 @@ def check_quota_covers(cfg: "Platform") -> list[Problem]:
                 out.append(Problem(f"{ROOT}.models[{i}].{res}",
                                    f"{getattr(m, res)} is above the inference namespace's LimitRange max_{res} {top}: "
                                    f"raise platform.namespaces[{idx}].limit_range.max_{res} or lower it"))
-    gpus = sum(m.gpus * v.replicas for m in cfg.models for v in m.variants)
-    cpu = sum(quantity(m.cpu) * v.replicas for m in cfg.models for v in m.variants)
-    mem = sum(quantity(m.memory) * v.replicas for m in cfg.models for v in m.variants)
+    gpus = sum(m.gpus * m.max_replicas for m in cfg.models)
+    cpu = sum(quantity(m.cpu) * m.max_replicas for m in cfg.models)
+    mem = sum(quantity(m.memory) * m.max_replicas for m in cfg.models)
     p = f"{ROOT}.namespaces[{idx}].quota"
     if gpus > quota.gpus:
         out.append(Problem(f"{p}.gpus", f"must be >= {gpus}: the models in this stack request {gpus} GPUs"))

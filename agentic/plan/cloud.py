@@ -201,6 +201,11 @@ def _image(f: _Fake) -> dict[str, Any]:
     return {"digest": digest, "ref": f.make(f"{tags[0] if tags else f.name}@{digest}", "ref")}
 
 
+def _bucket(f: _Fake) -> dict[str, Any]:
+    name = f.make(f"{f.inputs.get('bucketPrefix', f.name)}{f.h[:12]}", "bucket")
+    return {"__id__": name, "bucket": name, "arn": f.make(f"arn:{f.cloud.partition}:s3:::{name}", "arn")}
+
+
 #: resource type -> the outputs the cloud would assign it (types not listed keep their inputs and a fake id).
 OUTPUTS: dict[str, Callable[[_Fake], dict[str, Any]]] = {
     "aws:ec2/vpc:Vpc": lambda f: {"arn": f.arn("ec2", f"vpc/{f.id}")},
@@ -223,4 +228,5 @@ OUTPUTS: dict[str, Callable[[_Fake], dict[str, Any]]] = {
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": lambda f: {
         "associationArn": f.arn("eks", f"podidentityassociation/{f.h}", "associationArn")},
     "docker-build:index:Image*": _image,
+    "aws:s3/bucket:Bucket": lambda f: _bucket(f),
 }

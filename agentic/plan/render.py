@@ -178,6 +178,37 @@ def component_of(run: ProgramRun, r: Registration) -> str:
     return seen.name
 
 
+def model_capacity(cfg: Platform) -> list[dict[str, Any]]:
+    """Per model: GPUs per replica x max replicas on its pool, and whether the pool's GPU limit holds every model of
+    the pool at max replicas at once (validation refuses a config where it does not)."""
+    per_pool: dict[str, int] = {}
+    for m in cfg.models:
+        per_pool[m.pool] = per_pool.get(m.pool, 0) + m.gpus * m.max_replicas
+    rows = []
+    for m in cfg.models:
+        pool = cfg.pool(m.pool)
+        limit = pool.limits.gpus if pool else 0
+        rows.append({"model": m.name, "engine": m.engine, "pool": m.pool, "gpus_per_replica": m.gpus,
+                     "max_replicas": m.max_replicas, "gpus_at_max": m.gpus * m.max_replicas,
+                     "pool_gpus_at_max": per_pool[m.pool], "pool_limit": limit,
+                     "fits": per_pool[m.pool] <= limit, "autoscaled": m.autoscaling is not None})
+    return rows
+
+
+def model_capacity_lines(cfg: Platform) -> list[str]:
+    rows = model_capacity(cfg)
+    if not rows:
+        return []
+    out = ["## Models: GPU capacity at max replicas", "",
+           "| model | engine | pool | GPUs/replica | max replicas | GPUs at max | pool total at max / limit | fits |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['model']} | {r['engine']} | {r['pool']} | {r['gpus_per_replica']} | {r['max_replicas']}"
+                   f"{' (autoscaled)' if r['autoscaled'] else ''} | {r['gpus_at_max']} | "
+                   f"{r['pool_gpus_at_max']} / {r['pool_limit']} | {'yes' if r['fits'] else 'NO'} |")
+    return out + [""]
+
+
 def runtime_auth_lines(cfg: Platform) -> list[str]:
     """How the platform's agent runtime authenticates callers, and the environment that says so."""
     from config.agents import runtime_auth_env
@@ -232,6 +263,9 @@ def summary_markdown(plan: Plan, used: dict[str, str]) -> str:
         f"({PRICE_SOURCE}); spot and reserved capacity cost less. CPU pool '{cfg.cpu_pool.name}': "
         f"{cfg.cpu_pool.cpu_limit} vCPU / {cfg.cpu_pool.memory_limit_gib} GiB limit (not priced).",
         "",
+    ]
+    lines += model_capacity_lines(cfg)
+    lines += [
         "## Policy report",
         "",
     ]

@@ -77,6 +77,11 @@ def test_every_config_field_is_deployed_or_reported(committed):
     # A data volume exercises the optional GpuPool.data_volume branch the committed stacks leave unset.
     raw = stack_raw("dev")
     raw["gpu_pools"][0]["data_volume"] = {"size_gib": 500}
+    raw["models"][0].update(hf_token={"name": "hf", "key": "token"}, weights_s3_prefix="llama/8b",
+                            tool_calling=True, tool_parser="llama3_json")
+    raw["models"].append({"name": "mixtral", "engine": "tgi", "hf_model": "mistralai/Mixtral-8x7B-Instruct-v0.1",
+                          "pool": "g5", "gpus": 4, "cpu": "16", "memory": "96Gi", "max_model_len": 8192,
+                          "variants": [{"name": "primary", "replicas": 0, "weight": 100}]})
     assert ignored_fields([*committed, parse_platform(raw)]) == []
 
 
@@ -89,7 +94,8 @@ def test_the_walk_would_catch_an_ignored_field(committed, monkeypatch):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_configured_but_not_deployed_is_said_in_the_plan(plans, stack):
     notes = plans(stack).run.outputs["plan_notes"]
-    for path in ("gateway", "models", "kagent", "data.milvus", "data.redis", "observability.otel_collector"):
+    for path in ("gateway", "models.variants.weight", "kagent", "data.milvus", "data.redis",
+                 "observability.otel_collector"):
         assert any(n.startswith(f"platform.{path}: configured but not deployed") for n in notes), (path, notes)
     langfuse = any("platform.observability.langfuse" in n for n in notes)
     assert langfuse is (stack == "prod")  # dev leaves Langfuse off: nothing to report
@@ -98,6 +104,7 @@ def test_configured_but_not_deployed_is_said_in_the_plan(plans, stack):
 def test_nothing_reported_when_nothing_is_asked():
     raw = stack_raw("dev")
     raw["models"] = []
+    raw.pop("gateway", None)
     raw["kagent"] = {"enabled": False, "model_configs": [], "mcp_servers": [], "agents": []}
     raw["gateway"] = {"enabled": False}
     raw["data"] = {"milvus": {"enabled": False}, "redis": {"enabled": False}}

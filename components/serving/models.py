@@ -1,0 +1,170 @@
+"""Model servers on the GPU pools: per model variant a Deployment and a Service, per model a PodDisruptionBudget, a
+ServiceAccount and (with monitoring) a ServiceMonitor. Pure builders first; :class:`ModelServers` registers them.
+
+Engines: vLLM (OpenAI API on :8000) and TGI (on :8080, seed 001). Pods land only on their pool (node affinity on the
+pool label, the GPU taint tolerated), request as many GPUs as they limit, carry ``karpenter.sh/do-not-disrupt`` so
+consolidation never kills a loading or serving replica, and get a startup probe sized for the model's load time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from config.base import quantity
+from config.serving import Model, ModelVariant
+from kit.labels import GPU_TOLERATION, NAME, POOL, metadata, node_affinity_in
+from kit.monitors import service_monitor
+from kit.shared import Shared
+
+DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
+MODEL_LABEL = "agentic.platform/model"
+VARIANT_LABEL = "agentic.platform/variant"
+CACHE = "/models"
+#: engine -> (container port, health path, metrics path)
+ENGINE_PORTS = {"vllm": (8000, "/health", "/metrics"), "tgi": (8080, "/health", "/metrics")}
+#: vLLM serve flags the builder uses, checked against vLLM's engine-args reference (docs/configuration/engine_args.md,
+#: "vllm serve --help") at the pinned release; a test asserts the builder uses no other flag.
+VLLM_FLAGS = {"--model", "--served-model-name", "--tensor-parallel-size", "--port", "--download-dir",
+              "--max-model-len", "--enable-auto-tool-choice", "--tool-call-parser", "--load-format",
+              "--disable-log-requests"}
+#: TGI launcher flags used (text-generation-launcher --help, 3.x).
+TGI_FLAGS = {"--model-id", "--port", "--num-shard", "--max-total-tokens", "--huggingface-hub-cache"}
+
+
+def _seconds(duration: str) -> int:
+    total, num = 0, ""
+    for ch in duration:
+        if ch.isdigit():
+            num += ch
+        else:
+            total += int(num) * {"s": 1, "m": 60, "h": 3600}[ch]
+            num = ""
+    return total
+
+
+def model_source(m: Model, bucket: str | None) -> str:
+    return f"s3://{bucket}/{m.weights_s3_prefix.strip('/')}" if m.weights_s3_prefix and bucket else m.hf_model
+
+
+def engine_args(m: Model, bucket: str | None = None) -> list[str]:
+    port = ENGINE_PORTS[m.engine][0]
+    if m.engine == "tgi":
+        args = ["--model-id", m.hf_model, "--port", str(port), "--num-shard", str(m.gpus),
+                "--huggingface-hub-cache", CACHE]
+        if m.max_model_len:
+            args += ["--max-total-tokens", str(m.max_model_len)]
+        return args
+    args = ["--model", model_source(m, bucket), "--served-model-name", m.name, "--tensor-parallel-size", str(m.gpus),
+            "--port", str(port), "--download-dir", CACHE, "--disable-log-requests"]
+    if m.weights_s3_prefix:
+        args += ["--load-format", "runai_streamer"]
+    if m.max_model_len:
+        args += ["--max-model-len", str(m.max_model_len)]
+    if m.tool_calling:
+        args += ["--enable-auto-tool-choice", "--tool-call-parser", str(m.tool_parser)]
+    return args
+
+
+def labels_of(m: Model, variant: str | None = None) -> dict[str, str]:
+    out = {NAME: m.name, MODEL_LABEL: m.name}
+    if variant:
+        out[VARIANT_LABEL] = variant
+    return out
+
+
+def deployment(m: Model, v: ModelVariant, namespace: str, bucket: str | None = None,
+               replicas: int | None = None) -> dict[str, Any]:
+    """The variant's Deployment; ``replicas`` None leaves the count to its autoscaler."""
+    port, health, _ = ENGINE_PORTS[m.engine]
+    name = f"{m.name}-{v.name}"
+    resources = {"nvidia.com/gpu": str(m.gpus), "cpu": m.cpu, "memory": m.memory}
+    shm = max(1, int(quantity(m.memory) / 2**30 / 4))
+    env: list[dict[str, Any]] = [{"name": "HF_HOME", "value": CACHE}]
+    if m.hf_token:
+        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": m.hf_token.name,
+                                                                        "key": m.hf_token.key}}})
+    probe = {"httpGet": {"path": health, "port": "http"}}
+    container = {
+        "name": m.engine,
+        "image": m.image(v),
+        "args": engine_args(m, bucket),
+        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "env": env,
+        "resources": {"requests": resources, "limits": resources},
+        "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": max(1, _seconds(m.load_timeout) // 10)},
+        "readinessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+        "livenessProbe": {**probe, "periodSeconds": 30, "failureThreshold": 5, "timeoutSeconds": 10},
+        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}, {"name": "cache", "mountPath": CACHE}],
+        # The engines' images run as root (they write their caches under /root): no privilege escalation, no
+        # capabilities, default seccomp; the inference namespace is the one designed for GPU workloads.
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+    }
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": labels_of(m, v.name)},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "template": {
+            "metadata": {"labels": labels_of(m, v.name), "annotations": {DO_NOT_DISRUPT: "true"}},
+            "spec": {
+                "serviceAccountName": m.name,
+                "affinity": node_affinity_in(POOL, [m.pool]),
+                "tolerations": [GPU_TOLERATION],
+                "terminationGracePeriodSeconds": 60,
+                "containers": [container],
+                "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{shm}Gi"}},
+                            {"name": "cache", "emptyDir": {"sizeLimit": "200Gi"}}],
+            },
+        },
+    }
+    if replicas is not None:
+        spec = {"replicas": replicas, **spec}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": metadata(name, namespace, labels_of(m, v.name)), "spec": spec}
+
+
+def service(m: Model, v: ModelVariant, namespace: str) -> dict[str, Any]:
+    port = ENGINE_PORTS[m.engine][0]
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": metadata(f"{m.name}-{v.name}", namespace, labels_of(m, v.name)),
+            "spec": {"selector": labels_of(m, v.name), "trafficDistribution": "PreferClose",
+                     "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]}}
+
+
+def model_objects(m: Model, namespace: str, *, monitoring: bool, bucket: str | None = None) -> list[dict[str, Any]]:
+    """Every object of one model in static mode: ServiceAccount, per variant Deployment + Service, PDB, monitor."""
+    out: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "ServiceAccount",
+                                  "metadata": metadata(m.name, namespace, labels_of(m))}]
+    for v in m.variants:
+        out.append(deployment(m, v, namespace, bucket, None if m.autoscaling else v.replicas))
+        out.append(service(m, v, namespace))
+    out.append({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                "metadata": metadata(m.name, namespace, labels_of(m)),
+                "spec": {"minAvailable": 1, "selector": {"matchLabels": labels_of(m)}}})
+    if monitoring:
+        out.append(service_monitor(m.name, namespace, labels_of(m), "http", path=ENGINE_PORTS[m.engine][2],
+                                   interval="15s"))
+    return out
+
+
+class ModelServers(pulumi.ComponentResource):
+    def __init__(self, name: str, models: list[Model], shared: Shared, bucket: pulumi.Input[str] | None = None,
+                 after: tuple[pulumi.Resource, ...] = ()):
+        super().__init__("agentic:k8s:ModelServers", name, None, shared.k8s_opts())
+        namespace = shared.namespaces["inference"]
+        deps = (shared.namespace_resources["inference"], *after)
+        monitoring = shared.monitoring_crds is not None
+        self.objects: dict[str, list[pulumi.Resource]] = {}
+        for m in models:
+            scope = shared.scope(self, f"{name}-{m.name}", namespace, depends_on=deps)
+            extra = (shared.monitoring_crds,) if monitoring else ()
+            made = []
+            manifests = (pulumi.Output.from_input(bucket).apply(lambda b, m=m: model_objects(
+                m, namespace, monitoring=monitoring, bucket=b)) if bucket is not None and m.weights_s3_prefix else None)
+            for i, obj in enumerate(model_objects(m, namespace, monitoring=monitoring, bucket="models-bucket")):
+                if manifests is not None and obj["kind"] == "Deployment":
+                    obj = {**obj, "spec": manifests.apply(lambda ms, i=i: ms[i]["spec"])}
+                made.append(scope.apply(obj, depends_on=extra if obj["kind"] == "ServiceMonitor" else ()))
+            self.objects[m.name] = made
+        self.register_outputs({})
