@@ -11,6 +11,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
+try:  # in-process (the offline plan, tests): the policies package
+    from policies import serving
+except ImportError:  # pragma: no cover - `pulumi preview --policy-pack policies` puts this directory on sys.path
+    import serving  # type: ignore[no-redef]
+
 REDACTED = "[secret]"
 SENSITIVE = re.compile(r"(pass(word)?|secret|token|api[_-]?key|credential|private[_-]?key)", re.IGNORECASE)
 WORKLOAD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet"}
@@ -326,6 +331,13 @@ RULES: list[Rule] = [
     Rule("ebs-encrypted", "EBS volumes are encrypted", check_ebs_encrypted),
     Rule("ecr-scan-immutable", "ECR repositories scan on push and have immutable tags", check_ecr),
     Rule("kms-rotation", "KMS keys rotate", check_kms_rotation),
+    Rule("gpu-pods-where-gpus-run", "Pods requesting GPUs tolerate the GPU taint and run only in the inference "
+         "namespace or tenants allowed GPUs", serving.check_gpu_pods, stack=True),
+    Rule("model-pods-protected", "GPU pods carry karpenter.sh/do-not-disrupt and a PodDisruptionBudget covers them",
+         serving.check_model_pods, stack=True),
+    Rule("load-balancer-only-at-gateway", "No LoadBalancer Service outside the gateway namespace",
+         serving.check_load_balancers, stack=True),
+    Rule("route-weights-sum-to-100", "HTTPRoute backend weights of a rule sum to 100", serving.check_route_weights),
 ]
 
 
