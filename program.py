@@ -22,6 +22,10 @@ from components.nodes.karpenter import Karpenter
 from components.nodes.nodepools import NodePools
 from components.observability.monitoring import Monitoring
 from components.serving.models import ModelServers
+from components.serving.routes import ModelRoutes
+from components.traffic.gateway_api import GatewayApiCrds
+from components.traffic.kgateway import Gateway
+from components.traffic.lb_controller import LoadBalancerController
 from components.serving.weights import ModelsBucket
 from components.tenancy.namespaces import GovernedNamespace, NamespaceSpec
 from components.tenancy.tenants import TenantNamespace
@@ -32,10 +36,6 @@ from kit.shared import Notes, Shared
 #: Config this version validates but does not deploy yet: path -> what is missing. Each entry is reported in the
 #: plan whenever the path is configured (tests/contract/test_ignored_config.py keeps this list honest).
 NOT_DEPLOYED: dict[str, str] = {
-    "gateway": "kgateway, the Gateway and its listeners",
-    "models.route_header_value": "HTTPRoutes to the models",
-    "models.route_timeout": "HTTPRoutes to the models",
-    "models.variants.weight": "weighted HTTPRoutes across a model's variants",
     "models.autoscaling": "KEDA ScaledObjects (replicas stay at autoscaling.min_replicas)",
     "models.rollout": "Flagger canaries (the variant is deployed as a static Deployment)",
     "models.hf_token.aws_secret_name": "syncing the token from AWS Secrets Manager (create the Secret in the inference "
@@ -89,7 +89,7 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     aws_provider = aws.Provider(f"{prefix}-aws", region=cfg.aws.region, default_tags={"tags": base_tags(cfg)},
                                 allowed_account_ids=[cfg.aws.account_id] if cfg.aws.account_id else None)
     shared = Shared(prefix=prefix, environment=cfg.environment, region=cfg.aws.region, tags=base_tags(cfg),
-                    aws_provider=aws_provider, notes=notes)
+                    aws_provider=aws_provider, notes=notes, vpc_cidr=cfg.network.vpc_cidr)
     network = Network(f"{prefix}-network", cfg.network, shared)
     cluster = EksCluster(f"{prefix}-cluster", cfg.cluster, network, shared)
     shared = shared.with_(cluster_name=cfg.cluster.name, cluster_name_output=cluster.cluster_name,
@@ -118,20 +118,32 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     GpuSoftware(f"{prefix}-gpu", list(cfg.gpu_pools), cfg.observability.dcgm_exporter, shared,
                 after=(karpenter.release,))
 
-    # 5. Serving: model servers on the GPU pools (and the models bucket when weights come from S3)
+    # 5. Traffic: Gateway API CRDs, the AWS Load Balancer Controller, kgateway and the Gateway
+    gateway = None
+    if cfg.gateway.enabled:
+        crds = GatewayApiCrds(f"{prefix}-gateway-api", shared)
+        lbc = LoadBalancerController(f"{prefix}-lb-controller", network.vpc_id, shared)
+        gateway = Gateway(f"{prefix}-gateway", cfg.gateway, crds, lbc.release, shared)
+    else:
+        notes.add("Gateway disabled (gateway.enabled: false): nothing reaches the models from outside the cluster.")
+
+    # 6. Serving: model servers on the GPU pools (the models bucket when weights come from S3), routes to them
     if cfg.models:
         bucket = None
         if any(m.weights_s3_prefix for m in cfg.models):
             bucket = ModelsBucket(f"{prefix}-models-bucket", list(cfg.models), shared).bucket_name
-        ModelServers(f"{prefix}-models", list(cfg.models), shared, bucket=bucket, after=(karpenter.release,))
+        servers = ModelServers(f"{prefix}-models", list(cfg.models), shared, bucket=bucket,
+                               after=(karpenter.release,))
+        if gateway is not None:
+            ModelRoutes(f"{prefix}-routes", list(cfg.models), cfg.gateway, gateway.gateway, shared, after=(servers,))
 
-    # 6. The agent-runtime image
+    # 7. The agent-runtime image
     registry = ImageRegistry(f"{prefix}-registry", cfg.agent_runtime, shared)
     runtime_image = None
     if cfg.agent_runtime.build:
         runtime_image = RuntimeImage(f"{prefix}-runtime-image", registry.repository, git_sha(), shared)
 
-    # 7. What the config describes that this version does not deploy
+    # 8. What the config describes that this version does not deploy
     report_not_deployed(cfg, notes)
 
     outputs: dict[str, pulumi.Output] = {

@@ -45,12 +45,24 @@ KUBE_PROMETHEUS_STACK = Chart(
     "kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts"
 )
 
-CHARTS: tuple[Chart, ...] = (KARPENTER_CRD, KARPENTER, NVIDIA_DEVICE_PLUGIN, DCGM_EXPORTER, KUBE_PROMETHEUS_STACK)
+KGATEWAY_CRDS = Chart("kgateway-crds", "v2.4.3", "oci://cr.kgateway.dev/kgateway-dev/charts")
+KGATEWAY = Chart("kgateway", "v2.4.3", "oci://cr.kgateway.dev/kgateway-dev/charts")
+#: AWS Load Balancer Controller chart 3.5.0 = controller v3.5.0 (kubernetes-sigs/aws-load-balancer-controller tag v3.5.0,
+#: August 2026: the newest release verifiable here); its IAM policy is vendored in catalog/data.
+AWS_LOAD_BALANCER_CONTROLLER = Chart("aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts")
+
+CHARTS: tuple[Chart, ...] = (KARPENTER_CRD, KARPENTER, NVIDIA_DEVICE_PLUGIN, DCGM_EXPORTER, KUBE_PROMETHEUS_STACK,
+                             KGATEWAY_CRDS, KGATEWAY, AWS_LOAD_BALANCER_CONTROLLER)
 
 # --- Custom resource API versions ------------------------------------------------------------------------------
 KARPENTER_NODEPOOL_API = "karpenter.sh/v1"
 KARPENTER_NODECLASS_API = "karpenter.k8s.aws/v1"
 PROMETHEUS_OPERATOR_API = "monitoring.coreos.com/v1"
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+REFERENCE_GRANT_API = "gateway.networking.k8s.io/v1beta1"
+#: Gateway API standard-channel CRDs, vendored in catalog/data (installed before kgateway)
+GATEWAY_API_BUNDLE = "v1.6.1"
+KGATEWAY_API = "gateway.kgateway.dev/v1alpha1"
 
 # --- Images -----------------------------------------------------------------------------------------------------
 #: Default model server images per engine (platform.models[].engine); a variant may pin another tag.

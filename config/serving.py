@@ -11,8 +11,8 @@ from pydantic import Field
 from catalog.instances import instances_of, max_gpus_per_node
 from catalog.versions import TGI_IMAGE, VLLM_IMAGE
 from config.base import (
-    ROOT, DnsLabel, Duration, Hostname, Image, NonEmpty, Problem, Quantity, ServiceName, Strict, duplicates, quantity,
-    unknown_ref,
+    ROOT, Cidr, DnsLabel, Duration, Hostname, HttpUrl, Image, NonEmpty, Problem, Quantity, ServiceName, Strict,
+    duplicates, quantity, unknown_ref,
 )
 from config.secrets import SecretRef
 
@@ -20,12 +20,36 @@ if TYPE_CHECKING:
     from config.platform import Platform
 
 
+class GatewayJwt(Strict):
+    """JWT authentication at the gateway (seed 001: OIDC/JWT at the edge)."""
+
+    issuer: NonEmpty = Field(max_length=512)
+    jwks_url: HttpUrl = Field(description="The identity provider's JWKS endpoint (https)")
+    audiences: list[NonEmpty] = Field(default_factory=list)
+
+
+class RateLimit(Strict):
+    """A token bucket per route: ``requests`` per ``per``, bursting up to ``burst``."""
+
+    requests: int = Field(ge=1, le=1_000_000)
+    per: Literal["second", "minute", "hour"] = "minute"
+    burst: int | None = Field(default=None, ge=1, le=10_000_000, description="Default: requests")
+
+
 class GatewayConfig(Strict):
     enabled: bool = True
     name: DnsLabel = "ai-gateway"
     hostnames: list[Hostname] = Field(default_factory=list)
     model_header: str = Field(default="x-model-id", pattern=r"^[A-Za-z0-9-]+$")
+    scheme: Literal["internal", "internet-facing"] = Field(default="internal", description="The NLB's scheme")
+    tls: Literal["none", "gateway", "nlb"] = Field(
+        default="none", description="HTTPS: 'gateway' terminates with tls_secret, 'nlb' at the NLB with "
+                                    "certificate_arn (HTTP inside the VPC)")
     tls_secret: DnsLabel | None = Field(default=None, description="Secret with the HTTPS listener certificate")
+    certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")
+    load_balancer_source_ranges: list[Cidr] = Field(default_factory=list, description="Who may reach the NLB")
+    jwt: GatewayJwt | None = None
+    rate_limit: RateLimit | None = Field(default=None, description="Default per-route request rate limit")
 
 
 class ModelVariant(Strict):
@@ -75,6 +99,7 @@ class Model(Strict):
                                     description="vLLM --tool-call-parser, e.g. llama3_json, hermes, mistral")
     load_timeout: Duration = Field(default="30m", description="How long the startup probe waits for the model")
     route_timeout: Duration = Field(default="300s", description="Gateway request timeout for this model")
+    rate_limit: RateLimit | None = Field(default=None, description="This model's route limit (default: the gateway's)")
     autoscaling: ModelAutoscaling | None = None
     rollout: CanaryAnalysis | None = Field(default=None, description="Progressive delivery with Flagger (one "
                                                                      "variant); without it: static variant weights")
@@ -101,6 +126,26 @@ class Model(Strict):
 
 #: Default image per engine (catalog pins).
 ENGINE_IMAGES = {"vllm": VLLM_IMAGE, "tgi": TGI_IMAGE}
+
+
+def check_gateway(cfg: "Platform") -> list[Problem]:
+    g = cfg.gateway
+    p = f"{ROOT}.gateway"
+    out = []
+    if g.tls == "gateway" and not g.tls_secret:
+        out.append(Problem(f"{p}.tls_secret", "tls: gateway terminates HTTPS with a certificate Secret: name it here"))
+    if g.tls == "nlb" and not g.certificate_arn:
+        out.append(Problem(f"{p}.certificate_arn", "tls: nlb terminates HTTPS at the NLB: give the ACM certificate "
+                                                   "ARN"))
+    if g.tls != "gateway" and g.tls_secret:
+        out.append(Problem(f"{p}.tls_secret", "is only used with tls: gateway"))
+    if g.tls != "nlb" and g.certificate_arn:
+        out.append(Problem(f"{p}.certificate_arn", "is only used with tls: nlb"))
+    if g.jwt and not g.jwt.jwks_url.startswith("https://"):
+        out.append(Problem(f"{p}.jwt.jwks_url", "fetch signing keys over https"))
+    if cfg.models and not g.enabled:
+        out.append(Problem(f"{p}.enabled", "models are served through the gateway: enable it (or remove the models)"))
+    return out
 
 
 def check_models(cfg: "Platform") -> list[Problem]:

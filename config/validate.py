@@ -17,12 +17,13 @@ from config.base import ROOT, ConfigError, Problem, path_of, short
 from config.cluster import check_environment, check_kubernetes_support, check_network, check_tags
 from config.platform import Platform
 from config.pools import check_pools
-from config.serving import check_models, check_quota_covers
+from config.serving import check_gateway, check_models, check_quota_covers
 from config.tenancy import check_namespaces
 
 #: Every cross-field rule, by domain. Each takes the whole (well-typed) config and returns its problems.
 RULES: tuple[Callable[[Platform], list[Problem]], ...] = (
-    check_network, check_tags, check_pools, check_namespaces, check_models, check_quota_covers, check_kagent, check_environment,
+    check_network, check_tags, check_pools, check_namespaces, check_gateway, check_models, check_quota_covers,
+    check_kagent, check_environment,
 )
 
 # --- pydantic errors → problems ------------------------------------------------------------------------------------

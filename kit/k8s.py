@@ -22,6 +22,7 @@ _CORE_GROUPS = {
     "": "core", "apps": "apps", "batch": "batch", "policy": "policy", "autoscaling": "autoscaling",
     "networking.k8s.io": "networking", "rbac.authorization.k8s.io": "rbac", "storage.k8s.io": "storage",
     "admissionregistration.k8s.io": "admissionregistration", "scheduling.k8s.io": "scheduling",
+    "apiextensions.k8s.io": "apiextensions",
 }
 
 

@@ -38,6 +38,7 @@ class Shared:
     tags: dict[str, str]
     aws_provider: pulumi.ProviderResource
     notes: Notes
+    vpc_cidr: str | None = None
     #: filled once the cluster exists
     cluster_name: str = ""
     cluster_name_output: pulumi.Input[str] | None = None

@@ -98,7 +98,7 @@ def validate_custom(obj: dict) -> None:
 
 
 CORE_GROUPS = ("v1", "apps/v1", "rbac.authorization.k8s.io/v1", "networking.k8s.io/v1", "storage.k8s.io/v1",
-               "batch/v1", "policy/v1", "autoscaling/v2")
+               "batch/v1", "policy/v1", "autoscaling/v2", "apiextensions.k8s.io/v1")
 
 
 def is_core(api_version: str) -> bool:

@@ -217,7 +217,7 @@ def runtime_auth_lines(cfg: Platform) -> list[str]:
     jwt = f"JWT verified with {auth.jwks_url}" if auth.jwks_url else "no identity provider configured"
     words = {"required": "token required", "open-in-cluster": "open inside the cluster (NetworkPolicies guard it)"}
     return [
-        f"- chat and OpenAI-compatible API: {'token required (' + jwt + ')' if auth.jwks_url else 'open: ' + jwt}",
+        f"- runtime /chat and /v1 API: {'token required (' + jwt + ')' if auth.jwks_url else 'open: ' + jwt}",
         f"- A2A (kagent -> agents): {words[auth.a2a]}",
         f"- MCP tool server: {words[auth.mcp]}",
         "- runtime environment: " + ", ".join(f"`{k}={v}`" for k, v in runtime_auth_env(auth).items()),

@@ -24,16 +24,19 @@ OTLP_PORTS = [4317, 4318]
 #: (source layer, destination layer, TCP ports). "tenant" stands for every tenant namespace, "*" for any namespace.
 FLOWS: list[tuple[str, str, list[int]]] = [
     ("gateway", "agents", [8080]),
-    ("gateway", "inference", [8000]),
+    ("gateway", "inference", [8000, 8080]),  # vLLM, TGI
     ("gateway", "tenant", [8080]),
-    ("agents", "inference", [8000]),
+    ("agents", "inference", [8000, 8080]),
     ("agents", "data", [19530, 6379]),
-    ("tenant", "inference", [8000]),
+    ("tenant", "inference", [8000, 8080]),
     ("tenant", "data", [19530, 6379]),
     ("tenant", "agents", [8080]),
     ("*", "observability", OTLP_PORTS),
     ("observability", "*", METRICS_PORTS),
 ]
+
+#: Layers running controllers that watch the API server through its private endpoint (ENIs in the VPC).
+KUBE_API_CLIENTS = {"gateway"}
 
 #: Layers that may open HTTPS connections leaving the cluster. ``True``: any address; ``False``: public only.
 HTTPS_EGRESS: dict[str, bool] = {"agents": True, "inference": False, "data": True, "observability": True,
@@ -96,7 +99,7 @@ def quota_hard(q: Quota) -> dict[str, str]:
 
 
 def network_policy_specs(me: NamespaceSpec, layer_namespaces: dict[str, str],
-                         tenant_namespaces: list[str]) -> dict[str, dict]:
+                         tenant_namespaces: list[str], vpc_cidr: str | None = None) -> dict[str, dict]:
     """NetworkPolicy name -> spec for one namespace. Pure function: unit-tested without the engine."""
     specs: dict[str, dict] = {
         "default-deny-all": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
@@ -154,11 +157,18 @@ def network_policy_specs(me: NamespaceSpec, layer_namespaces: dict[str, str],
             "policyTypes": ["Egress"],
             "egress": [{"to": [{"ipBlock": block}], "ports": _ports([443])}],
         }
+    if me.layer in KUBE_API_CLIENTS and vpc_cidr:
+        # kgateway's controller watches the API server; the private endpoint answers on 443 inside the VPC.
+        specs["allow-kube-api"] = {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": _ports([443])}],
+        }
     return specs
 
 
 def namespace_objects(spec: NamespaceSpec, layer_namespaces: dict[str, str],
-                      tenant_namespaces: list[str]) -> list[dict[str, Any]]:
+                      tenant_namespaces: list[str], vpc_cidr: str | None = None) -> list[dict[str, Any]]:
     """The Namespace (Pod Security labels) and what governs it: ResourceQuota, LimitRange, NetworkPolicies."""
     labels = {LAYER: spec.layer, **pod_security_labels(spec.pod_security), **spec.labels}
     lr = spec.limit_range
@@ -174,7 +184,7 @@ def namespace_objects(spec: NamespaceSpec, layer_namespaces: dict[str, str],
              "max": {"cpu": lr.max_cpu, "memory": lr.max_memory},
          }]}},
     ]
-    for policy, body in network_policy_specs(spec, layer_namespaces, tenant_namespaces).items():
+    for policy, body in network_policy_specs(spec, layer_namespaces, tenant_namespaces, vpc_cidr).items():
         objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                         "metadata": metadata(policy, spec.name), "spec": body})
     return objects
@@ -186,7 +196,8 @@ class GovernedNamespace(pulumi.ComponentResource):
     def __init__(self, name: str, spec: NamespaceSpec, shared: Shared, parent: pulumi.Resource | None = None):
         opts = pulumi.ResourceOptions(parent=parent) if parent is not None else shared.k8s_opts()
         super().__init__("agentic:platform:GovernedNamespace", name, None, opts)
-        namespace, *governing = namespace_objects(spec, shared.namespaces, list(shared.tenant_namespaces))
+        namespace, *governing = namespace_objects(spec, shared.namespaces, list(shared.tenant_namespaces),
+                                                  shared.vpc_cidr)
         scope = shared.scope(self, name)
         self.namespace = scope.apply(namespace, name="ns")
         suffixes = {"ResourceQuota": "quota", "LimitRange": "limits"}

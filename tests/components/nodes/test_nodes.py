@@ -39,7 +39,7 @@ def test_karpenter_roles_pod_identity_and_chart(plans):
     assert (pia["namespace"], pia["serviceAccount"]) == ("karpenter", "karpenter")
     trust = json.loads(by_suffix(run, "aws:iam/role:Role", "karpenter-controller-role").inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-    policy = json.loads(run.of_type("aws:iam/rolePolicy:RolePolicy")[0].inputs["policy"])
+    policy = json.loads(next(r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("karpenter-controller-policy")).inputs["policy"])
     sids = {s["Sid"]: s for s in policy["Statement"]}
     assert sids["AllowScopedDeletion"]["Condition"]["StringEquals"] == {
         "aws:ResourceTag/kubernetes.io/cluster/agentic-prod": "owned"}

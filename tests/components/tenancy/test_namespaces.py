@@ -61,7 +61,8 @@ def test_flows_gateway_agents_inference_data():
     agents = network_policy_specs(*args_for("agents"))
     sel = agents["allow-from-gateway"]["ingress"][0]["from"][0]["namespaceSelector"]
     assert sel["matchExpressions"][0]["values"] == ["ai-gateway"]
-    assert agents["allow-to-inference"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 8000}]
+    assert agents["allow-to-inference"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 8000},
+                                                                  {"protocol": "TCP", "port": 8080}]  # vLLM, TGI
     assert {p["port"] for p in agents["allow-to-data"]["egress"][0]["ports"]} == {19530, 6379}
     inference = network_policy_specs(*args_for("inference"))
     froms = inference["allow-from-gateway"]["ingress"][0]["from"][0]["namespaceSelector"]["matchExpressions"][0]
@@ -107,3 +108,12 @@ def test_tenant_rbac(plans):
              for r in run.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")}
     secrets = next(x for x in roles[("tenant-search", "tenant-admin")] if x["resources"] == ["secrets"])
     assert secrets["verbs"] == ["list"]  # names only, never secret data
+
+
+def test_only_the_gateway_namespace_reaches_the_private_api_endpoint():
+    spec, layers, tenants = args_for("gateway")
+    specs = network_policy_specs(spec, layers, tenants, "10.40.0.0/16")
+    assert specs["allow-kube-api"]["egress"] == [{"to": [{"ipBlock": {"cidr": "10.40.0.0/16"}}],
+                                                  "ports": [{"protocol": "TCP", "port": 443}]}]
+    for layer in ("agents", "inference", "data", "tenant"):
+        assert "allow-kube-api" not in network_policy_specs(*args_for(layer), "10.40.0.0/16")
