@@ -21,6 +21,8 @@ from components.nodes.gpu_software import GpuSoftware
 from components.nodes.karpenter import Karpenter
 from components.nodes.nodepools import NodePools
 from components.observability.monitoring import Monitoring
+from components.serving.autoscaling import Autoscaling
+from components.serving.canary import Canaries
 from components.serving.models import ModelServers
 from components.serving.routes import ModelRoutes
 from components.traffic.gateway_api import GatewayApiCrds
@@ -36,8 +38,6 @@ from kit.shared import Notes, Shared
 #: Config this version validates but does not deploy yet: path -> what is missing. Each entry is reported in the
 #: plan whenever the path is configured (tests/contract/test_ignored_config.py keeps this list honest).
 NOT_DEPLOYED: dict[str, str] = {
-    "models.autoscaling": "KEDA ScaledObjects (replicas stay at autoscaling.min_replicas)",
-    "models.rollout": "Flagger canaries (the variant is deployed as a static Deployment)",
     "models.hf_token.aws_secret_name": "syncing the token from AWS Secrets Manager (create the Secret in the inference "
                                        "namespace yourself)",
     "data.milvus": "Milvus",
@@ -94,7 +94,9 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     cluster = EksCluster(f"{prefix}-cluster", cfg.cluster, network, shared)
     shared = shared.with_(cluster_name=cfg.cluster.name, cluster_name_output=cluster.cluster_name,
                           k8s_provider=cluster.provider, cluster_ready=cluster.ready,
-                          namespaces={ns.layer: ns.name for ns in cfg.namespaces},
+                          namespaces={**{ns.layer: ns.name for ns in cfg.namespaces},
+                                      **({"keda": "keda"} if any(m.autoscaling for m in cfg.models) else {}),
+                                      **({"flagger": "flagger"} if any(m.rollout for m in cfg.models) else {})},
                           tenant_namespaces=tuple(t.namespace for t in cfg.tenants))
 
     # 2. Tenancy: layer namespaces and tenants
@@ -136,6 +138,12 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
                                after=(karpenter.release,))
         if gateway is not None:
             ModelRoutes(f"{prefix}-routes", list(cfg.models), cfg.gateway, gateway.gateway, shared, after=(servers,))
+        scalers = None
+        if any(m.autoscaling for m in cfg.models):
+            scalers = Autoscaling(f"{prefix}-autoscaling", list(cfg.models), shared)
+        if gateway is not None and any(m.rollout for m in cfg.models):
+            Canaries(f"{prefix}-canaries", list(cfg.models), cfg.gateway, shared,
+                     after=(servers, gateway.gateway, *((scalers,) if scalers else ())))
 
     # 7. The agent-runtime image
     registry = ImageRegistry(f"{prefix}-registry", cfg.agent_runtime, shared)

@@ -51,8 +51,11 @@ KGATEWAY = Chart("kgateway", "v2.4.3", "oci://cr.kgateway.dev/kgateway-dev/chart
 #: August 2026: the newest release verifiable here); its IAM policy is vendored in catalog/data.
 AWS_LOAD_BALANCER_CONTROLLER = Chart("aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts")
 
+KEDA = Chart("keda", "2.20.2", "https://kedacore.github.io/charts")
+FLAGGER = Chart("flagger", "1.44.0", "https://flagger.app")
+
 CHARTS: tuple[Chart, ...] = (KARPENTER_CRD, KARPENTER, NVIDIA_DEVICE_PLUGIN, DCGM_EXPORTER, KUBE_PROMETHEUS_STACK,
-                             KGATEWAY_CRDS, KGATEWAY, AWS_LOAD_BALANCER_CONTROLLER)
+                             KGATEWAY_CRDS, KGATEWAY, AWS_LOAD_BALANCER_CONTROLLER, KEDA, FLAGGER)
 
 # --- Custom resource API versions ------------------------------------------------------------------------------
 KARPENTER_NODEPOOL_API = "karpenter.sh/v1"
@@ -63,6 +66,8 @@ REFERENCE_GRANT_API = "gateway.networking.k8s.io/v1beta1"
 #: Gateway API standard-channel CRDs, vendored in catalog/data (installed before kgateway)
 GATEWAY_API_BUNDLE = "v1.6.1"
 KGATEWAY_API = "gateway.kgateway.dev/v1alpha1"
+KEDA_API = "keda.sh/v1alpha1"
+FLAGGER_API = "flagger.app/v1beta1"
 
 # --- Images -----------------------------------------------------------------------------------------------------
 #: Default model server images per engine (platform.models[].engine); a variant may pin another tag.

@@ -117,8 +117,10 @@ class Model(Strict):
 
     @property
     def max_replicas(self) -> int:
-        """Replicas the model may run at once (autoscaling maximum, else the fixed replicas of every variant)."""
-        return self.autoscaling.max_replicas if self.autoscaling else sum(v.replicas for v in self.variants)
+        """Replicas the model may run at once: the autoscaling maximum, else the fixed replicas of every variant; a
+        rollout doubles it (Flagger runs the primary and the canary side by side)."""
+        base = self.autoscaling.max_replicas if self.autoscaling else sum(v.replicas for v in self.variants)
+        return base * 2 if self.rollout else base
 
     def image(self, variant: ModelVariant) -> str:
         return variant.image or ENGINE_IMAGES[self.engine]
@@ -232,6 +234,11 @@ def _check_engine_and_scaling(cfg: "Platform", m: Model, p: str) -> list[Problem
         if len(m.variants) > 1:
             out.append(Problem(f"{p}.variants", "an autoscaled model has one variant (the scaler targets one "
                                                 "Deployment); use rollout for a canary"))
+    if (m.autoscaling or m.rollout) and not cfg.observability.prometheus:
+        out.append(Problem(f"{p}.{'autoscaling' if m.autoscaling else 'rollout'}",
+                           "scales and analyses on Prometheus metrics: set observability.prometheus: true"))
+    if m.rollout and not cfg.gateway.enabled:
+        out.append(Problem(f"{p}.rollout", "Flagger shifts the gateway route's weights: enable the gateway"))
     if m.rollout:
         r = m.rollout
         if len(m.variants) != 1:

@@ -16,8 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from catalog import versions
-from components.tenancy.namespaces import GovernedNamespace, NamespaceSpec
-from config.tenancy import LimitRange, Quota
+from components.tenancy.namespaces import GovernedNamespace, system_namespace
 from kit.aws import role_with_policies, service_principal, trust_policy
 from kit.helm import HelmValues, release
 from kit.labels import SYSTEM_LABELS, SYSTEM_TOLERATION
@@ -192,15 +191,6 @@ def karpenter_values(cluster: str, queue_name: Any, ha: bool) -> KarpenterValues
     )
 
 
-def karpenter_namespace() -> NamespaceSpec:
-    return NamespaceSpec(
-        name=NAMESPACE, layer="system", pod_security="restricted",
-        quota=Quota(requests_cpu="4", requests_memory="8Gi", limits_cpu="8", limits_memory="16Gi", pods=20,
-                    services=10, persistentvolumeclaims=0),
-        limit_range=LimitRange(max_cpu="4", max_memory="8Gi"), labels={},
-    )
-
-
 class Karpenter(pulumi.ComponentResource):
     def __init__(self, name: str, shared: Shared):
         super().__init__("agentic:aws:Karpenter", name, None, shared.k8s_opts())
@@ -277,7 +267,7 @@ class Karpenter(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(shared.cluster_ready)),
         )
 
-        self.namespace = GovernedNamespace(f"{name}-ns", karpenter_namespace(), shared, parent=self)
+        self.namespace = GovernedNamespace(f"{name}-ns", system_namespace(NAMESPACE), shared, parent=self)
         scope = shared.scope(self, name, NAMESPACE)
         self.crd_release = release(
             f"{name}-crd", versions.KARPENTER_CRD, release_name="karpenter-crd", namespace=NAMESPACE,

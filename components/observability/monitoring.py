@@ -16,6 +16,11 @@ from kit.helm import HelmValues, release
 from kit.shared import Shared
 
 
+def prometheus_url(namespace: str) -> str:
+    """The Prometheus the chart's release serves (release kube-prometheus-stack, service <release>-prometheus)."""
+    return f"http://kube-prometheus-stack-prometheus.{namespace}.svc:9090"
+
+
 class _GrafanaAdmin(HelmValues):
     existing_secret: str
     user_key: str

@@ -67,6 +67,13 @@ def engine_args(m: Model, bucket: str | None = None) -> list[str]:
     return args
 
 
+def deployment_name(m: Model, v: ModelVariant | None = None) -> str:
+    """``<model>-<variant>``; a Flagger-managed model's Deployment is ``<model>`` (Flagger adds ``-primary``)."""
+    if m.rollout:
+        return m.name
+    return f"{m.name}-{(v or m.variants[0]).name}"
+
+
 def labels_of(m: Model, variant: str | None = None) -> dict[str, str]:
     out = {NAME: m.name, MODEL_LABEL: m.name}
     if variant:
@@ -78,7 +85,8 @@ def deployment(m: Model, v: ModelVariant, namespace: str, bucket: str | None = N
                replicas: int | None = None) -> dict[str, Any]:
     """The variant's Deployment; ``replicas`` None leaves the count to its autoscaler."""
     port, health, _ = ENGINE_PORTS[m.engine]
-    name = f"{m.name}-{v.name}"
+    name = deployment_name(m, v)
+    variant = None if m.rollout else v.name
     resources = {"nvidia.com/gpu": str(m.gpus), "cpu": m.cpu, "memory": m.memory}
     shm = max(1, int(quantity(m.memory) / 2**30 / 4))
     env: list[dict[str, Any]] = [{"name": "HF_HOME", "value": CACHE}]
@@ -103,10 +111,10 @@ def deployment(m: Model, v: ModelVariant, namespace: str, bucket: str | None = N
                             "seccompProfile": {"type": "RuntimeDefault"}},
     }
     spec: dict[str, Any] = {
-        "selector": {"matchLabels": labels_of(m, v.name)},
+        "selector": {"matchLabels": labels_of(m, variant)},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
         "template": {
-            "metadata": {"labels": labels_of(m, v.name), "annotations": {DO_NOT_DISRUPT: "true"}},
+            "metadata": {"labels": labels_of(m, variant), "annotations": {DO_NOT_DISRUPT: "true"}},
             "spec": {
                 "serviceAccountName": m.name,
                 "affinity": node_affinity_in(POOL, [m.pool]),
@@ -121,7 +129,7 @@ def deployment(m: Model, v: ModelVariant, namespace: str, bucket: str | None = N
     if replicas is not None:
         spec = {"replicas": replicas, **spec}
     return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": metadata(name, namespace, labels_of(m, v.name)), "spec": spec}
+            "metadata": metadata(name, namespace, labels_of(m, variant)), "spec": spec}
 
 
 def service(m: Model, v: ModelVariant, namespace: str) -> dict[str, Any]:
@@ -133,12 +141,14 @@ def service(m: Model, v: ModelVariant, namespace: str) -> dict[str, Any]:
 
 
 def model_objects(m: Model, namespace: str, *, monitoring: bool, bucket: str | None = None) -> list[dict[str, Any]]:
-    """Every object of one model in static mode: ServiceAccount, per variant Deployment + Service, PDB, monitor."""
+    """Every object of one model: ServiceAccount, per variant Deployment + Service (a Flagger-managed model: its one
+    Deployment; Flagger owns its Services and route), PDB, monitor."""
     out: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "ServiceAccount",
                                   "metadata": metadata(m.name, namespace, labels_of(m))}]
     for v in m.variants:
         out.append(deployment(m, v, namespace, bucket, None if m.autoscaling else v.replicas))
-        out.append(service(m, v, namespace))
+        if not m.rollout:
+            out.append(service(m, v, namespace))
     out.append({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
                 "metadata": metadata(m.name, namespace, labels_of(m)),
                 "spec": {"minAvailable": 1, "selector": {"matchLabels": labels_of(m)}}})

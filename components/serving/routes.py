@@ -78,6 +78,7 @@ def unknown_model_objects(g: GatewayConfig, gateway_ns: str) -> list[dict[str, A
 
 def route_objects(models: list[Model], g: GatewayConfig, gateway_ns: str, inference_ns: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    models = [m for m in models if not m.rollout]  # Flagger owns the route of a model it rolls out
     for m in models:
         out.append(model_route(m, g, gateway_ns, inference_ns))
         policy = rate_limit_policy(m, g, gateway_ns)

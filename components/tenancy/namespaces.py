@@ -32,15 +32,19 @@ FLOWS: list[tuple[str, str, list[int]]] = [
     ("tenant", "data", [19530, 6379]),
     ("tenant", "agents", [8080]),
     ("*", "observability", OTLP_PORTS),
+    ("keda", "observability", [9090]),  # KEDA's Prometheus scaler
+    ("flagger", "observability", [9090]),  # Flagger's canary analysis
     ("observability", "*", METRICS_PORTS),
 ]
 
 #: Layers running controllers that watch the API server through its private endpoint (ENIs in the VPC).
 KUBE_API_CLIENTS = {"gateway"}
+#: System namespaces whose servers the API server itself calls (metrics APIService, admission webhooks): ports.
+KUBE_API_CALLBACKS: dict[str, list[int]] = {"keda": [6443, 9443]}
 
 #: Layers that may open HTTPS connections leaving the cluster. ``True``: any address; ``False``: public only.
 HTTPS_EGRESS: dict[str, bool] = {"agents": True, "inference": False, "data": True, "observability": True,
-                                 "gateway": False, "system": True}
+                                 "gateway": False, "system": True, "keda": True, "flagger": True}
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,12 @@ def network_policy_specs(me: NamespaceSpec, layer_namespaces: dict[str, str],
             "policyTypes": ["Egress"],
             "egress": [{"to": [{"ipBlock": block}], "ports": _ports([443])}],
         }
+    if me.layer in KUBE_API_CALLBACKS and vpc_cidr:
+        specs["allow-from-kube-api"] = {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": _ports(KUBE_API_CALLBACKS[me.layer])}],
+        }
     if me.layer in KUBE_API_CLIENTS and vpc_cidr:
         # kgateway's controller watches the API server; the private endpoint answers on 443 inside the VPC.
         specs["allow-kube-api"] = {
@@ -165,6 +175,17 @@ def network_policy_specs(me: NamespaceSpec, layer_namespaces: dict[str, str],
             "egress": [{"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": _ports([443])}],
         }
     return specs
+
+
+def system_namespace(name: str, pods: int = 20) -> NamespaceSpec:
+    """A namespace for a platform controller (Karpenter, KEDA, Flagger): restricted Pod Security, a small quota."""
+    return NamespaceSpec(
+        name=name, layer=name if name in KUBE_API_CALLBACKS or name in ("keda", "flagger") else "system",
+        pod_security="restricted",
+        quota=Quota(requests_cpu="4", requests_memory="8Gi", limits_cpu="8", limits_memory="16Gi", pods=pods,
+                    services=10, persistentvolumeclaims=0),
+        limit_range=LimitRange(max_cpu="4", max_memory="8Gi"), labels={},
+    )
 
 
 def namespace_objects(spec: NamespaceSpec, layer_namespaces: dict[str, str],

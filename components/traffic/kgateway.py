@@ -14,7 +14,7 @@ import pulumi
 from catalog import versions
 from config.serving import GatewayConfig, RateLimit
 from kit.helm import HelmValues, release
-from kit.labels import SYSTEM_LABELS, SYSTEM_TOLERATION, metadata
+from kit.labels import SYSTEM_LABELS, SYSTEM_TOLERATION, metadata, namespaces_in
 from kit.shared import Shared
 
 GATEWAY_CLASS = "kgateway"  # created by the kgateway controller
@@ -56,9 +56,11 @@ def service_annotations(g: GatewayConfig) -> dict[str, str]:
     return ann
 
 
-def listeners(g: GatewayConfig) -> list[dict[str, Any]]:
+def listeners(g: GatewayConfig, route_namespaces: list[str]) -> list[dict[str, Any]]:
+    """HTTP (and HTTPS when the gateway terminates TLS); routes attach from the gateway namespace and the inference
+    namespace (where Flagger writes the routes of the models it rolls out), nowhere else."""
     hostname = {"hostname": g.hostnames[0]} if len(g.hostnames) == 1 else {}
-    same = {"namespaces": {"from": "Same"}}
+    same = {"namespaces": {"from": "Selector", "selector": namespaces_in(route_namespaces)}}
     out = [{"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": same, **hostname}]
     if g.tls == "gateway":
         out.append({"name": "https", "port": 443, "protocol": "HTTPS", "allowedRoutes": same, **hostname,
@@ -66,7 +68,7 @@ def listeners(g: GatewayConfig) -> list[dict[str, Any]]:
     return out
 
 
-def gateway_objects(g: GatewayConfig, namespace: str) -> list[dict[str, Any]]:
+def gateway_objects(g: GatewayConfig, namespace: str, route_namespaces: list[str] | None = None) -> list[dict[str, Any]]:
     """GatewayParameters + Gateway, and the JWT chain when configured."""
     service: dict[str, Any] = {"type": "LoadBalancer", "loadBalancerClass": NLB_CLASS,
                                "extraAnnotations": service_annotations(g), "externalTrafficPolicy": "Local"}
@@ -81,7 +83,7 @@ def gateway_objects(g: GatewayConfig, namespace: str) -> list[dict[str, Any]]:
          "spec": {"gatewayClassName": GATEWAY_CLASS,
                   "infrastructure": {"parametersRef": {"group": "gateway.kgateway.dev", "kind": "GatewayParameters",
                                                        "name": g.name}},
-                  "listeners": listeners(g)}},
+                  "listeners": listeners(g, route_namespaces or [namespace])}},
     ]
     if g.jwt:
         url = urlsplit(g.jwt.jwks_url)

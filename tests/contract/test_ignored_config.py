@@ -81,7 +81,8 @@ def test_every_config_field_is_deployed_or_reported(committed):
                             tool_calling=True, tool_parser="llama3_json")
     raw["models"].append({"name": "mixtral", "engine": "tgi", "hf_model": "mistralai/Mixtral-8x7B-Instruct-v0.1",
                           "pool": "g5", "gpus": 4, "cpu": "16", "memory": "96Gi", "max_model_len": 8192,
-                          "variants": [{"name": "primary", "replicas": 0, "weight": 100}]})
+                          "variants": [{"name": "primary", "replicas": 0, "weight": 100}],
+                          "rollout": {"strategy": "bluegreen", "iterations": 5}})
     assert ignored_fields([*committed, parse_platform(raw)]) == []
 
 

@@ -96,10 +96,13 @@ def test_autoscaled_models_leave_replicas_to_the_scaler():
 def test_every_model_variant_is_served_in_the_plans(plans, stack):
     run = plans(stack).run
     cfg = plans(stack).config
+    from components.serving.models import deployment_name
+
     deps = {r.inputs["metadata"]["name"]: r for r in run.of_type("kubernetes:apps/v1:Deployment")}
     for m in cfg.models:
         for v in m.variants:
-            d = deps[f"{m.name}-{v.name}"]
+            d = deps[deployment_name(m, v)]
+            assert ("replicas" in d.inputs["spec"]) is (m.autoscaling is None)
             assert d.inputs["metadata"]["namespace"] == "ai-inference" and d.provider
     assert len(run.of_type("kubernetes:policy/v1:PodDisruptionBudget")) == len(cfg.models)
 
@@ -128,7 +131,8 @@ def test_capacity_table_in_the_summary(plans):
     rows = {r["model"]: r for r in model_capacity(plans("prod").config)}
     assert rows["llama-70b"]["gpus_at_max"] == 16 and rows["llama-70b"]["pool_limit"] == 16 and rows["llama-70b"][
         "fits"]
-    assert rows["embed"]["pool_gpus_at_max"] == 5  # llama-8b 3 + embed 2 on g5
+    assert rows["embed"]["pool_gpus_at_max"] == 10  # llama-8b autoscaled to 8 + embed 2 on g5
+    assert rows["llama-70b"]["max_replicas"] == 2  # Flagger's primary and canary side by side
 
 
 # --- bad input (issue #9) -------------------------------------------------------------------------------------------
@@ -157,6 +161,8 @@ def problems(raw) -> list[str]:
 ])
 def test_bad_model_input_is_refused_with_path_and_fix(mutate, path, fragment):
     raw = stack_raw("dev")
+    raw["models"][0] = {"name": "llama-8b", "hf_model": "meta-llama/Llama-3.1-8B-Instruct", "pool": "g5", "gpus": 1,
+                        "cpu": "4", "memory": "24Gi", "variants": [{"name": "primary", "replicas": 1, "weight": 100}]}
     mutate(raw["models"][0])
     found = problems(raw)
     assert any(p.startswith(path) and fragment in p for p in found), found
