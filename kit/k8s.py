@@ -3,9 +3,14 @@
 A :class:`Scope` holds what every object of a component shares: the cluster's provider, the parent component, the
 name prefix and (optionally) the namespace and what the objects must wait for. Builders return plain manifests
 (dicts, unit-tested and schema-validated without the engine); components hand them to :meth:`Scope.apply`, which
-picks the pulumi-kubernetes class from apiVersion/kind (CustomResource for CRDs), sets ``parent``, ``provider`` and
-``depends_on``, and derives the resource name from the component's name. A newcomer finds where any object comes
-from by its parent: the component that applied it.
+registers the manifest under the kubernetes provider's own type token (``kubernetes:core/v1:Namespace``,
+``kubernetes:karpenter.sh/v1:NodePool``), sets ``parent``, ``provider`` and ``depends_on``, and derives the resource
+name from the component's name. A newcomer finds where any object comes from by its parent: the component that
+applied it.
+
+The manifest is the resource's input as is: the same properties the generated pulumi-kubernetes classes would send,
+without importing those classes (thousands of them; their import dominated a fresh ``agentic plan``). Secrets keep
+the typed class, which marks their data as secret outputs.
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ def resource_class(api_version: str) -> Any | None:
     return getattr(getattr(k8s, module), version)
 
 
+def type_token(api_version: str, kind: str) -> str:
+    """The kubernetes provider's type token: ``v1`` -> ``core/v1``, groups as they are."""
+    group, _, version = api_version.rpartition("/")
+    return f"kubernetes:{group or 'core'}/{version}:{kind}"
+
+
 def is_namespaced(manifest: dict[str, Any]) -> bool:
     return bool((manifest.get("metadata") or {}).get("namespace"))
 
@@ -68,19 +79,18 @@ class Scope:
         """Register ``manifest``. Its namespace defaults to the scope's; the resource is named
         ``<prefix>-<name>`` (``name`` defaults to ``<kind>-<metadata.name>``, lower-cased)."""
         body = dict(manifest)
-        api_version, kind = body.pop("apiVersion"), body.pop("kind")
-        meta = dict(body.pop("metadata", {}) or {})
+        api_version, kind = body["apiVersion"], body["kind"]
+        meta = dict(body.get("metadata", {}) or {})
         if self.namespace and "namespace" not in meta and not _cluster_scoped(kind):
             meta["namespace"] = self.namespace
+        body["metadata"] = meta
         suffix = name or f"{kind.lower()}-{meta.get('name', '')}"
         rname = f"{self.prefix}-{suffix}"
         opts = self.opts(depends_on, **extra_opts)
-        module = resource_class(api_version)
-        if module is None:
-            return k8s.apiextensions.CustomResource(rname, api_version=api_version, kind=kind, metadata=meta,
-                                                    opts=opts, **body)
-        cls = getattr(module, kind)
-        return cls(rname, metadata=meta, opts=opts, **{_snake(k): v for k, v in body.items()})
+        if kind == "Secret" and api_version == "v1":
+            rest = {k: v for k, v in body.items() if k not in ("apiVersion", "kind", "metadata")}
+            return k8s.core.v1.Secret(rname, metadata=meta, opts=opts, **{_snake(k): v for k, v in rest.items()})
+        return pulumi.CustomResource(type_token(api_version, kind), rname, body, opts)
 
 
 #: Kinds without a namespace, so a scope's namespace is never added to them.

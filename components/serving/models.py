@@ -24,11 +24,12 @@ VARIANT_LABEL = "agentic.platform/variant"
 CACHE = "/models"
 #: engine -> (container port, health path, metrics path)
 ENGINE_PORTS = {"vllm": (8000, "/health", "/metrics"), "tgi": (8080, "/health", "/metrics")}
-#: vLLM serve flags the builder uses, checked against vLLM's engine-args reference (docs/configuration/engine_args.md,
-#: "vllm serve --help") at the pinned release; a test asserts the builder uses no other flag.
+#: vLLM serve flags the builder uses: long-standing engine arguments (vLLM docs/configuration/engine_args.md and
+#: `vllm serve --help`); the vllm package (CUDA torch) cannot be installed here to run its own parser, so a test
+#: asserts the builder uses no flag outside this list. --disable-log-requests is left out: deprecated since 0.10
+#: (request logging is off by default).
 VLLM_FLAGS = {"--model", "--served-model-name", "--tensor-parallel-size", "--port", "--download-dir",
-              "--max-model-len", "--enable-auto-tool-choice", "--tool-call-parser", "--load-format",
-              "--disable-log-requests"}
+              "--max-model-len", "--enable-auto-tool-choice", "--tool-call-parser", "--load-format"}
 #: TGI launcher flags used (text-generation-launcher --help, 3.x).
 TGI_FLAGS = {"--model-id", "--port", "--num-shard", "--max-total-tokens", "--huggingface-hub-cache"}
 
@@ -57,7 +58,7 @@ def engine_args(m: Model, bucket: str | None = None) -> list[str]:
             args += ["--max-total-tokens", str(m.max_model_len)]
         return args
     args = ["--model", model_source(m, bucket), "--served-model-name", m.name, "--tensor-parallel-size", str(m.gpus),
-            "--port", str(port), "--download-dir", CACHE, "--disable-log-requests"]
+            "--port", str(port), "--download-dir", CACHE]
     if m.weights_s3_prefix:
         args += ["--load-format", "runai_streamer"]
     if m.max_model_len:

@@ -33,6 +33,24 @@ def test_manifests_map_to_typed_classes_or_custom_resources(api_version, module)
     assert resource_class(api_version) is module
 
 
+@pytest.mark.parametrize("api_version, kind, token", [
+    ("v1", "Namespace", "kubernetes:core/v1:Namespace"), ("apps/v1", "Deployment", "kubernetes:apps/v1:Deployment"),
+    ("networking.k8s.io/v1", "NetworkPolicy", "kubernetes:networking.k8s.io/v1:NetworkPolicy"),
+    ("karpenter.sh/v1", "NodePool", "kubernetes:karpenter.sh/v1:NodePool")])
+def test_type_tokens_are_the_providers(api_version, kind, token):
+    from kit.k8s import type_token
+
+    assert type_token(api_version, kind) == token
+    if api_version in ("v1", "apps/v1"):  # the generated class registers the very same token
+        module = resource_class(api_version)
+        assert getattr(module, kind)._internal_init.__qualname__  # the class exists
+        import inspect
+
+        assert f"'{token}'" in inspect.getsource(getattr(module, kind).__init__.__wrapped__
+                                                 if hasattr(getattr(module, kind).__init__, "__wrapped__")
+                                                 else getattr(module, kind)._internal_init)
+
+
 def test_metadata_always_carries_the_managed_by_label():
     meta = metadata("x", "ns", {"a": "b"})
     assert meta["labels"][MANAGED_BY] == "pulumi" and meta["labels"]["a"] == "b" and meta["namespace"] == "ns"

@@ -35,7 +35,8 @@ def test_karpenter_roles_pod_identity_and_chart(plans):
                         "AmazonSSMManagedInstanceCore"}
     entry = run.of_type("aws:eks/accessEntry:AccessEntry")[0].inputs
     assert entry["type"] == "EC2_LINUX" and entry["principalArn"] == node_role.outputs["arn"]
-    pia = run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")[0].inputs
+    pia = next(r for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+               if r.name.endswith("karpenter-pod-identity")).inputs
     assert (pia["namespace"], pia["serviceAccount"]) == ("karpenter", "karpenter")
     trust = json.loads(by_suffix(run, "aws:iam/role:Role", "karpenter-controller-role").inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}

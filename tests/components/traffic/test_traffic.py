@@ -132,9 +132,12 @@ def test_plans_install_crds_before_kgateway_and_the_nlb_goes_before_its_controll
 
     run = plans("prod").run
     releases = {r.inputs["name"]: r for r in run.of_type("kubernetes:helm.sh/v3:Release")}
-    crd = next(r for r in run.of_type("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition")
-               if r.inputs["metadata"]["name"] == "gateways.gateway.networking.k8s.io")
-    assert depends(run, releases["kgateway-crds"], crd) and depends(run, releases["kgateway"], crd)
+    [crds] = run.of_type("kubernetes:yaml/v2:ConfigGroup")
+    assert crds.inputs["files"] == ["catalog/data/gateway-api-v1.6.1/*.yaml"]
+    assert depends(run, releases["kgateway-crds"], crds) and depends(run, releases["kgateway"], crds)
+    from tests.conftest import PROJECT_ROOT
+
+    assert len(list(PROJECT_ROOT.glob(crds.inputs["files"][0]))) == 5  # the path resolves from the project dir
     gateway = next(r for r in run.of_type("kubernetes:gateway.networking.k8s.io/v1:Gateway"))
     params = next(r for r in run.of_type("kubernetes:gateway.kgateway.dev/v1alpha1:GatewayParameters"))
     for obj in (gateway, params):
