@@ -78,8 +78,9 @@ def _strict(schema: Any) -> Any:
 @lru_cache(maxsize=None)
 def crd_schemas() -> dict[tuple[str, str], dict]:
     found: dict[tuple[str, str], dict] = {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the pinned CRDs are megabytes of YAML
     for path in (FIXTURES / "crds").rglob("*.yaml"):
-        for doc in yaml.safe_load_all(path.read_text()):
+        for doc in yaml.load_all(path.read_text(), Loader=loader):  # noqa: S506 - a safe loader
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
             group, kind = doc["spec"]["group"], doc["spec"]["names"]["kind"]
