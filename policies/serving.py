@@ -50,6 +50,16 @@ def gpu_count(template: Mapping[str, Any]) -> int:
     return total
 
 
+def gpu_workloads(resources: Iterable[Any]) -> Iterable[tuple[Any, Mapping[str, Any]]]:
+    """(resource, pod template) of every Kubernetes workload that requests GPUs."""
+    for r in resources:
+        kind = _kind(r.type)
+        if kind in WORKLOAD_KINDS and r.type.startswith("kubernetes:"):
+            template = _pod_template(r.props, kind)
+            if gpu_count(template):
+                yield r, template
+
+
 def check_gpu_pods(resources: Iterable[Any]) -> list[tuple[str, str]]:
     """Pods requesting GPUs tolerate the GPU taint and run only in the inference namespace or in tenant namespaces
     whose quota allows GPUs."""
@@ -60,13 +70,7 @@ def check_gpu_pods(resources: Iterable[Any]) -> list[tuple[str, str]]:
                  if r.type == "kubernetes:core/v1:ResourceQuota"
                  and str((_get(r.props, "spec", "hard") or {}).get(f"requests.{GPU}", "0")) not in ("0", "")}
     out = []
-    for r in resources:
-        kind = _kind(r.type)
-        if kind not in WORKLOAD_KINDS or not r.type.startswith("kubernetes:"):
-            continue
-        template = _pod_template(r.props, kind)
-        if not gpu_count(template):
-            continue
+    for r, template in gpu_workloads(resources):
         ns = _get(r.props, "metadata", "namespace")
         if ns not in inference and ns not in gpu_quota:
             out.append((r.name, f"requests GPUs in namespace '{ns}', which is neither the inference namespace nor a "
@@ -83,13 +87,7 @@ def check_model_pods(resources: Iterable[Any]) -> list[tuple[str, str]]:
     pdbs = [(_get(r.props, "metadata", "namespace"), _get(r.props, "spec", "selector", "matchLabels") or {})
             for r in resources if r.type == "kubernetes:policy/v1:PodDisruptionBudget"]
     out = []
-    for r in resources:
-        kind = _kind(r.type)
-        if kind not in WORKLOAD_KINDS or not r.type.startswith("kubernetes:"):
-            continue
-        template = _pod_template(r.props, kind)
-        if not gpu_count(template):
-            continue
+    for r, template in gpu_workloads(resources):
         annotations = (template.get("metadata") or {}).get("annotations") or {}
         if str(annotations.get(DO_NOT_DISRUPT)) != "true":
             out.append((r.name, f"GPU pods must carry {DO_NOT_DISRUPT}: \"true\" (consolidation would kill a "
