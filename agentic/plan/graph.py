@@ -52,7 +52,7 @@ def write_graph(plan: "Plan", out: Path) -> dict[str, Path]:
         kinds = Counter(
             _short(r.type) for r in run.registrations
             if r.urn != comp.urn and comp_of[r.urn] == comp.name and r.type not in NOISE
-            and (r.custom or r.type.startswith("eks:"))
+            and (r.custom or r.type.startswith(("eks:", "kubernetes:yaml")))
         )
         color = next((c for p, c in COLORS.items() if comp.type.startswith(p)), "#f5f5f5")
         rows = "".join(
