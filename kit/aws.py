@@ -75,3 +75,20 @@ def kms_key(name: str, alias: str, description: str, parent: pulumi.Resource) ->
     aws.kms.Alias(f"{name}-alias", name=f"alias/{alias}", target_key_id=key.key_id,
                   opts=pulumi.ResourceOptions(parent=parent))
     return key
+
+
+def pod_identity_role(name: str, *, role_name: str, policy: pulumi.Input[str], cluster_name: pulumi.Input[str],
+                      namespace: str, service_account: str, parent: pulumi.Resource,
+                      depends_on: list[pulumi.Resource] | None = None,
+                      association_name: str | None = None) -> tuple[aws.iam.Role, aws.eks.PodIdentityAssociation]:
+    """A role for one Kubernetes ServiceAccount through EKS Pod Identity: the role (``<name>-role``), its inline
+    policy (``<name>-policy``) and the association (``<name>-pod-identity`` unless named)."""
+    role = aws.iam.Role(f"{name}-role", name=safe_name(role_name, limit="iam_role"),
+                        assume_role_policy=trust_policy("pods.eks.amazonaws.com", tag_session=True),
+                        opts=pulumi.ResourceOptions(parent=parent))
+    aws.iam.RolePolicy(f"{name}-policy", role=role.name, policy=policy, opts=pulumi.ResourceOptions(parent=parent))
+    association = aws.eks.PodIdentityAssociation(
+        association_name or f"{name}-pod-identity", cluster_name=cluster_name, namespace=namespace,
+        service_account=service_account, role_arn=role.arn,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []))
+    return role, association

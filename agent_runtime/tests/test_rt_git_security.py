@@ -21,6 +21,17 @@ pytestmark = pytest.mark.anyio
 TOKEN = "gitea-token-123"
 
 
+def outside_repo(tmp_path: Path) -> Path:
+    """A git repository outside the sandbox holding a secret: what an escape would read."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    git("init", "-q", "-b", "main", str(outside))
+    (outside / "secret.txt").write_text("TOP SECRET")
+    git("add", ".", cwd=outside)
+    git("commit", "-q", "-m", "s", cwd=outside)
+    return outside
+
+
 @pytest.fixture
 def server(tmp_path):
     srv = GitServer(tmp_path / "srv", TOKEN)
@@ -58,12 +69,7 @@ async def test_clone_edit_commit_push_through_the_gitea_http_endpoint(server, to
 
 async def test_escape_through_a_local_clone_is_refused(tools, tmp_path):
     reg, work, url = tools
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    git("init", "-q", "-b", "main", str(outside))
-    (outside / "secret.txt").write_text("TOP SECRET")
-    git("add", ".", cwd=outside)
-    git("commit", "-q", "-m", "s", cwd=outside)
+    outside = outside_repo(tmp_path)
     for repo_url in (str(outside), f"file://{outside}", f"file://{outside}/.git", "ext::sh -c 'cat /etc/passwd'",
                      "/etc", f"{url.replace('127.0.0.1', 'localhost')}/ops/charts.git",
                      f"{url.replace('http://', 'https://')}/ops/charts.git",
@@ -193,12 +199,7 @@ def test_sandbox_never_resolves_outside_its_roots(tmp_path_factory, parts):
 
 async def test_attack_through_chat_openai_a2a_and_mcp_cannot_escape(llm, make_client, server, tmp_path):
     srv, url = server
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    git("init", "-q", "-b", "main", str(outside))
-    (outside / "secret.txt").write_text("TOP SECRET")
-    git("add", ".", cwd=outside)
-    git("commit", "-q", "-m", "s", cwd=outside)
+    outside = outside_repo(tmp_path)
     marker = tmp_path / "pwned"
     client = make_client(gitea_url=url, gitea_token=TOKEN)
 

@@ -17,7 +17,7 @@ import pulumi_aws as aws
 
 from catalog import versions
 from components.tenancy.namespaces import GovernedNamespace, system_namespace
-from kit.aws import role_with_policies, service_principal, trust_policy
+from kit.aws import pod_identity_role, role_with_policies, service_principal
 from kit.helm import HelmValues, release
 from kit.labels import SYSTEM_LABELS, SYSTEM_TOLERATION
 from kit.monitors import service_monitor
@@ -243,29 +243,13 @@ class Karpenter(pulumi.ComponentResource):
             self.rules.append(rule)
 
         # Controller role through EKS Pod Identity.
-        self.controller_role = aws.iam.Role(
-            f"{name}-controller-role",
-            name=safe_name(cluster, "karpenter-controller", limit="iam_role"),
-            assume_role_policy=trust_policy("pods.eks.amazonaws.com", tag_session=True),
-            opts=child,
-        )
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
-        aws.iam.RolePolicy(
-            f"{name}-controller-policy",
-            role=self.controller_role.name,
+        self.controller_role, self.pod_identity = pod_identity_role(
+            f"{name}-controller", role_name=f"{cluster}-karpenter-controller",
             policy=pulumi.Output.all(account, self.queue.arn, self.node_role.arn).apply(
-                lambda a: json.dumps(controller_policy(cluster, region, shared.partition, a[0], a[1], a[2]))
-            ),
-            opts=child,
-        )
-        self.pod_identity = aws.eks.PodIdentityAssociation(
-            f"{name}-pod-identity",
-            cluster_name=shared.cluster_name_output,
-            namespace=NAMESPACE,
-            service_account=SERVICE_ACCOUNT,
-            role_arn=self.controller_role.arn,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(shared.cluster_ready)),
-        )
+                lambda a: json.dumps(controller_policy(cluster, region, shared.partition, a[0], a[1], a[2]))),
+            cluster_name=shared.cluster_name_output, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT,
+            parent=self, depends_on=list(shared.cluster_ready), association_name=f"{name}-pod-identity")
 
         self.namespace = GovernedNamespace(f"{name}-ns", system_namespace(NAMESPACE), shared, parent=self)
         scope = shared.scope(self, name, NAMESPACE)

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from config.serving import Model
-from kit.aws import kms_key, trust_policy
+from kit.aws import kms_key, pod_identity_role
 from kit.naming import safe_name
 from kit.shared import Shared
 
@@ -57,15 +57,11 @@ class ModelsBucket(pulumi.ComponentResource):
         for m in models:
             if not m.weights_s3_prefix:
                 continue
-            role = aws.iam.Role(f"{name}-{m.name}-role", name=safe_name(shared.prefix, "model", m.name, limit="iam_role"),
-                                assume_role_policy=trust_policy("pods.eks.amazonaws.com", tag_session=True), opts=child)
-            aws.iam.RolePolicy(f"{name}-{m.name}-read", role=role.name, policy=pulumi.Output.all(
-                self.bucket.arn, self.key.arn).apply(lambda a, m=m: json.dumps(read_policy(a[0], a[1],
-                                                                                        str(m.weights_s3_prefix)))),
-                opts=child)
-            aws.eks.PodIdentityAssociation(f"{name}-{m.name}-pod-identity", cluster_name=shared.cluster_name_output,
-                                           namespace=namespace, service_account=m.name, role_arn=role.arn,
-                                           opts=pulumi.ResourceOptions(parent=self,
-                                                                       depends_on=list(shared.cluster_ready)))
+            pod_identity_role(
+                f"{name}-{m.name}", role_name=f"{shared.prefix}-model-{m.name}",
+                policy=pulumi.Output.all(self.bucket.arn, self.key.arn).apply(
+                    lambda a, m=m: json.dumps(read_policy(a[0], a[1], str(m.weights_s3_prefix)))),
+                cluster_name=shared.cluster_name_output, namespace=namespace, service_account=m.name, parent=self,
+                depends_on=list(shared.cluster_ready))
         self.bucket_name = self.bucket.bucket
         self.register_outputs({"bucket": self.bucket_name})

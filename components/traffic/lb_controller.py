@@ -9,13 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 
 from catalog import versions
-from kit.aws import trust_policy
+from kit.aws import pod_identity_role
 from kit.helm import HelmValues, release
 from kit.labels import SYSTEM_LABELS, SYSTEM_TOLERATION
-from kit.naming import safe_name
 from kit.shared import Shared
 
 NAMESPACE = "kube-system"
@@ -56,15 +54,10 @@ def lb_controller_values(cluster: str, region: str, vpc_id: Any, ha: bool) -> Lb
 class LoadBalancerController(pulumi.ComponentResource):
     def __init__(self, name: str, vpc_id: pulumi.Input[str], shared: Shared):
         super().__init__("agentic:aws:LoadBalancerController", name, None, shared.k8s_opts())
-        child = pulumi.ResourceOptions(parent=self)
-        self.role = aws.iam.Role(f"{name}-role", name=safe_name(shared.prefix, "aws-lb-controller", limit="iam_role"),
-                                 assume_role_policy=trust_policy("pods.eks.amazonaws.com", tag_session=True),
-                                 opts=child)
-        aws.iam.RolePolicy(f"{name}-policy", role=self.role.name, policy=json.dumps(upstream_policy(shared.partition)), opts=child)
-        self.pod_identity = aws.eks.PodIdentityAssociation(
-            f"{name}-pod-identity", cluster_name=shared.cluster_name_output, namespace=NAMESPACE,
-            service_account=SERVICE_ACCOUNT, role_arn=self.role.arn,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(shared.cluster_ready)))
+        self.role, self.pod_identity = pod_identity_role(
+            name, role_name=f"{shared.prefix}-aws-lb-controller", policy=json.dumps(upstream_policy(shared.partition)),
+            cluster_name=shared.cluster_name_output, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT,
+            parent=self, depends_on=list(shared.cluster_ready))
         scope = shared.scope(self, name, NAMESPACE, depends_on=(self.pod_identity, *shared.cluster_ready))
         self.release = release(
             f"{name}-chart", versions.AWS_LOAD_BALANCER_CONTROLLER, release_name="aws-load-balancer-controller",
