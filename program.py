@@ -21,6 +21,12 @@ from components.nodes.gpu_software import GpuSoftware
 from components.nodes.karpenter import Karpenter
 from components.nodes.nodepools import NodePools
 from components.observability.monitoring import Monitoring
+from components.data.milvus import ROOT as MILVUS_ROOT
+from components.data.milvus import Milvus
+from components.data.redis import AUTH as REDIS_AUTH
+from components.data.redis import Redis
+from components.secrets.credentials import Credential, Credentials
+from components.secrets.operator import SecretsStore
 from components.serving.autoscaling import Autoscaling
 from components.serving.canary import Canaries
 from components.serving.models import ModelServers
@@ -29,7 +35,7 @@ from components.traffic.gateway_api import GatewayApiCrds
 from components.traffic.kgateway import Gateway
 from components.traffic.lb_controller import LoadBalancerController
 from components.serving.weights import ModelsBucket
-from components.tenancy.namespaces import GovernedNamespace, NamespaceSpec
+from components.tenancy.namespaces import DATA_PORTS, GovernedNamespace, NamespaceSpec
 from components.tenancy.tenants import TenantNamespace
 from config import ConfigError, Platform, Problem, parse_platform, warnings
 from config.loader import FULL_KEY, KEY, PROJECT
@@ -38,14 +44,44 @@ from kit.shared import Notes, Shared
 #: Config this version validates but does not deploy yet: path -> what is missing. Each entry is reported in the
 #: plan whenever the path is configured (tests/contract/test_ignored_config.py keeps this list honest).
 NOT_DEPLOYED: dict[str, str] = {
-    "models.hf_token.aws_secret_name": "syncing the token from AWS Secrets Manager (create the Secret in the inference "
-                                       "namespace yourself)",
-    "data.milvus": "Milvus",
-    "data.redis": "Valkey / ElastiCache",
     "kagent": "kagent, ModelConfigs, MCP servers and agents",
     "observability.otel_collector": "the OpenTelemetry collector",
     "observability.langfuse": "Langfuse",
 }
+
+
+def tenant_data_ports(cfg: Platform) -> dict[str, list[int]]:
+    """The data ports each tenant may reach: those of the enabled stores its allowance names."""
+    enabled = {"redis": cfg.data.redis.enabled, "milvus": cfg.data.milvus.enabled}
+    return {t.namespace: sorted(port for store, port in DATA_PORTS.items()
+                                if enabled[store] and getattr(t.allow, store)) for t in cfg.tenants}
+
+
+def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
+    """Every credential the platform uses, with the namespaces that read it."""
+    ns = shared.namespaces
+    out = [Credential(m.hf_token, (ns["inference"],), (f"model server {m.name} ({ns['inference']})",),
+                      f"Hugging Face token of model {m.name}") for m in cfg.models if m.hf_token]
+    out += [Credential(mc.api_key, (ns["agents"],), (f"agents using model config {mc.name} ({ns['agents']})",),
+                       f"{mc.provider} API key of model config {mc.name}")
+            for mc in cfg.kagent.model_configs if mc.api_key]
+    data = cfg.data
+    if data.redis.enabled:
+        readers = ([f"valkey ({ns['data']})"] if data.redis.mode == "in_cluster" else ["the ElastiCache auth token"])
+        readers.append(f"pods reading Secret redis-connection in {', '.join(redis_readers(cfg, shared))}")
+        out.append(Credential(REDIS_AUTH.model_copy(update={"generation": cfg.secrets.rotation.get("redis-auth", 1)}),
+                              (), tuple(readers), "Redis/Valkey auth of the agents' session memory"))
+    if data.milvus.enabled:
+        out.append(Credential(MILVUS_ROOT, (), (), "Milvus root password (set once by the kb-init job)"))
+    return out
+
+
+def redis_readers(cfg: Platform, shared: Shared) -> list[str]:
+    return [shared.namespaces["agents"], *(t.namespace for t in cfg.tenants if t.allow.redis)]
+
+
+def milvus_readers(cfg: Platform, shared: Shared) -> list[str]:
+    return [shared.namespaces["agents"], *(t.namespace for t in cfg.tenants if t.allow.milvus)]
 
 
 def base_tags(cfg: Platform) -> dict[str, str]:
@@ -97,7 +133,11 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
                           namespaces={**{ns.layer: ns.name for ns in cfg.namespaces},
                                       **({"keda": "keda"} if any(m.autoscaling for m in cfg.models) else {}),
                                       **({"flagger": "flagger"} if any(m.rollout for m in cfg.models) else {})},
-                          tenant_namespaces=tuple(t.namespace for t in cfg.tenants))
+                          tenant_namespaces=tuple(t.namespace for t in cfg.tenants),
+                          tenant_data=tenant_data_ports(cfg), vpc_id=network.vpc_id,
+                          private_subnet_ids=tuple(network.private_subnet_ids),
+                          node_security_group_id=cluster.cluster_security_group_id,
+                          rotation=dict(cfg.secrets.rotation))
 
     # 2. Tenancy: layer namespaces and tenants
     layer_ns = {ns.layer: GovernedNamespace(f"{prefix}-{ns.name}", NamespaceSpec.for_layer(ns), shared)
@@ -113,14 +153,18 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     else:
         notes.add("Prometheus stack disabled (observability.prometheus: false): no ServiceMonitors are created.")
 
-    # 4. Node provisioning: Karpenter, its pools, NVIDIA software on GPU nodes
+    # 4. Secrets: the external-secrets operator, the AWS Secrets Manager store, every credential
+    store = SecretsStore(f"{prefix}-secrets", cfg.secrets, shared)
+    credentials = Credentials(f"{prefix}-credentials", credentials_of(cfg, shared), store, shared)
+
+    # 5. Node provisioning: Karpenter, its pools, NVIDIA software on GPU nodes
     karpenter = Karpenter(f"{prefix}-karpenter", shared)
     NodePools(f"{prefix}-nodepools", list(cfg.gpu_pools), cfg.cpu_pool, karpenter.node_role.name, karpenter.release,
               shared)
     GpuSoftware(f"{prefix}-gpu", list(cfg.gpu_pools), cfg.observability.dcgm_exporter, shared,
                 after=(karpenter.release,))
 
-    # 5. Traffic: Gateway API CRDs, the AWS Load Balancer Controller, kgateway and the Gateway
+    # 6. Traffic: Gateway API CRDs, the AWS Load Balancer Controller, kgateway and the Gateway
     gateway = None
     if cfg.gateway.enabled:
         crds = GatewayApiCrds(f"{prefix}-gateway-api", shared)
@@ -129,7 +173,7 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     else:
         notes.add("Gateway disabled (gateway.enabled: false): nothing reaches the models from outside the cluster.")
 
-    # 6. Serving: model servers on the GPU pools (the models bucket when weights come from S3), routes to them
+    # 7. Serving: model servers on the GPU pools (the models bucket when weights come from S3), routes to them
     if cfg.models:
         bucket = None
         if any(m.weights_s3_prefix for m in cfg.models):
@@ -145,13 +189,24 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
             Canaries(f"{prefix}-canaries", list(cfg.models), cfg.gateway, shared,
                      after=(servers, gateway.gateway, *((scalers,) if scalers else ())))
 
-    # 7. The agent-runtime image
+    # 8. The agent-runtime image
     registry = ImageRegistry(f"{prefix}-registry", cfg.agent_runtime, shared)
     runtime_image = None
     if cfg.agent_runtime.build:
         runtime_image = RuntimeImage(f"{prefix}-runtime-image", registry.repository, git_sha(), shared)
 
-    # 8. What the config describes that this version does not deploy
+    # 9. Data: session memory (Redis/Valkey or ElastiCache) and the knowledge base (Milvus and its collection)
+    data_endpoints: dict[str, pulumi.Input[Any]] = {}
+    if cfg.data.redis.enabled:
+        redis = Redis(f"{prefix}-redis", cfg.data.redis, credentials, redis_readers(cfg, shared), shared)
+        data_endpoints["redis"] = {"endpoint": redis.endpoint, "tls": redis.tls, "secret": "redis-connection"}
+    if cfg.data.milvus.enabled:
+        milvus = Milvus(f"{prefix}-milvus", cfg.data.milvus, credentials, milvus_readers(cfg, shared),
+                        runtime_image.ref if runtime_image else None, shared)
+        data_endpoints["milvus"] = {"uri": milvus.endpoint, "collection": cfg.data.milvus.collection,
+                                    "secret": "milvus-connection"}
+
+    # 10. What the config describes that this version does not deploy
     report_not_deployed(cfg, notes)
 
     outputs: dict[str, pulumi.Output] = {
@@ -165,6 +220,8 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
         "vpc_id": network.vpc_id,
         "namespaces": pulumi.Output.from_input(shared.namespaces),
         "tenant_namespaces": pulumi.Output.from_input(list(shared.tenant_namespaces)),
+        "data_endpoints": pulumi.Output.from_input(data_endpoints),
+        "secrets_prefix": pulumi.Output.from_input(store.prefix),
         "plan_notes": pulumi.Output.from_input(notes.items),
     }
     for key, value in outputs.items():

@@ -54,8 +54,16 @@ AWS_LOAD_BALANCER_CONTROLLER = Chart("aws-load-balancer-controller", "3.5.0", "h
 KEDA = Chart("keda", "2.20.2", "https://kedacore.github.io/charts")
 FLAGGER = Chart("flagger", "1.44.0", "https://flagger.app")
 
+#: external-secrets 2.9.0 (tag helm-chart-2.9.0, 2026-08-08): AWS Secrets Manager -> Kubernetes Secrets.
+EXTERNAL_SECRETS = Chart("external-secrets", "2.9.0", "https://charts.external-secrets.io")
+#: The official Valkey chart 0.11.0 (Valkey 9.1.1; valkey-io/valkey-helm tag valkey-0.11.0): in-cluster Redis for dev.
+VALKEY = Chart("valkey", "0.11.0", "https://valkey.io/valkey-helm/")
+#: Milvus chart 5.0.19 (Milvus 2.6.15; zilliztech/milvus-helm tag milvus-5.0.19): Woodpecker is its 2.6 message queue.
+MILVUS = Chart("milvus", "5.0.19", "https://zilliztech.github.io/milvus-helm/")
+
 CHARTS: tuple[Chart, ...] = (KARPENTER_CRD, KARPENTER, NVIDIA_DEVICE_PLUGIN, DCGM_EXPORTER, KUBE_PROMETHEUS_STACK,
-                             KGATEWAY_CRDS, KGATEWAY, AWS_LOAD_BALANCER_CONTROLLER, KEDA, FLAGGER)
+                             KGATEWAY_CRDS, KGATEWAY, AWS_LOAD_BALANCER_CONTROLLER, KEDA, FLAGGER, EXTERNAL_SECRETS,
+                             VALKEY, MILVUS)
 
 # --- Custom resource API versions ------------------------------------------------------------------------------
 KARPENTER_NODEPOOL_API = "karpenter.sh/v1"
@@ -68,6 +76,7 @@ GATEWAY_API_BUNDLE = "v1.6.1"
 KGATEWAY_API = "gateway.kgateway.dev/v1alpha1"
 KEDA_API = "keda.sh/v1alpha1"
 FLAGGER_API = "flagger.app/v1beta1"
+EXTERNAL_SECRETS_API = "external-secrets.io/v1"
 
 # --- Images -----------------------------------------------------------------------------------------------------
 #: Default model server images per engine (platform.models[].engine); a variant may pin another tag.
@@ -76,4 +85,6 @@ VLLM_IMAGE = "vllm/vllm-openai:v0.28.0"
 #: Hugging Face TGI 3.3.6 (the last 3.3 patch with published images; seed 001 serves Mixtral with TGI on 8080).
 TGI_IMAGE = "ghcr.io/huggingface/text-generation-inference:3.3.6"
 AGENT_RUNTIME_BASE_IMAGE = "python:3.11-slim"
+#: ElastiCache engine versions per engine (prod Redis): Valkey 8.1, Redis OSS 7.1 (the newest each offers here).
+ELASTICACHE_ENGINE_VERSIONS = {"valkey": "8.1", "redis": "7.1"}
 KUBECTL = "v1.35.0"  # baked into the agent-runtime image; matches the default cluster minor version

@@ -17,6 +17,7 @@ from config.cluster import AwsConfig, ClusterConfig, NetworkConfig
 from config.data import DataConfig
 from config.observability import ObservabilityConfig
 from config.pools import CpuPool, GpuPool
+from config.secrets import SecretsConfig
 from config.serving import GatewayConfig, Model
 from config.tenancy import Layer, LayerNamespace, Tenant
 
@@ -35,6 +36,7 @@ class Platform(Strict):
     gateway: GatewayConfig = GatewayConfig()
     models: list[Model] = Field(default_factory=list)
     data: DataConfig = DataConfig()
+    secrets: SecretsConfig = SecretsConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
     kagent: KagentConfig = KagentConfig()
     agent_runtime: AgentRuntimeImage = AgentRuntimeImage()

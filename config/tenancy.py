@@ -53,8 +53,16 @@ class LayerNamespace(Strict):
     labels: dict[str, str] = Field(default_factory=dict)
 
 
+class TenantAllowance(Strict):
+    """What the platform lets a tenant use beside its own namespace."""
+
+    redis: bool = Field(default=False, description="Session memory: the Redis connection Secret and port 6379")
+    milvus: bool = Field(default=False, description="The knowledge base: the Milvus connection Secret and port 19530")
+
+
 class Tenant(Strict):
     name: DnsLabel = Field(description="Namespace is tenant-<name>")
+    allow: TenantAllowance = TenantAllowance()
     quota: Quota
     limit_range: LimitRange = LimitRange()
     admin_groups: list[NonEmpty] = Field(default_factory=list, description="Kubernetes groups bound to tenant admin")

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ValidationError
 
 from config.agents import check_kagent
 from config.base import ROOT, ConfigError, Problem, path_of, short
+from config.data import check_data
+from config.secrets import check_secrets
 from config.cluster import check_environment, check_kubernetes_support, check_network, check_tags
 from config.platform import Platform
 from config.pools import check_pools
@@ -23,7 +25,7 @@ from config.tenancy import check_namespaces
 #: Every cross-field rule, by domain. Each takes the whole (well-typed) config and returns its problems.
 RULES: tuple[Callable[[Platform], list[Problem]], ...] = (
     check_network, check_tags, check_pools, check_namespaces, check_gateway, check_models, check_quota_covers,
-    check_kagent, check_environment,
+    check_kagent, check_environment, check_data, check_secrets,
 )
 
 # --- pydantic errors → problems ------------------------------------------------------------------------------------

@@ -92,3 +92,31 @@ def pod_identity_role(name: str, *, role_name: str, policy: pulumi.Input[str], c
         service_account=service_account, role_arn=role.arn,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []))
     return role, association
+
+
+def tls_only_policy(bucket_arn: str) -> dict:
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
+
+
+def secure_bucket(name: str, bucket_prefix: str, key_alias: str, description: str,
+                  parent: pulumi.Resource) -> tuple[aws.s3.Bucket, aws.kms.Key]:
+    """An S3 bucket as the platform keeps them: its own KMS key, versioning, public access blocked, TLS only.
+    Children: ``<name>-key``, ``<name>-bucket``, ``-versioning``, ``-sse``, ``-public-access-block``, ``-tls-only``."""
+    child = pulumi.ResourceOptions(parent=parent)
+    key = kms_key(f"{name}-key", key_alias, description, parent)
+    bucket = aws.s3.Bucket(f"{name}-bucket", bucket_prefix=bucket_prefix, force_destroy=False, opts=child)
+    aws.s3.BucketVersioning(f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"},
+                            opts=child)
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-sse", bucket=bucket.id,
+        rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key.arn},
+                "bucket_key_enabled": True}], opts=child)
+    block = aws.s3.BucketPublicAccessBlock(f"{name}-public-access-block", bucket=bucket.id, block_public_acls=True,
+                                           block_public_policy=True, ignore_public_acls=True,
+                                           restrict_public_buckets=True, opts=child)
+    aws.s3.BucketPolicy(f"{name}-tls-only", bucket=bucket.id,
+                        policy=bucket.arn.apply(lambda a: json.dumps(tls_only_policy(a))),
+                        opts=pulumi.ResourceOptions(parent=parent, depends_on=[block]))
+    return bucket, key

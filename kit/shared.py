@@ -39,6 +39,10 @@ class Shared:
     aws_provider: pulumi.ProviderResource
     notes: Notes
     vpc_cidr: str | None = None
+    vpc_id: pulumi.Input[str] | None = None
+    private_subnet_ids: tuple[pulumi.Input[str], ...] = ()
+    #: the security group every node carries (the EKS cluster security group): what data stores admit
+    node_security_group_id: pulumi.Input[str] | None = None
     #: filled once the cluster exists
     cluster_name: str = ""
     cluster_name_output: pulumi.Input[str] | None = None
@@ -48,9 +52,13 @@ class Shared:
     #: platform layer -> namespace name, and every tenant namespace
     namespaces: dict[str, str] = field(default_factory=dict)
     tenant_namespaces: tuple[str, ...] = ()
+    #: tenant namespace -> the data ports it may reach (tenants[].allow); None: every port (unit tests)
+    tenant_data: dict[str, list[int]] | None = None
     namespace_resources: dict[str, pulumi.Resource] = field(default_factory=dict)
     #: the Helm release that installs the prometheus-operator CRDs, None when monitoring is off
     monitoring_crds: pulumi.Resource | None = None
+    #: generation of each platform-generated credential (secrets.rotation)
+    rotation: dict[str, int] = field(default_factory=dict)
 
     @property
     def high_availability(self) -> bool:

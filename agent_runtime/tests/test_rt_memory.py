@@ -13,7 +13,6 @@ import pytest
 
 from agent_runtime.memory import SessionMemory
 from agent_runtime.observability import Metrics
-from agent_runtime.tools import ToolRegistry, knowledge
 from agent_runtime.vectors import VectorStore
 from conftest import metric
 from fake_llm import free_port
@@ -125,26 +124,6 @@ async def test_memory_without_redis_is_in_process(make_runtime):
 @pytest.fixture(scope="module")
 def milvus_file(tmp_path_factory):
     return str(tmp_path_factory.mktemp("milvus") / "kb.db")
-
-
-async def test_search_knowledge_base_in_milvus_lite(llm, make_settings, milvus_file):
-    settings = make_settings(milvus_uri=milvus_file, embeddings_dim=llm.dim)
-    store = VectorStore.from_settings(settings, "kb_docs")
-    try:
-        await store.add(["Refunds are processed within 5 business days.",
-                         "Reset your password from the login page.",
-                         "GPU nodes are tainted nvidia.com/gpu."], category="faq")
-        await store.add(["Karpenter NodePools limit GPUs per pool."], category="manual")
-        reg = ToolRegistry(Metrics(), "t")
-        reg.extend(knowledge.tools(settings, store))
-        r = await reg.call("search_knowledge_base", {"query": "how do I reset my password", "top_k": 2})
-        assert r.ok and r.output.splitlines()[1].split()[2:5] == ["Reset", "your", "password"]
-        only_manual = await reg.call("search_knowledge_base", {"query": "GPU limits", "category": "manual"})
-        assert "Karpenter" in only_manual.output and "tainted" not in only_manual.output
-        bad = await reg.call("search_knowledge_base", {"query": ""})
-        assert not bad.ok
-    finally:
-        await store.aclose()
 
 
 async def test_long_term_memory_recalled_across_sessions(llm, make_runtime, milvus_file):

@@ -229,4 +229,12 @@ OUTPUTS: dict[str, Callable[[_Fake], dict[str, Any]]] = {
         "associationArn": f.arn("eks", f"podidentityassociation/{f.h}", "associationArn")},
     "docker-build:index:Image*": _image,
     "aws:s3/bucket:Bucket": lambda f: _bucket(f),
+    "aws:elasticache/replicationGroup:ReplicationGroup": lambda f: {
+        "arn": f.arn("elasticache", f"replicationgroup:{f.physical}"),
+        "primaryEndpointAddress": f.make(f"master.{f.inputs.get('replicationGroupId', f.physical)}.{f.h[:6]}.{f.cloud.region}.cache.amazonaws.com",
+                                         "primaryEndpointAddress")},
+    # A value only the stack knows: the test that scans every plan output for secrets plants these.
+    "random:index/randomPassword:RandomPassword": lambda f: {"result": f"PLANTED-random-{f.h[:24]}"},
+    "aws:secretsmanager/secret:Secret": lambda f: {
+        "arn": f.arn("secretsmanager", f"secret:{f.physical}-{f.h[:6]}")},
 }

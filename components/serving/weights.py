@@ -6,18 +6,11 @@ from __future__ import annotations
 import json
 
 import pulumi
-import pulumi_aws as aws
 
 from config.serving import Model
-from kit.aws import kms_key, pod_identity_role
+from kit.aws import pod_identity_role, secure_bucket
 from kit.naming import safe_name
 from kit.shared import Shared
-
-
-def tls_only_policy(bucket_arn: str) -> dict:
-    return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
 
 
 def read_policy(bucket_arn: str, key_arn: str, prefix: str) -> dict:
@@ -36,23 +29,8 @@ class ModelsBucket(pulumi.ComponentResource):
 
     def __init__(self, name: str, models: list[Model], shared: Shared):
         super().__init__("agentic:aws:ModelsBucket", name, None, shared.aws_opts())
-        child = pulumi.ResourceOptions(parent=self)
-        self.key = kms_key(f"{name}-key", f"{shared.prefix}-models", f"Model weights of {shared.prefix}", self)
-        self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket_prefix=safe_name(shared.prefix, "models-", limit=37),
-                                      force_destroy=False, opts=child)
-        aws.s3.BucketVersioning(f"{name}-versioning", bucket=self.bucket.id,
-                                  versioning_configuration={"status": "Enabled"}, opts=child)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-sse", bucket=self.bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
-                                                                "kms_master_key_id": self.key.arn},
-                    "bucket_key_enabled": True}], opts=child)
-        block = aws.s3.BucketPublicAccessBlock(f"{name}-public-access-block", bucket=self.bucket.id,
-                                               block_public_acls=True, block_public_policy=True,
-                                               ignore_public_acls=True, restrict_public_buckets=True, opts=child)
-        aws.s3.BucketPolicy(f"{name}-tls-only", bucket=self.bucket.id,
-                            policy=self.bucket.arn.apply(lambda a: json.dumps(tls_only_policy(a))),
-                            opts=pulumi.ResourceOptions(parent=self, depends_on=[block]))
+        self.bucket, self.key = secure_bucket(name, safe_name(shared.prefix, "models-", limit=37),
+                                              f"{shared.prefix}-models", f"Model weights of {shared.prefix}", self)
         namespace = shared.namespaces["inference"]
         for m in models:
             if not m.weights_s3_prefix:

@@ -1,7 +1,8 @@
 """Governed namespaces: one Namespace with its Pod Security labels, ResourceQuota, LimitRange and NetworkPolicies.
 
 Network isolation is default-deny; the only allowed flows are those in :data:`FLOWS` (seed 001 and design §1):
-gateway → agents/inference, agents → inference/data, tenants ↔ gateway/inference/data, everyone → observability
+gateway → agents/inference, agents → inference/data, tenants ↔ gateway/inference, tenants → the data stores they are
+allowed, everyone → observability
 (OTLP), observability → everyone (metrics scrape), DNS to kube-system, and HTTPS egress where a layer needs it
 (inference: to the internet only, never private ranges).
 """
@@ -29,7 +30,6 @@ FLOWS: list[tuple[str, str, list[int]]] = [
     ("agents", "inference", [8000, 8080]),
     ("agents", "data", [19530, 6379]),
     ("tenant", "inference", [8000, 8080]),
-    ("tenant", "data", [19530, 6379]),
     ("tenant", "agents", [8080]),
     ("*", "observability", OTLP_PORTS),
     ("keda", "observability", [9090]),  # KEDA's Prometheus scaler
@@ -37,14 +37,18 @@ FLOWS: list[tuple[str, str, list[int]]] = [
     ("observability", "*", METRICS_PORTS),
 ]
 
+#: Data ports by store; a tenant reaches only those of the stores it is allowed (tenants[].allow).
+DATA_PORTS = {"milvus": 19530, "redis": 6379}
+
 #: Layers running controllers that watch the API server through its private endpoint (ENIs in the VPC).
 KUBE_API_CLIENTS = {"gateway"}
 #: System namespaces whose servers the API server itself calls (metrics APIService, admission webhooks): ports.
-KUBE_API_CALLBACKS: dict[str, list[int]] = {"keda": [6443, 9443]}
+KUBE_API_CALLBACKS: dict[str, list[int]] = {"keda": [6443, 9443], "external-secrets": [10250]}
 
 #: Layers that may open HTTPS connections leaving the cluster. ``True``: any address; ``False``: public only.
 HTTPS_EGRESS: dict[str, bool] = {"agents": True, "inference": False, "data": True, "observability": True,
-                                 "gateway": False, "system": True, "keda": True, "flagger": True}
+                                 "gateway": False, "system": True, "keda": True, "flagger": True,
+                                 "external-secrets": True}
 
 
 @dataclass(frozen=True)
@@ -103,8 +107,13 @@ def quota_hard(q: Quota) -> dict[str, str]:
 
 
 def network_policy_specs(me: NamespaceSpec, layer_namespaces: dict[str, str],
-                         tenant_namespaces: list[str], vpc_cidr: str | None = None) -> dict[str, dict]:
-    """NetworkPolicy name -> spec for one namespace. Pure function: unit-tested without the engine."""
+                         tenant_namespaces: list[str], vpc_cidr: str | None = None,
+                         tenant_data: dict[str, list[int]] | None = None) -> dict[str, dict]:
+    """NetworkPolicy name -> spec for one namespace. Pure function: unit-tested without the engine.
+
+    ``tenant_data``: the data ports each tenant namespace may reach (default: every data port for every tenant)."""
+    if tenant_data is None:
+        tenant_data = {ns: sorted(DATA_PORTS.values()) for ns in tenant_namespaces}
     specs: dict[str, dict] = {
         "default-deny-all": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
         "allow-dns": {
@@ -148,6 +157,16 @@ def network_policy_specs(me: NamespaceSpec, layer_namespaces: dict[str, str],
                 "policyTypes": ["Egress"],
                 "egress": [{"to": [_ns_peer(peers)], "ports": _ports(ports)}],
             }
+    data_ns = layer_namespaces.get("data")
+    if me.layer == "data":
+        rules = [{"from": [_ns_peer(allowed)], "ports": _ports([port])}
+                 for port in sorted(DATA_PORTS.values())
+                 if (allowed := sorted(ns for ns, ports in tenant_data.items() if port in ports))]
+        if rules:
+            specs["allow-from-tenant"] = {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": rules}
+    if me.layer == "tenant" and data_ns and tenant_data.get(me.name):
+        specs["allow-to-data"] = {"podSelector": {}, "policyTypes": ["Egress"],
+                                  "egress": [{"to": [_ns_peer([data_ns])], "ports": _ports(tenant_data[me.name])}]}
     if me.layer == "gateway":
         specs["allow-from-clients"] = {
             "podSelector": {},
@@ -189,7 +208,8 @@ def system_namespace(name: str, pods: int = 20) -> NamespaceSpec:
 
 
 def namespace_objects(spec: NamespaceSpec, layer_namespaces: dict[str, str],
-                      tenant_namespaces: list[str], vpc_cidr: str | None = None) -> list[dict[str, Any]]:
+                      tenant_namespaces: list[str], vpc_cidr: str | None = None,
+                      tenant_data: dict[str, list[int]] | None = None) -> list[dict[str, Any]]:
     """The Namespace (Pod Security labels) and what governs it: ResourceQuota, LimitRange, NetworkPolicies."""
     labels = {LAYER: spec.layer, **pod_security_labels(spec.pod_security), **spec.labels}
     lr = spec.limit_range
@@ -205,7 +225,8 @@ def namespace_objects(spec: NamespaceSpec, layer_namespaces: dict[str, str],
              "max": {"cpu": lr.max_cpu, "memory": lr.max_memory},
          }]}},
     ]
-    for policy, body in network_policy_specs(spec, layer_namespaces, tenant_namespaces, vpc_cidr).items():
+    for policy, body in network_policy_specs(spec, layer_namespaces, tenant_namespaces, vpc_cidr,
+                                             tenant_data).items():
         objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                         "metadata": metadata(policy, spec.name), "spec": body})
     return objects
@@ -218,7 +239,7 @@ class GovernedNamespace(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions(parent=parent) if parent is not None else shared.k8s_opts()
         super().__init__("agentic:platform:GovernedNamespace", name, None, opts)
         namespace, *governing = namespace_objects(spec, shared.namespaces, list(shared.tenant_namespaces),
-                                                  shared.vpc_cidr)
+                                                  shared.vpc_cidr, shared.tenant_data)
         scope = shared.scope(self, name)
         self.namespace = scope.apply(namespace, name="ns")
         suffixes = {"ResourceQuota": "quota", "LimitRange": "limits"}

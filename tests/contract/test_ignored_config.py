@@ -38,7 +38,7 @@ def _models_in(ann: Any) -> list[type[BaseModel]]:
     return [m for arg in typing.get_args(ann) for m in _models_in(arg)]
 
 
-def _reads_during_build(cfg: Platform) -> set[tuple[str, str]]:
+def _reads_during_build(cfg: Platform, config: dict[str, Any] | None = None) -> set[tuple[str, str]]:
     seen: set[tuple[str, str]] = set()
     original = Strict.__getattribute__
 
@@ -50,7 +50,7 @@ def _reads_during_build(cfg: Platform) -> set[tuple[str, str]]:
 
     Strict.__getattribute__ = recording  # type: ignore[method-assign]
     try:
-        run_under_mocks(lambda: program.build(cfg), region=cfg.aws.region)
+        run_under_mocks(lambda: program.build(cfg), region=cfg.aws.region, config=config)
     finally:
         Strict.__getattribute__ = original  # type: ignore[method-assign]
     return seen
@@ -60,10 +60,10 @@ def _covered_by_not_deployed(path: str) -> bool:
     return any(path == p or path.startswith(p + ".") or p.startswith(path + ".") for p in program.NOT_DEPLOYED)
 
 
-def ignored_fields(cfgs: list[Platform]) -> list[str]:
+def ignored_fields(cfgs: list[Platform], config: dict[str, Any] | None = None) -> list[str]:
     seen: set[tuple[str, str]] = set()
     for cfg in cfgs:
-        seen |= _reads_during_build(cfg)
+        seen |= _reads_during_build(cfg, config)
     return [path for path, model, name in _fields(Platform)
             if (model.__name__, name) not in seen and not _covered_by_not_deployed(path)]
 
@@ -77,25 +77,31 @@ def test_every_config_field_is_deployed_or_reported(committed):
     # A data volume exercises the optional GpuPool.data_volume branch the committed stacks leave unset.
     raw = stack_raw("dev")
     raw["gpu_pools"][0]["data_volume"] = {"size_gib": 500}
-    raw["models"][0].update(hf_token={"name": "hf", "key": "token"}, weights_s3_prefix="llama/8b",
-                            tool_calling=True, tool_parser="llama3_json")
+    raw["models"][0].update(hf_token={"name": "hf", "key": "token", "source": "stack", "stack_key": "hf-token",
+                                      "aws_secret_name": "agentic/agentic-dev/hf"},
+                            weights_s3_prefix="llama/8b", tool_calling=True, tool_parser="llama3_json")
+    raw["secrets"] = {"path_prefix": "agentic/agentic-dev", "refresh_interval": "30m", "recovery_window_days": 3,
+                      "rotation": {"redis-auth": 2}}
+    raw["tenants"][0]["allow"] = {"redis": True, "milvus": True}
+    raw["kagent"]["model_configs"].append({"name": "gpt", "provider": "OpenAI", "model": "gpt-4o",
+                                           "api_key": {"name": "openai", "source": "generated", "generation": 3}})
     raw["models"].append({"name": "mixtral", "engine": "tgi", "hf_model": "mistralai/Mixtral-8x7B-Instruct-v0.1",
                           "pool": "g5", "gpus": 4, "cpu": "16", "memory": "96Gi", "max_model_len": 8192,
                           "variants": [{"name": "primary", "replicas": 0, "weight": 100}],
                           "rollout": {"strategy": "bluegreen", "iterations": 5}})
-    assert ignored_fields([*committed, parse_platform(raw)]) == []
+    assert ignored_fields([*committed, parse_platform(raw)], {"agentic-platform:hf-token": "x"}) == []
 
 
 def test_the_walk_would_catch_an_ignored_field(committed, monkeypatch):
-    """Drop 'data.milvus' from NOT_DEPLOYED: its fields are read by nothing, so they are reported."""
-    monkeypatch.setattr(program, "NOT_DEPLOYED", {k: v for k, v in program.NOT_DEPLOYED.items() if k != "data.milvus"})
-    assert {"data.milvus.mode", "data.milvus.storage_gib"} <= set(ignored_fields(committed[:1]))
+    """Drop 'kagent' from NOT_DEPLOYED: most of its fields are read by nothing, so they are reported."""
+    monkeypatch.setattr(program, "NOT_DEPLOYED", {k: v for k, v in program.NOT_DEPLOYED.items() if k != "kagent"})
+    assert {"kagent.enabled", "kagent.agents.description"} <= set(ignored_fields(committed[:1]))
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_configured_but_not_deployed_is_said_in_the_plan(plans, stack):
     notes = plans(stack).run.outputs["plan_notes"]
-    for path in ("kagent", "data.milvus", "data.redis", "observability.otel_collector"):
+    for path in ("kagent", "observability.otel_collector"):
         assert any(n.startswith(f"platform.{path}: configured but not deployed") for n in notes), (path, notes)
     langfuse = any("platform.observability.langfuse" in n for n in notes)
     assert langfuse is (stack == "prod")  # dev leaves Langfuse off: nothing to report

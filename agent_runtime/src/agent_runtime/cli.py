@@ -1,4 +1,4 @@
-"""``agent-runtime``: serve (A2A + HTTP API), mcp (tools over MCP), chat (one-shot)."""
+"""``agent-runtime``: serve (A2A + HTTP API), mcp (tools over MCP), chat (one-shot), kb init (knowledge base)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import typer
 from agent_runtime.settings import load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+kb_app = typer.Typer(add_completion=False, no_args_is_help=True, help="The knowledge base in Milvus")
+app.add_typer(kb_app, name="kb")
 
 LLM_URL = typer.Option(None, "--llm-url", "-l", help="OpenAI-compatible endpoint [KUBE_AGENT_LLM_URL]")
 LLM_MODEL = typer.Option(None, "--llm-model", "-m", help="Model name [KUBE_AGENT_LLM_MODEL]")
@@ -77,3 +79,40 @@ def chat(message: str = typer.Argument(..., help="What to ask"), llm_url: Option
 
 if __name__ == "__main__":
     app()
+
+
+@kb_app.command("init")
+def kb_init(
+    collection: Optional[str] = typer.Option(None, "--collection", help="[AGENT_KNOWLEDGE_COLLECTION]"),
+    dim: Optional[int] = typer.Option(None, "--dim", min=8, help="Embedding dimension [AGENT_EMBEDDINGS_DIM]"),
+    bootstrap_root_password: bool = typer.Option(
+        False, "--bootstrap-root-password",
+        help="If Milvus still has its initial root password, replace it with the one in MILVUS_TOKEN"),
+    wait: float = typer.Option(0, "--wait", min=0, help="Seconds to wait for Milvus to accept connections"),
+) -> None:
+    """Create the knowledge-base collection (HNSW M=16 efConstruction=256, COSINE, tenant_id partition key), or
+    check that an existing one has that schema. Safe to run any number of times. Reads MILVUS_URI, MILVUS_TOKEN."""
+    from agent_runtime import kb
+
+    settings = load_settings()
+    if not settings.milvus_uri:
+        typer.echo("error: MILVUS_URI is not set", err=True)
+        raise typer.Exit(2)
+    name = collection or settings.knowledge_collection
+    size = dim or settings.embeddings_dim
+    token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
+    try:
+        if bootstrap_root_password:
+            if not token:
+                typer.echo("error: --bootstrap-root-password needs MILVUS_TOKEN (root:<password>)", err=True)
+                raise typer.Exit(2)
+            client, what = kb.bootstrap_root_password(settings.milvus_uri, token, wait)
+            typer.echo(what)
+        else:
+            client = kb.connect(settings.milvus_uri, token, wait)
+        result = kb.init_collection(client, name, size)
+    except kb.SchemaMismatch as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"collection {name}: {result} (dim {size}, HNSW M=16 efConstruction=256, COSINE, "
+               "partition key tenant_id)")

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     milvus_uri: str | None = Field(None, validation_alias=_env("MILVUS_URI", "milvus_uri"),
                                    description="http(s)://host:19530 or a local milvus-lite file (*.db)")
     milvus_token: SecretStr | None = Field(None, validation_alias=_env("MILVUS_TOKEN", "milvus_token"))
+    tenant_id: str | None = Field(None, validation_alias=_env("AGENT_TENANT_ID", "tenant_id"),
+                                  description="Knowledge-base tenant; default from a tenant-<name> namespace")
     knowledge_collection: str = Field("agent_knowledge", validation_alias=_env("AGENT_KNOWLEDGE_COLLECTION", "knowledge_collection"))
     memory_collection: str = Field("agent_memories", validation_alias=_env("AGENT_MEMORY_COLLECTION", "memory_collection"))
     long_term_memory: bool = Field(False, validation_alias=_env("AGENT_LONG_TERM_MEMORY", "long_term_memory"))

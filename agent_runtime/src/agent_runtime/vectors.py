@@ -62,6 +62,19 @@ def embedder_from_settings(settings: Any) -> Embedder:
                           settings.embeddings_model, settings.embeddings_dim)
 
 
+def milvus_client_class() -> Any:
+    """pymilvus' MilvusClient. pymilvus parses the MILVUS_URI environment variable when imported and refuses
+    anything but http(s)://; a milvus-lite file there (already read into the settings) is hidden from it."""
+    import os
+
+    env = os.environ.get("MILVUS_URI", "")
+    if env and not env.startswith(("http://", "https://", "tcp://", "unix:")):
+        os.environ.pop("MILVUS_URI")
+    from pymilvus import MilvusClient
+
+    return MilvusClient
+
+
 _SAFE = re.compile(r"^[\w .:/-]{0,128}$")
 
 
@@ -83,9 +96,7 @@ class VectorStore:
         async with self._lock:
             if self._client is None:
                 def connect() -> Any:
-                    from pymilvus import MilvusClient
-
-                    client = MilvusClient(uri=self.uri, token=self.token or "")
+                    client = milvus_client_class()(uri=self.uri, token=self.token or "")
                     if not client.has_collection(self.collection):
                         client.create_collection(
                             collection_name=self.collection, dimension=self.embedder.dim, primary_field_name="id",

@@ -10,7 +10,8 @@ import pytest
 from components.serving.models import (
     DO_NOT_DISRUPT, TGI_FLAGS, VLLM_FLAGS, engine_args, model_objects,
 )
-from components.serving.weights import read_policy, tls_only_policy
+from components.serving.weights import read_policy
+from kit.aws import tls_only_policy
 from config import ConfigError, parse_platform
 from config.serving import Model
 from tests.conftest import build_stack, stack_raw, validate_object

@@ -1,23 +1,29 @@
-"""``search_knowledge_base``: retrieval over Milvus (pymilvus; an embedded milvus-lite file by default)."""
+"""``search_knowledge_base``: retrieval over the knowledge-base collection in Milvus (see :mod:`agent_runtime.kb`).
+
+Results are always the caller's tenant's documents, at or above the seed's score threshold (0.7), top 5 unless
+asked otherwise."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from agent_runtime.kb import SCORE_THRESHOLD, TOP_K, KnowledgeBase
 from agent_runtime.tools import Tool, ToolError, params, table
-from agent_runtime.vectors import VectorStore
 
 
-def tools(settings: Any, store: VectorStore | None = None) -> list[Tool]:
-    if not settings.milvus_uri and store is None:
+def tools(settings: Any, kb: KnowledgeBase | None = None) -> list[Tool]:
+    if kb is None and not settings.milvus_uri:
         return []
-    vs = store or VectorStore.from_settings(settings, settings.knowledge_collection)
+    base = kb or KnowledgeBase.from_settings(settings)
 
     async def search(a: dict[str, Any]) -> str:
-        hits = await vs.search(a["query"], top_k=a.get("top_k", 5),
-                               category=None if a.get("category") in (None, "all") else a["category"])
+        try:
+            hits = await base.search(a["query"], top_k=a.get("top_k", TOP_K),
+                                     category=None if a.get("category") in (None, "all") else a["category"])
+        except ValueError as exc:
+            raise ToolError(str(exc)) from None
         if not hits:
-            raise ToolError("no documents matched; try other words")
+            raise ToolError(f"no documents scored {SCORE_THRESHOLD} or more; try other words")
         return table([[f"{h['score']:.3f}", h.get("category", ""), h["content"][:400]] for h in hits],
                      ["SCORE", "CATEGORY", "CONTENT"])
 
