@@ -20,7 +20,7 @@ from components.foundation.runtime_image import RuntimeImage, git_sha
 from components.nodes.gpu_software import GpuSoftware
 from components.nodes.karpenter import Karpenter
 from components.nodes.nodepools import NodePools
-from components.observability.monitoring import Monitoring
+from components.observability.monitoring import GRAFANA_ADMIN, Monitoring
 from components.data.milvus import ROOT as MILVUS_ROOT
 from components.data.milvus import Milvus
 from components.data.redis import AUTH as REDIS_AUTH
@@ -71,6 +71,9 @@ def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
         readers.append(f"pods reading Secret redis-connection in {', '.join(redis_readers(cfg, shared))}")
         out.append(Credential(REDIS_AUTH.model_copy(update={"generation": cfg.secrets.rotation.get("redis-auth", 1)}),
                               (), tuple(readers), "Redis/Valkey auth of the agents' session memory"))
+    if cfg.observability.prometheus and cfg.observability.grafana:
+        out.append(Credential(GRAFANA_ADMIN.model_copy(update={"generation": cfg.secrets.rotation.get(
+            GRAFANA_ADMIN.name, 1)}), (), (f"grafana ({ns['observability']})",), "Grafana admin password"))
     if data.milvus.enabled:
         out.append(Credential(MILVUS_ROOT, (), (), "Milvus root password (set once by the kb-init job)"))
     return out
@@ -146,16 +149,17 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     for tenant in cfg.tenants:
         TenantNamespace(f"{prefix}-{tenant.namespace}", tenant, shared)
 
-    # 3. Observability (first: it installs the monitoring CRDs other components' monitors need)
-    if cfg.observability.prometheus:
-        monitoring = Monitoring(f"{prefix}-monitoring", cfg.observability, shared)
-        shared = shared.with_(monitoring_crds=monitoring.release)
-    else:
-        notes.add("Prometheus stack disabled (observability.prometheus: false): no ServiceMonitors are created.")
-
-    # 4. Secrets: the external-secrets operator, the AWS Secrets Manager store, every credential
+    # 3. Secrets: the external-secrets operator, the AWS Secrets Manager store, every credential
     store = SecretsStore(f"{prefix}-secrets", cfg.secrets, shared)
     credentials = Credentials(f"{prefix}-credentials", credentials_of(cfg, shared), store, shared)
+
+    # 4. Observability (before the rest: it installs the monitoring CRDs other components' monitors need)
+    if cfg.observability.prometheus:
+        monitoring = Monitoring(f"{prefix}-monitoring", cfg.observability, store, shared)
+        shared = shared.with_(monitoring_crds=monitoring.release)
+        store.monitor(monitoring.release)
+    else:
+        notes.add("Prometheus stack disabled (observability.prometheus: false): no ServiceMonitors are created.")
 
     # 5. Node provisioning: Karpenter, its pools, NVIDIA software on GPU nodes
     karpenter = Karpenter(f"{prefix}-karpenter", shared)

@@ -71,6 +71,9 @@ def check_data(cfg: "Platform") -> list[Problem]:
                                                     "set mode: elasticache"))
         if r.engine == "redis":
             out.append(Problem(f"{base}.redis.engine", "in-cluster Redis is the official Valkey chart: use 'valkey'"))
+    if r.enabled and r.mode == "elasticache" and cfg.environment == "prod" and r.replicas < 1:
+        out.append(Problem(f"{base}.redis.replicas", "prod needs at least 1 replica: with none there is no "
+                                                     "multi-AZ failover"))
         if cfg.environment == "prod":
             out.append(Problem(f"{base}.redis.mode", "prod runs ElastiCache (multi-AZ, failover, TLS): in_cluster "
                                                      "Valkey has no automatic failover", severity="warning"))

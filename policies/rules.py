@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 try:  # in-process (the offline plan, tests): the policies package
-    from policies import serving
+    from policies import data, serving
 except ImportError:  # pragma: no cover - `pulumi preview --policy-pack policies` puts this directory on sys.path
+    import data  # type: ignore[no-redef]
     import serving  # type: ignore[no-redef]
 
 REDACTED = "[secret]"
@@ -338,6 +339,14 @@ RULES: list[Rule] = [
     Rule("load-balancer-only-at-gateway", "No LoadBalancer Service outside the gateway namespace",
          serving.check_load_balancers, stack=True),
     Rule("route-weights-sum-to-100", "HTTPRoute backend weights of a rule sum to 100", serving.check_route_weights),
+    Rule("secrets-from-secrets-manager", "Kubernetes Secrets come from AWS Secrets Manager through ExternalSecrets "
+         "(Pulumi-made Secrets in dev only)", data.check_secrets_from_store, stack=True),
+    Rule("elasticache-tls-auth", "ElastiCache encrypts in transit and at rest and requires auth",
+         data.check_elasticache),
+    Rule("s3-private-tls-only", "S3 buckets block public access and deny requests without TLS", data.check_buckets,
+         stack=True),
+    Rule("volumes-encrypted", "StorageClasses encrypt and every volume claim names an encrypted class",
+         data.check_encrypted_volumes, stack=True),
 ]
 
 

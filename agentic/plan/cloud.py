@@ -25,9 +25,15 @@ class Placeholders:
     """value -> what it stands for (``<type> <name>.<attribute>``)."""
 
     values: dict[str, str] = field(default_factory=dict)
+    #: secret values the mock cloud made up (generated passwords): never written anywhere, tests scan for them
+    secrets: list[str] = field(default_factory=list)
 
     def make(self, value: str, what: str) -> str:
         self.values[value] = what
+        return value
+
+    def secret(self, value: str) -> str:
+        self.secrets.append(value)
         return value
 
     def found_in(self, text: str) -> dict[str, str]:
@@ -234,7 +240,7 @@ OUTPUTS: dict[str, Callable[[_Fake], dict[str, Any]]] = {
         "primaryEndpointAddress": f.make(f"master.{f.inputs.get('replicationGroupId', f.physical)}.{f.h[:6]}.{f.cloud.region}.cache.amazonaws.com",
                                          "primaryEndpointAddress")},
     # A value only the stack knows: the test that scans every plan output for secrets plants these.
-    "random:index/randomPassword:RandomPassword": lambda f: {"result": f"PLANTED-random-{f.h[:24]}"},
+    "random:index/randomPassword:RandomPassword": lambda f: {"result": f.cloud.ph.secret(f"PLANTED-random-{f.h[:24]}")},
     "aws:secretsmanager/secret:Secret": lambda f: {
         "arn": f.arn("secretsmanager", f"secret:{f.physical}-{f.h[:6]}")},
 }

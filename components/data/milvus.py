@@ -191,7 +191,7 @@ def kb_init_job(cfg: MilvusConfig, namespace: str, image: Any, generation: int) 
                 "metadata": {"labels": {"app.kubernetes.io/name": "kb-init"}},
                 "spec": {
                     "restartPolicy": "OnFailure",
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 10001,
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000,
                                         "seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [{
                         "name": "kb-init", "image": image,

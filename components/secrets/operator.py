@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import pulumi
+from pydantic import Field
 
 from catalog import versions
 from components.tenancy.namespaces import GovernedNamespace, system_namespace
@@ -18,6 +19,7 @@ from config.secrets import SecretsConfig
 from kit.aws import arn, kms_key, pod_identity_role
 from kit.helm import HelmValues, release
 from kit.labels import SYSTEM_LABELS, SYSTEM_TOLERATION, metadata
+from kit.monitors import service_monitor
 from kit.shared import Shared
 
 NAMESPACE = "external-secrets"
@@ -60,8 +62,12 @@ class _Toggle(HelmValues):
     enabled: bool
 
 
+class _Metrics(HelmValues):
+    service: _Toggle
+
+
 class ExternalSecretsValues(HelmValues):
-    install_crds: bool
+    install_crds: bool = Field(alias="installCRDs")
     replica_count: int
     leader_elect: bool
     service_account: _ServiceAccount
@@ -69,20 +75,22 @@ class ExternalSecretsValues(HelmValues):
     tolerations: list[dict[str, str]]
     webhook: _Part
     cert_controller: _Part
-    service_monitor: _Toggle
+    # The platform adds the ServiceMonitor itself (monitor()): the operator installs before the monitoring CRDs,
+    # because Grafana's admin Secret comes through it.
+    metrics: _Metrics
     # Only the AWS provider is used: the operator never talks to another secrets backend.
     process_cluster_push_secret: bool
     process_push_secret: bool
 
 
-def operator_values(ha: bool, monitoring: bool) -> ExternalSecretsValues:
+def operator_values(ha: bool) -> ExternalSecretsValues:
     replicas = 2 if ha else 1
     part = dict(node_selector=dict(SYSTEM_LABELS), tolerations=[SYSTEM_TOLERATION], replica_count=replicas)
     return ExternalSecretsValues(
         install_crds=True, replica_count=replicas, leader_elect=ha,
         service_account=_ServiceAccount(create=True, name=SERVICE_ACCOUNT),
         node_selector=dict(SYSTEM_LABELS), tolerations=[SYSTEM_TOLERATION],
-        webhook=_Part(**part), cert_controller=_Part(**part), service_monitor=_Toggle(enabled=monitoring),
+        webhook=_Part(**part), cert_controller=_Part(**part), metrics=_Metrics(service=_Toggle(enabled=True)),
         process_cluster_push_secret=False, process_push_secret=False,
     )
 
@@ -103,13 +111,18 @@ class SecretsStore(pulumi.ComponentResource):
             cluster_name=shared.cluster_name_output, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT,
             parent=self, depends_on=list(shared.cluster_ready))
         self.namespace = GovernedNamespace(f"{name}-ns", system_namespace(NAMESPACE), shared, parent=self)
-        scope = shared.scope(self, name, NAMESPACE, depends_on=(self.namespace, *shared.cluster_ready,
-                                                                *((shared.monitoring_crds,) if shared.monitoring_crds
-                                                                  else ())))
+        scope = shared.scope(self, name, NAMESPACE, depends_on=(self.namespace, *shared.cluster_ready))
         self.release = release(f"{name}-operator", versions.EXTERNAL_SECRETS, release_name="external-secrets",
-                               namespace=NAMESPACE, values=operator_values(shared.high_availability,
-                                                                           shared.monitoring_crds is not None),
+                               namespace=NAMESPACE, values=operator_values(shared.high_availability),
                                opts=scope.opts())
         self.store = shared.scope(self, name, depends_on=(self.release,)).apply(cluster_secret_store(shared.region),
                                                                                 name="store")
+        self._shared = shared
         self.register_outputs({"prefix": self.prefix})
+
+    def monitor(self, monitoring_crds: pulumi.Resource) -> None:
+        """Scrape the operator's metrics Service once the monitoring CRDs exist."""
+        self._shared.scope(self, "external-secrets", NAMESPACE, depends_on=(self.release, monitoring_crds)).apply(
+            service_monitor("external-secrets", NAMESPACE, {"app.kubernetes.io/name": "external-secrets",
+                                                              "app.kubernetes.io/instance": "external-secrets"},
+                            "metrics"), name="monitor")
