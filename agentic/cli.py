@@ -140,6 +140,16 @@ def _print_plan(result, out_dir: Path, banner: str) -> None:
             mt.add_row(r["model"], r["engine"], r["pool"], str(r["gpus_per_replica"]), str(r["max_replicas"]),
                        str(r["gpus_at_max"]), f"{r['pool_gpus_at_max']}/{r['pool_limit']}")
         console.print(mt)
+    from agentic.plan.render import credential_rows
+
+    creds = credential_rows(result)
+    if creds:
+        ct = Table(title="Credentials - AWS Secrets Manager, synced by external-secrets (values never shown)")
+        for col in ("secret", "value", "synced to (namespace/Secret)"):
+            ct.add_column(col)
+        for r in creds:
+            ct.add_row(r["secret"], r["source"], "\n".join(r["synced_to"]) or "-")
+        console.print(ct)
     if result.findings:
         for f in result.findings:
             style = "red" if f.mandatory else "yellow"

@@ -209,6 +209,35 @@ def model_capacity_lines(cfg: Platform) -> list[str]:
     return out + [""]
 
 
+def credential_rows(plan: Plan) -> list[dict[str, Any]]:
+    """Each Secrets Manager secret the stack creates: where its value comes from and where it is synced to."""
+    run = plan.run
+    synced: dict[str, list[str]] = {}
+    for es in run.of_type("kubernetes:external-secrets.io/v1:ExternalSecret"):
+        meta = es.inputs.get("metadata") or {}
+        for d in (es.inputs.get("spec") or {}).get("data") or []:
+            synced.setdefault(d["remoteRef"]["key"], []).append(f"{meta.get('namespace')}/{meta.get('name')}")
+    generated = {r.name.removesuffix("-value") for r in run.of_type("random:index/randomPassword:RandomPassword")}
+    versioned = {r.name.removesuffix("-version") for r in run.of_type("aws:secretsmanager/secretVersion:SecretVersion")}
+    rows = []
+    for s in run.of_type("aws:secretsmanager/secret:Secret"):
+        source = ("generated" if s.name in generated else "stack config (Pulumi secret)" if s.name in versioned
+                  else "filled by an operator")
+        rows.append({"secret": s.inputs.get("name", s.name), "source": source,
+                     "synced_to": sorted(synced.get(s.inputs.get("name", ""), []))})
+    return sorted(rows, key=lambda r: r["secret"])
+
+
+def credential_lines(plan: Plan) -> list[str]:
+    rows = credential_rows(plan)
+    if not rows:
+        return []
+    out = ["## Credentials (AWS Secrets Manager -> ExternalSecrets)", "", "| secret | value | synced to |",
+           "|---|---|---|"]
+    out += [f"| {r['secret']} | {r['source']} | {', '.join(r['synced_to']) or '-'} |" for r in rows]
+    return out + [""]
+
+
 def runtime_auth_lines(cfg: Platform) -> list[str]:
     """How the platform's agent runtime authenticates callers, and the environment that says so."""
     from config.agents import runtime_auth_env
@@ -265,6 +294,7 @@ def summary_markdown(plan: Plan, used: dict[str, str]) -> str:
         "",
     ]
     lines += model_capacity_lines(cfg)
+    lines += credential_lines(plan)
     lines += [
         "## Policy report",
         "",

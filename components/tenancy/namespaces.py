@@ -45,6 +45,12 @@ KUBE_API_CLIENTS = {"gateway"}
 #: System namespaces whose servers the API server itself calls (metrics APIService, admission webhooks): ports.
 KUBE_API_CALLBACKS: dict[str, list[int]] = {"keda": [6443, 9443], "external-secrets": [10250]}
 
+#: The EKS Pod Identity agent: pods with a Pod Identity role fetch credentials from this link-local address, which a
+#: default-deny egress policy would block. Layers whose workloads carry such roles (external-secrets' operator,
+#: Milvus on S3, model servers reading weights from S3, agents calling Bedrock) may reach it.
+POD_IDENTITY_AGENT = {"cidr": "169.254.170.23/32", "port": 80}
+POD_IDENTITY_LAYERS = {"external-secrets", "data", "inference", "agents"}
+
 #: Layers that may open HTTPS connections leaving the cluster. ``True``: any address; ``False``: public only.
 HTTPS_EGRESS: dict[str, bool] = {"agents": True, "inference": False, "data": True, "observability": True,
                                  "gateway": False, "system": True, "keda": True, "flagger": True,
@@ -179,6 +185,13 @@ def network_policy_specs(me: NamespaceSpec, layer_namespaces: dict[str, str],
             "podSelector": {},
             "policyTypes": ["Egress"],
             "egress": [{"to": [{"ipBlock": block}], "ports": _ports([443])}],
+        }
+    if me.layer in POD_IDENTITY_LAYERS:
+        specs["allow-pod-identity-agent"] = {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT["cidr"]}}],
+                        "ports": _ports([POD_IDENTITY_AGENT["port"]])}],
         }
     if me.layer in KUBE_API_CALLBACKS and vpc_cidr:
         specs["allow-from-kube-api"] = {

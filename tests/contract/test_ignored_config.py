@@ -114,6 +114,7 @@ def test_nothing_reported_when_nothing_is_asked():
     raw["kagent"] = {"enabled": False, "model_configs": [], "mcp_servers": [], "agents": []}
     raw["gateway"] = {"enabled": False}
     raw["data"] = {"milvus": {"enabled": False}, "redis": {"enabled": False}}
+    raw["tenants"][0].pop("allow")
     raw["observability"]["otel_collector"] = False
     notes = Notes()
     program.report_not_deployed(parse_platform(raw), notes)

@@ -117,3 +117,16 @@ def test_only_the_gateway_namespace_reaches_the_private_api_endpoint():
                                                   "ports": [{"protocol": "TCP", "port": 443}]}]
     for layer in ("agents", "inference", "data", "tenant"):
         assert "allow-kube-api" not in network_policy_specs(*args_for(layer), "10.40.0.0/16")
+
+
+def test_pod_identity_agent_reachable_only_where_pod_identity_roles_run():
+    from components.tenancy.namespaces import system_namespace
+
+    for layer in ("data", "inference", "agents"):
+        specs = network_policy_specs(*args_for(layer))
+        egress = specs["allow-pod-identity-agent"]["egress"][0]
+        assert egress == {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}
+    for layer in ("gateway", "observability", "tenant"):
+        assert "allow-pod-identity-agent" not in network_policy_specs(*args_for(layer))
+    layers = {"observability": "observability"}
+    assert "allow-pod-identity-agent" in network_policy_specs(system_namespace("external-secrets"), layers, [])
