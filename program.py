@@ -20,7 +20,10 @@ from components.foundation.runtime_image import RuntimeImage, git_sha
 from components.nodes.gpu_software import GpuSoftware
 from components.nodes.karpenter import Karpenter
 from components.nodes.nodepools import NodePools
-from components.observability.monitoring import GRAFANA_ADMIN, Monitoring
+from components.observability.monitoring import GRAFANA_ADMIN, Monitoring, prometheus_url
+from components.agents import kagent_v0_10
+from components.agents.agents import Agents
+from components.agents.kagent import Kagent
 from components.data.milvus import ROOT as MILVUS_ROOT
 from components.data.milvus import Milvus
 from components.data.redis import AUTH as REDIS_AUTH
@@ -38,13 +41,16 @@ from components.serving.weights import ModelsBucket
 from components.tenancy.namespaces import DATA_PORTS, GovernedNamespace, NamespaceSpec
 from components.tenancy.tenants import TenantNamespace
 from config import ConfigError, Platform, Problem, parse_platform, warnings
+from config.agents import approvals, database_mode, runtime_auth_env
 from config.loader import FULL_KEY, KEY, PROJECT
 from kit.shared import Notes, Shared
+
+#: The OpenTelemetry collector's Service (the name the observability domain deploys it under)
+OTEL_COLLECTOR = "opentelemetry-collector"
 
 #: Config this version validates but does not deploy yet: path -> what is missing. Each entry is reported in the
 #: plan whenever the path is configured (tests/contract/test_ignored_config.py keeps this list honest).
 NOT_DEPLOYED: dict[str, str] = {
-    "kagent": "kagent, ModelConfigs, MCP servers and agents",
     "observability.otel_collector": "the OpenTelemetry collector",
     "observability.langfuse": "Langfuse",
 }
@@ -62,9 +68,14 @@ def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
     ns = shared.namespaces
     out = [Credential(m.hf_token, (ns["inference"],), (f"model server {m.name} ({ns['inference']})",),
                       f"Hugging Face token of model {m.name}") for m in cfg.models if m.hf_token]
-    out += [Credential(mc.api_key, (ns["agents"],), (f"agents using model config {mc.name} ({ns['agents']})",),
-                       f"{mc.provider} API key of model config {mc.name}")
-            for mc in cfg.kagent.model_configs if mc.api_key]
+    if cfg.kagent.enabled:
+        homes = kagent_v0_10.model_config_namespaces(cfg.kagent, agent_context(cfg, shared))
+        out += [Credential(mc.api_key, tuple(homes[mc.name]), (f"agents using model config {mc.name}",),
+                           f"{mc.provider} API key of model config {mc.name}")
+                for mc in cfg.kagent.model_configs if mc.api_key]
+        out += [Credential(ref, (kagent_v0_10.namespace_of(a, agent_context(cfg, shared)),), (f"agent {a.name}",),
+                           f"{env} of agent {a.name}")
+                for a in cfg.kagent.agents for env, ref in sorted(a.secret_env.items())]
     data = cfg.data
     if data.redis.enabled:
         readers = ([f"valkey ({ns['data']})"] if data.redis.mode == "in_cluster" else ["the ElastiCache auth token"])
@@ -77,6 +88,21 @@ def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
     if data.milvus.enabled:
         out.append(Credential(MILVUS_ROOT, (), (), "Milvus root password (set once by the kb-init job)"))
     return out
+
+
+def agent_context(cfg: Platform, shared: Shared, image: Any = None) -> kagent_v0_10.Context:
+    """What the kagent translator needs from the rest of the platform."""
+    obs = shared.namespaces.get("observability")
+    gateway = (f"http://{cfg.gateway.name}.{shared.namespaces['gateway']}.svc.cluster.local"
+               if cfg.gateway.enabled else None)
+    return kagent_v0_10.Context(
+        agents_namespace=shared.namespaces["agents"], gateway_url=gateway, model_header=cfg.gateway.model_header,
+        platform_models={m.name: kagent_v0_10.PlatformModel(m.hf_model, m.header_value) for m in cfg.models},
+        runtime_image=image,
+        otel_endpoint=f"http://{OTEL_COLLECTOR}.{obs}.svc.cluster.local:4317"
+        if cfg.observability.otel_collector and obs else None,
+        auth_env=runtime_auth_env(cfg.kagent.runtime_auth), redis=cfg.data.redis.enabled,
+        milvus=cfg.data.milvus.enabled)
 
 
 def redis_readers(cfg: Platform, shared: Shared) -> list[str]:
@@ -177,6 +203,7 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     else:
         notes.add("Gateway disabled (gateway.enabled: false): nothing reaches the models from outside the cluster.")
 
+    scalers = None
     # 7. Serving: model servers on the GPU pools (the models bucket when weights come from S3), routes to them
     if cfg.models:
         bucket = None
@@ -186,12 +213,14 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
                                after=(karpenter.release,))
         if gateway is not None:
             ModelRoutes(f"{prefix}-routes", list(cfg.models), cfg.gateway, gateway.gateway, shared, after=(servers,))
-        scalers = None
-        if any(m.autoscaling for m in cfg.models):
+        if needs_keda(cfg):
             scalers = Autoscaling(f"{prefix}-autoscaling", list(cfg.models), shared)
         if gateway is not None and any(m.rollout for m in cfg.models):
             Canaries(f"{prefix}-canaries", list(cfg.models), cfg.gateway, shared,
                      after=(servers, gateway.gateway, *((scalers,) if scalers else ())))
+
+    elif needs_keda(cfg):
+        scalers = Autoscaling(f"{prefix}-autoscaling", [], shared)
 
     # 8. The agent-runtime image
     registry = ImageRegistry(f"{prefix}-registry", cfg.agent_runtime, shared)
@@ -210,7 +239,13 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
         data_endpoints["milvus"] = {"uri": milvus.endpoint, "collection": cfg.data.milvus.collection,
                                     "secret": "milvus-connection"}
 
-    # 10. What the config describes that this version does not deploy
+    # 10. Agents: kagent (charts, database), model configs, MCP servers, agents, identities, scaling, routes, RBAC
+    if cfg.kagent.enabled:
+        build_agents(cfg, shared, store, gateway, runtime_image.ref if runtime_image else None, scalers)
+    else:
+        notes.add("kagent disabled (kagent.enabled: false): no agents run")
+
+    # 11. What the config describes that this version does not deploy
     report_not_deployed(cfg, notes)
 
     outputs: dict[str, pulumi.Output] = {
@@ -231,6 +266,34 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     for key, value in outputs.items():
         pulumi.export(key, value)
     return outputs
+
+
+def needs_keda(cfg: Platform) -> bool:
+    agents = cfg.kagent.agents if cfg.kagent.enabled else []
+    return any(m.autoscaling for m in cfg.models) or any(a.scaling and a.scaling.kind != "hpa" for a in agents)
+
+
+def build_agents(cfg: Platform, shared: Shared, store: SecretsStore, gateway: Any, image: Any,
+                 keda: Any) -> None:
+    """kagent and everything the agents config describes (the translator of the configured kagent line)."""
+    prefix = cfg.prefix
+    ctx = agent_context(cfg, shared, image)
+    memory = any(a.memory_model_config for a in cfg.kagent.agents)
+    kagent = Kagent(f"{prefix}-kagent", cfg.kagent, database_mode(cfg) == "rds",
+                    [shared.namespaces["agents"], *shared.tenant_namespaces], ctx.otel_endpoint, memory, store, shared)
+    after = (kagent.crds, kagent.release, *((gateway.gateway,) if gateway is not None else ()))
+    Agents(f"{prefix}-agents", cfg.kagent, ctx, shared, after=after,
+           gateway=(cfg.gateway.name, shared.namespaces["gateway"]) if gateway is not None else None,
+           prometheus=prometheus_url(shared.namespaces["observability"]),
+           redis_tls=cfg.data.redis.mode == "elasticache", keda=keda.release if keda is not None else None)
+    for a in cfg.kagent.agents:
+        for tool in a.tools:
+            server = next((s for s in cfg.kagent.mcp_servers if s.name == tool.mcp_server), None)
+            if server is not None:
+                waived = approvals(tool, server)[1]
+                if waived:
+                    shared.notes.add(f"agent '{a.name}' may run destructive tools without approval "
+                                     f"(waive_approval): {', '.join(waived)}")
 
 
 def load_from_pulumi_config() -> Platform:

@@ -61,9 +61,14 @@ VALKEY = Chart("valkey", "0.11.0", "https://valkey.io/valkey-helm/")
 #: Milvus chart 5.0.19 (Milvus 2.6.15; zilliztech/milvus-helm tag milvus-5.0.19): Woodpecker is its 2.6 message queue.
 MILVUS = Chart("milvus", "5.0.19", "https://zilliztech.github.io/milvus-helm/")
 
+#: kagent 0.10 (kagent.dev/v1alpha2). The CRD schemas in tests/fixtures/crds/kagent are release/v0.10.x at 03e950f6
+#: (= tag v0.10.0-rc3); re-check them when moving to a 0.10.x tag newer than the one validated here.
+KAGENT_CRDS = Chart("kagent-crds", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")
+KAGENT = Chart("kagent", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")
+
 CHARTS: tuple[Chart, ...] = (KARPENTER_CRD, KARPENTER, NVIDIA_DEVICE_PLUGIN, DCGM_EXPORTER, KUBE_PROMETHEUS_STACK,
                              KGATEWAY_CRDS, KGATEWAY, AWS_LOAD_BALANCER_CONTROLLER, KEDA, FLAGGER, EXTERNAL_SECRETS,
-                             VALKEY, MILVUS)
+                             VALKEY, MILVUS, KAGENT_CRDS, KAGENT)
 
 # --- Custom resource API versions ------------------------------------------------------------------------------
 KARPENTER_NODEPOOL_API = "karpenter.sh/v1"
@@ -77,6 +82,8 @@ KGATEWAY_API = "gateway.kgateway.dev/v1alpha1"
 KEDA_API = "keda.sh/v1alpha1"
 FLAGGER_API = "flagger.app/v1beta1"
 EXTERNAL_SECRETS_API = "external-secrets.io/v1"
+KAGENT_API = "kagent.dev/v1alpha2"
+KMCP_API = "kagent.dev/v1alpha1"  # kmcp MCPServer (kmcp v0.3.0, installed by kagent-crds)
 
 # --- Images -----------------------------------------------------------------------------------------------------
 #: Default model server images per engine (platform.models[].engine); a variant may pin another tag.
@@ -87,4 +94,6 @@ TGI_IMAGE = "ghcr.io/huggingface/text-generation-inference:3.3.6"
 AGENT_RUNTIME_BASE_IMAGE = "python:3.11-slim"
 #: ElastiCache engine versions per engine (prod Redis): Valkey 8.1, Redis OSS 7.1 (the newest each offers here).
 ELASTICACHE_ENGINE_VERSIONS = {"valkey": "8.1", "redis": "7.1"}
+#: RDS PostgreSQL for kagent in prod (major 17; pgvector is available as an extension for kagent memory).
+KAGENT_POSTGRES_VERSION = "17"
 KUBECTL = "v1.35.0"  # baked into the agent-runtime image; matches the default cluster minor version

@@ -114,3 +114,12 @@ def validate_object(obj: dict, kubernetes_version: str) -> None:
         kubernetes_validate.validate(obj, f"{kubernetes_version}.0", strict=True)
     else:
         validate_custom(obj)
+
+
+def without_prometheus(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with monitoring off (and agents that scale on Prometheus switched to an HPA)."""
+    raw["observability"]["prometheus"] = False
+    for a in raw.get("kagent", {}).get("agents", []):
+        if (a.get("scaling") or {}).get("kind") == "keda-sessions":
+            a["scaling"] = {"kind": "hpa", "min_replicas": 1, "max_replicas": a["scaling"].get("max_replicas", 3)}
+    return raw

@@ -52,6 +52,7 @@ class FakeLLM:
     def __init__(self, dim: int = 64):
         self.script: deque[dict[str, Any]] = deque()
         self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []  # request headers of each chat request, lower-cased names
         self.dim = dim
         self.app = self._build()
         self.port = 0
@@ -91,6 +92,7 @@ class FakeLLM:
     def reset(self) -> None:
         self.script.clear()
         self.requests.clear()
+        self.headers.clear()
 
     @property
     def url(self) -> str:
@@ -117,6 +119,7 @@ class FakeLLM:
         async def chat(request: Request) -> Any:
             body = await request.json()
             self.requests.append(body)
+            self.headers.append({k.lower(): v for k, v in request.headers.items()})
             step = self.script.popleft() if self.script else {"content": self._echo(body)}
             if "raw" in step:
                 from fastapi.responses import Response

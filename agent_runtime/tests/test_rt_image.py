@@ -70,6 +70,9 @@ def test_no_image_when_build_is_off():
 
     raw = stack_raw("dev")
     raw["agent_runtime"]["build"] = False
-    raw["kagent"]["agents"][1]["image"] = "ghcr.io/example/agent:1.0.0"
+    byo = next(a for a in raw["kagent"]["agents"] if a["type"] == "BYO")
+    byo["image"] = "ghcr.io/example/agent:1.0.0"
+    raw["kagent"]["mcp_servers"][0].update(kind="kmcp", image="ghcr.io/example/mcp:1.0.0")
+    raw["kagent"]["mcp_servers"][0].pop("namespaces")
     run = build_stack(raw)
     assert run.of_type("docker-build:index:Image") == []

@@ -241,6 +241,12 @@ OUTPUTS: dict[str, Callable[[_Fake], dict[str, Any]]] = {
                                          "primaryEndpointAddress")},
     # A value only the stack knows: the test that scans every plan output for secrets plants these.
     "random:index/randomPassword:RandomPassword": lambda f: {"result": f.cloud.ph.secret(f"PLANTED-random-{f.h[:24]}")},
+    "aws:rds/instance:Instance": lambda f: {
+        "address": f.make(f"{f.inputs.get('identifier', f.physical)}.{f.h[:12]}.{f.cloud.region}.rds.amazonaws.com",
+                          "address"),
+        "masterUserSecrets": [{"secretArn": f.arn("secretsmanager", f"secret:rds!db-{f.h[:8]}-{f.h[8:14]}",
+                                                  "masterUserSecrets[0].secretArn"),
+                               "secretStatus": "active", "kmsKeyId": f.inputs.get("masterUserSecretKmsKeyId", "")}]},
     "aws:secretsmanager/secret:Secret": lambda f: {
         "arn": f.arn("secretsmanager", f"secret:{f.physical}-{f.h[:6]}")},
 }

@@ -40,9 +40,14 @@ def redis_url_template(host: str | pulumi.Output[str], tls: bool) -> Any:
     return pulumi.Output.concat(scheme, "://:{{ .password | urlquery }}@", host, f":{PORT}/0")
 
 
-def connection_secret(namespace: str, url_template: Any, refresh: str, aws_secret: str, generation: int) -> dict:
+def connection_secret(namespace: str, url_template: Any, refresh: str, aws_secret: str, generation: int,
+                      address: Any = None, tls: bool = False) -> dict:
+    """``REDIS_URL`` for clients, and the same endpoint as address/password/TLS for KEDA's redis scaler."""
+    template = {"REDIS_URL": url_template, "REDIS_PASSWORD": "{{ .password }}", "REDIS_TLS": str(tls).lower()}
+    if address is not None:
+        template["REDIS_ADDRESS"] = address
     return external_secret(CONNECTION_SECRET, namespace, refresh, {"password": aws_secret},
-                           template={"REDIS_URL": url_template}, generation=generation)
+                           template=template, generation=generation)
 
 
 class _Auth(HelmValues):
@@ -118,7 +123,8 @@ class Redis(pulumi.ComponentResource):
         template = redis_url_template(host, self.tls)
         for ns in readers:
             shared.scope(self, f"{name}-connection", ns, depends_on=(store.store, *after)).apply(
-                connection_secret(ns, template, store.refresh_interval, aws_name(ref, store.prefix), ref.generation),
+                connection_secret(ns, template, store.refresh_interval, aws_name(ref, store.prefix), ref.generation,
+                                  self.endpoint, self.tls),
                 name=ns)
         self.register_outputs({"endpoint": self.endpoint})
 

@@ -35,11 +35,12 @@ class Credential:
     purpose: str = ""
 
 
-def external_secret(name: str, namespace: str, refresh: str, data: dict[str, str], *,
+def external_secret(name: str, namespace: str, refresh: str, data: dict[str, Any], *,
                     template: dict[str, str] | None = None, generation: int | None = None,
                     secret_type: str | None = None) -> dict[str, Any]:
-    """An ExternalSecret making Secret ``name`` from AWS secrets: ``data`` maps a key to a Secrets Manager name.
-    With ``template`` the Secret's keys are Go templates over those keys (e.g. a URL around a password)."""
+    """An ExternalSecret making Secret ``name`` from AWS secrets: ``data`` maps a key to a Secrets Manager name (or a
+    ``(name, JSON property)`` pair). With ``template`` the Secret's keys are Go templates over those keys (e.g. a URL
+    around a password)."""
     target: dict[str, Any] = {"name": name, "creationPolicy": "Owner", "deletionPolicy": "Retain"}
     if template is not None or secret_type is not None:
         target["template"] = {"engineVersion": "v2", **({"type": secret_type} if secret_type else {}),
@@ -52,9 +53,15 @@ def external_secret(name: str, namespace: str, refresh: str, data: dict[str, str
             "refreshInterval": refresh,
             "secretStoreRef": {"kind": "ClusterSecretStore", "name": STORE},
             "target": target,
-            "data": [{"secretKey": key, "remoteRef": {"key": remote}} for key, remote in sorted(data.items())],
+            "data": [{"secretKey": key, "remoteRef": _remote(remote)} for key, remote in sorted(data.items())],
         },
     }
+
+
+def _remote(remote: Any) -> dict[str, Any]:
+    if isinstance(remote, tuple):
+        return {"key": remote[0], "property": remote[1]}
+    return {"key": remote}
 
 
 def generation_annotations(refs: list[SecretRef]) -> dict[str, str]:

@@ -105,7 +105,7 @@ class SecretsStore(pulumi.ComponentResource):
         self.recovery_window_days = (cfg.recovery_window_days if cfg.recovery_window_days is not None
                                      else 30 if shared.high_availability else 7)
         self.key = kms_key(f"{name}-key", f"{shared.prefix}-secrets", f"Runtime secrets of {shared.prefix}", self)
-        pod_identity_role(
+        self.role, _ = pod_identity_role(
             name, role_name=f"{shared.prefix}-external-secrets",
             policy=self.key.arn.apply(lambda k: json.dumps(read_policy(shared.region, self.prefix, k))),
             cluster_name=shared.cluster_name_output, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT,

@@ -30,7 +30,10 @@ FLOWS: list[tuple[str, str, list[int]]] = [
     ("agents", "inference", [8000, 8080]),
     ("agents", "data", [19530, 6379]),
     ("tenant", "inference", [8000, 8080]),
-    ("tenant", "agents", [8080]),
+    ("tenant", "agents", [8080, 8083]),  # A2A to platform agents, kagent's controller API (8083)
+    ("agents", "tenant", [8080]),  # kagent and platform agents call tenant agents over A2A
+    ("agents", "gateway", [8080, 8443]),  # models through the gateway (its Envoy listens on 8080/8443)
+    ("tenant", "gateway", [8080, 8443]),
     ("*", "observability", OTLP_PORTS),
     ("keda", "observability", [9090]),  # KEDA's Prometheus scaler
     ("flagger", "observability", [9090]),  # Flagger's canary analysis
@@ -41,7 +44,7 @@ FLOWS: list[tuple[str, str, list[int]]] = [
 DATA_PORTS = {"milvus": 19530, "redis": 6379}
 
 #: Layers running controllers that watch the API server through its private endpoint (ENIs in the VPC).
-KUBE_API_CLIENTS = {"gateway"}
+KUBE_API_CLIENTS = {"gateway", "agents"}  # kgateway; kagent's controller and the MCP tool server
 #: System namespaces whose servers the API server itself calls (metrics APIService, admission webhooks): ports.
 KUBE_API_CALLBACKS: dict[str, list[int]] = {"keda": [6443, 9443], "external-secrets": [10250]}
 

@@ -14,7 +14,7 @@ import pytest
 import catalog.versions as versions
 from kit.k8s import CLUSTER_SCOPED
 from kit.labels import MANAGED_BY, MANAGER
-from tests.conftest import PROJECT_ROOT, STACKS, build_stack, crd_schemas, is_core, stack_raw
+from tests.conftest import without_prometheus, PROJECT_ROOT, STACKS, build_stack, crd_schemas, is_core, stack_raw
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 #: Namespaces the platform does not govern but uses on purpose, and why.
@@ -78,7 +78,7 @@ def test_every_emitted_kind_has_a_schema(plans, stack):
 def test_monitors_exist_only_when_monitoring_is_on(plans):
     assert any(r.inputs["apiVersion"].startswith("monitoring.coreos.com/") for r in k8s_objects(plans("dev")))
     raw = stack_raw("dev")
-    raw["observability"]["prometheus"] = False
+    without_prometheus(raw)
     raw["models"][0].pop("autoscaling")  # scaling on queue depth needs Prometheus
     run = build_stack(raw)
     assert [r.name for r in run.kubernetes_objects() if r.inputs["apiVersion"].startswith("monitoring.coreos.com/")] == []

@@ -89,19 +89,25 @@ def test_every_config_field_is_deployed_or_reported(committed):
                           "pool": "g5", "gpus": 4, "cpu": "16", "memory": "96Gi", "max_model_len": 8192,
                           "variants": [{"name": "primary", "replicas": 0, "weight": 100}],
                           "rollout": {"strategy": "bluegreen", "iterations": 5}})
+    raw["kagent"]["mcp_servers"].append({"name": "search", "kind": "kmcp", "image": "ghcr.io/example/mcp:1.0.0",
+                                         "port": 3001, "path": "/mcp"})
+    raw["kagent"]["agents"][0]["tools"].append({"mcp_server": "search"})
+    raw["kagent"]["agents"].append({"name": "queue-worker", "type": "BYO", "session_memory": True,
+                                    "scaling": {"kind": "keda-redis", "list_name": "jobs", "list_length": 10}})
     assert ignored_fields([*committed, parse_platform(raw)], {"agentic-platform:hf-token": "x"}) == []
 
 
 def test_the_walk_would_catch_an_ignored_field(committed, monkeypatch):
-    """Drop 'kagent' from NOT_DEPLOYED: most of its fields are read by nothing, so they are reported."""
-    monkeypatch.setattr(program, "NOT_DEPLOYED", {k: v for k, v in program.NOT_DEPLOYED.items() if k != "kagent"})
-    assert {"kagent.enabled", "kagent.agents.description"} <= set(ignored_fields(committed[:1]))
+    """Drop 'observability.langfuse' from NOT_DEPLOYED: nothing reads it, so it is reported."""
+    monkeypatch.setattr(program, "NOT_DEPLOYED", {k: v for k, v in program.NOT_DEPLOYED.items()
+                                                  if k != "observability.langfuse"})
+    assert "observability.langfuse" in set(ignored_fields(committed[:1]))
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_configured_but_not_deployed_is_said_in_the_plan(plans, stack):
     notes = plans(stack).run.outputs["plan_notes"]
-    for path in ("kagent", "observability.otel_collector"):
+    for path in ("observability.otel_collector",):
         assert any(n.startswith(f"platform.{path}: configured but not deployed") for n in notes), (path, notes)
     langfuse = any("platform.observability.langfuse" in n for n in notes)
     assert langfuse is (stack == "prod")  # dev leaves Langfuse off: nothing to report

@@ -181,6 +181,7 @@ class LLMClient:
                 api_key=self.settings.llm_api_key.get_secret_value(),
                 timeout=self.settings.llm_timeout,
                 max_retries=0,  # retries are ours: counted, logged, bounded by the request deadline
+                default_headers=dict(self.settings.llm_headers) or None,
             )
         return self._client
 
@@ -291,7 +292,8 @@ class LLMClient:
 
     async def reachable(self, timeout: float = 2.0) -> tuple[bool, str]:
         """GET {llm_url}/models: the endpoint answers and accepts our key."""
-        headers = {"Authorization": f"Bearer {self.settings.llm_api_key.get_secret_value()}"}
+        headers = {**self.settings.llm_headers,
+                   "Authorization": f"Bearer {self.settings.llm_api_key.get_secret_value()}"}
         try:
             async with httpx.AsyncClient(timeout=timeout) as client:
                 resp = await client.get(self.settings.llm_url.rstrip("/") + "/models", headers=headers)

@@ -34,6 +34,12 @@ def create_mcp_app(registry: ToolRegistry, host: str = "0.0.0.0", settings: Any 
     carrying JWT auth, every request needs a bearer token unless AGENT_AUTH_MCP=false opts out."""
     app = create_mcp_server(registry).streamable_http_app(streamable_http_path="/mcp", stateless_http=True,
                                                            host=host)
+    from starlette.responses import JSONResponse
+
+    async def health(request: Any) -> JSONResponse:
+        return JSONResponse({"status": "ok", "tools": len(registry.tools)})
+
+    app.add_route("/health", health, methods=["GET"])
     if settings is not None:
         from agent_runtime.security import BodySizeLimit, SecurityMiddleware
 

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     llm_url: str = Field("http://litellm.litellm.svc.cluster.local:4000/v1", validation_alias=_env("KUBE_AGENT_LLM_URL", "llm_url"))
     llm_model: str = Field("gpt-4o", validation_alias=_env("KUBE_AGENT_LLM_MODEL", "llm_model"))
     llm_api_key: SecretStr = Field(SecretStr("no-key"), validation_alias=_env("KUBE_AGENT_LLM_API_KEY", "llm_api_key"))
+    llm_headers: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, validation_alias=_env("KUBE_AGENT_LLM_HEADERS", "llm_headers"),
+        description="Extra request headers as name=value,name=value (the gateway routes on x-model-id)")
     llm_timeout: float = Field(30.0, gt=0, validation_alias=_env("AGENT_LLM_TIMEOUT", "llm_timeout"),
                                description="One LLM call; the whole turn is bounded by request_timeout")
     llm_retries: int = Field(3, ge=0, le=10, validation_alias=_env("AGENT_LLM_RETRIES", "llm_retries"))
@@ -64,6 +67,8 @@ class Settings(BaseSettings):
     request_timeout: float = Field(45.0, gt=0, validation_alias=_env("AGENT_REQUEST_TIMEOUT", "AGENT_TURN_TIMEOUT",
                                                                      "request_timeout"),
                                    description="Total time one turn may take (LLM calls, retries, tools)")
+    tools: CommaList = Field(default_factory=list, validation_alias=_env("AGENT_TOOLS", "tools"),
+                             description="Serve only these tools (empty: every tool the settings enable)")
     require_approval: CommaList = Field(
         default_factory=list, validation_alias=_env("AGENT_REQUIRE_APPROVAL", "require_approval"),
         description="Tool names (or 'destructive') that must not run without approval",
@@ -114,7 +119,21 @@ class Settings(BaseSettings):
     otel_service_name: str | None = Field(None, validation_alias=_env("OTEL_SERVICE_NAME", "otel_service_name"))
     log_level: str = Field("INFO", validation_alias=_env("AGENT_LOG_LEVEL", "log_level"))
 
-    @field_validator("require_approval", "file_roots", mode="before")
+    @field_validator("llm_headers", mode="before")
+    @classmethod
+    def _headers(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = [p.strip() for p in value.split(",") if p.strip()]
+            out = {}
+            for pair in pairs:
+                name, sep, val = pair.partition("=")
+                if not sep or not name.strip():
+                    raise ValueError(f"KUBE_AGENT_LLM_HEADERS: {pair!r} is not name=value")
+                out[name.strip()] = val.strip()
+            return out
+        return value
+
+    @field_validator("require_approval", "file_roots", "tools", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -88,7 +88,8 @@ def test_prod_runs_elasticache_multi_az_tls_kms_auth_private(plans):
 def test_one_connection_secret_shape_either_way(plans, stack, scheme):
     conn = external_secrets(plans(stack).run, "redis-connection")["ai-agents"]
     template = conn["spec"]["target"]["template"]
-    assert set(template["data"]) == {"REDIS_URL"}
+    assert set(template["data"]) == {"REDIS_URL", "REDIS_ADDRESS", "REDIS_PASSWORD", "REDIS_TLS"}
+    assert template["data"]["REDIS_TLS"] == str(stack == "prod").lower()
     url = template["data"]["REDIS_URL"]
     assert url.startswith(scheme + ":{{ .password | urlquery }}@") and url.endswith(":6379/0")
     assert conn["spec"]["data"][0]["remoteRef"]["key"] == f"agentic/agentic-{stack}/redis-auth"
@@ -237,6 +238,9 @@ def test_without_a_built_image_the_plan_says_the_collection_is_not_created():
     raw = stack_raw("dev")
     raw["agent_runtime"]["build"] = False
     raw["kagent"]["agents"] = [a for a in raw["kagent"]["agents"] if a["type"] != "BYO"]
+    raw["kagent"]["mcp_servers"] = []
+    for a in raw["kagent"]["agents"]:
+        a["tools"] = [t for t in a.get("tools", []) if "mcp_server" not in t]
     run = build_stack(raw)
     assert not [r for r in run.of_type("kubernetes:batch/v1:Job")]
     assert any("kb init" in n for n in run.outputs["plan_notes"])

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.components.foundation.test_foundation import EKS, NODECLASS, NODEPOOL, RELEASE, by_suffix, depends
-from tests.conftest import build_stack, stack_raw
+from tests.conftest import without_prometheus, build_stack, stack_raw
 
 
 def test_interruption_queue_and_five_rules(plans):
@@ -33,7 +33,7 @@ def test_karpenter_roles_pod_identity_and_chart(plans):
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment") if r.parent == node_role.urn}
     assert attached == {"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryPullOnly",
                         "AmazonSSMManagedInstanceCore"}
-    entry = run.of_type("aws:eks/accessEntry:AccessEntry")[0].inputs
+    entry = next(e.inputs for e in run.of_type("aws:eks/accessEntry:AccessEntry") if e.inputs.get("type") == "EC2_LINUX")
     assert entry["type"] == "EC2_LINUX" and entry["principalArn"] == node_role.outputs["arn"]
     pia = next(r for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
                if r.name.endswith("karpenter-pod-identity")).inputs
@@ -59,7 +59,7 @@ def test_destroy_order_nodepools_before_karpenter_before_cluster(plans):
     karpenter = next(r for r in run.of_type(RELEASE) if r.inputs["name"] == "karpenter")
     crds = next(r for r in run.of_type(RELEASE) if r.inputs["name"] == "karpenter-crd")
     node_group = run.of_type("aws:eks/nodeGroup:NodeGroup")[0]
-    access = run.of_type("aws:eks/accessEntry:AccessEntry")[0]
+    access = next(a for a in run.of_type("aws:eks/accessEntry:AccessEntry") if a.inputs.get("type") == "EC2_LINUX")
     cluster = run.of_type(EKS)[0]
     for np in run.of_type(NODEPOOL) + run.of_type(NODECLASS):
         assert karpenter.urn in np.dependencies, np.name  # deleted before the controller that finalizes nodes
@@ -126,7 +126,7 @@ def test_device_plugin_tolerates_gpu_taint_and_dcgm_service_monitor(plans):
 
 def test_without_prometheus_no_service_monitor_and_a_visible_note():
     raw = stack_raw("dev")
-    raw["observability"]["prometheus"] = False
+    without_prometheus(raw)
     raw["models"][0].pop("autoscaling")  # scaling on queue depth needs Prometheus
     run = build_stack(raw)
     assert run.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor") == []

@@ -110,12 +110,14 @@ def test_tenant_rbac(plans):
     assert secrets["verbs"] == ["list"]  # names only, never secret data
 
 
-def test_only_the_gateway_namespace_reaches_the_private_api_endpoint():
-    spec, layers, tenants = args_for("gateway")
-    specs = network_policy_specs(spec, layers, tenants, "10.40.0.0/16")
-    assert specs["allow-kube-api"]["egress"] == [{"to": [{"ipBlock": {"cidr": "10.40.0.0/16"}}],
-                                                  "ports": [{"protocol": "TCP", "port": 443}]}]
-    for layer in ("agents", "inference", "data", "tenant"):
+def test_only_controller_namespaces_reach_the_private_api_endpoint():
+    """kgateway (gateway), kagent's controller and the MCP tool server (agents) watch the API server."""
+    for layer in ("gateway", "agents"):
+        spec, layers, tenants = args_for(layer)
+        specs = network_policy_specs(spec, layers, tenants, "10.40.0.0/16")
+        assert specs["allow-kube-api"]["egress"] == [{"to": [{"ipBlock": {"cidr": "10.40.0.0/16"}}],
+                                                      "ports": [{"protocol": "TCP", "port": 443}]}]
+    for layer in ("inference", "data", "tenant"):
         assert "allow-kube-api" not in network_policy_specs(*args_for(layer), "10.40.0.0/16")
 
 

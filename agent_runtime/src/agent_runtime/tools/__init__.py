@@ -123,4 +123,9 @@ def build_registry(settings: Any, metrics: Metrics, *, kube: Any = None) -> Tool
     reg.extend(files.tools(settings))
     reg.extend(knowledge.tools(settings))
     reg.extend(http_api.tools(settings))
+    if settings.tools:
+        missing = sorted(set(settings.tools) - set(reg.tools))
+        if missing:
+            raise ValueError(f"AGENT_TOOLS names tools these settings do not enable: {', '.join(missing)}")
+        reg.tools = {name: tool for name, tool in reg.tools.items() if name in set(settings.tools)}
     return reg
