@@ -405,6 +405,15 @@ def check_kagent(cfg: "Platform") -> list[Problem]:
                 out.append(Problem(f"{tp}.agent", "an agent cannot use itself as a tool"))
             elif t.tool_names or t.require_approval or t.waive_approval:
                 out.append(Problem(tp, "tool_names/require_approval/waive_approval apply to MCP servers, not agents"))
+    admins = {a.principal_arn for a in cfg.cluster.admins}
+    seen_principals: set[str] = set()
+    for i, person in enumerate(k.access):
+        p = f"{base}.access[{i}].principal_arn"
+        if person.principal_arn in admins:
+            out.append(Problem(p, "is already a cluster admin (cluster.admins): one access entry per principal"))
+        if person.principal_arn in seen_principals:
+            out.append(Problem(p, "is listed twice: one role per principal"))
+        seen_principals.add(person.principal_arn)
     cycle = find_cycle(agent_graph(list(k.agents)))
     if cycle:
         i = next(i for i, a in enumerate(k.agents) if a.name == cycle[0])

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 try:  # in-process (the offline plan, tests): the policies package
-    from policies import data, serving
+    from policies import agents, data, serving
 except ImportError:  # pragma: no cover - `pulumi preview --policy-pack policies` puts this directory on sys.path
+    import agents  # type: ignore[no-redef]
     import data  # type: ignore[no-redef]
     import serving  # type: ignore[no-redef]
 
@@ -347,6 +348,14 @@ RULES: list[Rule] = [
          stack=True),
     Rule("volumes-encrypted", "StorageClasses encrypt and every volume claim names an encrypted class",
          data.check_encrypted_volumes, stack=True),
+    Rule("agent-references-resolve", "Every Agent's model config, MCP servers and agent tools exist in the stack",
+         agents.check_agent_references, stack=True),
+    Rule("byo-images-from-platform-ecr", "BYO agents run the platform's ECR images pinned by digest",
+         agents.check_byo_images, stack=True),
+    Rule("destructive-tools-need-approval", "Destructive MCP tools require approval unless explicitly waived",
+         agents.check_tool_approval),
+    Rule("agents-cannot-read-secrets", "No agent ServiceAccount is bound to a role that reads Secrets",
+         agents.check_agent_secret_access, stack=True),
 ]
 
 

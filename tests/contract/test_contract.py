@@ -118,3 +118,17 @@ def test_versions_are_pinned_in_one_place():
     offenders = [str(p.relative_to(PROJECT_ROOT)) for layer in ("components", "kit", "config")
                  for p in (PROJECT_ROOT / layer).rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == []
+
+
+def test_runtime_tool_table_matches_the_runtime():
+    """catalog.runtime_tools (what config validates tool names against) is the runtime's registry, destructive flags
+    included."""
+    from agent_runtime.observability import Metrics
+    from agent_runtime.settings import Settings
+    from agent_runtime.tools import build_registry
+    from catalog.runtime_tools import RUNTIME_MCP_TOOLS
+
+    settings = Settings(llm_url="http://x", gitea_url="http://g", gitea_token="t", milvus_uri="/tmp/unused.db",
+                        file_roots=["/tmp"])
+    registry = build_registry(settings, Metrics())
+    assert {t.name: t.destructive for t in registry.tools.values()} == RUNTIME_MCP_TOOLS
