@@ -150,6 +150,17 @@ def _print_plan(result, out_dir: Path, banner: str) -> None:
         for r in creds:
             ct.add_row(r["secret"], r["source"], "\n".join(r["synced_to"]) or "-")
         console.print(ct)
+    from agentic.plan.render import agent_rows
+
+    agents = agent_rows(result)
+    if agents:
+        at = Table(title="Agents - kagent.dev/v1alpha2 (tools marked (approval) wait for a human)")
+        for col in ("agent", "namespace", "type", "model", "tools", "scaling", "AWS", "route"):
+            at.add_column(col)
+        for r in agents:
+            at.add_row(r["agent"], r["namespace"], r["type"], r["model"], "\n".join(r["tools"]) or "-",
+                       r["scaling"], r["aws"], r["route"])
+        console.print(at)
     if result.findings:
         for f in result.findings:
             style = "red" if f.mandatory else "yellow"

@@ -228,6 +228,49 @@ def credential_rows(plan: Plan) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["secret"])
 
 
+def agent_rows(plan: Plan) -> list[dict[str, Any]]:
+    """Each Agent the plan creates: type, namespace, model, tools (approval-gated ones marked), scaling, route."""
+    run = plan.run
+    routes = {r.inputs["spec"]["rules"][0]["backendRefs"][0]["name"]: r.inputs["spec"]["rules"][0]["matches"][0][
+        "path"]["value"] for r in run.of_type("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")
+        if r.inputs["metadata"]["name"].startswith("agent-")}
+    short = {"HorizontalPodAutoscaler": "HPA", "ScaledObject": "KEDA"}
+    scalers = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): short[r.inputs["kind"]]
+               for r in run.registrations if r.inputs.get("kind") in ("HorizontalPodAutoscaler", "ScaledObject")}
+    identities = {r.inputs["serviceAccount"] for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")}
+    rows = []
+    for r in run.of_type("kubernetes:kagent.dev/v1alpha2:Agent"):
+        meta, spec = r.inputs["metadata"], r.inputs["spec"]
+        ns, name = meta["namespace"], meta["name"]
+        decl = spec.get("declarative") or {}
+        dep = (decl or spec.get("byo") or {}).get("deployment") or {}
+        tools = []
+        for t in decl.get("tools") or []:
+            if t["type"] == "Agent":
+                tools.append(f"agent:{t['agent']['name']}")
+            else:
+                gated = set(t["mcpServer"].get("requireApproval") or [])
+                tools += [f"{n}{' (approval)' if n in gated else ''}" for n in t["mcpServer"].get("toolNames") or []]
+        model = decl.get("modelConfig") or next((e["value"] for e in dep.get("env") or []
+                                                 if e["name"] == "KUBE_AGENT_LLM_MODEL"), "-")
+        rows.append({"agent": name, "namespace": ns, "type": spec["type"], "model": model, "tools": tools,
+                     "scaling": scalers.get((ns, name), f"replicas {dep.get('replicas', '-')}"),
+                     "aws": "pod identity" if dep.get("serviceAccountName") in identities else "-",
+                     "route": routes.get(name, "-")})
+    return sorted(rows, key=lambda r: (r["namespace"], r["agent"]))
+
+
+def agent_lines(plan: Plan) -> list[str]:
+    rows = agent_rows(plan)
+    if not rows:
+        return []
+    out = ["## Agents (kagent.dev/v1alpha2)", "", "| agent | namespace | type | model | tools | scaling | AWS | route |",
+           "|---|---|---|---|---|---|---|---|"]
+    out += [f"| {r['agent']} | {r['namespace']} | {r['type']} | {r['model']} | {', '.join(r['tools']) or '-'} | "
+            f"{r['scaling']} | {r['aws']} | {r['route']} |" for r in rows]
+    return out + [""]
+
+
 def credential_lines(plan: Plan) -> list[str]:
     rows = credential_rows(plan)
     if not rows:
@@ -295,6 +338,7 @@ def summary_markdown(plan: Plan, used: dict[str, str]) -> str:
     ]
     lines += model_capacity_lines(cfg)
     lines += credential_lines(plan)
+    lines += agent_lines(plan)
     lines += [
         "## Policy report",
         "",

@@ -428,3 +428,15 @@ def test_access_principals_are_not_cluster_admins_twice():
     raw = stack_raw("dev")
     raw["kagent"]["access"].append({"principal_arn": raw["cluster"]["admins"][0]["principal_arn"]})
     assert "already a cluster admin" in problems(raw)["platform.kagent.access[2].principal_arn"]
+
+
+def test_plan_lists_agents_with_approval_scaling_identity_and_route(plans):
+    from agentic.plan.render import agent_lines, agent_rows
+
+    rows = {r["agent"]: r for r in agent_rows(plans("prod"))}
+    assert rows["kube-agent"]["scaling"] == "HPA" and rows["kube-agent"]["route"] == "/agents/kube-agent"
+    assert "k8s_restart_deployment (approval)" in rows["sre-assistant"]["tools"]
+    assert rows["support-agent"]["aws"] == "pod identity" and rows["support-agent"]["tools"] == ["agent:sre-assistant"]
+    dev = {r["agent"]: r for r in agent_rows(plans("dev"))}
+    assert dev["kube-agent"]["scaling"] == "KEDA" and dev["research-report"]["tools"][0] == "agent:research-agent"
+    assert agent_lines(plans("dev"))[0] == "## Agents (kagent.dev/v1alpha2)"
