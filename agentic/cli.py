@@ -129,7 +129,7 @@ def _print_plan(result, out_dir: Path, banner: str) -> None:
     g.add_row("[bold]total[/]", "", "", str(sum(p.limits.gpus for p in cfg.gpu_pools)), "",
               f"[bold]{result.total_ceiling:,.2f}[/]")
     console.print(g)
-    from agentic.plan.render import model_capacity
+    from agentic.plan.tables import model_capacity
 
     rows = model_capacity(cfg)
     if rows:
@@ -140,7 +140,7 @@ def _print_plan(result, out_dir: Path, banner: str) -> None:
             mt.add_row(r["model"], r["engine"], r["pool"], str(r["gpus_per_replica"]), str(r["max_replicas"]),
                        str(r["gpus_at_max"]), f"{r['pool_gpus_at_max']}/{r['pool_limit']}")
         console.print(mt)
-    from agentic.plan.render import credential_rows
+    from agentic.plan.tables import credential_rows
 
     creds = credential_rows(result)
     if creds:
@@ -150,7 +150,7 @@ def _print_plan(result, out_dir: Path, banner: str) -> None:
         for r in creds:
             ct.add_row(r["secret"], r["source"], "\n".join(r["synced_to"]) or "-")
         console.print(ct)
-    from agentic.plan.render import agent_rows
+    from agentic.plan.tables import agent_rows
 
     agents = agent_rows(result)
     if agents:

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
-from config.agents import check_kagent
+from config.agent_rules import check_kagent
 from config.base import ROOT, ConfigError, Problem, path_of, short
 from config.data import check_data
 from config.secrets import check_secrets

@@ -431,7 +431,7 @@ def test_access_principals_are_not_cluster_admins_twice():
 
 
 def test_plan_lists_agents_with_approval_scaling_identity_and_route(plans):
-    from agentic.plan.render import agent_lines, agent_rows
+    from agentic.plan.tables import agent_lines, agent_rows
 
     rows = {r["agent"]: r for r in agent_rows(plans("prod"))}
     assert rows["kube-agent"]["scaling"] == "HPA" and rows["kube-agent"]["route"] == "/agents/kube-agent"

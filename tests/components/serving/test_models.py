@@ -127,7 +127,7 @@ def test_s3_models_get_the_bucket_role_and_pod_identity():
 
 
 def test_capacity_table_in_the_summary(plans):
-    from agentic.plan.render import model_capacity
+    from agentic.plan.tables import model_capacity
 
     rows = {r["model"]: r for r in model_capacity(plans("prod").config)}
     assert rows["llama-70b"]["gpus_at_max"] == 16 and rows["llama-70b"]["pool_limit"] == 16 and rows["llama-70b"][

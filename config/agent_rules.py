@@ -1,0 +1,215 @@
+"""Cross-field rules of the agents config (``platform.kagent``): references resolve, providers get what they need,
+MCP servers are used as their kind allows, BYO and Declarative options stay apart, scaling is coherent, tenants use
+only the data stores they are allowed, and agents-as-tools form no cycle."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from catalog.runtime_tools import RBAC_UNSAFE_TOOLS, RUNTIME_MCP_TOOLS
+from config.agents import agent_graph, database_mode, find_cycle, server_tools
+from config.base import ROOT, Problem, duplicates, unknown_ref
+
+if TYPE_CHECKING:
+    from config.platform import Platform
+
+
+def _check_model_configs(cfg: "Platform", base: str) -> list[Problem]:
+    out: list[Problem] = []
+    models = {m.name for m in cfg.models}
+    for i, mc in enumerate(cfg.kagent.model_configs):
+        p = f"{base}.model_configs[{i}]"
+        if mc.platform_model is not None:
+            if mc.platform_model not in models:
+                out.append(Problem(f"{p}.platform_model", unknown_ref("model", mc.platform_model, models,
+                                                                      "platform.models")))
+            if mc.provider != "OpenAI":
+                out.append(Problem(f"{p}.provider", "platform models are served by vLLM: use provider 'OpenAI'"))
+            if cfg.gateway.jwt is not None and mc.api_key is None:
+                out.append(Problem(f"{p}.api_key", "the gateway requires JWTs (gateway.jwt): give the agents' token "
+                                                   "as api_key (a credential reference) so kagent can call the model"))
+        elif mc.provider in ("OpenAI", "Anthropic", "AzureOpenAI", "Gemini") and mc.api_key is None:
+            out.append(Problem(f"{p}.api_key", f"provider {mc.provider} needs an API key credential reference"))
+        if mc.provider == "Bedrock":
+            if not mc.bedrock_region:
+                out.append(Problem(f"{p}.bedrock_region", "Bedrock model configs need a region (e.g. us-east-1)"))
+            if mc.api_key is not None:
+                out.append(Problem(f"{p}.api_key", "Bedrock uses the agent's Pod Identity role, never keys: remove it"))
+        elif mc.bedrock_region:
+            out.append(Problem(f"{p}.bedrock_region", f"only read for provider Bedrock (provider is {mc.provider})"))
+        azure = [f for f in ("azure_endpoint", "azure_api_version", "azure_deployment") if getattr(mc, f)]
+        if mc.provider == "AzureOpenAI" and not (mc.azure_endpoint and mc.azure_api_version):
+            out.append(Problem(f"{p}.azure_endpoint", "AzureOpenAI needs azure_endpoint and azure_api_version"))
+        elif mc.provider != "AzureOpenAI":
+            out += [Problem(f"{p}.{f}", f"only read for provider AzureOpenAI (provider is {mc.provider})")
+                    for f in azure]
+        if mc.base_url and mc.platform_model:
+            out.append(Problem(f"{p}.base_url", "a platform model is reached through the gateway: remove base_url"))
+    return out
+
+
+def _check_servers(cfg: "Platform", base: str, namespaces: set[str]) -> list[Problem]:
+    out: list[Problem] = []
+    platform_servers = [s for s in cfg.kagent.mcp_servers if s.kind == "platform"]
+    if len(platform_servers) > 1:
+        out.append(Problem(f"{base}.mcp_servers", "only one platform MCP server (kube-agent-mcp) can exist"))
+    for i, s in enumerate(cfg.kagent.mcp_servers):
+        p = f"{base}.mcp_servers[{i}]"
+        if s.kind == "remote" and not s.url:
+            out.append(Problem(f"{p}.url", "a remote MCP server needs a url"))
+        if s.kind == "kmcp" and not s.image:
+            out.append(Problem(f"{p}.image", "a kmcp MCP server needs an image"))
+        if s.kind != "remote" and s.url:
+            out.append(Problem(f"{p}.url", f"a {s.kind} MCP server's URL is its Service: remove url"))
+        if s.kind != "kmcp" and s.image:
+            out.append(Problem(f"{p}.image", "only kmcp servers run an image: remove it"))
+        if s.kind != "platform" and s.namespaces:
+            out.append(Problem(f"{p}.namespaces", "only read for the platform MCP server"))
+        if s.kind == "platform":
+            if not cfg.agent_runtime.build:
+                out.append(Problem(f"{p}.kind", "the platform MCP server runs the platform's image: set "
+                                                "agent_runtime.build true"))
+            unknown = [t for t in s.tools if t not in RUNTIME_MCP_TOOLS]
+            if unknown:
+                out.append(Problem(f"{p}.tools", f"{unknown} are not tools of `agent-runtime mcp` "
+                                                 f"({', '.join(sorted(RUNTIME_MCP_TOOLS))})"))
+            unsafe = sorted(RBAC_UNSAFE_TOOLS & set(s.tools))
+            if unsafe:
+                out.append(Problem(f"{p}.tools", f"{unsafe}: listing Secrets needs RBAC 'list', which returns their "
+                                                 "data too; the tool server gets no access to Secrets. Remove it"))
+            for j, ns in enumerate(s.namespaces):
+                if ns not in namespaces:
+                    out.append(Problem(f"{p}.namespaces[{j}]", f"'{ns}' is not a layer or tenant namespace"))
+    return out
+
+
+def check_kagent(cfg: "Platform") -> list[Problem]:
+    k = cfg.kagent
+    base = f"{ROOT}.kagent"
+    out = duplicates(k.model_configs, "name", f"{base}.model_configs")
+    for surface in ("a2a", "mcp"):
+        if getattr(k.runtime_auth, surface) == "required" and not k.runtime_auth.jwks_url:
+            out.append(Problem(f"{base}.runtime_auth.{surface}", "'required' needs runtime_auth.jwks_url (the "
+                                                                  "identity provider's keys) to verify tokens"))
+    out += duplicates(k.mcp_servers, "name", f"{base}.mcp_servers")
+    out += duplicates(k.agents, "name", f"{base}.agents")
+    mcs = {m.name: m for m in k.model_configs}
+    models = {m.name for m in cfg.models}
+    servers = {s.name: s for s in k.mcp_servers}
+    agents = {a.name: a for a in k.agents}
+    namespaces = {ns.name for ns in cfg.namespaces} | {t.namespace for t in cfg.tenants}
+    tenants = {t.namespace: (i, t) for i, t in enumerate(cfg.tenants)}
+    out += _check_model_configs(cfg, base)
+    out += _check_servers(cfg, base, namespaces)
+    if database_mode(cfg) == "bundled" and cfg.environment == "prod":
+        out.append(Problem(f"{base}.database.mode", "prod keeps kagent's sessions in RDS: the bundled PostgreSQL "
+                                                    "has no backups or failover", severity="warning"))
+    for i, a in enumerate(k.agents):
+        p = f"{base}.agents[{i}]"
+        if a.type == "Declarative":
+            if a.model_config_ref is None:
+                out.append(Problem(f"{p}.model_config", "a Declarative agent needs a model_config"))
+            elif a.model_config_ref not in mcs:
+                out.append(Problem(f"{p}.model_config", unknown_ref("model config", a.model_config_ref, mcs,
+                                                                    "platform.kagent.model_configs")))
+            if not a.system_message:
+                out.append(Problem(f"{p}.system_message", "a Declarative agent needs a system_message"))
+            for f in ("image", "llm_model", "env", "secret_env", "session_memory", "knowledge_base"):
+                if f in a.model_fields_set and getattr(a, f):
+                    out.append(Problem(f"{p}.{f}", "is a BYO option: kagent runs Declarative agents itself"))
+            if a.memory_model_config is not None:
+                if a.memory_model_config not in mcs:
+                    out.append(Problem(f"{p}.memory_model_config", unknown_ref(
+                        "model config", a.memory_model_config, mcs, "platform.kagent.model_configs")))
+                if database_mode(cfg) != "rds":
+                    out.append(Problem(f"{p}.memory_model_config", "kagent memory needs pgvector, which the bundled "
+                                                                   "PostgreSQL lacks: set kagent.database.mode rds"))
+        else:
+            for f in ("system_message", "model_config", "memory_model_config"):
+                if getattr(a, "model_config_ref" if f == "model_config" else f) is not None:
+                    out.append(Problem(f"{p}.{f}", "is a Declarative option: a BYO agent brings its own loop "
+                                                   "(set llm_model for the platform model it calls)"))
+            for f in ("tools", "skills"):
+                if getattr(a, f):
+                    out.append(Problem(f"{p}.{f}", "is a Declarative option: a BYO agent serves its own tools and "
+                                                   "agent card"))
+            if a.image is None and cfg.agent_runtime.build is False:
+                out.append(Problem(f"{p}.image", "BYO agent needs an image when agent_runtime.build is false"))
+            if a.llm_model is not None and a.llm_model not in models:
+                out.append(Problem(f"{p}.llm_model", unknown_ref("model", a.llm_model, models, "platform.models")))
+            if a.session_memory and not cfg.data.redis.enabled:
+                out.append(Problem(f"{p}.session_memory", "Redis is disabled (data.redis.enabled: false)"))
+            if a.knowledge_base and not cfg.data.milvus.enabled:
+                out.append(Problem(f"{p}.knowledge_base", "Milvus is disabled (data.milvus.enabled: false)"))
+        ns = a.namespace
+        if ns is not None and ns not in namespaces:
+            out.append(Problem(f"{p}.namespace", f"namespace '{ns}' is not a layer or tenant namespace"))
+        if ns in tenants:
+            ti, tenant = tenants[ns]
+            for store, wanted in (("redis", a.session_memory or (a.scaling and a.scaling.kind == "keda-redis")),
+                                  ("milvus", a.knowledge_base)):
+                if wanted and not getattr(tenant.allow, store):
+                    out.append(Problem(f"{p}.{'session_memory' if store == 'redis' else 'knowledge_base'}",
+                                       f"tenant '{tenant.name}' may not use {store}: allow it at "
+                                       f"platform.tenants[{ti}].allow.{store}"))
+        if a.replicas is not None and a.scaling is not None:
+            out.append(Problem(f"{p}.replicas", "set either replicas or scaling: with scaling the autoscaler owns "
+                                                "the replica count"))
+        if a.scaling:
+            sc = a.scaling
+            if sc.min_replicas > sc.max_replicas:
+                out.append(Problem(f"{p}.scaling", "min_replicas is greater than max_replicas"))
+            if sc.kind == "keda-redis" and not sc.list_name:
+                out.append(Problem(f"{p}.scaling.list_name", "keda-redis scales on a Redis list: name it"))
+            if sc.kind == "keda-redis" and not cfg.data.redis.enabled:
+                out.append(Problem(f"{p}.scaling.kind", "keda-redis needs Redis (data.redis.enabled)"))
+            if sc.kind == "keda-sessions" and not cfg.observability.prometheus:
+                out.append(Problem(f"{p}.scaling.kind", "keda-sessions reads Prometheus (observability.prometheus)"))
+            if sc.kind == "hpa" and sc.min_replicas == 0:
+                out.append(Problem(f"{p}.scaling.min_replicas", "an HPA cannot scale to zero: use 1, or keda-*"))
+        if a.expose and not cfg.gateway.enabled:
+            out.append(Problem(f"{p}.expose", "the gateway is disabled (gateway.enabled: false)"))
+        for j, t in enumerate(a.tools):
+            tp = f"{p}.tools[{j}]"
+            if (t.mcp_server is None) == (t.agent is None):
+                out.append(Problem(tp, "set exactly one of mcp_server or agent"))
+                continue
+            if t.mcp_server is not None:
+                server = servers.get(t.mcp_server)
+                if server is None:
+                    out.append(Problem(f"{tp}.mcp_server", unknown_ref("MCP server", t.mcp_server, servers,
+                                                                       "kagent.mcp_servers")))
+                    continue
+                offered = set(server.tools) or set(server_tools(server) or ())
+                unknown = [n for n in t.tool_names if offered and n not in offered]
+                if unknown:
+                    out.append(Problem(f"{tp}.tool_names", f"{unknown} are not tools of '{server.name}' "
+                                                           f"(offers {', '.join(sorted(offered))})"))
+                for field in ("require_approval", "waive_approval"):
+                    stray = [n for n in getattr(t, field) if t.tool_names and n not in t.tool_names]
+                    if stray:
+                        out.append(Problem(f"{tp}.{field}", f"{stray} must also be listed in tool_names"))
+                both = sorted(set(t.require_approval) & set(t.waive_approval))
+                if both:
+                    out.append(Problem(f"{tp}.waive_approval", f"{both} are also in require_approval: pick one"))
+            elif t.agent not in agents:
+                out.append(Problem(f"{tp}.agent", unknown_ref("agent", str(t.agent), agents, "kagent.agents")))
+            elif t.agent == a.name:
+                out.append(Problem(f"{tp}.agent", "an agent cannot use itself as a tool"))
+            elif t.tool_names or t.require_approval or t.waive_approval:
+                out.append(Problem(tp, "tool_names/require_approval/waive_approval apply to MCP servers, not agents"))
+    admins = {a.principal_arn for a in cfg.cluster.admins}
+    seen_principals: set[str] = set()
+    for i, person in enumerate(k.access):
+        p = f"{base}.access[{i}].principal_arn"
+        if person.principal_arn in admins:
+            out.append(Problem(p, "is already a cluster admin (cluster.admins): one access entry per principal"))
+        if person.principal_arn in seen_principals:
+            out.append(Problem(p, "is listed twice: one role per principal"))
+        seen_principals.add(person.principal_arn)
+    cycle = find_cycle(agent_graph(list(k.agents)))
+    if cycle:
+        i = next(i for i, a in enumerate(k.agents) if a.name == cycle[0])
+        out.append(Problem(f"{base}.agents[{i}].tools", f"agents-as-tools form a cycle: {' -> '.join(cycle)}; an "
+                                                        "agent pipeline must be acyclic"))
+    return out
