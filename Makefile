@@ -17,10 +17,10 @@ $(BIN)/agentic: pyproject.toml agent_runtime/pyproject.toml constraints.txt
 	@touch $@
 
 # graphviz renders graph.svg (the plan still writes graph.dot without it); redis-server and git serve the runtime
-# tests; all from Debian's packages.
-SYSTEM_PKGS := graphviz redis-server git
+# tests; prometheus brings promtool (alert rule tests) and a real Prometheus (dashboard queries); all from Debian.
+SYSTEM_PKGS := graphviz redis-server git prometheus
 deps:
-	@missing=""; for c in dot redis-server git; do command -v $$c >/dev/null 2>&1 || missing=yes; done; \
+	@missing=""; for c in dot redis-server git promtool prometheus; do command -v $$c >/dev/null 2>&1 || missing=yes; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get install -y -q $(SYSTEM_PKGS) >/dev/null 2>&1 || \

@@ -53,6 +53,8 @@ OTEL_COLLECTOR = "opentelemetry-collector"
 NOT_DEPLOYED: dict[str, str] = {
     "observability.otel_collector": "the OpenTelemetry collector",
     "observability.langfuse": "Langfuse",
+    "observability.logs": "Fluent Bit to CloudWatch Logs",
+    "observability.log_retention_days": "Fluent Bit to CloudWatch Logs",
 }
 
 
@@ -82,6 +84,11 @@ def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
         readers.append(f"pods reading Secret redis-connection in {', '.join(redis_readers(cfg, shared))}")
         out.append(Credential(REDIS_AUTH.model_copy(update={"generation": cfg.secrets.rotation.get("redis-auth", 1)}),
                               (), tuple(readers), "Redis/Valkey auth of the agents' session memory"))
+    obs = cfg.observability
+    receivers = [("slack webhook", obs.alerts.slack.webhook if obs.alerts.slack else None),
+                 ("e-mail password", obs.alerts.email.password if obs.alerts.email else None)]
+    out += [Credential(ref, (ns["observability"],), ("alertmanager (observability)",), f"Alertmanager {what}")
+            for what, ref in receivers if ref is not None and obs.prometheus]
     if cfg.observability.prometheus and cfg.observability.grafana:
         out.append(Credential(GRAFANA_ADMIN.model_copy(update={"generation": cfg.secrets.rotation.get(
             GRAFANA_ADMIN.name, 1)}), (), (f"grafana ({ns['observability']})",), "Grafana admin password"))
@@ -97,7 +104,7 @@ def agent_context(cfg: Platform, shared: Shared, image: Any = None) -> kagent_v0
                if cfg.gateway.enabled else None)
     return kagent_v0_10.Context(
         agents_namespace=shared.namespaces["agents"], gateway_url=gateway, model_header=cfg.gateway.model_header,
-        platform_models={m.name: kagent_v0_10.PlatformModel(m.hf_model, m.header_value) for m in cfg.models},
+        platform_models={m.name: kagent_v0_10.PlatformModel(m.hf_model, m.header_value, m.engine) for m in cfg.models},
         runtime_image=image,
         otel_endpoint=f"http://{OTEL_COLLECTOR}.{obs}.svc.cluster.local:4317"
         if cfg.observability.otel_collector and obs else None,

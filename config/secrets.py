@@ -81,6 +81,16 @@ def secret_refs(cfg: "Platform") -> list[tuple[str, SecretRef]]:
     refs = [(f"{ROOT}.models[{i}].hf_token", m.hf_token) for i, m in enumerate(cfg.models) if m.hf_token]
     refs += [(f"{ROOT}.kagent.model_configs[{i}].api_key", mc.api_key)
              for i, mc in enumerate(cfg.kagent.model_configs) if mc.api_key]
+    refs += [(f"{ROOT}.kagent.agents[{i}].secret_env.{k}", ref) for i, a in enumerate(cfg.kagent.agents)
+             for k, ref in sorted(a.secret_env.items())]
+    alerts = cfg.observability.alerts
+    if alerts.slack:
+        refs.append((f"{ROOT}.observability.alerts.slack.webhook", alerts.slack.webhook))
+    if alerts.email:
+        refs.append((f"{ROOT}.observability.alerts.email.password", alerts.email.password))
+    keys = cfg.observability.langfuse_keys
+    refs += [(f"{ROOT}.observability.langfuse_keys.{k}", getattr(keys, k)) for k in ("public_key", "secret_key")
+             if getattr(keys, k)]
     return refs
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from config.agent_rules import check_kagent
 from config.base import ROOT, ConfigError, Problem, path_of, short
 from config.data import check_data
+from config.observability import check_observability
 from config.secrets import check_secrets
 from config.cluster import check_environment, check_kubernetes_support, check_network, check_tags
 from config.platform import Platform
@@ -25,7 +26,7 @@ from config.tenancy import check_namespaces
 #: Every cross-field rule, by domain. Each takes the whole (well-typed) config and returns its problems.
 RULES: tuple[Callable[[Platform], list[Problem]], ...] = (
     check_network, check_tags, check_pools, check_namespaces, check_gateway, check_models, check_quota_covers,
-    check_kagent, check_environment, check_data, check_secrets,
+    check_kagent, check_environment, check_data, check_secrets, check_observability,
 )
 
 # --- pydantic errors → problems ------------------------------------------------------------------------------------

@@ -119,6 +119,7 @@ def validate_object(obj: dict, kubernetes_version: str) -> None:
 def without_prometheus(raw: dict[str, Any]) -> dict[str, Any]:
     """``raw`` with monitoring off (and agents that scale on Prometheus switched to an HPA)."""
     raw["observability"]["prometheus"] = False
+    raw["observability"]["grafana"] = False
     for a in raw.get("kagent", {}).get("agents", []):
         if (a.get("scaling") or {}).get("kind") == "keda-sessions":
             a["scaling"] = {"kind": "hpa", "min_replicas": 1, "max_replicas": a["scaling"].get("max_replicas", 3)}

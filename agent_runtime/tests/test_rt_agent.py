@@ -35,7 +35,7 @@ async def test_tool_call_result_goes_back_to_the_model(llm, make_runtime, tmp_pa
         {"path": str(tmp_path / "work" / "notes.txt")}), "ok": True}]
     tool_msg = llm.requests[1]["messages"][-1]
     assert tool_msg["role"] == "tool" and tool_msg["content"] == "the password is in vault"
-    assert metric(rt, "agent_tool_calls_total", agent="test-agent", tool="file_read", status="ok") == 1
+    assert metric(rt, "agent_tool_calls_total", agent_name="test-agent", tool="file_read", status="ok") == 1
 
 
 async def test_tool_errors_go_back_to_the_model_instead_of_crashing(llm, make_runtime):
@@ -96,8 +96,8 @@ async def test_retries_on_429_and_5xx_then_succeeds(llm, make_runtime):
     llm.error(429).error(503).reply("ok after retries")
     result = await rt.agent.run("hi", session_id="s1")
     assert result.reply == "ok after retries"
-    assert metric(rt, "llm_retries_total", agent="test-agent", reason="429") == 1
-    assert metric(rt, "llm_retries_total", agent="test-agent", reason="503") == 1
+    assert metric(rt, "llm_retries_total", agent_name="test-agent", reason="429") == 1
+    assert metric(rt, "llm_retries_total", agent_name="test-agent", reason="503") == 1
 
 
 async def test_clear_error_when_retries_run_out(llm, make_runtime):
@@ -105,7 +105,7 @@ async def test_clear_error_when_retries_run_out(llm, make_runtime):
     llm.error(500, times=3)
     with pytest.raises(LLMUnavailable, match="failed 3 time"):
         await rt.agent.run("hi", session_id="s1")
-    assert metric(rt, "agent_requests_total", agent="test-agent", status="failure") == 1
+    assert metric(rt, "agent_requests_total", agent_name="test-agent", status="failure") == 1
 
 
 async def test_request_timeout(llm, make_runtime):
@@ -113,7 +113,7 @@ async def test_request_timeout(llm, make_runtime):
     llm.delay(2.0)
     with pytest.raises(RequestTimeout, match="exceeded"):
         await rt.agent.run("slow", session_id="s1")
-    assert metric(rt, "agent_requests_total", agent="test-agent", status="timeout") == 1
+    assert metric(rt, "agent_requests_total", agent_name="test-agent", status="timeout") == 1
 
 
 async def test_cancellation(llm, make_runtime):
@@ -124,8 +124,8 @@ async def test_cancellation(llm, make_runtime):
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert metric(rt, "agent_requests_total", agent="test-agent", status="cancelled") == 1
-    assert metric(rt, "agent_active_sessions", agent="test-agent") == 0
+    assert metric(rt, "agent_requests_total", agent_name="test-agent", status="cancelled") == 1
+    assert metric(rt, "agent_active_sessions", agent_name="test-agent") == 0
 
 
 async def test_destructive_tools_behind_approval(llm, make_runtime, tmp_path):
@@ -174,5 +174,5 @@ async def test_token_metrics(llm, make_runtime):
     rt = make_runtime()
     llm.reply("hi")
     await rt.agent.run("hi", session_id="s")
-    assert metric(rt, "llm_tokens_total", agent="test-agent", model="fake-model", kind="prompt") == 10
-    assert metric(rt, "llm_tokens_total", agent="test-agent", model="fake-model", kind="completion") == 5
+    assert metric(rt, "llm_tokens_total", agent_name="test-agent", model="fake-model", provider="openai", type="prompt") == 10
+    assert metric(rt, "llm_tokens_total", agent_name="test-agent", model="fake-model", provider="openai", type="completion") == 5

@@ -68,11 +68,11 @@ async def test_turn_is_cancelled_when_the_client_goes_away(llm, make_settings):
                 await client.post(f"{url}/chat", json={"message": "take your time"})
         rt = app.state.runtime
         for _ in range(40):
-            if metric(rt, "agent_requests_total", agent="test-agent", status="cancelled") == 1:
+            if metric(rt, "agent_requests_total", agent_name="test-agent", status="cancelled") == 1:
                 break
             await asyncio.sleep(0.05)
-        assert metric(rt, "agent_requests_total", agent="test-agent", status="cancelled") == 1
-        assert metric(rt, "agent_active_sessions", agent="test-agent") == 0
+        assert metric(rt, "agent_requests_total", agent_name="test-agent", status="cancelled") == 1
+        assert metric(rt, "agent_active_sessions", agent_name="test-agent") == 0
         calls = len(llm.requests)
         await asyncio.sleep(0.5)
         assert len(llm.requests) == calls == 1  # nothing more was asked of the model

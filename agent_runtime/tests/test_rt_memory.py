@@ -95,13 +95,13 @@ async def test_redis_going_away_mid_session_loses_nothing(llm, make_client, redi
     assert [m["content"] for m in llm.requests[-1]["messages"][1:]] == ["q1", "a1", "q2"]
     ready = (await client.get("/ready")).json()
     assert ready["redis"].startswith("degraded (in-process fallback")
-    assert metric(rt, "agent_memory_degraded", agent="test-agent") == 1
+    assert metric(rt, "agent_memory_degraded", agent_name="test-agent") == 1
     await client.post("/chat", json={"message": "q3", "session_id": "s"})
     # Redis comes back (empty: it kept nothing on disk); every acknowledged message is written back.
     redis_server.start()
     rt.memory._next_try = 0
     assert (await client.get("/ready")).json()["redis"] == "ok"
-    assert metric(rt, "agent_memory_degraded", agent="test-agent") == 0
+    assert metric(rt, "agent_memory_degraded", agent_name="test-agent") == 0
     import redis.asyncio as aioredis
 
     r = aioredis.from_url(redis_server.url, decode_responses=True)

@@ -57,7 +57,7 @@ async def test_llm_cost_total(llm, make_runtime):
     llm.reply("a")
     await rt.agent.run("q", session_id="s")
     # fake usage: 10 prompt + 5 completion tokens -> 0.010 + 0.010 USD
-    assert metric(rt, "llm_cost_total", agent="test-agent", model="fake-model") == pytest.approx(0.02)
+    assert metric(rt, "llm_cost_usd_total", agent_name="test-agent", model="fake-model", provider="openai") == pytest.approx(0.02)
 
 
 async def test_jwt_via_jwks(llm, make_client):

@@ -84,8 +84,8 @@ async def test_health_ready_metrics(llm, make_client):
     llm.reply("x")
     await client.post("/chat", json={"message": "m"})
     text = (await client.get("/metrics")).text
-    assert 'agent_requests_total{agent="test-agent",status="success"} 1.0' in text
-    assert "agent_duration_seconds_bucket" in text and "llm_tokens_total" in text
+    assert 'agent_requests_total{agent_name="test-agent",status="success"} 1.0' in text
+    assert "agent_request_duration_seconds_bucket" in text and "llm_tokens_total" in text
 
 
 async def test_ready_is_503_when_llm_unreachable(make_client):
@@ -136,7 +136,7 @@ async def test_rate_limit_per_principal(llm, make_client):
     assert (await client.post("/chat", json={"message": "x"}, headers=bob)).status_code == 200
     limited = await client.post("/chat", json={"message": "x"}, headers=alice)
     assert int(limited.headers["Retry-After"]) >= 1
-    assert metric(client.runtime, "agent_rate_limited_total", agent="test-agent") == 2
+    assert metric(client.runtime, "agent_rate_limited_total", agent_name="test-agent") == 2
 
 
 async def test_request_size_limit(make_client):
@@ -168,4 +168,4 @@ async def test_256_concurrent_sessions(llm, make_client):
     results = await asyncio.gather(*(one(i) for i in range(256)))
     assert all(code == 200 for code, _ in results)
     assert sorted(reply for _, reply in results) == sorted(f"echo: msg {i}" for i in range(256))
-    assert metric(client.runtime, "agent_requests_total", agent="test-agent", status="success") == 256
+    assert metric(client.runtime, "agent_requests_total", agent_name="test-agent", status="success") == 256

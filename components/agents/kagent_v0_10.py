@@ -39,6 +39,7 @@ RUNTIME_UID = 1000  # the agent-runtime image's user (agent_runtime/Dockerfile)
 class PlatformModel:
     hf_model: str
     header_value: str
+    engine: str = "vllm"
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,8 @@ def byo_container(a: Agent, namespace: str, ctx: Context) -> dict[str, Any]:
         pm = ctx.platform_models[a.llm_model]
         env += [{"name": "KUBE_AGENT_LLM_URL", "value": f"{ctx.gateway_url}/v1"},
                 {"name": "KUBE_AGENT_LLM_MODEL", "value": pm.hf_model},
-                {"name": "KUBE_AGENT_LLM_HEADERS", "value": f"{ctx.model_header}={pm.header_value}"}]
+                {"name": "KUBE_AGENT_LLM_HEADERS", "value": f"{ctx.model_header}={pm.header_value}"},
+                {"name": "AGENT_LLM_PROVIDER", "value": pm.engine}]
     if ctx.otel_endpoint:
         env += [{"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": ctx.otel_endpoint},
                 {"name": "OTEL_SERVICE_NAME", "value": a.name}]

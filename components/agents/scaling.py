@@ -19,7 +19,7 @@ BEHAVIOR = {
     "scaleDown": {"stabilizationWindowSeconds": 300, "policies": [{"type": "Percent", "value": 10,
                                                                    "periodSeconds": 60}]},
 }
-SESSIONS_QUERY = 'sum(agent_active_sessions{{namespace="{ns}", agent="{agent}"}})'
+SESSIONS_QUERY = 'sum(agent_active_sessions{{namespace="{ns}", agent_name="{agent}"}})'
 
 
 def _target(a: Agent) -> dict[str, Any]:

@@ -1,7 +1,12 @@
 """kube-prometheus-stack in the observability namespace: Prometheus, Alertmanager, Grafana and the
-prometheus-operator CRDs (ServiceMonitor, PodMonitor, PrometheusRule) other components depend on.
+prometheus-operator CRDs (ServiceMonitor, PodMonitor, PrometheusRule) other components depend on; the platform's
+alert rules and routes, and its dashboards.
 
-Only the foundation of the observability layer: OpenTelemetry, Langfuse, dashboards and alert rules plug in later.
+Pod Security: the observability namespace enforces ``baseline``. node-exporter needs the host's network, PID
+namespace and root filesystem, which only ``privileged`` admits, so it runs in a namespace of its own
+(``node-exporter``, privileged, nothing else in it); everything else the chart runs stays within baseline.
+Prometheus reaches node-exporter (9100) and the kubelets (10250) on the nodes' addresses inside the VPC
+(NetworkPolicy ``allow-scrape-nodes``) and every pod's metrics port in any namespace.
 """
 
 from __future__ import annotations
@@ -9,9 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+from pydantic import Field
 
 from catalog import versions
+from components.observability.alerts import alertmanager_config, prometheus_rule, rule_groups
+from components.observability.dashboards import dashboard_configmaps
 from components.secrets.credentials import external_secret, generation_annotations
+from components.tenancy.namespaces import GovernedNamespace, NamespaceSpec, system_namespace
 from components.secrets.operator import SecretsStore
 from config.observability import ObservabilityConfig
 from config.secrets import SecretRef, aws_name
@@ -44,14 +53,32 @@ class _Grafana(HelmValues):
     enabled: bool
     admin: _GrafanaAdmin
     pod_annotations: dict[str, str]
+    persistence: _Persistence
 
 
 class _AlertmanagerSpec(HelmValues):
     replicas: int
+    secrets: list[str]
 
 
 class _Alertmanager(HelmValues):
     alertmanager_spec: _AlertmanagerSpec
+    config: dict[str, Any]
+
+
+class _Persistence(HelmValues):
+    enabled: bool
+    storage_class_name: str
+    size: str
+
+
+class _NodeExporterChart(HelmValues):
+    namespace_override: str
+    tolerations: list[dict[str, str]]
+
+
+class _Toggle(HelmValues):
+    enabled: bool
 
 
 class _PrometheusSpec(HelmValues):
@@ -72,19 +99,31 @@ class PrometheusStackValues(HelmValues):
     grafana: _Grafana
     alertmanager: _Alertmanager
     prometheus: _Prometheus
+    node_exporter: _Toggle
+    prometheus_node_exporter: _NodeExporterChart = Field(alias="prometheus-node-exporter")
+
+
+NODE_EXPORTER_NAMESPACE = "node-exporter"
 
 
 def prometheus_stack_values(cfg: ObservabilityConfig, ha: bool, admin_generation: int = 1) -> PrometheusStackValues:
+    size = cfg.storage_gib or (100 if ha else 20)
     storage = {"volumeClaimTemplate": {"spec": {
         "storageClassName": "gp3", "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": "100Gi" if ha else "20Gi"}}}}}
+        "resources": {"requests": {"storage": f"{size}Gi"}}}}}
+    am_config, am_secrets = alertmanager_config(cfg.alerts)
     return PrometheusStackValues(
         grafana=_Grafana(enabled=cfg.grafana, admin=_GrafanaAdmin(
             existing_secret=GRAFANA_ADMIN.name, user_key="admin-user", password_key="admin-password"),
-            pod_annotations=generation_annotations([GRAFANA_ADMIN.model_copy(update={"generation": admin_generation})])),
-        alertmanager=_Alertmanager(alertmanager_spec=_AlertmanagerSpec(replicas=2 if ha else 1)),
+            pod_annotations=generation_annotations([GRAFANA_ADMIN.model_copy(update={"generation": admin_generation})]),
+            persistence=_Persistence(enabled=True, storage_class_name="gp3", size=f"{cfg.grafana_storage_gib}Gi")),
+        alertmanager=_Alertmanager(alertmanager_spec=_AlertmanagerSpec(replicas=2 if ha else 1, secrets=am_secrets),
+                                   config=am_config),
         prometheus=_Prometheus(prometheus_spec=_PrometheusSpec(
             replicas=2 if ha else 1, retention=cfg.retention, storage_spec=storage)),
+        node_exporter=_Toggle(enabled=cfg.node_exporter),
+        prometheus_node_exporter=_NodeExporterChart(namespace_override=NODE_EXPORTER_NAMESPACE,
+                                                    tolerations=[{"operator": "Exists"}]),
     )
 
 
@@ -99,9 +138,19 @@ class Monitoring(pulumi.ComponentResource):
             after.append(scope.apply(grafana_admin_secret(namespace, store.refresh_interval,
                                                           aws_name(GRAFANA_ADMIN, store.prefix), generation),
                                      name="grafana-admin", depends_on=[store.store]))
+        if cfg.node_exporter:
+            spec = system_namespace(NODE_EXPORTER_NAMESPACE, pods=500)  # one pod per node
+            privileged = NamespaceSpec(spec.name, "system", "privileged", spec.quota, spec.limit_range, {})
+            after.append(GovernedNamespace(f"{name}-node-exporter-ns", privileged, shared, parent=self))
         self.release = release(
             f"{name}-kube-prometheus-stack", versions.KUBE_PROMETHEUS_STACK, release_name="kube-prometheus-stack",
             namespace=namespace, values=prometheus_stack_values(cfg, shared.high_availability, generation),
             opts=scope.opts(depends_on=after),
         )
+        objects = shared.scope(self, name, namespace, depends_on=(self.release,))
+        objects.apply(prometheus_rule(rule_groups(cfg.thresholds, shared.namespaces["agents"]), namespace),
+                      name="alerts")
+        if cfg.grafana:
+            for cm in dashboard_configmaps(namespace):
+                objects.apply(cm)
         self.register_outputs({})

@@ -19,7 +19,10 @@ from kit.labels import LAYER, NAMESPACE_NAME, TENANT, metadata, namespaces_in, p
 from kit.shared import Shared
 
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
-METRICS_PORTS = [8000, 8080, 9090, 9400]  # vLLM, agents, exporters, DCGM
+#: vLLM, agents and controllers, Prometheus-style exporters, Milvus, the Redis exporter, DCGM
+METRICS_PORTS = [8000, 8080, 9090, 9091, 9121, 9400]
+#: What Prometheus scrapes on the nodes' own addresses: node-exporter (host network) and the kubelet.
+NODE_SCRAPE_PORTS = [9100, 10250]
 OTLP_PORTS = [4317, 4318]
 
 #: (source layer, destination layer, TCP ports). "tenant" stands for every tenant namespace, "*" for any namespace.
@@ -188,6 +191,12 @@ def network_policy_specs(me: NamespaceSpec, layer_namespaces: dict[str, str],
             "podSelector": {},
             "policyTypes": ["Egress"],
             "egress": [{"to": [{"ipBlock": block}], "ports": _ports([443])}],
+        }
+    if me.layer == "observability" and vpc_cidr:
+        specs["allow-scrape-nodes"] = {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": _ports(NODE_SCRAPE_PORTS)}],
         }
     if me.layer in POD_IDENTITY_LAYERS:
         specs["allow-pod-identity-agent"] = {

@@ -83,6 +83,10 @@ def test_every_config_field_is_deployed_or_reported(committed):
     raw["secrets"] = {"path_prefix": "agentic/agentic-dev", "refresh_interval": "30m", "recovery_window_days": 3,
                       "rotation": {"redis-auth": 2}}
     raw["tenants"][0]["allow"] = {"redis": True, "milvus": True}
+    raw["observability"]["alerts"] = {
+        "slack": {"channel": "#alerts", "webhook": {"name": "slack-webhook", "key": "url"}},
+        "email": {"to": ["oncall@example.com"], "from": "am@example.com", "smarthost": "smtp.example.com:587",
+                  "username": "am", "password": {"name": "smtp", "key": "password"}}}
     raw["kagent"]["model_configs"].append({"name": "gpt", "provider": "OpenAI", "model": "gpt-4o",
                                            "api_key": {"name": "openai", "source": "generated", "generation": 3}})
     raw["models"].append({"name": "mixtral", "engine": "tgi", "hf_model": "mistralai/Mixtral-8x7B-Instruct-v0.1",
@@ -98,10 +102,10 @@ def test_every_config_field_is_deployed_or_reported(committed):
 
 
 def test_the_walk_would_catch_an_ignored_field(committed, monkeypatch):
-    """Drop 'observability.langfuse' from NOT_DEPLOYED: nothing reads it, so it is reported."""
+    """Drop 'observability.logs' from NOT_DEPLOYED: nothing reads it, so it is reported."""
     monkeypatch.setattr(program, "NOT_DEPLOYED", {k: v for k, v in program.NOT_DEPLOYED.items()
-                                                  if k != "observability.langfuse"})
-    assert "observability.langfuse" in set(ignored_fields(committed[:1]))
+                                                  if k != "observability.logs"})
+    assert "observability.logs" in set(ignored_fields(committed[:1]))
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -122,6 +126,7 @@ def test_nothing_reported_when_nothing_is_asked():
     raw["data"] = {"milvus": {"enabled": False}, "redis": {"enabled": False}}
     raw["tenants"][0].pop("allow")
     raw["observability"]["otel_collector"] = False
+    raw["observability"]["logs"] = False
     notes = Notes()
     program.report_not_deployed(parse_platform(raw), notes)
     assert notes.items == []

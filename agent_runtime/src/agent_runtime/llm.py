@@ -221,13 +221,13 @@ class LLMClient:
         raise AssertionError("unreachable")
 
     def _account(self, c: Completion) -> None:
-        name, model = self.settings.agent_name, self.settings.llm_model
-        self.metrics.tokens.labels(name, model, "prompt").inc(c.prompt_tokens)
-        self.metrics.tokens.labels(name, model, "completion").inc(c.completion_tokens)
+        name, model, provider = self.settings.agent_name, self.settings.llm_model, self.settings.llm_provider
+        self.metrics.tokens.labels(name, model, provider, "prompt").inc(c.prompt_tokens)
+        self.metrics.tokens.labels(name, model, provider, "completion").inc(c.completion_tokens)
         cost = (c.prompt_tokens * self.settings.usd_per_1k_prompt_tokens
                 + c.completion_tokens * self.settings.usd_per_1k_completion_tokens) / 1000
-        if cost:
-            self.metrics.cost.labels(name, model).inc(cost)
+        # Always exported (0 for self-hosted models without a price), so cost queries see every model.
+        self.metrics.cost.labels(name, model, provider).inc(cost)
 
     async def complete(
         self,

@@ -66,6 +66,7 @@ class SessionMemory:
         self._pending: OrderedDict[str, list[Batch]] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
         self.degraded = False
+        self.metrics.memory_degraded.labels(agent).set(0)  # exported from the start (the metrics contract)
         self._next_try = 0.0
         self.last_error = ""
 

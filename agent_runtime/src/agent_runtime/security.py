@@ -103,6 +103,7 @@ class SecurityMiddleware:
         self.auth_mcp = settings.auth_mcp is not False
         self.metrics = metrics
         self.agent = settings.agent_name
+        metrics.rate_limited.labels(self.agent)  # exported (at 0) from the start: the metrics contract
         if not self.auth.enabled:
             log.warning("JWT auth disabled: set AGENT_JWT_SECRET or AGENT_JWT_JWKS_URL to require tokens",
                         surface=surface)

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     llm_url: str = Field("http://litellm.litellm.svc.cluster.local:4000/v1", validation_alias=_env("KUBE_AGENT_LLM_URL", "llm_url"))
     llm_model: str = Field("gpt-4o", validation_alias=_env("KUBE_AGENT_LLM_MODEL", "llm_model"))
     llm_api_key: SecretStr = Field(SecretStr("no-key"), validation_alias=_env("KUBE_AGENT_LLM_API_KEY", "llm_api_key"))
+    llm_provider: str = Field("openai", validation_alias=_env("AGENT_LLM_PROVIDER", "llm_provider"),
+                              pattern=r"^[a-z0-9_.-]{1,64}$",
+                              description="The provider label of llm_* metrics (vllm, tgi, openai, bedrock, ...)")
     llm_headers: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict, validation_alias=_env("KUBE_AGENT_LLM_HEADERS", "llm_headers"),
         description="Extra request headers as name=value,name=value (the gateway routes on x-model-id)")

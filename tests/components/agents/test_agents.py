@@ -187,7 +187,7 @@ def test_byo_agent_container_and_scaling(plans):
     assert byo["envFrom"] == [{"secretRef": {"name": "redis-connection"}}, {"secretRef": {"name": "milvus-connection"}}]
     scaled = objects(dev, "ScaledObject", "ai-agents")["kube-agent"]["spec"]
     assert scaled["scaleTargetRef"] == {"name": "kube-agent"}
-    assert 'agent_active_sessions{namespace="ai-agents", agent="kube-agent"}' in scaled["triggers"][0]["metadata"][
+    assert 'agent_active_sessions{namespace="ai-agents", agent_name="kube-agent"}' in scaled["triggers"][0]["metadata"][
         "query"]
     prod = plans("prod").run
     pbyo = objects(prod, "Agent", "ai-agents")["kube-agent"]["spec"]["byo"]["deployment"]

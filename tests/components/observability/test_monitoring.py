@@ -9,9 +9,10 @@ from tests.helm_values import chart_defaults, unknown_keys
 
 def test_values_keys_exist_in_the_chart_and_follow_config():
     values = prometheus_stack_values(ObservabilityConfig(retention="30d", grafana=False), ha=True).render()
-    # grafana.* goes to the grafana subchart: podAnnotations is a key of grafana/helm-charts charts/grafana/values.yaml
-    # (not repeated in kube-prometheus-stack's own values.yaml).
-    assert unknown_keys(values, chart_defaults("kube-prometheus-stack")) == ["grafana.podAnnotations"]
+    # Subchart keys kube-prometheus-stack's own values.yaml does not repeat: podAnnotations and persistence of
+    # grafana/helm-charts charts/grafana/values.yaml, tolerations of prometheus-community's prometheus-node-exporter.
+    assert sorted(unknown_keys(values, chart_defaults("kube-prometheus-stack"))) == [
+        "grafana.persistence", "grafana.podAnnotations", "prometheus-node-exporter.tolerations"]
     spec = values["prometheus"]["prometheusSpec"]
     assert spec["retention"] == "30d" and spec["replicas"] == 2 and spec["serviceMonitorSelectorNilUsesHelmValues"] is False
     assert values["grafana"]["enabled"] is False
