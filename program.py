@@ -20,6 +20,7 @@ from components.foundation.runtime_image import RuntimeImage, git_sha
 from components.nodes.gpu_software import GpuSoftware
 from components.nodes.karpenter import Karpenter
 from components.nodes.nodepools import NodePools
+from components.observability.logs import LogShipping
 from components.observability.monitoring import GRAFANA_ADMIN, Monitoring, prometheus_url
 from components.agents import kagent_v0_10
 from components.agents.agents import Agents
@@ -53,8 +54,6 @@ OTEL_COLLECTOR = "opentelemetry-collector"
 NOT_DEPLOYED: dict[str, str] = {
     "observability.otel_collector": "the OpenTelemetry collector",
     "observability.langfuse": "Langfuse",
-    "observability.logs": "Fluent Bit to CloudWatch Logs",
-    "observability.log_retention_days": "Fluent Bit to CloudWatch Logs",
 }
 
 
@@ -191,6 +190,8 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
         monitoring = Monitoring(f"{prefix}-monitoring", cfg.observability, store, shared)
         shared = shared.with_(monitoring_crds=monitoring.release)
         store.monitor(monitoring.release)
+    if cfg.observability.logs:
+        LogShipping(f"{prefix}-logs", cfg.observability, shared)
     else:
         notes.add("Prometheus stack disabled (observability.prometheus: false): no ServiceMonitors are created.")
 

@@ -66,9 +66,12 @@ MILVUS = Chart("milvus", "5.0.19", "https://zilliztech.github.io/milvus-helm/")
 KAGENT_CRDS = Chart("kagent-crds", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")
 KAGENT = Chart("kagent", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")
 
+#: AWS for Fluent Bit chart 0.2.0 (Fluent Bit 3.2.1; aws/eks-charts stable/aws-for-fluent-bit, 2026-08-03).
+AWS_FOR_FLUENT_BIT = Chart("aws-for-fluent-bit", "0.2.0", "https://aws.github.io/eks-charts")
+
 CHARTS: tuple[Chart, ...] = (KARPENTER_CRD, KARPENTER, NVIDIA_DEVICE_PLUGIN, DCGM_EXPORTER, KUBE_PROMETHEUS_STACK,
                              KGATEWAY_CRDS, KGATEWAY, AWS_LOAD_BALANCER_CONTROLLER, KEDA, FLAGGER, EXTERNAL_SECRETS,
-                             VALKEY, MILVUS, KAGENT_CRDS, KAGENT)
+                             VALKEY, MILVUS, KAGENT_CRDS, KAGENT, AWS_FOR_FLUENT_BIT)
 
 # --- Custom resource API versions ------------------------------------------------------------------------------
 KARPENTER_NODEPOOL_API = "karpenter.sh/v1"

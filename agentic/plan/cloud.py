@@ -241,6 +241,7 @@ OUTPUTS: dict[str, Callable[[_Fake], dict[str, Any]]] = {
                                          "primaryEndpointAddress")},
     # A value only the stack knows: the test that scans every plan output for secrets plants these.
     "random:index/randomPassword:RandomPassword": lambda f: {"result": f.cloud.ph.secret(f"PLANTED-random-{f.h[:24]}")},
+    "aws:cloudwatch/logGroup:LogGroup": lambda f: {"arn": f.arn("logs", f"log-group:{f.physical}")},
     "aws:rds/instance:Instance": lambda f: {
         "address": f.make(f"{f.inputs.get('identifier', f.physical)}.{f.h[:12]}.{f.cloud.region}.rds.amazonaws.com",
                           "address"),

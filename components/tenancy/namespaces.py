@@ -55,12 +55,12 @@ KUBE_API_CALLBACKS: dict[str, list[int]] = {"keda": [6443, 9443], "external-secr
 #: default-deny egress policy would block. Layers whose workloads carry such roles (external-secrets' operator,
 #: Milvus on S3, model servers reading weights from S3, agents calling Bedrock) may reach it.
 POD_IDENTITY_AGENT = {"cidr": "169.254.170.23/32", "port": 80}
-POD_IDENTITY_LAYERS = {"external-secrets", "data", "inference", "agents"}
+POD_IDENTITY_LAYERS = {"external-secrets", "data", "inference", "agents", "logging"}
 
 #: Layers that may open HTTPS connections leaving the cluster. ``True``: any address; ``False``: public only.
 HTTPS_EGRESS: dict[str, bool] = {"agents": True, "inference": False, "data": True, "observability": True,
                                  "gateway": False, "system": True, "keda": True, "flagger": True,
-                                 "external-secrets": True}
+                                 "external-secrets": True, "logging": True}
 
 
 @dataclass(frozen=True)
