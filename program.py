@@ -20,7 +20,13 @@ from components.foundation.runtime_image import RuntimeImage, git_sha
 from components.nodes.gpu_software import GpuSoftware
 from components.nodes.karpenter import Karpenter
 from components.nodes.nodepools import NodePools
+from components.observability.langfuse import PUBLIC_KEY as LANGFUSE_PUBLIC_KEY
+from components.observability.langfuse import SECRET_KEY as LANGFUSE_SECRET_KEY
+from components.observability.langfuse import Langfuse
+from components.observability.langfuse import keys_secret as langfuse_keys_secret
+from components.observability.langfuse import web_url as langfuse_web_url
 from components.observability.logs import LogShipping
+from components.observability.traces import Collector
 from components.observability.monitoring import GRAFANA_ADMIN, Monitoring, prometheus_url
 from components.agents import kagent_v0_10
 from components.agents.agents import Agents
@@ -43,6 +49,7 @@ from components.tenancy.namespaces import DATA_PORTS, GovernedNamespace, Namespa
 from components.tenancy.tenants import TenantNamespace
 from config import ConfigError, Platform, Problem, parse_platform, warnings
 from config.agents import approvals, database_mode, runtime_auth_env
+from config.secrets import SecretRef, aws_name
 from config.loader import FULL_KEY, KEY, PROJECT
 from kit.shared import Notes, Shared
 
@@ -52,9 +59,23 @@ OTEL_COLLECTOR = "opentelemetry-collector"
 #: Config this version validates but does not deploy yet: path -> what is missing. Each entry is reported in the
 #: plan whenever the path is configured (tests/contract/test_ignored_config.py keeps this list honest).
 NOT_DEPLOYED: dict[str, str] = {
-    "observability.otel_collector": "the OpenTelemetry collector",
-    "observability.langfuse": "Langfuse",
 }
+
+
+def vpc_service_ports(cfg: Platform) -> dict[str, list[int]]:
+    """Which namespaces reach AWS services inside the VPC: ElastiCache (agents and tenants allowed Redis), RDS
+    (kagent in the agents namespace, Langfuse in the observability namespace)."""
+    out: dict[str, set[int]] = {}
+    agents = next(ns.name for ns in cfg.namespaces if ns.layer == "agents")
+    obs = next(ns.name for ns in cfg.namespaces if ns.layer == "observability")
+    if cfg.data.redis.enabled and cfg.data.redis.mode == "elasticache":
+        for ns in [agents, *(t.namespace for t in cfg.tenants if t.allow.redis)]:
+            out.setdefault(ns, set()).add(6379)
+    if cfg.kagent.enabled and database_mode(cfg) == "rds":
+        out.setdefault(agents, set()).add(5432)
+    if cfg.observability.langfuse and cfg.environment == "prod":
+        out.setdefault(obs, set()).add(5432)
+    return {ns: sorted(ports) for ns, ports in out.items()}
 
 
 def tenant_data_ports(cfg: Platform) -> dict[str, list[int]]:
@@ -91,6 +112,9 @@ def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
     if cfg.observability.prometheus and cfg.observability.grafana:
         out.append(Credential(GRAFANA_ADMIN.model_copy(update={"generation": cfg.secrets.rotation.get(
             GRAFANA_ADMIN.name, 1)}), (), (f"grafana ({ns['observability']})",), "Grafana admin password"))
+    if obs.langfuse or obs.langfuse_keys.host:
+        out += [Credential(ref, (), (), f"Langfuse project {what} key") for what, ref in zip(
+            ("public", "secret"), langfuse_refs(cfg))]
     if data.milvus.enabled:
         out.append(Credential(MILVUS_ROOT, (), (), "Milvus root password (set once by the kb-init job)"))
     return out
@@ -169,7 +193,8 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
                                       **({"keda": "keda"} if any(m.autoscaling for m in cfg.models) else {}),
                                       **({"flagger": "flagger"} if any(m.rollout for m in cfg.models) else {})},
                           tenant_namespaces=tuple(t.namespace for t in cfg.tenants),
-                          tenant_data=tenant_data_ports(cfg), vpc_id=network.vpc_id,
+                          tenant_data=tenant_data_ports(cfg), vpc_services=vpc_service_ports(cfg),
+                          vpc_id=network.vpc_id,
                           private_subnet_ids=tuple(network.private_subnet_ids),
                           node_security_group_id=cluster.cluster_security_group_id,
                           rotation=dict(cfg.secrets.rotation))
@@ -190,10 +215,11 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
         monitoring = Monitoring(f"{prefix}-monitoring", cfg.observability, store, shared)
         shared = shared.with_(monitoring_crds=monitoring.release)
         store.monitor(monitoring.release)
-    if cfg.observability.logs:
-        LogShipping(f"{prefix}-logs", cfg.observability, shared)
     else:
         notes.add("Prometheus stack disabled (observability.prometheus: false): no ServiceMonitors are created.")
+    if cfg.observability.logs:
+        LogShipping(f"{prefix}-logs", cfg.observability, shared)
+    build_traces(cfg, shared, store)
 
     # 5. Node provisioning: Karpenter, its pools, NVIDIA software on GPU nodes
     karpenter = Karpenter(f"{prefix}-karpenter", shared)
@@ -274,6 +300,28 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     for key, value in outputs.items():
         pulumi.export(key, value)
     return outputs
+
+
+def langfuse_refs(cfg: Platform) -> tuple[SecretRef, SecretRef]:
+    keys = cfg.observability.langfuse_keys
+    return keys.public_key or LANGFUSE_PUBLIC_KEY, keys.secret_key or LANGFUSE_SECRET_KEY
+
+
+def build_traces(cfg: Platform, shared: Shared, store: SecretsStore) -> None:
+    """Langfuse (in-cluster, or external at langfuse_keys.host) and the OpenTelemetry collector in front of it."""
+    obs, ns = cfg.observability, shared.namespaces["observability"]
+    url, after = None, ()
+    if obs.langfuse:
+        langfuse = Langfuse(f"{cfg.prefix}-langfuse", *langfuse_refs(cfg), store, shared)
+        url, after = langfuse_web_url(ns), (langfuse.keys,)
+    elif obs.langfuse_keys.host:
+        public, secret = langfuse_refs(cfg)
+        url = obs.langfuse_keys.host
+        after = (shared.scope(store, f"{cfg.prefix}-langfuse", ns, depends_on=(store.store,)).apply(
+            langfuse_keys_secret(ns, store.refresh_interval, aws_name(public, store.prefix),
+                                 aws_name(secret, store.prefix), public.source == "generated"), name="keys"),)
+    if obs.otel_collector:
+        Collector(f"{cfg.prefix}-traces", url, shared, after=after)
 
 
 def needs_keda(cfg: Platform) -> bool:

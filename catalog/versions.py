@@ -69,9 +69,16 @@ KAGENT = Chart("kagent", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")
 #: AWS for Fluent Bit chart 0.2.0 (Fluent Bit 3.2.1; aws/eks-charts stable/aws-for-fluent-bit, 2026-08-03).
 AWS_FOR_FLUENT_BIT = Chart("aws-for-fluent-bit", "0.2.0", "https://aws.github.io/eks-charts")
 
+#: OpenTelemetry collector chart 0.170.0 (collector 0.158.0; open-telemetry/opentelemetry-helm-charts, 2026-08-14).
+OPENTELEMETRY_COLLECTOR = Chart("opentelemetry-collector", "0.170.0",
+                                "https://open-telemetry.github.io/opentelemetry-helm-charts")
+#: Langfuse chart 2.0.0 (Langfuse 4.4.0; langfuse/langfuse-k8s tag langfuse-2.0.0, 2026-08-18).
+LANGFUSE = Chart("langfuse", "2.0.0", "https://langfuse.github.io/langfuse-k8s")
+
 CHARTS: tuple[Chart, ...] = (KARPENTER_CRD, KARPENTER, NVIDIA_DEVICE_PLUGIN, DCGM_EXPORTER, KUBE_PROMETHEUS_STACK,
                              KGATEWAY_CRDS, KGATEWAY, AWS_LOAD_BALANCER_CONTROLLER, KEDA, FLAGGER, EXTERNAL_SECRETS,
-                             VALKEY, MILVUS, KAGENT_CRDS, KAGENT, AWS_FOR_FLUENT_BIT)
+                             VALKEY, MILVUS, KAGENT_CRDS, KAGENT, AWS_FOR_FLUENT_BIT, OPENTELEMETRY_COLLECTOR,
+                             LANGFUSE)
 
 # --- Custom resource API versions ------------------------------------------------------------------------------
 KARPENTER_NODEPOOL_API = "karpenter.sh/v1"
@@ -97,6 +104,6 @@ TGI_IMAGE = "ghcr.io/huggingface/text-generation-inference:3.3.6"
 AGENT_RUNTIME_BASE_IMAGE = "python:3.11-slim"
 #: ElastiCache engine versions per engine (prod Redis): Valkey 8.1, Redis OSS 7.1 (the newest each offers here).
 ELASTICACHE_ENGINE_VERSIONS = {"valkey": "8.1", "redis": "7.1"}
-#: RDS PostgreSQL for kagent in prod (major 17; pgvector is available as an extension for kagent memory).
-KAGENT_POSTGRES_VERSION = "17"
+#: RDS PostgreSQL for kagent and Langfuse in prod (major 17; pgvector is available as an extension for kagent memory).
+POSTGRES_VERSION = "17"
 KUBECTL = "v1.35.0"  # baked into the agent-runtime image; matches the default cluster minor version

@@ -54,6 +54,8 @@ class Shared:
     tenant_namespaces: tuple[str, ...] = ()
     #: tenant namespace -> the data ports it may reach (tenants[].allow); None: every port (unit tests)
     tenant_data: dict[str, list[int]] | None = None
+    #: namespace -> ports of VPC-resident AWS services it reaches (ElastiCache 6379, RDS 5432)
+    vpc_services: dict[str, list[int]] = field(default_factory=dict)
     namespace_resources: dict[str, pulumi.Resource] = field(default_factory=dict)
     #: the Helm release that installs the prometheus-operator CRDs, None when monitoring is off
     monitoring_crds: pulumi.Resource | None = None

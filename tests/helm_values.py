@@ -10,7 +10,8 @@ import yaml
 
 CHARTS = Path(__file__).parent / "fixtures" / "charts"
 #: Keys whose value is a map the chart passes through (label maps and the like), whatever its default holds.
-FREE_FORM = {"nodeSelector", "labels", "annotations", "podLabels", "podAnnotations", "matchLabels", "extraArgs"}
+FREE_FORM = {"nodeSelector", "labels", "annotations", "podLabels", "podAnnotations", "matchLabels", "extraArgs",
+             "config", "ports"}  # the collector's own configuration and its named ports pass through
 
 
 def chart_defaults(chart: str) -> dict[str, Any]:
@@ -33,3 +34,17 @@ def unknown_keys(values: Any, defaults: Any, path: str = "") -> list[str]:
         if key not in FREE_FORM:
             out += unknown_keys(value, defaults[key], here)
     return out
+
+
+def merged(defaults: Any, values: Any) -> Any:
+    """Helm's merge of user values over the chart's defaults (maps merge key by key; everything else replaces;
+    null deletes), which is what a chart's values.schema.json validates."""
+    if isinstance(defaults, dict) and isinstance(values, dict):
+        out = dict(defaults)
+        for k, v in values.items():
+            if v is None:
+                out.pop(k, None)
+            else:
+                out[k] = merged(defaults.get(k), v)
+        return out
+    return values

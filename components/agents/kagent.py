@@ -11,7 +11,6 @@ password managed by RDS in Secrets Manager) whose URL reaches the controller as 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pulumi
@@ -19,13 +18,11 @@ import pulumi_aws as aws
 from pydantic import Field
 
 from catalog import versions
-from components.secrets.credentials import external_secret
+from components.data.postgres import PG_PORT, password_secret, rds_postgres
 from components.secrets.operator import SecretsStore
 from config.agents import KagentConfig
-from kit.aws import kms_key
 from kit.helm import HelmValues, release
 from kit.monitors import service_monitor
-from kit.naming import safe_name
 from kit.shared import Shared
 
 RELEASE = "kagent"
@@ -33,7 +30,6 @@ DB_SECRET = "kagent-database"
 DB_MOUNT = "/etc/kagent-database"
 DB_USER = "kagent"
 DB_NAME = "kagent"
-PG_PORT = 5432
 #: Chart keys of the bundled demo agents and extra tool servers (subcharts), all turned off.
 DEMO_SUBCHARTS = ("kagent-tools", "grafana-mcp", "querydoc", "k8s-agent", "kgateway-agent", "istio-agent",
                   "promql-agent", "observability-agent", "argo-rollouts-agent", "helm-agent", "cilium-policy-agent",
@@ -145,14 +141,6 @@ def database_url_template(host: Any) -> Any:
                                 f":{PG_PORT}/{DB_NAME}?sslmode=require")
 
 
-def eso_read_policy(secret_arn: str, key_arn: str) -> dict[str, Any]:
-    """The one secret outside the platform prefix external-secrets may read: RDS's managed master secret."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "ReadKagentDatabaseSecret", "Effect": "Allow",
-         "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], "Resource": secret_arn},
-        {"Sid": "DecryptKagentDatabaseSecret", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key_arn}]}
-
-
 class Kagent(pulumi.ComponentResource):
     """The kagent controller (charts pinned), its CRDs and database; ``crds`` is what kagent objects depend on."""
 
@@ -166,13 +154,10 @@ class Kagent(pulumi.ComponentResource):
         after: list[pulumi.Resource] = [self.crds]
         if rds:
             self.db = self._database(name, cfg, store, shared)
-            # RDS's managed secret holds JSON {username, password}: read its password property.
-            secret_arn = self.db.master_user_secrets.apply(lambda s: s[0]["secret_arn"] if isinstance(s[0], dict)
-                                                           else s[0].secret_arn)
-            after.append(scope.apply(external_secret(
-                DB_SECRET, ns, store.refresh_interval, {"password": (secret_arn, "password")},
-                template={"url": database_url_template(self.db.address)}), name="database-url",
-                depends_on=[store.store, self.db]))
+            # RDS's managed secret holds JSON {username, password}: the URL is templated around its password.
+            after.append(scope.apply(password_secret(DB_SECRET, ns, store.refresh_interval, self.db,
+                                                     {"url": database_url_template(self.db.address)}),
+                                     name="database-url", depends_on=[store.store, self.db]))
         values = kagent_values(cfg, ha=shared.high_availability, watch=watch, rds=rds,
                                otel_endpoint=otel_endpoint, vector=vector)
         self.release = release(f"{name}-controller", versions.KAGENT, release_name=RELEASE, namespace=ns,
@@ -183,34 +168,8 @@ class Kagent(pulumi.ComponentResource):
         self.register_outputs({})
 
     def _database(self, name: str, cfg: KagentConfig, store: SecretsStore, shared: Shared) -> aws.rds.Instance:
-        child = pulumi.ResourceOptions(parent=self)
         db = cfg.database
-        key = kms_key(f"{name}-db-key", f"{shared.prefix}-kagent-db", f"kagent database of {shared.prefix}", self)
-        subnets = aws.rds.SubnetGroup(f"{name}-db-subnets", name=safe_name(shared.prefix, "kagent", limit=200),
-                                      subnet_ids=list(shared.private_subnet_ids),
-                                      description=f"Private subnets of {shared.prefix}", opts=child)
-        sg = aws.ec2.SecurityGroup(f"{name}-db-sg", name=safe_name(shared.prefix, "kagent-db", limit=200),
-                                   vpc_id=shared.vpc_id, description=f"kagent database of {shared.prefix}: the "
-                                                                     "cluster's nodes only", opts=child)
-        aws.vpc.SecurityGroupIngressRule(f"{name}-db-from-nodes", security_group_id=sg.id,
-                                         referenced_security_group_id=shared.node_security_group_id,
-                                         ip_protocol="tcp", from_port=PG_PORT, to_port=PG_PORT,
-                                         description="PostgreSQL from the cluster's nodes", opts=child)
-        identifier = safe_name(shared.prefix, "kagent", limit=60)
-        instance = aws.rds.Instance(
-            f"{name}-db", identifier=identifier, engine="postgres", engine_version=versions.KAGENT_POSTGRES_VERSION,
-            instance_class=db.instance_class, allocated_storage=db.storage_gib, storage_type="gp3",
-            storage_encrypted=True, kms_key_id=key.arn, db_name=DB_NAME, username=DB_USER,
-            manage_master_user_password=True, master_user_secret_kms_key_id=store.key.arn,
-            db_subnet_group_name=subnets.name, vpc_security_group_ids=[sg.id], publicly_accessible=False,
-            multi_az=db.multi_az if db.multi_az is not None else shared.high_availability,
-            backup_retention_period=db.backup_retention_days, deletion_protection=True,
-            skip_final_snapshot=False, final_snapshot_identifier=f"{identifier}-final",
-            copy_tags_to_snapshot=True, auto_minor_version_upgrade=True, apply_immediately=False,
-            performance_insights_enabled=True, performance_insights_kms_key_id=key.arn, opts=child)
-        arn = instance.master_user_secrets.apply(lambda s: s[0]["secret_arn"] if isinstance(s[0], dict)
-                                                 else s[0].secret_arn)
-        aws.iam.RolePolicy(f"{name}-eso-db-secret", role=store.role.name,
-                           policy=pulumi.Output.all(arn, store.key.arn).apply(
-                               lambda a: json.dumps(eso_read_policy(a[0], a[1]))), opts=child)
-        return instance
+        return rds_postgres(f"{name}-db", parent=self, shared=shared, store=store, db_name=DB_NAME, username=DB_USER,
+                            instance_class=db.instance_class, storage_gib=db.storage_gib,
+                            backup_days=db.backup_retention_days,
+                            multi_az=db.multi_az if db.multi_az is not None else shared.high_availability)

@@ -20,7 +20,7 @@ from kit.shared import Shared
 
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 #: vLLM, agents and controllers, Prometheus-style exporters, Milvus, the Redis exporter, DCGM
-METRICS_PORTS = [8000, 8080, 9090, 9091, 9121, 9400]
+METRICS_PORTS = [8000, 8080, 8889, 9090, 9091, 9121, 9400]  # 8889: the collector's span metrics
 #: What Prometheus scrapes on the nodes' own addresses: node-exporter (host network) and the kubelet.
 NODE_SCRAPE_PORTS = [9100, 10250]
 OTLP_PORTS = [4317, 4318]
@@ -120,8 +120,11 @@ def quota_hard(q: Quota) -> dict[str, str]:
 
 def network_policy_specs(me: NamespaceSpec, layer_namespaces: dict[str, str],
                          tenant_namespaces: list[str], vpc_cidr: str | None = None,
-                         tenant_data: dict[str, list[int]] | None = None) -> dict[str, dict]:
+                         tenant_data: dict[str, list[int]] | None = None,
+                         vpc_services: dict[str, list[int]] | None = None) -> dict[str, dict]:
     """NetworkPolicy name -> spec for one namespace. Pure function: unit-tested without the engine.
+
+    ``vpc_services``: namespace -> ports of AWS services inside the VPC it uses (ElastiCache, RDS).
 
     ``tenant_data``: the data ports each tenant namespace may reach (default: every data port for every tenant)."""
     if tenant_data is None:
@@ -192,6 +195,12 @@ def network_policy_specs(me: NamespaceSpec, layer_namespaces: dict[str, str],
             "policyTypes": ["Egress"],
             "egress": [{"to": [{"ipBlock": block}], "ports": _ports([443])}],
         }
+    if vpc_cidr and (vpc_services or {}).get(me.name):
+        specs["allow-vpc-services"] = {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": _ports(sorted(vpc_services[me.name]))}],
+        }
     if me.layer == "observability" and vpc_cidr:
         specs["allow-scrape-nodes"] = {
             "podSelector": {},
@@ -234,7 +243,8 @@ def system_namespace(name: str, pods: int = 20) -> NamespaceSpec:
 
 def namespace_objects(spec: NamespaceSpec, layer_namespaces: dict[str, str],
                       tenant_namespaces: list[str], vpc_cidr: str | None = None,
-                      tenant_data: dict[str, list[int]] | None = None) -> list[dict[str, Any]]:
+                      tenant_data: dict[str, list[int]] | None = None,
+                      vpc_services: dict[str, list[int]] | None = None) -> list[dict[str, Any]]:
     """The Namespace (Pod Security labels) and what governs it: ResourceQuota, LimitRange, NetworkPolicies."""
     labels = {LAYER: spec.layer, **pod_security_labels(spec.pod_security), **spec.labels}
     lr = spec.limit_range
@@ -251,7 +261,7 @@ def namespace_objects(spec: NamespaceSpec, layer_namespaces: dict[str, str],
          }]}},
     ]
     for policy, body in network_policy_specs(spec, layer_namespaces, tenant_namespaces, vpc_cidr,
-                                             tenant_data).items():
+                                             tenant_data, vpc_services).items():
         objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                         "metadata": metadata(policy, spec.name), "spec": body})
     return objects
@@ -264,7 +274,7 @@ class GovernedNamespace(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions(parent=parent) if parent is not None else shared.k8s_opts()
         super().__init__("agentic:platform:GovernedNamespace", name, None, opts)
         namespace, *governing = namespace_objects(spec, shared.namespaces, list(shared.tenant_namespaces),
-                                                  shared.vpc_cidr, shared.tenant_data)
+                                                  shared.vpc_cidr, shared.tenant_data, shared.vpc_services)
         scope = shared.scope(self, name)
         self.namespace = scope.apply(namespace, name="ns")
         suffixes = {"ResourceQuota": "quota", "LimitRange": "limits"}

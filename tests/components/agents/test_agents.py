@@ -70,7 +70,7 @@ def test_kagent_release_watches_agents_and_every_tenant(plans, stack):
 
 def test_prod_database_is_rds_private_encrypted_backed_up_and_never_plaintext(plans):
     run = plans("prod").run
-    [db] = run.of_type("aws:rds/instance:Instance")
+    [db] = [r for r in run.of_type("aws:rds/instance:Instance") if r.inputs["dbName"] == "kagent"]
     d = db.inputs
     assert d["engine"] == "postgres" and d["storageEncrypted"] and d["kmsKeyId"].startswith("arn:aws:kms:")
     assert d["deletionProtection"] and d["backupRetentionPeriod"] == 14 and d["multiAz"]
@@ -82,7 +82,7 @@ def test_prod_database_is_rds_private_encrypted_backed_up_and_never_plaintext(pl
     assert data["remoteRef"] == {"key": db.outputs["masterUserSecrets"][0]["secretArn"], "property": "password"}
     url = es["spec"]["target"]["template"]["data"]["url"]
     assert url.startswith("postgres://kagent:{{ .password | urlquery }}@") and url.endswith("sslmode=require")
-    eso = json.loads(run.get("aws:iam/rolePolicy:RolePolicy", "agentic-prod-kagent-eso-db-secret").inputs["policy"])
+    eso = json.loads(run.get("aws:iam/rolePolicy:RolePolicy", "agentic-prod-kagent-db-eso-secret").inputs["policy"])
     assert eso["Statement"][0]["Resource"] == data["remoteRef"]["key"]  # exactly that secret, nothing else
     assert not plans("dev").run.of_type("aws:rds/instance:Instance")
 

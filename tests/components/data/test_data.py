@@ -19,7 +19,7 @@ from config.secrets import SecretRef
 from policies import data as data_policies
 from policies.rules import Resource
 from tests.conftest import FIXTURES, build_stack, stack_raw
-from tests.helm_values import chart_defaults, unknown_keys
+from tests.helm_values import chart_defaults, merged, unknown_keys
 
 ES = "kubernetes:external-secrets.io/v1:ExternalSecret"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -42,7 +42,8 @@ def test_valkey_values_are_the_charts_and_validate_against_its_schema():
     values = valkey_values(RedisConfig(), SecretRef(name="redis-auth", key="password", source="generated"),
                            monitoring=True).render()
     assert unknown_keys(values, chart_defaults("valkey")) == []
-    jsonschema.validate(values, json.loads((FIXTURES / "charts/valkey/values.schema.json").read_text()))
+    jsonschema.validate(merged(chart_defaults("valkey"), values),
+                        json.loads((FIXTURES / "charts/valkey/values.schema.json").read_text()))
     assert values["auth"] == {"enabled": True, "usersExistingSecret": "redis-auth",
                               "aclUsers": {"default": {"permissions": "~* &* +@all", "passwordKey": "password"}}}
     assert values["dataStorage"] == {"enabled": True, "requestedSize": "8Gi", "className": "gp3"}

@@ -21,7 +21,7 @@ from config.loader import FULL_KEY, PROJECT
 from config.secrets import SecretRef
 from policies.rules import Resource, evaluate
 from tests.conftest import FIXTURES, build_stack, stack_raw, validate_object
-from tests.helm_values import chart_defaults, unknown_keys
+from tests.helm_values import chart_defaults, merged, unknown_keys
 
 
 def problems(raw) -> dict[str, str]:
@@ -45,7 +45,7 @@ def test_operator_values_are_chart_keys_and_pin_it_to_system_nodes():
         values = operator_values(ha).render()
         assert unknown_keys(values, chart_defaults("external-secrets")) == []
         schema = json.loads((FIXTURES / "charts/external-secrets/values.schema.json").read_text())
-        jsonschema.validate(values, schema)
+        jsonschema.validate(merged(chart_defaults("external-secrets"), values), schema)
         for part in (values, values["webhook"], values["certController"]):
             assert part["nodeSelector"] == {"node.agentic.platform/role": "system"}
             assert part["tolerations"] == [{"key": "CriticalAddonsOnly", "operator": "Exists"}]
@@ -81,7 +81,7 @@ def test_every_credential_is_a_secrets_manager_secret_synced_by_external_secrets
     remote = {d["remoteRef"]["key"] for es in run.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
               for d in es.inputs["spec"]["data"]}
     rds = {r.outputs["masterUserSecrets"][0]["secretArn"] for r in run.of_type("aws:rds/instance:Instance")}
-    assert len(rds) == (1 if stack == "prod" else 0)  # prod: kagent's database password, managed by RDS
+    assert len(rds) == (2 if stack == "prod" else 0)  # prod: kagent's and Langfuse's passwords, managed by RDS
     assert remote <= set(secrets) | rds  # every ExternalSecret reads a secret the stack creates
     association = next(a for a in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
                        if a.inputs["serviceAccount"] == "external-secrets")
