@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 try:  # in-process (the offline plan, tests): the policies package
-    from policies import agents, data, serving
+    from policies import agents, data, observability, serving
 except ImportError:  # pragma: no cover - `pulumi preview --policy-pack policies` puts this directory on sys.path
     import agents  # type: ignore[no-redef]
+    import observability  # type: ignore[no-redef]
     import data  # type: ignore[no-redef]
     import serving  # type: ignore[no-redef]
 
@@ -356,6 +357,12 @@ RULES: list[Rule] = [
          agents.check_tool_approval),
     Rule("agents-cannot-read-secrets", "No agent ServiceAccount is bound to a role that reads Secrets",
          agents.check_agent_secret_access, stack=True),
+    Rule("alerts-have-severity-and-runbook", "Every alert rule has a severity label and a runbook_url annotation",
+         observability.check_rules_annotated),
+    Rule("monitors-need-monitoring", "ServiceMonitors, PodMonitors and PrometheusRules exist only with monitoring on",
+         observability.check_monitors_need_monitoring, stack=True),
+    Rule("pods-fit-namespace-pod-security", "No workload breaks the Pod Security level its namespace enforces",
+         observability.check_pod_security, stack=True),
 ]
 
 

@@ -120,6 +120,9 @@ def without_prometheus(raw: dict[str, Any]) -> dict[str, Any]:
     """``raw`` with monitoring off (and agents that scale on Prometheus switched to an HPA)."""
     raw["observability"]["prometheus"] = False
     raw["observability"]["grafana"] = False
+    for m in raw.get("models", []):
+        m.pop("autoscaling", None)  # KEDA reads queue depth from Prometheus
+        m.pop("rollout", None)  # Flagger analyses Prometheus metrics
     for a in raw.get("kagent", {}).get("agents", []):
         if (a.get("scaling") or {}).get("kind") == "keda-sessions":
             a["scaling"] = {"kind": "hpa", "min_replicas": 1, "max_replicas": a["scaling"].get("max_replicas", 3)}
