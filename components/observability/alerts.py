@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog.versions import PROMETHEUS_OPERATOR_API
 from config.observability import AlertRouting, AlertThresholds
-from kit.labels import metadata
 
 RUNBOOKS = "https://github.com/agentic-platform/agentic-platform/blob/main/docs/runbooks.md"
 #: Agent namespaces as a regex for rule selectors (the agents layer and every tenant).
@@ -73,11 +71,6 @@ def rule_groups(t: AlertThresholds, agents_ns: str) -> list[dict[str, Any]]:
                   "NodePool {{ $labels.nodepool }} has used its whole GPU limit", "nodepoolgpulimitreached"),
         ]},
     ]
-
-
-def prometheus_rule(groups: list[dict[str, Any]], namespace: str) -> dict[str, Any]:
-    return {"apiVersion": PROMETHEUS_OPERATOR_API, "kind": "PrometheusRule",
-            "metadata": metadata("agentic-platform-alerts", namespace), "spec": {"groups": groups}}
 
 
 SECRETS_DIR = "/etc/alertmanager/secrets"
