@@ -15,7 +15,11 @@ from catalog import versions
 from config.serving import GatewayConfig, RateLimit
 from kit.helm import HelmValues, release
 from kit.labels import SYSTEM_LABELS, SYSTEM_TOLERATION, metadata, namespaces_in
+from kit.monitors import pod_monitor
 from kit.shared import Shared
+
+#: The label kgateway puts on a Gateway's proxy pods (Gateway API's gateway-name label).
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 
 GATEWAY_CLASS = "kgateway"  # created by the kgateway controller
 NLB_CLASS = "service.k8s.aws/nlb"
@@ -77,6 +81,8 @@ def gateway_objects(g: GatewayConfig, namespace: str, route_namespaces: list[str
     objs: list[dict[str, Any]] = [
         {"apiVersion": versions.KGATEWAY_API, "kind": "GatewayParameters", "metadata": metadata(g.name, namespace),
          "spec": {"kube": {"service": service,
+                           # Envoy's stats on :9091 (container port http-monitoring), scraped by a PodMonitor
+                           "stats": {"enabled": True},
                            "podTemplate": {"securityContext": RESTRICTED_POD},
                            "envoyContainer": {"securityContext": RESTRICTED_CONTAINER}}}},
         {"apiVersion": versions.GATEWAY_API, "kind": "Gateway", "metadata": metadata(g.name, namespace),
@@ -133,4 +139,8 @@ class Gateway(pulumi.ComponentResource):
         self.objects = {f"{obj['kind']}/{obj['metadata']['name']}": scope.apply(
             obj, depends_on=[self.controller, lb_controller]) for obj in gateway_objects(cfg, namespace)}
         self.gateway = self.objects[f"Gateway/{cfg.name}"]
+        if shared.monitoring_crds is not None:
+            shared.scope(self, name, namespace, depends_on=(self.gateway, shared.monitoring_crds)).apply(
+                pod_monitor(f"{cfg.name}-envoy", namespace, {GATEWAY_NAME_LABEL: cfg.name}, "http-monitoring"),
+                name="monitor")
         self.register_outputs({})

@@ -164,3 +164,15 @@ def test_bad_gateway_input(gateway, path, fragment):
         parse_platform(raw)
     found = [str(p) for p in exc.value.problems]
     assert any(p.startswith(path) and fragment in p for p in found), found
+
+
+def test_gateway_envoy_metrics_are_scraped(plans):
+    """kgateway exposes Envoy's stats on :9091 (port http-monitoring) when GatewayParameters turn stats on
+    (install/helm proxy-deployment.yaml); a PodMonitor selects the Gateway's proxy pods."""
+    run = plans("dev").run
+    params = next(r.inputs for r in run.registrations if r.inputs.get("kind") == "GatewayParameters")
+    assert params["spec"]["kube"]["stats"] == {"enabled": True}
+    monitor = next(r.inputs for r in run.registrations if r.inputs.get("kind") == "PodMonitor"
+                   and r.inputs["metadata"]["name"] == "ai-gateway-envoy")
+    assert monitor["spec"]["selector"]["matchLabels"] == {"gateway.networking.k8s.io/gateway-name": "ai-gateway"}
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "http-monitoring"
