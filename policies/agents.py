@@ -8,6 +8,11 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping
 
+try:  # in-process: the policies package; `pulumi preview --policy-pack policies`: this directory on sys.path
+    from policies.common import get as _get
+except ImportError:  # pragma: no cover
+    from common import get as _get  # type: ignore[no-redef]
+
 AGENT = "kubernetes:kagent.dev/v1alpha2:Agent"
 MODEL_CONFIG = "kubernetes:kagent.dev/v1alpha2:ModelConfig"
 REMOTE_MCP = "kubernetes:kagent.dev/v1alpha2:RemoteMCPServer"
@@ -23,12 +28,6 @@ ECR_IMAGE = re.compile(r"^(?P<registry>[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaw
                        r"(:[^@]+)?@sha256:[0-9a-f]{64}$")
 
 
-def _get(d: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(d, Mapping):
-            return None
-        d = d.get(key)
-    return d
 
 
 def _meta(r: Any) -> tuple[str, str]:

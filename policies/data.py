@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
+try:  # in-process: the policies package; `pulumi preview --policy-pack policies`: this directory on sys.path
+    from policies.common import get as _get
+except ImportError:  # pragma: no cover
+    from common import get as _get  # type: ignore[no-redef]
+
 SECRET = "kubernetes:core/v1:Secret"
 EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
@@ -20,12 +25,6 @@ ENVIRONMENT_TAG = "agentic.platform/environment"
 STORAGE_CLASS_KEYS = {"storageClass", "storageClassName", "className"}
 
 
-def _get(d: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(d, Mapping):
-            return None
-        d = d.get(key)
-    return d
 
 
 def environment(resources: Iterable[Any]) -> str | None:

@@ -7,6 +7,11 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 try:  # in-process: the policies package; `pulumi preview --policy-pack policies`: this directory on sys.path
+    from policies.common import get as _get
+except ImportError:  # pragma: no cover
+    from common import get as _get  # type: ignore[no-redef]
+
+try:  # in-process: the policies package; `pulumi preview --policy-pack policies`: this directory on sys.path
     from policies.pod_security import LEVELS, required_level, violations
 except ImportError:  # pragma: no cover
     from pod_security import LEVELS, required_level, violations  # type: ignore[no-redef]
@@ -19,12 +24,6 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 ENFORCE = "pod-security.kubernetes.io/enforce"
 
 
-def _get(d: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(d, Mapping):
-            return None
-        d = d.get(key)
-    return d
 
 
 def check_rules_annotated(resource_type: str, props: Mapping[str, Any]) -> list[str]:

@@ -13,8 +13,10 @@ from typing import Any, Callable, Iterable, Mapping
 
 try:  # in-process (the offline plan, tests): the policies package
     from policies import agents, data, observability, serving
+    from policies.common import get as _get
 except ImportError:  # pragma: no cover - `pulumi preview --policy-pack policies` puts this directory on sys.path
     import agents  # type: ignore[no-redef]
+    from common import get as _get  # type: ignore[no-redef]
     import observability  # type: ignore[no-redef]
     import data  # type: ignore[no-redef]
     import serving  # type: ignore[no-redef]
@@ -37,12 +39,6 @@ class Resource:
     props: Mapping[str, Any]
 
 
-def _get(d: Any, *path: str, default: Any = None) -> Any:
-    for key in path:
-        if not isinstance(d, Mapping) or key not in d:
-            return default
-        d = d[key]
-    return d
 
 
 def _kind(resource_type: str) -> str:

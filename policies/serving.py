@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
+try:  # in-process: the policies package; `pulumi preview --policy-pack policies`: this directory on sys.path
+    from policies.common import get as _get
+except ImportError:  # pragma: no cover
+    from common import get as _get  # type: ignore[no-redef]
+
 WORKLOAD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet"}
 GPU = "nvidia.com/gpu"
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
@@ -16,12 +21,6 @@ def _kind(resource_type: str) -> str:
     return resource_type.rsplit(":", 1)[-1]
 
 
-def _get(d: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(d, Mapping):
-            return None
-        d = d.get(key)
-    return d
 
 
 def _pod_template(props: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
