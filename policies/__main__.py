@@ -27,7 +27,8 @@ def _resource_policy(rule: "rules.Rule") -> ResourceValidationPolicy:
     return ResourceValidationPolicy(
         name=rule.name,
         description=rule.description,
-        enforcement_level=EnforcementLevel.MANDATORY if rule.mandatory else EnforcementLevel.ADVISORY,
+        # Mandatory by default (as in prod); policies/config.<env>.json sets each environment's levels.
+        enforcement_level=EnforcementLevel.MANDATORY,
         validate=validate,
     )
 
@@ -42,7 +43,8 @@ def _stack_policy(rule: "rules.Rule") -> StackValidationPolicy:
     return StackValidationPolicy(
         name=rule.name,
         description=rule.description,
-        enforcement_level=EnforcementLevel.MANDATORY if rule.mandatory else EnforcementLevel.ADVISORY,
+        # Mandatory by default (as in prod); policies/config.<env>.json sets each environment's levels.
+        enforcement_level=EnforcementLevel.MANDATORY,
         validate=validate,
     )
 

@@ -308,13 +308,27 @@ def check_kms_rotation(resource_type: str, props: Mapping[str, Any]) -> list[str
     return []
 
 
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
     description: str
     check: Callable[..., Any]
     stack: bool = False
-    mandatory: bool = True
+    #: True: mandatory in every environment (a breach no environment should deploy); False: advisory in dev,
+    #: mandatory in staging and prod. The same levels go to `pulumi preview` through policies/config.<env>.json.
+    always: bool = False
+
+    def level(self, environment: str) -> str:
+        return "mandatory" if self.always or environment != "dev" else "advisory"
+
+
+#: Rules mandatory everywhere: leaking secrets and unencrypted data are never acceptable, even in dev.
+ALWAYS = {"no-plaintext-secrets", "eks-secrets-encryption", "ebs-encrypted", "kms-rotation",
+          "secrets-from-secrets-manager", "elasticache-tls-auth", "s3-private-tls-only", "volumes-encrypted",
+          "agents-cannot-read-secrets", "pods-fit-namespace-pod-security"}
 
 
 RULES: list[Rule] = [
@@ -362,6 +376,9 @@ RULES: list[Rule] = [
 ]
 
 
+RULES = [Rule(r.name, r.description, r.check, r.stack, r.name in ALWAYS) for r in RULES]
+
+
 @dataclass(frozen=True)
 class Finding:
     policy: str
@@ -371,16 +388,22 @@ class Finding:
     mandatory: bool
 
 
-def evaluate(resources: list[Resource]) -> list[Finding]:
-    """Run every rule over ``resources`` (what the in-process plan does)."""
+def evaluate(resources: list[Resource], environment: str = "prod") -> list[Finding]:
+    """Run every rule over ``resources`` (what the in-process plan does), at ``environment``'s enforcement levels."""
     findings: list[Finding] = []
     for rule in RULES:
+        mandatory = rule.level(environment) == "mandatory"
         if rule.stack:
             by_name = {r.name: r for r in resources}
             for name, message in rule.check(resources):
-                findings.append(Finding(rule.name, name, by_name[name].type, message, rule.mandatory))
+                findings.append(Finding(rule.name, name, by_name[name].type, message, mandatory))
             continue
         for r in resources:
             for message in rule.check(r.type, r.props):
-                findings.append(Finding(rule.name, r.name, r.type, message, rule.mandatory))
+                findings.append(Finding(rule.name, r.name, r.type, message, mandatory))
     return findings
+
+
+def policy_pack_config(environment: str) -> dict[str, Any]:
+    """`pulumi preview --policy-pack policies --policy-pack-config policies/config.<env>.json` content."""
+    return {rule.name: {"enforcementLevel": rule.level(environment)} for rule in RULES}

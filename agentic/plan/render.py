@@ -76,7 +76,7 @@ def synthesize(stack: str, root: Path | None = None) -> Plan:
         region=platform.aws.region,
         account=platform.aws.account_id,
     )
-    findings = evaluate([Resource(r.type, r.name, r.inputs) for r in run.registrations])
+    findings = evaluate([Resource(r.type, r.name, r.inputs) for r in run.registrations], platform.environment)
     costs = [
         pool_cost_ceiling(p.name, list(p.instance_families), p.limits.gpus, list(p.gpu_counts))
         for p in platform.gpu_pools

@@ -148,8 +148,9 @@ def test_cli_plan_exits_nonzero_on_invalid_config(tmp_path):
 
 
 def test_cli_plan_exits_nonzero_on_mandatory_policy_violation(tmp_path):
-    # A program that declares a namespace with no quota/limits/default-deny must fail the plan.
-    (tmp_path / "Pulumi.bare.yaml").write_text(yaml.safe_dump({"config": {"agentic-platform:platform": stack_raw("dev")}}))
+    # A program that declares a namespace with no quota/limits/default-deny must fail a prod plan (advisory in dev).
+    (tmp_path / "Pulumi.bare.yaml").write_text(yaml.safe_dump({"config": {"agentic-platform:platform":
+                                                                          stack_raw("prod")}}))
     (tmp_path / "__main__.py").write_text(textwrap.dedent("""
         import pulumi_kubernetes as k8s
         k8s.core.v1.Namespace("naked", metadata={"name": "naked"})

@@ -1,0 +1,30 @@
+"""Why each policy exists (policies/README.md is generated from this and rules.RULES; a test keeps them in sync)."""
+
+WHY = {
+    "namespace-governance": "a namespace without quota, limits and default-deny is where noisy or compromised "
+                            "workloads spread (seed 001 isolation)",
+    "pinned-images": "a mutable tag changes what runs without a change anyone reviewed",
+    "no-plaintext-secrets": "a value in a manifest or Helm values lands in state, logs and pull requests",
+    "eks-endpoint-private-in-prod": "a public API endpoint is the cluster's widest attack surface",
+    "eks-secrets-encryption": "etcd snapshots would otherwise hold Kubernetes Secrets in the clear",
+    "imdsv2-required": "IMDSv1 lets any pod steal the node role's credentials through SSRF",
+    "gpu-nodepool-guardrails": "an untainted or unlimited GPU pool runs any pod on p5 nodes at $98/h each",
+    "ebs-encrypted": "node and data volumes hold model weights, caches and logs",
+    "ecr-scan-immutable": "images are scanned for CVEs and a pushed tag can never be replaced",
+    "kms-rotation": "keys rotate without anyone having to remember to",
+    "gpu-pods-where-gpus-run": "GPU pods outside the inference layer (or tenants allowed GPUs) bypass GPU budgets",
+    "model-pods-protected": "consolidation evicting a loaded model costs minutes of cold start",
+    "load-balancer-only-at-gateway": "one way into the cluster: every request passes the gateway's auth and limits",
+    "route-weights-sum-to-100": "weights that do not add up send traffic where nobody intended",
+    "secrets-from-secrets-manager": "one secrets mechanism: rotation, audit and revocation in one place",
+    "elasticache-tls-auth": "session memory holds conversations: never in clear text or unauthenticated",
+    "s3-private-tls-only": "buckets hold weights, vectors and traces: never public, never over plain HTTP",
+    "volumes-encrypted": "PVCs of Milvus, Valkey and Prometheus hold tenant data",
+    "agent-references-resolve": "an agent naming a model config or tool that does not exist never becomes ready",
+    "byo-images-from-platform-ecr": "agents run code the platform built, scanned and pinned",
+    "destructive-tools-need-approval": "an LLM must not restart, delete or push without a human, unless waived",
+    "agents-cannot-read-secrets": "a prompt-injected agent must not be able to read credentials",
+    "alerts-have-severity-and-runbook": "an alert nobody can route or act on is noise",
+    "monitors-need-monitoring": "monitors without the monitoring CRDs fail the deploy",
+    "pods-fit-namespace-pod-security": "the API server would refuse the pod; the release would never become ready",
+}
