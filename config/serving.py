@@ -253,12 +253,31 @@ def _check_engine_and_scaling(cfg: "Platform", m: Model, p: str) -> list[Problem
     return out
 
 
+def _check_tenant_gpus(cfg: "Platform", model_gpus: int) -> list[Problem]:
+    """Tenant GPU quotas (seed 001: e.g. 4 per tenant) must fit what the GPU pools' limits leave after the platform's
+    own models at max replicas: otherwise a tenant's quota promises GPUs no node can ever provide."""
+    total = sum(p.limits.gpus for p in cfg.gpu_pools)
+    asked = [(i, t) for i, t in enumerate(cfg.tenants) if t.quota.gpus]
+    if not asked:
+        return []
+    spare = total - model_gpus
+    wanted = sum(t.quota.gpus for _, t in asked)
+    if wanted <= spare:
+        return []
+    i, t = asked[-1]
+    return [Problem(f"{ROOT}.tenants[{i}].quota.gpus",
+                    f"tenant GPU quotas add up to {wanted} but the GPU pools' limits ({total}) leave {max(spare, 0)} "
+                    f"after the models' {model_gpus}: lower the tenants' quotas or raise gpu_pools[].limits.gpus")]
+
+
 def check_quota_covers(cfg: "Platform") -> list[Problem]:
     """The inference namespace quota must admit every model replica the stack itself deploys."""
     out: list[Problem] = []
     idx = next((i for i, ns in enumerate(cfg.namespaces) if ns.layer == "inference"), None)
-    if idx is None or not cfg.models:
+    if idx is None:
         return out
+    if not cfg.models:
+        return _check_tenant_gpus(cfg, 0)
     quota = cfg.namespaces[idx].quota
     lr = cfg.namespaces[idx].limit_range
     for i, m in enumerate(cfg.models):
@@ -268,6 +287,7 @@ def check_quota_covers(cfg: "Platform") -> list[Problem]:
                                    f"{getattr(m, res)} is above the inference namespace's LimitRange max_{res} {top}: "
                                    f"raise platform.namespaces[{idx}].limit_range.max_{res} or lower it"))
     gpus = sum(m.gpus * m.max_replicas for m in cfg.models)
+    out += _check_tenant_gpus(cfg, gpus)
     cpu = sum(quantity(m.cpu) * m.max_replicas for m in cfg.models)
     mem = sum(quantity(m.memory) * m.max_replicas for m in cfg.models)
     p = f"{ROOT}.namespaces[{idx}].quota"

@@ -1,0 +1,28 @@
+"""Tenant GPU budgets (seed 001: 4 GPUs per tenant): possible when the pools have room, refused with the path and
+the fix when the tenants' quotas exceed what the GPU pools' limits leave after the platform's models."""
+
+from __future__ import annotations
+
+import pytest
+
+from config import ConfigError, parse_platform
+from tests.conftest import build_stack, stack_raw
+
+
+def test_tenant_gets_gpus_within_the_pools():
+    raw = stack_raw("dev")  # g5 limit 8; llama-8b takes 4 at max replicas
+    raw["tenants"][0]["quota"]["gpus"] = 4
+    parse_platform(raw)
+    run = build_stack(raw)
+    quota = next(r.inputs for r in run.of_type("kubernetes:core/v1:ResourceQuota")
+                 if r.inputs["metadata"]["namespace"] == "tenant-sandbox")
+    assert quota["spec"]["hard"]["requests.nvidia.com/gpu"] == "4"
+
+
+def test_tenant_gpus_beyond_the_pools_are_refused():
+    raw = stack_raw("dev")
+    raw["tenants"][0]["quota"]["gpus"] = 5
+    with pytest.raises(ConfigError) as exc:
+        parse_platform(raw)
+    [problem] = [p for p in exc.value.problems if p.path == "platform.tenants[0].quota.gpus"]
+    assert "add up to 5" in problem.message and "leave 4" in problem.message and "limits.gpus" in problem.message
