@@ -27,6 +27,13 @@ class HelmValues(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
+class ServiceAccountValues(HelmValues):
+    """The ``serviceAccount`` block most charts share: create it, under this name (what Pod Identity binds to)."""
+
+    create: bool
+    name: str
+
+
 def release(
     name: str,
     chart: Chart,

@@ -23,7 +23,7 @@ from components.secrets.credentials import Credentials, external_secret
 from config.data import MilvusConfig
 from config.secrets import SecretRef, aws_name
 from kit.aws import pod_identity_role, secure_bucket
-from kit.helm import HelmValues, release
+from kit.helm import HelmValues, ServiceAccountValues, release
 from kit.labels import metadata
 from kit.naming import safe_name
 from kit.shared import Shared
@@ -123,11 +123,6 @@ class _ExternalS3(HelmValues):
     region: str
 
 
-class _ServiceAccount(HelmValues):
-    create: bool
-    name: str
-
-
 class MilvusValues(HelmValues):
     cluster: _On
     metrics: _Monitor
@@ -136,7 +131,7 @@ class MilvusValues(HelmValues):
     minio: _Minio
     pulsarv3: _On
     external_s3: _ExternalS3 | None = None
-    service_account: _ServiceAccount | None = None
+    service_account: ServiceAccountValues | None = None
     standalone: _Standalone | None = None
     proxy: _Replicas | None = None
     query_node: _Replicas | None = None
@@ -165,7 +160,7 @@ def milvus_values(cfg: MilvusConfig, region: str, monitoring: bool, bucket: Any 
         values.external_s3 = _ExternalS3(enabled=True, host=f"s3.{region}.amazonaws.com", port="443", use_ssl=True,
                                          bucket_name=bucket, root_path="milvus", use_iam=True, cloud_provider="aws",
                                          region=region)
-        values.service_account = _ServiceAccount(create=True, name=SERVICE_ACCOUNT)
+        values.service_account = ServiceAccountValues(create=True, name=SERVICE_ACCOUNT)
     if cluster:
         values.proxy = _Replicas(replicas=cfg.proxies)
         values.query_node = _Replicas(replicas=cfg.query_nodes, resources=res)

@@ -16,7 +16,7 @@ from catalog import versions
 from components.tenancy.namespaces import GovernedNamespace, NamespaceSpec, system_namespace
 from config.observability import ObservabilityConfig
 from kit.aws import arn, partition, pod_identity_role
-from kit.helm import HelmValues, release
+from kit.helm import HelmValues, ServiceAccountValues, release
 from kit.shared import Shared
 
 NAMESPACE = "logging"
@@ -58,15 +58,10 @@ class _Off(HelmValues):
     enabled: bool
 
 
-class _ServiceAccount(HelmValues):
-    create: bool
-    name: str
-
-
 class FluentBitValues(HelmValues):
     cloud_watch_logs: _CloudWatchLogs
     cloud_watch: _Off
-    service_account: _ServiceAccount
+    service_account: ServiceAccountValues
     tolerations: list[dict[str, str]]
     resources: dict[str, dict[str, str]]
 
@@ -75,7 +70,7 @@ def fluent_bit_values(region: str, group: str) -> FluentBitValues:
     return FluentBitValues(
         cloud_watch_logs=_CloudWatchLogs(enabled=True, region=region, log_group_name=group,
                                          log_stream_prefix="node-", auto_create_group=False),
-        cloud_watch=_Off(enabled=False), service_account=_ServiceAccount(create=True, name=SERVICE_ACCOUNT),
+        cloud_watch=_Off(enabled=False), service_account=ServiceAccountValues(create=True, name=SERVICE_ACCOUNT),
         tolerations=[{"operator": "Exists"}],  # every node, GPU nodes included
         resources={"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}})
 

@@ -17,7 +17,7 @@ from catalog import versions
 from components.tenancy.namespaces import GovernedNamespace, system_namespace
 from config.secrets import SecretsConfig
 from kit.aws import arn, kms_key, pod_identity_role
-from kit.helm import HelmValues, release
+from kit.helm import HelmValues, ServiceAccountValues, release
 from kit.labels import SYSTEM_LABELS, SYSTEM_TOLERATION, metadata
 from kit.monitors import service_monitor
 from kit.shared import Shared
@@ -53,11 +53,6 @@ class _Part(_Placement):
     replica_count: int
 
 
-class _ServiceAccount(HelmValues):
-    create: bool
-    name: str
-
-
 class _Toggle(HelmValues):
     enabled: bool
 
@@ -70,7 +65,7 @@ class ExternalSecretsValues(HelmValues):
     install_crds: bool = Field(alias="installCRDs")
     replica_count: int
     leader_elect: bool
-    service_account: _ServiceAccount
+    service_account: ServiceAccountValues
     node_selector: dict[str, str]
     tolerations: list[dict[str, str]]
     webhook: _Part
@@ -88,7 +83,7 @@ def operator_values(ha: bool) -> ExternalSecretsValues:
     part = dict(node_selector=dict(SYSTEM_LABELS), tolerations=[SYSTEM_TOLERATION], replica_count=replicas)
     return ExternalSecretsValues(
         install_crds=True, replica_count=replicas, leader_elect=ha,
-        service_account=_ServiceAccount(create=True, name=SERVICE_ACCOUNT),
+        service_account=ServiceAccountValues(create=True, name=SERVICE_ACCOUNT),
         node_selector=dict(SYSTEM_LABELS), tolerations=[SYSTEM_TOLERATION],
         webhook=_Part(**part), cert_controller=_Part(**part), metrics=_Metrics(service=_Toggle(enabled=True)),
         process_cluster_push_secret=False, process_push_secret=False,

@@ -12,7 +12,7 @@ import pulumi
 
 from catalog import versions
 from kit.aws import pod_identity_role
-from kit.helm import HelmValues, release
+from kit.helm import HelmValues, ServiceAccountValues, release
 from kit.labels import SYSTEM_LABELS, SYSTEM_TOLERATION
 from kit.shared import Shared
 
@@ -27,17 +27,12 @@ def upstream_policy(partition: str = "aws") -> dict[str, Any]:
     return json.loads(POLICY_FILE.read_text().replace('"arn:aws:', f'"arn:{partition}:'))
 
 
-class _ServiceAccount(HelmValues):
-    create: bool
-    name: str
-
-
 class LbControllerValues(HelmValues):
     cluster_name: str
     region: str
     vpc_id: Any
     replica_count: int
-    service_account: _ServiceAccount
+    service_account: ServiceAccountValues
     node_selector: dict[str, str]
     tolerations: list[dict[str, str]]
     enable_service_mutator_webhook: bool
@@ -46,7 +41,7 @@ class LbControllerValues(HelmValues):
 def lb_controller_values(cluster: str, region: str, vpc_id: Any, ha: bool) -> LbControllerValues:
     return LbControllerValues(
         cluster_name=cluster, region=region, vpc_id=vpc_id, replica_count=2 if ha else 1,
-        service_account=_ServiceAccount(create=True, name=SERVICE_ACCOUNT), node_selector=dict(SYSTEM_LABELS),
+        service_account=ServiceAccountValues(create=True, name=SERVICE_ACCOUNT), node_selector=dict(SYSTEM_LABELS),
         tolerations=[SYSTEM_TOLERATION], enable_service_mutator_webhook=False,
     )
 
