@@ -27,7 +27,7 @@ EXIT_PREFLIGHT = 4
 
 
 def _config_failure(exc: ConfigError) -> None:
-    err.print(f"[bold red]Invalid platform config[/] {('in ' + exc.source) if exc.source else ''}")
+    err.print(f"[bold red]Invalid config[/] {('in ' + exc.source) if exc.source else ''}")
     for p in exc.problems:
         err.print(f"  [red]x[/] [bold]{p.path}[/]: {p.message}")
     err.print(f"[red]{len(exc.problems)} problem(s); nothing was planned.[/]")
@@ -48,11 +48,31 @@ def _load_or_exit(stack: str, cwd: Path | None):
         _config_failure(exc)
 
 
+def _is_tenant(stack: str, cwd: Path | None) -> bool:
+    from config.loader import stack_kind
+
+    try:
+        return stack_kind(stack, _project(cwd)) == "tenant"
+    except ConfigError as exc:
+        _config_failure(exc)
+        raise
+
+
 @app.command()
 def validate(stack: str = STACK, cwd: Path = CWD) -> None:
-    """Check a stack's platform config and print every problem with its config path."""
+    """Check a stack's platform (or tenant) config and print every problem with its config path."""
     from config import warnings
 
+    if _is_tenant(stack, cwd):
+        from config.loader import load_tenant_stack
+
+        try:
+            tenant = load_tenant_stack(stack, _project(cwd))[1]
+        except ConfigError as exc:
+            _config_failure(exc)
+        console.print(f"[green]ok[/] Pulumi.{stack}.yaml: tenant '{tenant.name}' is valid on its own; `agentic plan "
+                      f"--stack {stack}` also holds it to {tenant.platform_stack}'s allowance")
+        return
     cfg = _load_or_exit(stack, cwd)
     for w in warnings(cfg):
         console.print(f"[yellow]warning[/] [bold]{w.path}[/]: {w.message}")
@@ -80,6 +100,9 @@ def plan(
     stack: str = STACK,
     out: Path = typer.Option(None, "--out", "-o", help="Output directory (default out/<stack>)"),
     cwd: Path = CWD,
+    platform_outputs: Path = typer.Option(
+        None, "--platform-outputs", help="Tenant stacks: the platform plan's outputs.json (default: plan the "
+        "referenced platform stack now)", dir_okay=False),
 ) -> None:
     """Run the real program offline through Pulumi's mock engine and write what it would create."""
     from agentic.plan.render import BANNER, PlanOutputError, check_output_dir, synthesize, write_plan
@@ -88,14 +111,17 @@ def plan(
     out_dir = out or project / "out" / stack
     try:
         check_output_dir(out_dir)  # before the slow part: refuse a directory we would have to empty
-        result = synthesize(stack, project)
+        result = synthesize(stack, project, platform_outputs)
         write_plan(result, out_dir)
     except ConfigError as exc:
         _config_failure(exc)
     except PlanOutputError as exc:
         err.print(f"[bold red]Cannot write the plan:[/] {exc}")
         raise typer.Exit(EXIT_CONFIG)
-    _print_plan(result, out_dir, BANNER)
+    if result.is_tenant:
+        _print_tenant_plan(result, out_dir, BANNER)
+    else:
+        _print_plan(result, out_dir, BANNER)
     if result.mandatory_violations:
         err.print(f"[bold red]{len(result.mandatory_violations)} mandatory policy violation(s)[/]")
         raise typer.Exit(EXIT_POLICY)
@@ -177,6 +203,32 @@ def _print_plan(result, out_dir: Path, banner: str) -> None:
                   f"summary.md, graph.svg")
     if "graph_svg" not in result.files:
         err.print("[yellow]graphviz 'dot' not found: wrote graph.dot only (apt-get install graphviz)[/]")
+
+
+def _print_tenant_plan(result, out_dir: Path, banner: str) -> None:
+    from agentic.plan.tables import agent_rows
+    from agentic.plan.tenant import allowance_rows
+
+    cfg, facts, run = result.config, result.facts, result.run
+    console.print(Panel(f"[bold]{banner}[/]", title=f"agentic-platform - tenant stack {result.stack}", style="yellow"))
+    console.print(f"tenant [bold]{cfg.name}[/] (namespace {cfg.namespace}) on {cfg.platform_stack}: cluster "
+                  f"[bold]{facts.cluster_name}[/], {facts.environment}/{facts.region}: "
+                  f"[bold]{len(run.registrations)}[/] resources")
+    t = Table(title="Allowance - what this stack asks against what the platform stack allows")
+    for col in ("", "this stack", "platform allows"):
+        t.add_column(col)
+    for row in allowance_rows(cfg, facts):
+        t.add_row(*row)
+    console.print(t)
+    for p in cfg.access:
+        console.print(f"[cyan]access[/] {p.principal_arn}: {p.role} in {cfg.namespace}")
+    for r in agent_rows(result):
+        console.print(f"[cyan]agent[/] {r['agent']} ({r['type']}, model {r['model']}, {r['scaling']})")
+    for f in result.findings:
+        console.print(f"[{'red' if f.mandatory else 'yellow'}]policy {f.policy}[/] {f.resource}: {f.message}")
+    if not result.findings:
+        console.print("[green]policies: all pass[/]")
+    console.print(f"wrote {out_dir}/: manifests/, inventory.json, policy-report.json, outputs.json, summary.md")
 
 
 @app.command()

@@ -4,20 +4,50 @@ only the data stores they are allowed, and agents-as-tools form no cycle."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from catalog.runtime_tools import RBAC_UNSAFE_TOOLS, RUNTIME_MCP_TOOLS
 from config.agents import agent_graph, database_mode, find_cycle, server_tools
 from config.base import ROOT, Problem, duplicates, unknown_ref
 
 if TYPE_CHECKING:
+    from config.agents import Agent, McpServer, ModelConfigSpec
     from config.platform import Platform
 
 
-def _check_model_configs(cfg: "Platform", base: str) -> list[Problem]:
+@dataclass(frozen=True)
+class AgentEnv:
+    """What agent rules need from around the agents: the platform's config, or a tenant stack's view of it."""
+
+    models: frozenset[str]
+    redis: bool
+    milvus: bool
+    prometheus: bool
+    gateway: bool
+    gateway_jwt: bool
+    runtime_image: bool
+    memory: bool  # kagent's database has pgvector (RDS)
+    namespaces: frozenset[str]
+    #: tenant namespace -> (config path of the tenant, its allowance)
+    tenants: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    where: str = "platform.kagent"  # where model configs, servers and agents are declared (for hints)
+
+    @staticmethod
+    def of(cfg: "Platform") -> "AgentEnv":
+        return AgentEnv(
+            models=frozenset(m.name for m in cfg.models), redis=cfg.data.redis.enabled,
+            milvus=cfg.data.milvus.enabled, prometheus=cfg.observability.prometheus, gateway=cfg.gateway.enabled,
+            gateway_jwt=cfg.gateway.jwt is not None, runtime_image=cfg.agent_runtime.build,
+            memory=database_mode(cfg) == "rds",
+            namespaces=frozenset({ns.name for ns in cfg.namespaces} | {t.namespace for t in cfg.tenants}),
+            tenants={t.namespace: (f"{ROOT}.tenants[{i}]", t.allow) for i, t in enumerate(cfg.tenants)})
+
+
+def check_model_configs(model_configs: "list[ModelConfigSpec]", env: AgentEnv, base: str) -> list[Problem]:
     out: list[Problem] = []
-    models = {m.name for m in cfg.models}
-    for i, mc in enumerate(cfg.kagent.model_configs):
+    models = env.models
+    for i, mc in enumerate(model_configs):
         p = f"{base}.model_configs[{i}]"
         if mc.platform_model is not None:
             if mc.platform_model not in models:
@@ -25,7 +55,7 @@ def _check_model_configs(cfg: "Platform", base: str) -> list[Problem]:
                                                                       "platform.models")))
             if mc.provider != "OpenAI":
                 out.append(Problem(f"{p}.provider", "platform models are served by vLLM: use provider 'OpenAI'"))
-            if cfg.gateway.jwt is not None and mc.api_key is None:
+            if env.gateway_jwt and mc.api_key is None:
                 out.append(Problem(f"{p}.api_key", "the gateway requires JWTs (gateway.jwt): give the agents' token "
                                                    "as api_key (a credential reference) so kagent can call the model"))
         elif mc.provider in ("OpenAI", "Anthropic", "AzureOpenAI", "Gemini") and mc.api_key is None:
@@ -48,12 +78,12 @@ def _check_model_configs(cfg: "Platform", base: str) -> list[Problem]:
     return out
 
 
-def _check_servers(cfg: "Platform", base: str, namespaces: set[str]) -> list[Problem]:
+def check_servers(mcp_servers: "list[McpServer]", env: AgentEnv, base: str) -> list[Problem]:
     out: list[Problem] = []
-    platform_servers = [s for s in cfg.kagent.mcp_servers if s.kind == "platform"]
+    platform_servers = [s for s in mcp_servers if s.kind == "platform"]
     if len(platform_servers) > 1:
         out.append(Problem(f"{base}.mcp_servers", "only one platform MCP server (kube-agent-mcp) can exist"))
-    for i, s in enumerate(cfg.kagent.mcp_servers):
+    for i, s in enumerate(mcp_servers):
         p = f"{base}.mcp_servers[{i}]"
         if s.kind == "remote" and not s.url:
             out.append(Problem(f"{p}.url", "a remote MCP server needs a url"))
@@ -66,7 +96,7 @@ def _check_servers(cfg: "Platform", base: str, namespaces: set[str]) -> list[Pro
         if s.kind != "platform" and s.namespaces:
             out.append(Problem(f"{p}.namespaces", "only read for the platform MCP server"))
         if s.kind == "platform":
-            if not cfg.agent_runtime.build:
+            if not env.runtime_image:
                 out.append(Problem(f"{p}.kind", "the platform MCP server runs the platform's image: set "
                                                 "agent_runtime.build true"))
             unknown = [t for t in s.tools if t not in RUNTIME_MCP_TOOLS]
@@ -78,7 +108,7 @@ def _check_servers(cfg: "Platform", base: str, namespaces: set[str]) -> list[Pro
                 out.append(Problem(f"{p}.tools", f"{unsafe}: listing Secrets needs RBAC 'list', which returns their "
                                                  "data too; the tool server gets no access to Secrets. Remove it"))
             for j, ns in enumerate(s.namespaces):
-                if ns not in namespaces:
+                if ns not in env.namespaces:
                     out.append(Problem(f"{p}.namespaces[{j}]", f"'{ns}' is not a layer or tenant namespace"))
     return out
 
@@ -86,32 +116,50 @@ def _check_servers(cfg: "Platform", base: str, namespaces: set[str]) -> list[Pro
 def check_kagent(cfg: "Platform") -> list[Problem]:
     k = cfg.kagent
     base = f"{ROOT}.kagent"
-    out = duplicates(k.model_configs, "name", f"{base}.model_configs")
+    out: list[Problem] = []
     for surface in ("a2a", "mcp"):
         if getattr(k.runtime_auth, surface) == "required" and not k.runtime_auth.jwks_url:
             out.append(Problem(f"{base}.runtime_auth.{surface}", "'required' needs runtime_auth.jwks_url (the "
                                                                   "identity provider's keys) to verify tokens"))
-    out += duplicates(k.mcp_servers, "name", f"{base}.mcp_servers")
-    out += duplicates(k.agents, "name", f"{base}.agents")
-    mcs = {m.name: m for m in k.model_configs}
-    models = {m.name for m in cfg.models}
-    servers = {s.name: s for s in k.mcp_servers}
-    agents = {a.name: a for a in k.agents}
-    namespaces = {ns.name for ns in cfg.namespaces} | {t.namespace for t in cfg.tenants}
-    tenants = {t.namespace: (i, t) for i, t in enumerate(cfg.tenants)}
-    out += _check_model_configs(cfg, base)
-    out += _check_servers(cfg, base, namespaces)
+    env = AgentEnv.of(cfg)
+    out += check_model_configs(list(k.model_configs), env, base)
+    out += check_servers(list(k.mcp_servers), env, base)
     if database_mode(cfg) == "bundled" and cfg.environment == "prod":
         out.append(Problem(f"{base}.database.mode", "prod keeps kagent's sessions in RDS: the bundled PostgreSQL "
                                                     "has no backups or failover", severity="warning"))
-    for i, a in enumerate(k.agents):
+    out += check_agents(list(k.agents), list(k.model_configs), list(k.mcp_servers), env, base)
+    admins = {a.principal_arn for a in cfg.cluster.admins}
+    seen_principals: set[str] = set()
+    for i, person in enumerate(k.access):
+        p = f"{base}.access[{i}].principal_arn"
+        if person.principal_arn in admins:
+            out.append(Problem(p, "is already a cluster admin (cluster.admins): one access entry per principal"))
+        if person.principal_arn in seen_principals:
+            out.append(Problem(p, "is listed twice: one role per principal"))
+        seen_principals.add(person.principal_arn)
+    return out
+
+
+def check_agents(agents_list: "list[Agent]", model_configs: "list[ModelConfigSpec]", mcp_servers: "list[McpServer]",
+                 env: AgentEnv, base: str) -> list[Problem]:
+    """Every agent's references, options, data stores, scaling and tools; agents-as-tools acyclic."""
+    out = duplicates(model_configs, "name", f"{base}.model_configs")
+    out += duplicates(mcp_servers, "name", f"{base}.mcp_servers")
+    out += duplicates(agents_list, "name", f"{base}.agents")
+    mcs = {m.name: m for m in model_configs}
+    models = env.models
+    servers = {s.name: s for s in mcp_servers}
+    agents = {a.name: a for a in agents_list}
+    namespaces = env.namespaces
+    tenants = env.tenants
+    for i, a in enumerate(agents_list):
         p = f"{base}.agents[{i}]"
         if a.type == "Declarative":
             if a.model_config_ref is None:
                 out.append(Problem(f"{p}.model_config", "a Declarative agent needs a model_config"))
             elif a.model_config_ref not in mcs:
                 out.append(Problem(f"{p}.model_config", unknown_ref("model config", a.model_config_ref, mcs,
-                                                                    "platform.kagent.model_configs")))
+                                                                    f"{env.where}.model_configs")))
             if not a.system_message:
                 out.append(Problem(f"{p}.system_message", "a Declarative agent needs a system_message"))
             for f in ("image", "llm_model", "env", "secret_env", "session_memory", "knowledge_base"):
@@ -120,8 +168,8 @@ def check_kagent(cfg: "Platform") -> list[Problem]:
             if a.memory_model_config is not None:
                 if a.memory_model_config not in mcs:
                     out.append(Problem(f"{p}.memory_model_config", unknown_ref(
-                        "model config", a.memory_model_config, mcs, "platform.kagent.model_configs")))
-                if database_mode(cfg) != "rds":
+                        "model config", a.memory_model_config, mcs, f"{env.where}.model_configs")))
+                if not env.memory:
                     out.append(Problem(f"{p}.memory_model_config", "kagent memory needs pgvector, which the bundled "
                                                                    "PostgreSQL lacks: set kagent.database.mode rds"))
         else:
@@ -133,25 +181,25 @@ def check_kagent(cfg: "Platform") -> list[Problem]:
                 if getattr(a, f):
                     out.append(Problem(f"{p}.{f}", "is a Declarative option: a BYO agent serves its own tools and "
                                                    "agent card"))
-            if a.image is None and cfg.agent_runtime.build is False:
+            if a.image is None and not env.runtime_image:
                 out.append(Problem(f"{p}.image", "BYO agent needs an image when agent_runtime.build is false"))
             if a.llm_model is not None and a.llm_model not in models:
                 out.append(Problem(f"{p}.llm_model", unknown_ref("model", a.llm_model, models, "platform.models")))
-            if a.session_memory and not cfg.data.redis.enabled:
+            if a.session_memory and not env.redis:
                 out.append(Problem(f"{p}.session_memory", "Redis is disabled (data.redis.enabled: false)"))
-            if a.knowledge_base and not cfg.data.milvus.enabled:
+            if a.knowledge_base and not env.milvus:
                 out.append(Problem(f"{p}.knowledge_base", "Milvus is disabled (data.milvus.enabled: false)"))
         ns = a.namespace
         if ns is not None and ns not in namespaces:
             out.append(Problem(f"{p}.namespace", f"namespace '{ns}' is not a layer or tenant namespace"))
         if ns in tenants:
-            ti, tenant = tenants[ns]
+            where, allow = tenants[ns]
             for store, wanted in (("redis", a.session_memory or (a.scaling and a.scaling.kind == "keda-redis")),
                                   ("milvus", a.knowledge_base)):
-                if wanted and not getattr(tenant.allow, store):
+                if wanted and not getattr(allow, store):
                     out.append(Problem(f"{p}.{'session_memory' if store == 'redis' else 'knowledge_base'}",
-                                       f"tenant '{tenant.name}' may not use {store}: allow it at "
-                                       f"platform.tenants[{ti}].allow.{store}"))
+                                       f"tenant '{ns.removeprefix('tenant-')}' may not use {store}: allow it at "
+                                       f"{where}.allow.{store}"))
         if a.replicas is not None and a.scaling is not None:
             out.append(Problem(f"{p}.replicas", "set either replicas or scaling: with scaling the autoscaler owns "
                                                 "the replica count"))
@@ -161,13 +209,13 @@ def check_kagent(cfg: "Platform") -> list[Problem]:
                 out.append(Problem(f"{p}.scaling", "min_replicas is greater than max_replicas"))
             if sc.kind == "keda-redis" and not sc.list_name:
                 out.append(Problem(f"{p}.scaling.list_name", "keda-redis scales on a Redis list: name it"))
-            if sc.kind == "keda-redis" and not cfg.data.redis.enabled:
+            if sc.kind == "keda-redis" and not env.redis:
                 out.append(Problem(f"{p}.scaling.kind", "keda-redis needs Redis (data.redis.enabled)"))
-            if sc.kind == "keda-sessions" and not cfg.observability.prometheus:
+            if sc.kind == "keda-sessions" and not env.prometheus:
                 out.append(Problem(f"{p}.scaling.kind", "keda-sessions reads Prometheus (observability.prometheus)"))
             if sc.kind == "hpa" and sc.min_replicas == 0:
                 out.append(Problem(f"{p}.scaling.min_replicas", "an HPA cannot scale to zero: use 1, or keda-*"))
-        if a.expose and not cfg.gateway.enabled:
+        if a.expose and not env.gateway:
             out.append(Problem(f"{p}.expose", "the gateway is disabled (gateway.enabled: false)"))
         for j, t in enumerate(a.tools):
             tp = f"{p}.tools[{j}]"
@@ -178,7 +226,7 @@ def check_kagent(cfg: "Platform") -> list[Problem]:
                 server = servers.get(t.mcp_server)
                 if server is None:
                     out.append(Problem(f"{tp}.mcp_server", unknown_ref("MCP server", t.mcp_server, servers,
-                                                                       "kagent.mcp_servers")))
+                                                                       f"{env.where}.mcp_servers")))
                     continue
                 offered = set(server.tools) or set(server_tools(server) or ())
                 unknown = [n for n in t.tool_names if offered and n not in offered]
@@ -193,23 +241,14 @@ def check_kagent(cfg: "Platform") -> list[Problem]:
                 if both:
                     out.append(Problem(f"{tp}.waive_approval", f"{both} are also in require_approval: pick one"))
             elif t.agent not in agents:
-                out.append(Problem(f"{tp}.agent", unknown_ref("agent", str(t.agent), agents, "kagent.agents")))
+                out.append(Problem(f"{tp}.agent", unknown_ref("agent", str(t.agent), agents, f"{env.where}.agents")))
             elif t.agent == a.name:
                 out.append(Problem(f"{tp}.agent", "an agent cannot use itself as a tool"))
             elif t.tool_names or t.require_approval or t.waive_approval:
                 out.append(Problem(tp, "tool_names/require_approval/waive_approval apply to MCP servers, not agents"))
-    admins = {a.principal_arn for a in cfg.cluster.admins}
-    seen_principals: set[str] = set()
-    for i, person in enumerate(k.access):
-        p = f"{base}.access[{i}].principal_arn"
-        if person.principal_arn in admins:
-            out.append(Problem(p, "is already a cluster admin (cluster.admins): one access entry per principal"))
-        if person.principal_arn in seen_principals:
-            out.append(Problem(p, "is listed twice: one role per principal"))
-        seen_principals.add(person.principal_arn)
-    cycle = find_cycle(agent_graph(list(k.agents)))
+    cycle = find_cycle(agent_graph(agents_list))
     if cycle:
-        i = next(i for i, a in enumerate(k.agents) if a.name == cycle[0])
+        i = next(i for i, a in enumerate(agents_list) if a.name == cycle[0])
         out.append(Problem(f"{base}.agents[{i}].tools", f"agents-as-tools form a cycle: {' -> '.join(cycle)}; an "
                                                         "agent pipeline must be acyclic"))
     return out

@@ -74,3 +74,21 @@ def load_stack(stack: str, root: Path | None = None) -> tuple[dict[str, Any], Pl
     if FULL_KEY not in config:
         raise ConfigError([Problem(f"{path}:{FULL_KEY}", "is not set: copy Pulumi.dev.yaml as a starting point")])
     return config, parse_platform(config[FULL_KEY], source=str(path))
+
+
+def stack_kind(stack: str, root: Path | None = None) -> str:
+    """'tenant' when the stack file sets ``agentic-platform:tenant`` (a self-service tenant stack), else 'platform'."""
+    return "tenant" if f"{PROJECT}:tenant" in read_stack_config(stack_file(stack, root)) else "platform"
+
+
+def load_tenant_stack(stack: str, root: Path | None = None) -> tuple[dict[str, Any], Any]:
+    """A tenant stack file's config and its validated :class:`config.tenant_stack.TenantStack`."""
+    from config.tenant_stack import parse_tenant
+
+    path = stack_file(stack, root)
+    config = read_stack_config(path)
+    both = FULL_KEY in config
+    if both:
+        raise ConfigError([Problem(f"{path}:{FULL_KEY}", "a stack is a platform or a tenant stack, not both: "
+                                                         f"remove one of {FULL_KEY} and {PROJECT}:tenant")])
+    return config, parse_tenant(config[f"{PROJECT}:tenant"], source=str(path), stack=stack)

@@ -58,6 +58,9 @@ class TenantAllowance(Strict):
 
     redis: bool = Field(default=False, description="Session memory: the Redis connection Secret and port 6379")
     milvus: bool = Field(default=False, description="The knowledge base: the Milvus connection Secret and port 19530")
+    models: list[DnsLabel] = Field(default_factory=list, description="Platform models (platform.models[].name) the "
+                                                                     "tenant's agents may call through the gateway")
+    max_agents: int = Field(default=10, ge=0, le=1000, description="Agents a tenant stack may declare")
 
 
 class Tenant(Strict):
@@ -68,6 +71,9 @@ class Tenant(Strict):
     admin_groups: list[NonEmpty] = Field(default_factory=list, description="Kubernetes groups bound to tenant admin")
     viewer_groups: list[NonEmpty] = Field(default_factory=list)
     pod_security: PodSecurity = "baseline"
+    self_service: bool = Field(default=False, description="The team's own stack (Pulumi.tenant-<name>.yaml) creates "
+                               "the namespace, quota, RBAC and agents; the platform only publishes this entry as its "
+                               "allowance (quota = the ceiling), and keeps the tenant in its NetworkPolicies")
 
     @property
     def namespace(self) -> str:
@@ -118,7 +124,19 @@ def check_namespaces(cfg: "Platform") -> list[Problem]:
         out += _check_limit_range(ns.limit_range, f"{ROOT}.namespaces[{i}].limit_range")
     for missing in sorted(set(LAYERS) - set(layers)):
         out.append(Problem(f"{ROOT}.namespaces", f"no namespace for layer '{missing}': add one"))
+    platform_names = {ns.name for ns in cfg.namespaces} | set(LAYERS) | set(RESERVED_NAMESPACES)
+    models = {m.name for m in cfg.models}
     for i, t in enumerate(cfg.tenants):
+        if t.name in platform_names or t.name.startswith(("tenant-", "kube-")):
+            out.append(Problem(f"{ROOT}.tenants[{i}].name", f"'{t.name}' is the name of a platform namespace, layer "
+                                                            "or system prefix: a tenant named so is easily mistaken for "
+                                                            "it in RBAC groups and labels; choose the team's name"))
+        for j, m in enumerate(t.allow.models):
+            if m not in models:
+                out.append(Problem(f"{ROOT}.tenants[{i}].allow.models[{j}]",
+                                   f"no platform model '{m}' (models: {', '.join(sorted(models)) or 'none'})"))
+        if t.self_service and t.pod_security == "privileged":
+            out.append(Problem(f"{ROOT}.tenants[{i}].pod_security", "a self-service tenant cannot be privileged"))
         if len(t.namespace) > 63:
             out.append(Problem(f"{ROOT}.tenants[{i}].name", f"namespace '{t.namespace}' would exceed 63 characters"))
         out += _check_limit_range(t.limit_range, f"{ROOT}.tenants[{i}].limit_range")

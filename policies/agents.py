@@ -71,6 +71,9 @@ def check_agent_references(resources: list[Any]) -> list[tuple[str, str]]:
     return out
 
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
 def check_byo_images(resources: list[Any]) -> list[tuple[str, str]]:
     """BYO agents run images from this platform's ECR repositories, pinned by digest."""
     repos = set()
@@ -79,6 +82,10 @@ def check_byo_images(resources: list[Any]) -> list[tuple[str, str]]:
             for key in ("name", "repositoryUrl"):
                 if isinstance(r.props.get(key), str):
                     repos.add(r.props[key].rsplit("/", 1)[-1] if key == "repositoryUrl" else r.props[key])
+        elif r.type == STACK_REFERENCE:  # a tenant stack runs its platform stack's image
+            url = (r.props.get("outputs") or {}).get("ecr_repository_url")
+            if isinstance(url, str) and "/" in url:
+                repos.add(url.split("/", 1)[1])
     out = []
     for r in resources:
         if r.type != AGENT or _get(r.props, "spec", "type") != "BYO":

@@ -15,6 +15,7 @@ WORKLOAD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJ
 GPU = "nvidia.com/gpu"
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 LAYER = "agentic.platform/layer"
+TENANT = "agentic.platform/tenant"
 
 
 def _kind(resource_type: str) -> str:
@@ -61,7 +62,7 @@ def gpu_workloads(resources: Iterable[Any]) -> Iterable[tuple[Any, Mapping[str, 
 
 def check_gpu_pods(resources: Iterable[Any]) -> list[tuple[str, str]]:
     """Pods requesting GPUs tolerate the GPU taint and run only in the inference namespace or in tenant namespaces
-    whose quota allows GPUs."""
+    whose quota allows GPUs; in other tenant namespaces no pod tolerates the taint."""
     resources = list(resources)
     inference = {_get(r.props, "metadata", "name") for r in resources if r.type == "kubernetes:core/v1:Namespace"
                  and (_get(r.props, "metadata", "labels") or {}).get(LAYER) == "inference"}
@@ -69,6 +70,16 @@ def check_gpu_pods(resources: Iterable[Any]) -> list[tuple[str, str]]:
                  if r.type == "kubernetes:core/v1:ResourceQuota"
                  and str((_get(r.props, "spec", "hard") or {}).get(f"requests.{GPU}", "0")) not in ("0", "")}
     out = []
+    tenants = {_get(r.props, "metadata", "name") for r in resources if r.type == "kubernetes:core/v1:Namespace"
+               and TENANT in (_get(r.props, "metadata", "labels") or {})}
+    for r in resources:  # a tenant's pods reach GPU nodes only where the platform allowed the tenant GPUs
+        kind = _kind(r.type)
+        ns = _get(r.props, "metadata", "namespace")
+        if kind in WORKLOAD_KINDS and r.type.startswith("kubernetes:") and ns in tenants and ns not in gpu_quota:
+            tolerations = (_pod_template(r.props, kind).get("spec") or {}).get("tolerations") or []
+            if any(t.get("key") == GPU or (not t.get("key") and t.get("operator") == "Exists") for t in tolerations):
+                out.append((r.name, f"tolerates the GPU nodes' taint in tenant namespace '{ns}', whose quota allows "
+                                    "no GPUs: remove the toleration (or the platform raises tenants[].quota.gpus)"))
     for r, template in gpu_workloads(resources):
         ns = _get(r.props, "metadata", "namespace")
         if ns not in inference and ns not in gpu_quota:

@@ -129,6 +129,16 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
+    def ReadResource(self, request):  # noqa: N802 (gRPC name)
+        """Reads (a StackReference) are recorded too: the policy pack sees them, as CrossGuard does."""
+        response = super().ReadResource(request)
+        self.records.append(Registration(
+            urn=response.urn, type=request.type, name=request.name, custom=True, parent=request.parent,
+            provider=request.provider, dependencies=sorted(set(request.dependencies)),
+            inputs=clean(_struct(response.properties)), outputs={}))
+        return response
+
+
 def _struct(message: Any) -> dict[str, Any]:
     """A protobuf Struct as plain data, exactly as the engine would receive it (secret/resource markers kept)."""
     value = json_format.MessageToDict(message) if message is not None else {}
@@ -141,9 +151,13 @@ def _plain(value: Any) -> Any:
 
 
 class PlatformMocks(Mocks):
-    def __init__(self, project: str, stack: str, region: str, account: str | None = None):
+    def __init__(self, project: str, stack: str, region: str, account: str | None = None,
+                 stack_outputs: dict[str, dict[str, Any]] | None = None):
         self.project = project
         self.stack = stack
+        #: what each referenced stack (pulumi.StackReference, by its full name) answers
+        self.stack_outputs = stack_outputs or {}
+        self.read_stacks: list[str] = []
         self.placeholders = Placeholders()
         self.cloud = CloudModel(region, self.placeholders, account)
         self.monitor: RecordingMonitor | None = None
@@ -153,6 +167,15 @@ class PlatformMocks(Mocks):
 
     def new_resource(self, args):
         inputs = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            name = args.resource_id or inputs.get("name")
+            if name not in self.stack_outputs:
+                raise KeyError(f"the offline plan has no outputs for stack {name!r} "
+                               f"(it has: {', '.join(sorted(self.stack_outputs)) or 'none'})")
+            self.read_stacks.append(name)
+            outs = self.stack_outputs[name]
+            return name, {"name": name, "outputs": outs,
+                          "secretOutputNames": sorted(k for k, v in outs.items() if v == SECRET)}
         if args.typ == "eks:index:Cluster":
             cluster_name, outputs, child_state = self.cloud.eks_cluster(args.name, self._urn(args), inputs)
             child_urn = f"urn:pulumi:{self.stack}::{self.project}::eks:index:Cluster$aws:eks/cluster:Cluster::{args.name}-eksCluster"
@@ -178,6 +201,7 @@ def run_program(
     secret_keys: list[str] | None = None,
     region: str = "us-east-1",
     account: str | None = None,
+    stack_outputs: dict[str, dict[str, Any]] | None = None,
 ) -> ProgramRun:
     """Run ``program`` under the mock engine with ``config`` (fully qualified keys) and return what it registered.
 
@@ -188,7 +212,7 @@ def run_program(
     try:
         pulumi_settings.reset_options(project=project, stack=stack, preview=True)
         set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, secret_keys or [])
-        mocks = PlatformMocks(project, stack, region, account)
+        mocks = PlatformMocks(project, stack, region, account, stack_outputs)
         monitor = RecordingMonitor(mocks)
         set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
         root = pulumi_settings.get_root_resource()

@@ -22,7 +22,7 @@ import yaml
 from agentic.plan.engine import SECRET, ProgramRun, Registration, run_program
 from catalog.instances import PRICE_SOURCE, PoolCost, pool_cost_ceiling
 from config import Platform
-from config.loader import PROJECT, SECRET as CONFIG_SECRET, load_stack
+from config.loader import PROJECT, SECRET as CONFIG_SECRET, load_stack, stack_kind
 from policies.rules import RULES, Finding, Resource, evaluate
 
 BANNER = "OFFLINE PREVIEW - nothing was deployed. Cloud-assigned values are placeholders; secrets are redacted."
@@ -32,12 +32,17 @@ SENSITIVE_KEY = re.compile(r"(kubeconfig|password|secret|token|api[_-]?key|priva
 @dataclass
 class Plan:
     stack: str
-    config: Platform
+    config: Any  # Platform, or TenantStack for a tenant stack
     run: ProgramRun
     findings: list[Finding]
     costs: list[PoolCost]
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    facts: Any = None  # a tenant stack: the platform's published PlatformFacts
+
+    @property
+    def is_tenant(self) -> bool:
+        return not isinstance(self.config, Platform)
 
     @property
     def mandatory_violations(self) -> list[Finding]:
@@ -59,11 +64,16 @@ def redact(value: Any, key: str = "") -> Any:
     return value
 
 
-def synthesize(stack: str, root: Path | None = None) -> Plan:
+def synthesize(stack: str, root: Path | None = None, platform_outputs: Path | None = None) -> Plan:
     """Validate the stack config, run the project's ``__main__.py`` under the mock engine, evaluate the policies.
 
-    ``root`` is the project directory (default: the current directory, as for ``pulumi``)."""
+    ``root`` is the project directory (default: the current directory, as for ``pulumi``). A tenant stack's platform
+    outputs come from ``platform_outputs`` (a plan's outputs.json) or from planning that platform stack."""
     root = (root or Path.cwd()).resolve()
+    if stack_kind(stack, root) == "tenant":
+        from agentic.plan.tenant import synthesize_tenant
+
+        return synthesize_tenant(stack, root, platform_outputs)
     config, platform = load_stack(stack, root)
     secret_keys = [k for k, v in config.items() if v == CONFIG_SECRET]
     program = root / "__main__.py"
@@ -344,8 +354,15 @@ def _write_into(plan: Plan, out: Path) -> Plan:
     (out / "policy-report.json").write_text(json.dumps(report, indent=2))
     texts = [p.read_text() for p in manifests] + [(helm_dir / "releases.yaml").read_text(),
                                                   json.dumps(plan.run.outputs)]
-    summary = summary_markdown(plan, placeholders_used(plan, texts))
+    if plan.is_tenant:
+        from agentic.plan.tenant import tenant_summary
+
+        summary = tenant_summary(plan, BANNER)
+    else:
+        summary = summary_markdown(plan, placeholders_used(plan, texts))
     (out / "summary.md").write_text(summary)
+    (out / "outputs.json").write_text(json.dumps({"notice": BANNER, "stack": plan.stack,
+                                                  "outputs": redact(plan.run.outputs)}, indent=2))
     from agentic.plan.graph import write_graph
 
     plan.files = {"summary": out / "summary.md", **write_graph(plan, out)}

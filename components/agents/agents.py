@@ -116,8 +116,9 @@ class Agents(pulumi.ComponentResource):
     def __init__(self, name: str, cfg: KagentConfig, ctx: Context, shared: Shared, *,
                  after: tuple[pulumi.Resource, ...], gateway: tuple[str, str] | None = None,
                  prometheus: str = "", redis_tls: bool = False, keda: pulumi.Resource | None = None,
-                 cluster_name: pulumi.Input[str] | None = None):
-        super().__init__("agentic:agents:Agents", name, None, shared.k8s_opts())
+                 cluster_name: pulumi.Input[str] | None = None, parent: pulumi.Resource | None = None):
+        opts = pulumi.ResourceOptions(parent=parent) if parent is not None else shared.k8s_opts()
+        super().__init__("agentic:agents:Agents", name, None, opts)
         self.objects: list[pulumi.Resource] = []
         by_ns: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for obj in TRANSLATORS[cfg.line](cfg, ctx):

@@ -119,6 +119,8 @@ class Redis(pulumi.ComponentResource):
             self.replication_group = self._elasticache(name, cfg, credentials.value(ref.name), shared)
             host = self.replication_group.primary_endpoint_address
             after = (self.replication_group,)
+        self.host = pulumi.Output.from_input(host)
+        self.auth = ref
         self.endpoint = pulumi.Output.concat(host, f":{PORT}")
         template = redis_url_template(host, self.tls)
         for ns in readers:

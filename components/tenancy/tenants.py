@@ -49,8 +49,9 @@ def rbac_objects(t: Tenant) -> list[dict[str, Any]]:
 
 
 class TenantNamespace(pulumi.ComponentResource):
-    def __init__(self, name: str, tenant: Tenant, shared: Shared):
-        super().__init__("agentic:platform:Tenant", name, None, shared.k8s_opts())
+    def __init__(self, name: str, tenant: Tenant, shared: Shared, parent: pulumi.Resource | None = None):
+        opts = pulumi.ResourceOptions(parent=parent) if parent is not None else shared.k8s_opts()
+        super().__init__("agentic:platform:Tenant", name, None, opts)
         self.governed = GovernedNamespace(name, NamespaceSpec.for_tenant(tenant), shared, parent=self)
         scope = shared.scope(self, name, depends_on=(self.governed.namespace,))
         self.objects = [scope.apply(obj, name=obj["metadata"]["name"]) for obj in rbac_objects(tenant)]

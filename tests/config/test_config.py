@@ -90,10 +90,10 @@ def test_gpu_limit_below_model_demand_names_path_model_and_pool():
         (lambda r: r["kagent"]["model_configs"][0].update(platform_model="nope"),
          "platform.kagent.model_configs[0].platform_model", "model 'nope' is not in platform.models"),
         (lambda r: r["kagent"]["agents"][0]["tools"][0].update(mcp_server="missing"),
-         "platform.kagent.agents[0].tools[0].mcp_server", "not in kagent.mcp_servers"),
+         "platform.kagent.agents[0].tools[0].mcp_server", "not in platform.kagent.mcp_servers"),
         (lambda r: r["kagent"]["agents"][0]["tools"][0].update(require_approval=["k8s_delete_everything"]),
          "platform.kagent.agents[0].tools[0].require_approval", "must also be listed in tool_names"),
-        (lambda r: r["tenants"].append(dict(r["tenants"][0])), "platform.tenants[1].name", "duplicate name"),
+        (lambda r: r["tenants"].insert(1, dict(r["tenants"][0])), "platform.tenants[1].name", "duplicate name"),
         (lambda r: r.pop("cluster"), "platform.cluster", "required key is missing"),
     ],
 )

@@ -11,6 +11,7 @@ from tests.conftest import build_stack, stack_raw
 
 def test_tenant_gets_gpus_within_the_pools():
     raw = stack_raw("dev")  # g5 limit 8; llama-8b takes 4 at max replicas
+    raw["tenants"] = raw["tenants"][:1]  # without the self-service demo tenant's 2
     raw["tenants"][0]["quota"]["gpus"] = 4
     parse_platform(raw)
     run = build_stack(raw)
@@ -21,6 +22,7 @@ def test_tenant_gets_gpus_within_the_pools():
 
 def test_tenant_gpus_beyond_the_pools_are_refused():
     raw = stack_raw("dev")
+    raw["tenants"] = raw["tenants"][:1]
     raw["tenants"][0]["quota"]["gpus"] = 5
     with pytest.raises(ConfigError) as exc:
         parse_platform(raw)

@@ -94,7 +94,7 @@ def _pins() -> list[str]:
 
 def _sources_outside_catalog() -> str:
     paths = [p for layer in ("config", "kit", "components") for p in (PROJECT_ROOT / layer).rglob("*.py")]
-    return "\n".join(p.read_text() for p in paths + [PROJECT_ROOT / "program.py"])
+    return "\n".join(p.read_text() for p in paths + [*sorted((PROJECT_ROOT / "program").glob("*.py"))])
 
 
 @pytest.mark.parametrize("pin", _pins())

@@ -112,7 +112,8 @@ def test_tenants_get_data_only_when_allowed():
     assert policy("tenant-sandbox", "allow-to-data") is None
     ingress = policy("ai-data", "allow-from-tenant")["ingress"]
     assert [(r["ports"][0]["port"], r["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"])
-            for r in ingress] == [(6379, ["tenant-search"])]
+            for r in ingress] == [(6379, ["tenant-demo", "tenant-search"])]  # demo: self-service, its own stack
+    assert "tenant-demo" not in external_secrets(run, "redis-connection")  # its stack makes its connection Secret
 
 
 def test_runtime_reads_the_rendered_redis_secret_from_a_real_redis_server(plans, tmp_path):

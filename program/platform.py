@@ -1,4 +1,4 @@
-"""The composition: the platform as an ordered list of domains, built from the typed config.
+"""The platform stack's composition: the platform as an ordered list of domains, built from the typed config.
 
 Read top to bottom: AWS foundation → cluster → namespaces and tenants → observability → node provisioning → the
 agent-runtime image → what the config describes that this version does not deploy yet → stack outputs. Each step
@@ -20,22 +20,17 @@ from components.foundation.runtime_image import RuntimeImage, git_sha
 from components.nodes.gpu_software import GpuSoftware
 from components.nodes.karpenter import Karpenter
 from components.nodes.nodepools import NodePools
-from components.observability.langfuse import PUBLIC_KEY as LANGFUSE_PUBLIC_KEY
-from components.observability.langfuse import SECRET_KEY as LANGFUSE_SECRET_KEY
 from components.observability.langfuse import Langfuse
 from components.observability.langfuse import keys_secret as langfuse_keys_secret
 from components.observability.langfuse import web_url as langfuse_web_url
 from components.observability.logs import LogShipping
 from components.observability.traces import Collector
-from components.observability.monitoring import GRAFANA_ADMIN, Monitoring, prometheus_url
-from components.agents import kagent_v0_10
+from components.observability.monitoring import Monitoring, prometheus_url
 from components.agents.agents import Agents
 from components.agents.kagent import Kagent
-from components.data.milvus import ROOT as MILVUS_ROOT
 from components.data.milvus import Milvus
-from components.data.redis import AUTH as REDIS_AUTH
 from components.data.redis import Redis
-from components.secrets.credentials import Credential, Credentials
+from components.secrets.credentials import Credentials
 from components.secrets.operator import SecretsStore
 from components.serving.autoscaling import Autoscaling
 from components.serving.canary import Canaries
@@ -45,111 +40,22 @@ from components.traffic.gateway_api import GatewayApiCrds
 from components.traffic.kgateway import Gateway
 from components.traffic.lb_controller import LoadBalancerController
 from components.serving.weights import ModelsBucket
-from components.tenancy.namespaces import DATA_PORTS, GovernedNamespace, NamespaceSpec
+from components.tenancy.namespaces import GovernedNamespace, NamespaceSpec
 from components.tenancy.tenants import TenantNamespace
 from config import ConfigError, Platform, Problem, parse_platform, warnings
-from config.agents import approvals, database_mode, runtime_auth_env
-from config.secrets import SecretRef, aws_name
+from config.agents import approvals, database_mode
+from config.secrets import aws_name
 from config.loader import FULL_KEY, KEY, PROJECT
 from kit.shared import Notes, Shared
-
-#: The OpenTelemetry collector's Service (the name the observability domain deploys it under)
-OTEL_COLLECTOR = "opentelemetry-collector"
+from program.wiring import (
+    agent_context, base_tags, credentials_of, langfuse_refs, milvus_readers, needs_keda, redis_readers,
+    tenancy_facts, tenant_data_ports, vpc_service_ports,
+)
 
 #: Config this version validates but does not deploy yet: path -> what is missing. Each entry is reported in the
 #: plan whenever the path is configured (tests/contract/test_ignored_config.py keeps this list honest).
 NOT_DEPLOYED: dict[str, str] = {
 }
-
-
-def vpc_service_ports(cfg: Platform) -> dict[str, list[int]]:
-    """Which namespaces reach AWS services inside the VPC: ElastiCache (agents and tenants allowed Redis), RDS
-    (kagent in the agents namespace, Langfuse in the observability namespace)."""
-    out: dict[str, set[int]] = {}
-    agents = next(ns.name for ns in cfg.namespaces if ns.layer == "agents")
-    obs = next(ns.name for ns in cfg.namespaces if ns.layer == "observability")
-    if cfg.data.redis.enabled and cfg.data.redis.mode == "elasticache":
-        for ns in [agents, *(t.namespace for t in cfg.tenants if t.allow.redis)]:
-            out.setdefault(ns, set()).add(6379)
-    if cfg.kagent.enabled and database_mode(cfg) == "rds":
-        out.setdefault(agents, set()).add(5432)
-    if cfg.observability.langfuse and cfg.environment == "prod":
-        out.setdefault(obs, set()).add(5432)
-    return {ns: sorted(ports) for ns, ports in out.items()}
-
-
-def tenant_data_ports(cfg: Platform) -> dict[str, list[int]]:
-    """The data ports each tenant may reach: those of the enabled stores its allowance names."""
-    enabled = {"redis": cfg.data.redis.enabled, "milvus": cfg.data.milvus.enabled}
-    return {t.namespace: sorted(port for store, port in DATA_PORTS.items()
-                                if enabled[store] and getattr(t.allow, store)) for t in cfg.tenants}
-
-
-def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
-    """Every credential the platform uses, with the namespaces that read it."""
-    ns = shared.namespaces
-    out = [Credential(m.hf_token, (ns["inference"],), (f"model server {m.name} ({ns['inference']})",),
-                      f"Hugging Face token of model {m.name}") for m in cfg.models if m.hf_token]
-    if cfg.kagent.enabled:
-        homes = kagent_v0_10.model_config_namespaces(cfg.kagent, agent_context(cfg, shared))
-        out += [Credential(mc.api_key, tuple(homes[mc.name]), (f"agents using model config {mc.name}",),
-                           f"{mc.provider} API key of model config {mc.name}")
-                for mc in cfg.kagent.model_configs if mc.api_key]
-        out += [Credential(ref, (kagent_v0_10.namespace_of(a, agent_context(cfg, shared)),), (f"agent {a.name}",),
-                           f"{env} of agent {a.name}")
-                for a in cfg.kagent.agents for env, ref in sorted(a.secret_env.items())]
-    data = cfg.data
-    if data.redis.enabled:
-        readers = ([f"valkey ({ns['data']})"] if data.redis.mode == "in_cluster" else ["the ElastiCache auth token"])
-        readers.append(f"pods reading Secret redis-connection in {', '.join(redis_readers(cfg, shared))}")
-        out.append(Credential(REDIS_AUTH.model_copy(update={"generation": cfg.secrets.rotation.get("redis-auth", 1)}),
-                              (), tuple(readers), "Redis/Valkey auth of the agents' session memory"))
-    obs = cfg.observability
-    receivers = [("slack webhook", obs.alerts.slack.webhook if obs.alerts.slack else None),
-                 ("e-mail password", obs.alerts.email.password if obs.alerts.email else None)]
-    out += [Credential(ref, (ns["observability"],), ("alertmanager (observability)",), f"Alertmanager {what}")
-            for what, ref in receivers if ref is not None and obs.prometheus]
-    if cfg.observability.prometheus and cfg.observability.grafana:
-        out.append(Credential(GRAFANA_ADMIN.model_copy(update={"generation": cfg.secrets.rotation.get(
-            GRAFANA_ADMIN.name, 1)}), (), (f"grafana ({ns['observability']})",), "Grafana admin password"))
-    if obs.langfuse or obs.langfuse_keys.host:
-        out += [Credential(ref, (), (), f"Langfuse project {what} key") for what, ref in zip(
-            ("public", "secret"), langfuse_refs(cfg))]
-    if data.milvus.enabled:
-        out.append(Credential(MILVUS_ROOT, (), (), "Milvus root password (set once by the kb-init job)"))
-    return out
-
-
-def agent_context(cfg: Platform, shared: Shared, image: Any = None) -> kagent_v0_10.Context:
-    """What the kagent translator needs from the rest of the platform."""
-    obs = shared.namespaces.get("observability")
-    gateway = (f"http://{cfg.gateway.name}.{shared.namespaces['gateway']}.svc.cluster.local"
-               if cfg.gateway.enabled else None)
-    return kagent_v0_10.Context(
-        agents_namespace=shared.namespaces["agents"], gateway_url=gateway, model_header=cfg.gateway.model_header,
-        platform_models={m.name: kagent_v0_10.PlatformModel(m.hf_model, m.header_value, m.engine) for m in cfg.models},
-        runtime_image=image,
-        otel_endpoint=f"http://{OTEL_COLLECTOR}.{obs}.svc.cluster.local:4317"
-        if cfg.observability.otel_collector and obs else None,
-        auth_env=runtime_auth_env(cfg.kagent.runtime_auth), redis=cfg.data.redis.enabled,
-        milvus=cfg.data.milvus.enabled)
-
-
-def redis_readers(cfg: Platform, shared: Shared) -> list[str]:
-    return [shared.namespaces["agents"], *(t.namespace for t in cfg.tenants if t.allow.redis)]
-
-
-def milvus_readers(cfg: Platform, shared: Shared) -> list[str]:
-    return [shared.namespaces["agents"], *(t.namespace for t in cfg.tenants if t.allow.milvus)]
-
-
-def base_tags(cfg: Platform) -> dict[str, str]:
-    return {
-        "agentic.platform/environment": cfg.environment,
-        "agentic.platform/cluster": cfg.cluster.name,
-        "managed-by": "pulumi",
-        **cfg.aws.tags,
-    }
 
 
 def _configured(cfg: Platform, path: str) -> bool:
@@ -204,7 +110,11 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
                 for ns in cfg.namespaces}
     shared = shared.with_(namespace_resources=layer_ns)
     for tenant in cfg.tenants:
-        TenantNamespace(f"{prefix}-{tenant.namespace}", tenant, shared)
+        if tenant.self_service:  # the team's own stack owns the namespace; this stack publishes its allowance
+            notes.add(f"tenant '{tenant.name}' is self-service: Pulumi.tenant-{tenant.name}.yaml creates its "
+                      "namespace, quota, RBAC and agents within the allowance in stack output 'tenancy'")
+        else:
+            TenantNamespace(f"{prefix}-{tenant.namespace}", tenant, shared)
 
     # 3. Secrets: the external-secrets operator, the AWS Secrets Manager store, every credential
     store = SecretsStore(f"{prefix}-secrets", cfg.secrets, shared)
@@ -264,6 +174,7 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
 
     # 9. Data: session memory (Redis/Valkey or ElastiCache) and the knowledge base (Milvus and its collection)
     data_endpoints: dict[str, pulumi.Input[Any]] = {}
+    redis = None
     if cfg.data.redis.enabled:
         redis = Redis(f"{prefix}-redis", cfg.data.redis, credentials, redis_readers(cfg, shared), shared)
         data_endpoints["redis"] = {"endpoint": redis.endpoint, "tls": redis.tls, "secret": "redis-connection"}
@@ -296,15 +207,11 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
         "data_endpoints": pulumi.Output.from_input(data_endpoints),
         "secrets_prefix": pulumi.Output.from_input(store.prefix),
         "plan_notes": pulumi.Output.from_input(notes.items),
+        "tenancy": pulumi.Output.from_input(tenancy_facts(cfg, shared, store, runtime_image, redis)),
     }
     for key, value in outputs.items():
         pulumi.export(key, value)
     return outputs
-
-
-def langfuse_refs(cfg: Platform) -> tuple[SecretRef, SecretRef]:
-    keys = cfg.observability.langfuse_keys
-    return keys.public_key or LANGFUSE_PUBLIC_KEY, keys.secret_key or LANGFUSE_SECRET_KEY
 
 
 def build_traces(cfg: Platform, shared: Shared, store: SecretsStore) -> None:
@@ -322,11 +229,6 @@ def build_traces(cfg: Platform, shared: Shared, store: SecretsStore) -> None:
                                  aws_name(secret, store.prefix), public.source == "generated"), name="keys"),)
     if obs.otel_collector:
         Collector(f"{cfg.prefix}-traces", url, shared, after=after)
-
-
-def needs_keda(cfg: Platform) -> bool:
-    agents = cfg.kagent.agents if cfg.kagent.enabled else []
-    return any(m.autoscaling for m in cfg.models) or any(a.scaling and a.scaling.kind != "hpa" for a in agents)
 
 
 def build_agents(cfg: Platform, shared: Shared, store: SecretsStore, gateway: Any, image: Any,
@@ -363,7 +265,3 @@ def load_from_pulumi_config() -> Platform:
         for problem in exc.problems:
             pulumi.log.error(str(problem))
         raise pulumi.RunError(str(exc)) from None
-
-
-def main() -> None:
-    build(load_from_pulumi_config())
