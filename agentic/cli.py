@@ -30,7 +30,7 @@ def _config_failure(exc: ConfigError) -> None:
     err.print(f"[bold red]Invalid config[/] {('in ' + exc.source) if exc.source else ''}")
     for p in exc.problems:
         err.print(f"  [red]x[/] [bold]{p.path}[/]: {p.message}")
-    err.print(f"[red]{len(exc.problems)} problem(s); nothing was planned.[/]")
+    err.print(f"[red]{len(exc.problems)} problem(s); nothing was planned or written.[/]")
     raise typer.Exit(EXIT_CONFIG)
 
 
@@ -229,6 +229,29 @@ def _print_tenant_plan(result, out_dir: Path, banner: str) -> None:
     if not result.findings:
         console.print("[green]policies: all pass[/]")
     console.print(f"wrote {out_dir}/: manifests/, inventory.json, policy-report.json, outputs.json, summary.md")
+
+
+tenant_app = typer.Typer(no_args_is_help=True, help="Self-service tenant stacks (Pulumi.tenant-<name>.yaml).")
+app.add_typer(tenant_app, name="tenant")
+
+
+@tenant_app.command("new")
+def tenant_new(
+    name: str = typer.Argument(..., help="The tenant's name (namespace tenant-<name>), as in the platform's tenants[]"),
+    platform_stack: str = typer.Option(..., "--platform-stack", help="<org>/<project>/<stack> of the platform"),
+    cwd: Path = CWD,
+) -> None:
+    """Write a validated Pulumi.tenant-<name>.yaml, filled from the platform's allowance when its stack is here."""
+    from agentic.scaffold import scaffold_tenant
+
+    try:
+        path, notes = scaffold_tenant(name, platform_stack, _project(cwd))
+    except ConfigError as exc:
+        _config_failure(exc)
+    for note in notes:
+        console.print(f"[yellow]note[/] {note}")
+    console.print(f"[green]wrote[/] {path}: review it, then `agentic plan --stack tenant-{name}` and open a pull "
+                  "request (CI previews it with the policy pack; the platform team approves)")
 
 
 @app.command()

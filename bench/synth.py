@@ -1,5 +1,7 @@
 """Plan synthesis time: dev, prod, prod + 20 / 200 generated tenants, each beside the floor (the same mock engine
-registering the same number of trivial resources), measured side by side in one run.
+registering the same number of trivial resources), measured side by side in one run; then self-service tenant
+stacks: 20 and 200 of them planned one after another on the dev platform's outputs (cost must grow linearly: 200
+within 10x of 20), and one tenant stack end to end (`agentic plan --stack tenant-demo`, fresh process, < 2 s).
 
     python bench/synth.py [--repeat N]
 """
@@ -43,6 +45,31 @@ def synth(raw: dict, stack: str) -> tuple[float, int]:
     return time.perf_counter() - t0, len(run.registrations)
 
 
+def tenant_stacks(n: int, dev_outputs: dict) -> tuple[float, int]:
+    """Plan ``n`` tenant stacks (tenant-demo's config renamed team-NNN, each allowed by the platform's outputs) one
+    after another; seconds and resources per stack."""
+    from config.loader import load_tenant_stack
+    from program import tenant as tenant_program
+
+    config, demo = load_tenant_stack("tenant-demo", PROJECT_ROOT)
+    import json
+
+    outputs = copy.deepcopy(dev_outputs)
+    facts = json.loads(outputs["tenancy"])
+    allowance = facts["tenants"]["demo"]
+    per = 0
+    t0 = time.perf_counter()
+    for i in range(n):
+        name = f"team-{i:03d}"
+        facts["tenants"][name] = {**allowance, "namespace": f"tenant-{name}"}
+        outputs["tenancy"] = json.dumps(facts)  # as the platform publishes it: one JSON string
+        cfg = demo.model_copy(update={"name": name})
+        run = run_program(lambda: tenant_program.build(cfg), project="agentic-platform", stack=f"tenant-{name}",
+                          config=config, stack_outputs={cfg.platform_stack: outputs}, region="us-west-2")
+        per = len(run.registrations)
+    return time.perf_counter() - t0, per
+
+
 def floor(n: int) -> float:
     def program():
         for i in range(n):
@@ -73,9 +100,16 @@ def main() -> None:
             floors.append(floor(n))
         t, f = statistics.median(times) * 1000, statistics.median(floors) * 1000
         print(f"{name:<18}{n:>10}{t:>10.0f}{f:>10.0f}{t / n:>8.2f}{f / n:>13.2f}{t / f:>7.2f}")
+    from agentic.plan.render import synthesize
+
+    dev_outputs = synthesize("dev", PROJECT_ROOT).run.outputs
+    t20, per = tenant_stacks(20, dev_outputs)
+    t200, _ = tenant_stacks(200, dev_outputs)
+    print(f"tenant stacks: {per} resources each; 20 stacks {t20:.2f} s ({t20 / 20 * 1000:.0f} ms/stack), 200 stacks "
+          f"{t200:.2f} s ({t200 / 200 * 1000:.0f} ms/stack): 200/20 = {t200 / t20:.1f}x (target <= 10x)")
 
 
-def end_to_end(stack: str, n_floor: int) -> tuple[float, float]:
+def end_to_end(stack: str, n_floor: int, *extra: str) -> tuple[float, float]:
     """Wall time of `agentic plan --stack <stack>` in a fresh process (imports, validation, synthesis, policies,
     every output written) and of a fresh process registering the same number of trivial resources (the floor)."""
     import subprocess
@@ -84,7 +118,7 @@ def end_to_end(stack: str, n_floor: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "agentic.cli", "plan", "--stack", stack, "--out", f"{tmp}/plan", "-C",
-                        str(PROJECT_ROOT)], check=True, capture_output=True)
+                        str(PROJECT_ROOT), *extra], check=True, capture_output=True)
         plan = time.perf_counter() - t0
     code = ("import sys; sys.path.insert(0, %r)\nimport pulumi\nfrom agentic.plan.engine import run_program\n"
             "def p():\n    [pulumi.CustomResource('bench:index:Trivial', f'r{i}', {'value': i}) for i in range(%d)]\n"
@@ -101,3 +135,14 @@ if __name__ == "__main__":
     plan_s, floor_s = end_to_end("prod", resources)
     print(f"prod end to end (agentic plan, fresh process): {plan_s:.2f} s for {resources} resources; "
           f"SDK floor (fresh process, {resources} trivial resources): {floor_s:.2f} s; target <= 5 s")
+    import json
+    import tempfile
+
+    from agentic.plan.render import synthesize
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump({"stack": "dev", "outputs": synthesize("dev", PROJECT_ROOT).run.outputs}, f)
+        f.flush()
+        plan_s, floor_s = end_to_end("tenant-demo", 40, "--platform-outputs", f.name)
+    print(f"tenant-demo end to end (agentic plan --platform-outputs, fresh process): {plan_s:.2f} s; "
+          f"SDK floor {floor_s:.2f} s; target < 2 s")

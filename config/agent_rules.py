@@ -29,7 +29,7 @@ class AgentEnv:
     runtime_image: bool
     memory: bool  # kagent's database has pgvector (RDS)
     namespaces: frozenset[str]
-    #: tenant namespace -> (config path of the tenant, its allowance)
+    #: tenant namespace -> (config path of the tenant's data-store flags, those flags)
     tenants: dict[str, tuple[str, Any]] = field(default_factory=dict)
     where: str = "platform.kagent"  # where model configs, servers and agents are declared (for hints)
 
@@ -41,7 +41,7 @@ class AgentEnv:
             gateway_jwt=cfg.gateway.jwt is not None, runtime_image=cfg.agent_runtime.build,
             memory=database_mode(cfg) == "rds",
             namespaces=frozenset({ns.name for ns in cfg.namespaces} | {t.namespace for t in cfg.tenants}),
-            tenants={t.namespace: (f"{ROOT}.tenants[{i}]", t.allow) for i, t in enumerate(cfg.tenants)})
+            tenants={t.namespace: (f"{ROOT}.tenants[{i}].allow", t.allow) for i, t in enumerate(cfg.tenants)})
 
 
 def check_model_configs(model_configs: "list[ModelConfigSpec]", env: AgentEnv, base: str) -> list[Problem]:
@@ -199,7 +199,7 @@ def check_agents(agents_list: "list[Agent]", model_configs: "list[ModelConfigSpe
                 if wanted and not getattr(allow, store):
                     out.append(Problem(f"{p}.{'session_memory' if store == 'redis' else 'knowledge_base'}",
                                        f"tenant '{ns.removeprefix('tenant-')}' may not use {store}: allow it at "
-                                       f"{where}.allow.{store}"))
+                                       f"{where}.{store}"))
         if a.replicas is not None and a.scaling is not None:
             out.append(Problem(f"{p}.replicas", "set either replicas or scaling: with scaling the autoscaler owns "
                                                 "the replica count"))

@@ -38,7 +38,7 @@ class ConfigError(Exception):
         self.source = source
         where = f" in {source}" if source else ""
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{len(problems)} problem(s) in the platform config{where}:\n{lines}")
+        super().__init__(f"{len(problems)} problem(s) in the config{where}:\n{lines}")
 
 
 def path_of(loc: Iterable[Any], root: str = ROOT) -> str:

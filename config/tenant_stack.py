@@ -8,6 +8,7 @@ file nor its pull request can lift a guardrail: the allowance lives in the platf
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError
@@ -124,9 +125,16 @@ class PlatformFacts(Strict):
     tenants: dict[str, TenantFacts]
 
 
-def parse_facts(raw: Any, platform_stack: str) -> PlatformFacts:
-    """The platform's ``tenancy`` output, or ConfigError naming what the platform stack lacks."""
+def parse_facts(raw: Any, platform_stack: str, tenant: str | None = None) -> PlatformFacts:
+    """The platform's ``tenancy`` output, or ConfigError naming what the platform stack lacks. With ``tenant``, only
+    that tenant's allowance is validated (a platform of 200 tenants costs each tenant stack nothing more)."""
     where = f"platform stack {platform_stack}"
+    if isinstance(raw, str):  # the platform publishes it as one JSON string
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise ConfigError([Problem(f"{TENANT_ROOT}.platform_stack", f"{where}: output 'tenancy' is not JSON")]
+                              ) from None
     if raw is None:
         raise ConfigError([Problem(f"{TENANT_ROOT}.platform_stack", f"{where} has no output 'tenancy': run `pulumi up` "
                                    "on it with an agentic-platform version that publishes tenant allowances")])
@@ -135,6 +143,9 @@ def parse_facts(raw: Any, platform_stack: str) -> PlatformFacts:
     if raw.get("version") not in (None, FACTS_VERSION):
         raise ConfigError([Problem(f"{TENANT_ROOT}.platform_stack", f"{where} publishes tenancy version "
                                    f"{raw.get('version')}; this code reads version {FACTS_VERSION}: upgrade")])
+    tenants = raw.get("tenants")
+    if tenant is not None and isinstance(tenants, dict) and tenant in tenants:
+        raw = {**raw, "tenants": {tenant: tenants[tenant]}}
     try:
         return PlatformFacts.model_validate(raw)
     except ValidationError as exc:
@@ -241,15 +252,16 @@ def check_against(cfg: TenantStack, facts: PlatformFacts) -> list[Problem]:
                                           f"platform allows tenant '{cfg.name}' (tenants[].allow.max_agents)"))
     if cfg.agents and facts.kagent_line is None:
         out.append(Problem(f"{r}.agents", "the platform stack runs no kagent"))
-    env = AgentEnv(models=frozenset(cfg.models), redis=cfg.uses.redis, milvus=cfg.uses.milvus,
+    env = AgentEnv(models=frozenset(cfg.models), redis=facts.redis is not None, milvus=facts.milvus is not None,
                    prometheus=facts.prometheus, gateway=False,
                    gateway_jwt=facts.gateway is not None and facts.gateway.jwt,
                    runtime_image=facts.runtime_image is not None, memory=False,
                    namespaces=frozenset({cfg.namespace}), where=r,
-                   tenants={cfg.namespace: (r, TenantAllowance(redis=cfg.uses.redis, milvus=cfg.uses.milvus))})
+                   tenants={cfg.namespace: (f"{r}.uses", cfg.uses)})
     out += check_model_configs(list(cfg.model_configs), env, r)
     out += check_servers(list(cfg.mcp_servers), env, r)
-    out += check_agents(list(cfg.agents), list(cfg.model_configs), list(cfg.mcp_servers), env, r)
+    placed = [a.model_copy(update={"namespace": cfg.namespace}) for a in cfg.agents]
+    out += check_agents(placed, list(cfg.model_configs), list(cfg.mcp_servers), env, r)
     return out
 
 
@@ -272,7 +284,7 @@ def parse_tenant(raw: Any, source: str = "", stack: str | None = None) -> Tenant
 
 def validated(cfg: TenantStack, facts_raw: Any) -> PlatformFacts:
     """The platform's facts, after checking the tenant config against them (ConfigError lists every problem)."""
-    facts = parse_facts(facts_raw, cfg.platform_stack)
+    facts = parse_facts(facts_raw, cfg.platform_stack, cfg.name)
     problems = check_against(cfg, facts)
     if problems:
         raise ConfigError(problems, f"tenant stack {cfg.name} against {cfg.platform_stack}")

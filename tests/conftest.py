@@ -46,11 +46,16 @@ _PLANS: dict[str, Plan] = {}
 
 @pytest.fixture(scope="session")
 def plans() -> Callable[[str], Plan]:
-    """The synthesized plan of a committed stack (dev/prod), computed once per session."""
+    """The synthesized plan of a committed stack (dev/prod/tenant-demo), computed once per session."""
 
     def get(stack: str) -> Plan:
         if stack not in _PLANS:
-            _PLANS[stack] = synthesize(stack, PROJECT_ROOT)
+            if stack.startswith("tenant-"):  # a tenant stack on the dev plan's outputs (computed once)
+                from agentic.plan.tenant import synthesize_tenant
+
+                _PLANS[stack] = synthesize_tenant(stack, PROJECT_ROOT, outputs=get("dev").run.outputs)
+            else:
+                _PLANS[stack] = synthesize(stack, PROJECT_ROOT)
         return _PLANS[stack]
 
     return get

@@ -44,14 +44,17 @@ def platform_outputs(cfg: TenantStack, root: Path, outputs_file: Path | None = N
     return synthesize(stack, root).run.outputs
 
 
-def synthesize_tenant(stack: str, root: Path, outputs_file: Path | None = None) -> Any:
-    """Validate the tenant stack against its platform's allowance, then run the program with the mock engine."""
+def synthesize_tenant(stack: str, root: Path, outputs_file: Path | None = None,
+                      outputs: dict[str, Any] | None = None) -> Any:
+    """Validate the tenant stack against its platform's allowance, then run the program with the mock engine.
+    ``outputs``: the platform's outputs in hand (tests reuse a platform plan's)."""
     from agentic.plan.engine import run_program
     from agentic.plan.render import Plan, _run_in
     from policies.rules import Resource, evaluate
 
     config, cfg = load_tenant_stack(stack, root)
-    outputs = platform_outputs(cfg, root, outputs_file)
+    if outputs is None:
+        outputs = platform_outputs(cfg, root, outputs_file)
     facts = validated(cfg, outputs.get("tenancy"))
     secret_keys = [k for k, v in config.items() if v == CONFIG_SECRET]
     run = run_program(lambda: _run_in(root, root / "__main__.py"), project=PROJECT, stack=stack, config=config,

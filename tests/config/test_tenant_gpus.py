@@ -28,3 +28,29 @@ def test_tenant_gpus_beyond_the_pools_are_refused():
         parse_platform(raw)
     [problem] = [p for p in exc.value.problems if p.path == "platform.tenants[0].quota.gpus"]
     assert "add up to 5" in problem.message and "leave 4" in problem.message and "limits.gpus" in problem.message
+
+
+@pytest.mark.parametrize("name", ["ai-agents", "agents", "kube-system", "tenant-x"])
+def test_a_tenant_named_like_a_platform_namespace_is_refused(name):
+    raw = stack_raw("dev")
+    raw["tenants"][0]["name"] = name
+    with pytest.raises(ConfigError) as exc:
+        parse_platform(raw)
+    assert "platform.tenants[0].name" in {p.path for p in exc.value.problems}
+
+
+def test_a_tenant_allowance_names_only_served_models():
+    raw = stack_raw("dev")
+    raw["tenants"][1]["allow"]["models"] = ["gpt-5"]
+    with pytest.raises(ConfigError) as exc:
+        parse_platform(raw)
+    assert any(p.path == "platform.tenants[1].allow.models[0]" and "no platform model 'gpt-5'" in p.message
+               for p in exc.value.problems)
+
+
+def test_self_service_tenants_count_against_the_gpu_pools():
+    raw = stack_raw("dev")  # sandbox 0 + demo (self-service) 2 + models 4 of 8
+    raw["tenants"][1]["quota"]["gpus"] = 5
+    with pytest.raises(ConfigError) as exc:
+        parse_platform(raw)
+    assert "platform.tenants[1].quota.gpus" in {p.path for p in exc.value.problems}

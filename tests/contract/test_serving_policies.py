@@ -92,3 +92,23 @@ def test_the_plans_pass_the_serving_policies(plans, stack):
              "route-weights-sum-to-100"}
     assert names <= {r.name for r in rules.RULES}
     assert [f for f in plans(stack).findings if f.policy in names] == []
+
+
+def test_tenant_pods_tolerate_the_gpu_taint_only_where_the_tenant_has_gpus(plans):
+    """Issue #13: a tenant's pod that tolerates the GPU nodes' taint lands on GPU nodes; only where allowed."""
+    def tenant_ns(gpus):
+        objs = namespace("tenant-a", "tenant", gpus)
+        objs[0]["metadata"]["labels"]["agentic.platform/tenant"] = "a"
+        return objs
+
+    pod = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w", "namespace": "tenant-a"},
+           "spec": {"template": {"spec": {"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}],
+                                          "containers": [{"name": "c", "image": "x"}]}}}}
+    assert any("tolerates the GPU nodes' taint" in m for _, m in serving.check_gpu_pods(resources(tenant_ns(0) + [pod])))
+    assert serving.check_gpu_pods(resources(tenant_ns(4) + [pod])) == []
+    pod["spec"]["template"]["spec"]["tolerations"] = [{"operator": "Exists"}]  # tolerates everything
+    assert serving.check_gpu_pods(resources(tenant_ns(0) + [pod]))
+    pod["spec"]["template"]["spec"]["tolerations"] = [{"key": "CriticalAddonsOnly", "operator": "Exists"}]
+    assert serving.check_gpu_pods(resources(tenant_ns(0) + [pod])) == []
+    tenant = plans("tenant-demo")  # the committed tenant stack: no GPUs asked, none tolerated
+    assert not [f for f in tenant.findings if f.policy == "gpu-pods-where-gpus-run"]
