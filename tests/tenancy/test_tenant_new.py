@@ -52,3 +52,13 @@ def test_refused_with_the_path_and_nothing_written(project, name, stack, words):
     result = new(project, name, "--platform-stack", stack)
     assert result.exit_code == 2 and words in result.output.replace("\n", " "), result.output
     assert sorted(p.name for p in project.iterdir()) == ["Pulumi.dev.yaml"]
+
+
+def test_validate_reads_a_tenant_stack(project):
+    assert new(project, "demo", "--platform-stack", "acme/agentic-platform/dev").exit_code == 0
+    result = CliRunner().invoke(app, ["validate", "--stack", "tenant-demo", "-C", str(project)])
+    assert result.exit_code == 0 and "tenant 'demo' is valid" in result.output
+    path = project / "Pulumi.tenant-demo.yaml"
+    path.write_text(path.read_text().replace("name: demo", "name: demo\n    colour: blue"))
+    result = CliRunner().invoke(app, ["validate", "--stack", "tenant-demo", "-C", str(project)])
+    assert result.exit_code == 2 and "tenant.colour" in result.output
