@@ -19,8 +19,13 @@ err = Console(stderr=True)
 
 STACK = typer.Option(..., "--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml)")
 CWD = typer.Option(
-    None, "--cwd", "-C", help="Run as if started in this directory (the project, with Pulumi.<stack>.yaml); "
-    "default: the current directory, as for pulumi", file_okay=False)
+    None,
+    "--cwd",
+    "-C",
+    help="Run as if started in this directory (the project, with Pulumi.<stack>.yaml); "
+    "default: the current directory, as for pulumi",
+    file_okay=False,
+)
 EXIT_CONFIG = 2
 EXIT_POLICY = 3
 EXIT_PREFLIGHT = 4
@@ -70,8 +75,10 @@ def validate(stack: str = STACK, cwd: Path = CWD) -> None:
             tenant = load_tenant_stack(stack, _project(cwd))[1]
         except ConfigError as exc:
             _config_failure(exc)
-        console.print(f"[green]ok[/] Pulumi.{stack}.yaml: tenant '{tenant.name}' is valid on its own; `agentic plan "
-                      f"--stack {stack}` also holds it to {tenant.platform_stack}'s allowance")
+        console.print(
+            f"[green]ok[/] Pulumi.{stack}.yaml: tenant '{tenant.name}' is valid on its own; `agentic plan "
+            f"--stack {stack}` also holds it to {tenant.platform_stack}'s allowance"
+        )
         return
     cfg = _load_or_exit(stack, cwd)
     for w in warnings(cfg):
@@ -101,8 +108,11 @@ def plan(
     out: Path = typer.Option(None, "--out", "-o", help="Output directory (default out/<stack>)"),
     cwd: Path = CWD,
     platform_outputs: Path = typer.Option(
-        None, "--platform-outputs", help="Tenant stacks: the platform plan's outputs.json (default: plan the "
-        "referenced platform stack now)", dir_okay=False),
+        None,
+        "--platform-outputs",
+        help="Tenant stacks: the platform plan's outputs.json (default: plan the referenced platform stack now)",
+        dir_okay=False,
+    ),
 ) -> None:
     """Run the real program offline through Pulumi's mock engine and write what it would create."""
     from agentic.plan.render import BANNER, PlanOutputError, check_output_dir, synthesize, write_plan
@@ -117,7 +127,7 @@ def plan(
         _config_failure(exc)
     except PlanOutputError as exc:
         err.print(f"[bold red]Cannot write the plan:[/] {exc}")
-        raise typer.Exit(EXIT_CONFIG)
+        raise typer.Exit(EXIT_CONFIG) from None
     if result.is_tenant:
         _print_tenant_plan(result, out_dir, BANNER)
     else:
@@ -149,11 +159,23 @@ def _print_plan(result, out_dir: Path, banner: str) -> None:
     g = Table(title="GPU pools - on-demand cost ceiling implied by each GPU limit")
     for col in ("pool", "families", "capacity", "GPU limit", "priciest/GPU", "ceiling $/h"):
         g.add_column(col, justify="right" if col in ("GPU limit", "ceiling $/h") else "left")
-    for pool, cost in zip(cfg.gpu_pools, result.costs):
-        g.add_row(pool.name, ",".join(pool.instance_families), ",".join(pool.capacity_types), str(pool.limits.gpus),
-                  f"{cost.worst_instance} ${cost.usd_per_gpu_hour:.2f}", f"{cost.ceiling_usd_per_hour:,.2f}")
-    g.add_row("[bold]total[/]", "", "", str(sum(p.limits.gpus for p in cfg.gpu_pools)), "",
-              f"[bold]{result.total_ceiling:,.2f}[/]")
+    for pool, cost in zip(cfg.gpu_pools, result.costs, strict=False):
+        g.add_row(
+            pool.name,
+            ",".join(pool.instance_families),
+            ",".join(pool.capacity_types),
+            str(pool.limits.gpus),
+            f"{cost.worst_instance} ${cost.usd_per_gpu_hour:.2f}",
+            f"{cost.ceiling_usd_per_hour:,.2f}",
+        )
+    g.add_row(
+        "[bold]total[/]",
+        "",
+        "",
+        str(sum(p.limits.gpus for p in cfg.gpu_pools)),
+        "",
+        f"[bold]{result.total_ceiling:,.2f}[/]",
+    )
     console.print(g)
     from agentic.plan.tables import model_capacity
 
@@ -163,8 +185,15 @@ def _print_plan(result, out_dir: Path, banner: str) -> None:
         for col in ("model", "engine", "pool", "GPUs/replica", "max replicas", "GPUs at max", "pool at max/limit"):
             mt.add_column(col, justify="right" if col[0].isupper() or col.startswith(("max", "pool at")) else "left")
         for r in rows:
-            mt.add_row(r["model"], r["engine"], r["pool"], str(r["gpus_per_replica"]), str(r["max_replicas"]),
-                       str(r["gpus_at_max"]), f"{r['pool_gpus_at_max']}/{r['pool_limit']}")
+            mt.add_row(
+                r["model"],
+                r["engine"],
+                r["pool"],
+                str(r["gpus_per_replica"]),
+                str(r["max_replicas"]),
+                str(r["gpus_at_max"]),
+                f"{r['pool_gpus_at_max']}/{r['pool_limit']}",
+            )
         console.print(mt)
     from agentic.plan.tables import credential_rows
 
@@ -184,8 +213,16 @@ def _print_plan(result, out_dir: Path, banner: str) -> None:
         for col in ("agent", "namespace", "type", "model", "tools", "scaling", "AWS", "route"):
             at.add_column(col)
         for r in agents:
-            at.add_row(r["agent"], r["namespace"], r["type"], r["model"], "\n".join(r["tools"]) or "-",
-                       r["scaling"], r["aws"], r["route"])
+            at.add_row(
+                r["agent"],
+                r["namespace"],
+                r["type"],
+                r["model"],
+                "\n".join(r["tools"]) or "-",
+                r["scaling"],
+                r["aws"],
+                r["route"],
+            )
         console.print(at)
     if result.findings:
         for f in result.findings:
@@ -199,8 +236,9 @@ def _print_plan(result, out_dir: Path, banner: str) -> None:
         console.print(f"[cyan]auth[/] {line[2:]}")
     for note in run.outputs.get("plan_notes") or []:
         console.print(f"[cyan]note[/] {note}")
-    console.print(f"wrote {out_dir}/: manifests/, helm/releases.yaml, inventory.json, policy-report.json, "
-                  f"summary.md, graph.svg")
+    console.print(
+        f"wrote {out_dir}/: manifests/, helm/releases.yaml, inventory.json, policy-report.json, summary.md, graph.svg"
+    )
     if "graph_svg" not in result.files:
         err.print("[yellow]graphviz 'dot' not found: wrote graph.dot only (apt-get install graphviz)[/]")
 
@@ -211,9 +249,11 @@ def _print_tenant_plan(result, out_dir: Path, banner: str) -> None:
 
     cfg, facts, run = result.config, result.facts, result.run
     console.print(Panel(f"[bold]{banner}[/]", title=f"agentic-platform - tenant stack {result.stack}", style="yellow"))
-    console.print(f"tenant [bold]{cfg.name}[/] (namespace {cfg.namespace}) on {cfg.platform_stack}: cluster "
-                  f"[bold]{facts.cluster_name}[/], {facts.environment}/{facts.region}: "
-                  f"[bold]{len(run.registrations)}[/] resources")
+    console.print(
+        f"tenant [bold]{cfg.name}[/] (namespace {cfg.namespace}) on {cfg.platform_stack}: cluster "
+        f"[bold]{facts.cluster_name}[/], {facts.environment}/{facts.region}: "
+        f"[bold]{len(run.registrations)}[/] resources"
+    )
     t = Table(title="Allowance - what this stack asks against what the platform stack allows")
     for col in ("", "this stack", "platform allows"):
         t.add_column(col)
@@ -250,8 +290,10 @@ def tenant_new(
         _config_failure(exc)
     for note in notes:
         console.print(f"[yellow]note[/] {note}")
-    console.print(f"[green]wrote[/] {path}: review it, then `agentic plan --stack tenant-{name}` and open a pull "
-                  "request (CI previews it with the policy pack; the platform team approves)")
+    console.print(
+        f"[green]wrote[/] {path}: review it, then `agentic plan --stack tenant-{name}` and open a pull "
+        "request (CI previews it with the policy pack; the platform team approves)"
+    )
 
 
 @app.command()

@@ -36,17 +36,28 @@ class PreflightReport:
 
 
 def _zones(cfg: Platform, ec2: Any, report: PreflightReport) -> list[str]:
-    available = [z["ZoneName"] for z in ec2.describe_availability_zones(
-        Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]]
+    available = [
+        z["ZoneName"]
+        for z in ec2.describe_availability_zones(Filters=[{"Name": "state", "Values": ["available"]}])[
+            "AvailabilityZones"
+        ]
+    ]
     if cfg.network.availability_zones:
         missing = [z for z in cfg.network.availability_zones if z not in available]
-        report.add("availability zones", not missing,
-                   f"configured {cfg.network.availability_zones}; available {available}",
-                   f"pick zones from {available} in platform.network.availability_zones" if missing else "")
+        report.add(
+            "availability zones",
+            not missing,
+            f"configured {cfg.network.availability_zones}; available {available}",
+            f"pick zones from {available} in platform.network.availability_zones" if missing else "",
+        )
         return [z for z in cfg.network.availability_zones if z in available]
     ok = len(available) >= cfg.network.az_count
-    report.add("availability zones", ok, f"need {cfg.network.az_count}, region has {len(available)}",
-               "" if ok else "lower platform.network.az_count")
+    report.add(
+        "availability zones",
+        ok,
+        f"need {cfg.network.az_count}, region has {len(available)}",
+        "" if ok else "lower platform.network.az_count",
+    )
     return sorted(available)[: cfg.network.az_count]
 
 
@@ -56,8 +67,7 @@ def _offerings(ec2: Any, types: list[str], zones: list[str]) -> dict[str, set[st
     for i in range(0, len(types), 100):
         for page in paginator.paginate(
             LocationType="availability-zone",
-            Filters=[{"Name": "instance-type", "Values": types[i: i + 100]},
-                     {"Name": "location", "Values": zones}],
+            Filters=[{"Name": "instance-type", "Values": types[i : i + 100]}, {"Name": "location", "Values": zones}],
         ):
             for o in page["InstanceTypeOfferings"]:
                 offered.setdefault(o["InstanceType"], set()).add(o["Location"])
@@ -70,9 +80,12 @@ def _instance_types(cfg: Platform, ec2: Any, zones: list[str], report: Preflight
         offered = _offerings(ec2, wanted, zones)
         usable = sorted(t for t, where in offered.items() if where)
         if not usable:
-            report.add(f"GPU pool '{pool.name}' instance types", False,
-                       f"none of {wanted} is offered in {zones}",
-                       "choose other zones (platform.network.availability_zones), another region or other families")
+            report.add(
+                f"GPU pool '{pool.name}' instance types",
+                False,
+                f"none of {wanted} is offered in {zones}",
+                "choose other zones (platform.network.availability_zones), another region or other families",
+            )
         else:
             thin = sorted(t for t in usable if len(offered[t]) < len(zones))
             detail = f"offered: {', '.join(usable)}"
@@ -82,9 +95,12 @@ def _instance_types(cfg: Platform, ec2: Any, zones: list[str], report: Preflight
     system = list(cfg.cluster.system_node_group.instance_types)
     offered = _offerings(ec2, system, zones)
     missing = [t for t in system if not offered.get(t)]
-    report.add("system node group instance types", not missing,
-               f"{system} offered in {zones}" if not missing else f"{missing} not offered in {zones}",
-               "change platform.cluster.system_node_group.instance_types" if missing else "")
+    report.add(
+        "system node group instance types",
+        not missing,
+        f"{system} offered in {zones}" if not missing else f"{missing} not offered in {zones}",
+        "change platform.cluster.system_node_group.instance_types" if missing else "",
+    )
 
 
 def _admins(cfg: Platform, iam: Any, report: PreflightReport) -> None:
@@ -97,8 +113,12 @@ def _admins(cfg: Platform, iam: Any, report: PreflightReport) -> None:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "NoSuchEntity":
                 raise
-            report.add(f"cluster admin {admin.principal_arn}", False, f"{kind} does not exist",
-                       f"create it or fix platform.cluster.admins[{i}].principal_arn")
+            report.add(
+                f"cluster admin {admin.principal_arn}",
+                False,
+                f"{kind} does not exist",
+                f"create it or fix platform.cluster.admins[{i}].principal_arn",
+            )
 
 
 def _ours(tags: dict[str, str], cluster: str) -> bool:
@@ -114,22 +134,32 @@ def _names(cfg: Platform, kms: Any, ecr: Any, iam: Any, sqs: Any, report: Prefli
             report.add(f"KMS alias {alias}", True, "free")
             continue
         tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=found["TargetKeyId"])["Tags"]}
-        report.add(f"KMS alias {alias}", _ours(tags, cluster),
-                   "already ours (this stack's tag)" if _ours(tags, cluster) else "taken by a key of another owner",
-                   "" if _ours(tags, cluster) else "rename the cluster (platform.cluster.name) or delete the alias")
+        report.add(
+            f"KMS alias {alias}",
+            _ours(tags, cluster),
+            "already ours (this stack's tag)" if _ours(tags, cluster) else "taken by a key of another owner",
+            "" if _ours(tags, cluster) else "rename the cluster (platform.cluster.name) or delete the alias",
+        )
     repo = f"{cluster}/{cfg.agent_runtime.repository}"
     try:
         found = ecr.describe_repositories(repositoryNames=[repo])["repositories"][0]
         tags = {t["Key"]: t["Value"] for t in ecr.list_tags_for_resource(resourceArn=found["repositoryArn"])["tags"]}
-        report.add(f"ECR repository {repo}", _ours(tags, cluster),
-                   "already ours" if _ours(tags, cluster) else "exists and is not this stack's",
-                   "" if _ours(tags, cluster) else "change platform.agent_runtime.repository or import it")
+        report.add(
+            f"ECR repository {repo}",
+            _ours(tags, cluster),
+            "already ours" if _ours(tags, cluster) else "exists and is not this stack's",
+            "" if _ours(tags, cluster) else "change platform.agent_runtime.repository or import it",
+        )
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "RepositoryNotFoundException":
             raise
         report.add(f"ECR repository {repo}", True, "free")
-    for role in (f"{cluster}-karpenter-node", f"{cluster}-karpenter-controller", f"{cluster}-system-node",
-                 f"{cluster}-ebs-csi"):
+    for role in (
+        f"{cluster}-karpenter-node",
+        f"{cluster}-karpenter-controller",
+        f"{cluster}-system-node",
+        f"{cluster}-ebs-csi",
+    ):
         try:
             tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role)["Tags"]}
         except ClientError as exc:
@@ -137,15 +167,22 @@ def _names(cfg: Platform, kms: Any, ecr: Any, iam: Any, sqs: Any, report: Prefli
                 raise
             report.add(f"IAM role {role}", True, "free")
             continue
-        report.add(f"IAM role {role}", _ours(tags, cluster), "already ours" if _ours(tags, cluster)
-                   else "exists and is not this stack's",
-                   "" if _ours(tags, cluster) else "delete it or rename the cluster")
+        report.add(
+            f"IAM role {role}",
+            _ours(tags, cluster),
+            "already ours" if _ours(tags, cluster) else "exists and is not this stack's",
+            "" if _ours(tags, cluster) else "delete it or rename the cluster",
+        )
     queue = f"{cluster}-karpenter"
     try:
         url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
         tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
-        report.add(f"SQS queue {queue}", _ours(tags, cluster), "already ours" if _ours(tags, cluster)
-                   else "exists and is not this stack's", "" if _ours(tags, cluster) else "delete it or rename the cluster")
+        report.add(
+            f"SQS queue {queue}",
+            _ours(tags, cluster),
+            "already ours" if _ours(tags, cluster) else "exists and is not this stack's",
+            "" if _ours(tags, cluster) else "delete it or rename the cluster",
+        )
     except ClientError as exc:
         if "NonExistentQueue" not in exc.response["Error"]["Code"]:
             raise
@@ -163,9 +200,12 @@ def run_preflight(cfg: Platform, session: boto3.Session | None = None) -> Prefli
         report.add("AWS credentials", False, f"cannot call STS: {exc}", "configure AWS credentials (aws sso login)")
         return report
     expected = cfg.aws.account_id
-    report.add("AWS account", expected in (None, account), f"credentials are for {account}"
-               + (f", stack expects {expected}" if expected else ""),
-               "" if expected in (None, account) else "switch to the stack's account profile")
+    report.add(
+        "AWS account",
+        expected in (None, account),
+        f"credentials are for {account}" + (f", stack expects {expected}" if expected else ""),
+        "" if expected in (None, account) else "switch to the stack's account profile",
+    )
     ec2 = client("ec2")
     zones = _zones(cfg, ec2, report)
     if zones:

@@ -16,8 +16,7 @@ from config import ConfigError, Problem
 from config.loader import FULL_KEY, PROJECT, load_tenant_stack, read_stack_config, stack_file
 from config.tenant_stack import TENANT_ROOT, parse_tenant
 
-DEFAULT_QUOTA = {"requests_cpu": "2", "requests_memory": "4Gi", "limits_cpu": "4", "limits_memory": "8Gi",
-                 "pods": 20}
+DEFAULT_QUOTA = {"requests_cpu": "2", "requests_memory": "4Gi", "limits_cpu": "4", "limits_memory": "8Gi", "pods": 20}
 
 
 def _allowance(name: str, platform_stack: str, root: Path) -> tuple[dict[str, Any] | None, list[str]]:
@@ -25,21 +24,38 @@ def _allowance(name: str, platform_stack: str, root: Path) -> tuple[dict[str, An
     _org, project, stack = platform_stack.split("/")
     path = stack_file(stack, root)
     if project != PROJECT or not path.exists():
-        return None, [f"{platform_stack} is not a stack of this project here: the quota is a default; `agentic plan` "
-                      "checks it against the platform's allowance"]
+        return None, [
+            f"{platform_stack} is not a stack of this project here: the quota is a default; `agentic plan` "
+            "checks it against the platform's allowance"
+        ]
     platform = read_stack_config(path).get(FULL_KEY) or {}
     taken = {ns.get("name") for ns in platform.get("namespaces") or [] if isinstance(ns, dict)}
     if name in taken:
-        raise ConfigError([Problem(f"{TENANT_ROOT}.name", f"'{name}' is a namespace of the platform stack "
-                                                          f"(Pulumi.{stack}.yaml): use the team's name")])
+        raise ConfigError(
+            [
+                Problem(
+                    f"{TENANT_ROOT}.name",
+                    f"'{name}' is a namespace of the platform stack (Pulumi.{stack}.yaml): use the team's name",
+                )
+            ]
+        )
     tenants = platform.get("tenants") or []
     entry = next((t for t in tenants if isinstance(t, dict) and t.get("name") == name), None)
     if entry is None:
-        return None, [f"the platform stack has no tenant '{name}' yet: the platform team adds to Pulumi.{stack}.yaml "
-                      f"tenants[]: {{name: {name}, self_service: true, quota: {{...}}, allow: {{...}}}}"]
+        return None, [
+            f"the platform stack has no tenant '{name}' yet: the platform team adds to Pulumi.{stack}.yaml "
+            f"tenants[]: {{name: {name}, self_service: true, quota: {{...}}, allow: {{...}}}}"
+        ]
     if not entry.get("self_service"):
-        raise ConfigError([Problem(f"{TENANT_ROOT}.name", f"tenant '{name}' is managed by the platform stack "
-                                   f"(Pulumi.{stack}.yaml, self_service: false): its namespace already has an owner")])
+        raise ConfigError(
+            [
+                Problem(
+                    f"{TENANT_ROOT}.name",
+                    f"tenant '{name}' is managed by the platform stack "
+                    f"(Pulumi.{stack}.yaml, self_service: false): its namespace already has an owner",
+                )
+            ]
+        )
     served = {m.get("name"): m.get("hf_model") for m in platform.get("models") or [] if isinstance(m, dict)}
     return {**entry, "served": served}, []
 
@@ -56,18 +72,26 @@ def scaffold_tenant(name: str, platform_stack: str, root: Path) -> tuple[Path, l
     quota = dict((entry or {}).get("quota") or DEFAULT_QUOTA)
     models = list(allow.get("models") or [])
     body: dict[str, Any] = {
-        "name": name, "platform_stack": platform_stack, "quota": quota, "access": [],
-        "uses": {"redis": bool(allow.get("redis")), "milvus": bool(allow.get("milvus"))}, "models": models,
-        "model_configs": [{"name": m, "provider": "OpenAI", "model": (entry or {}).get("served", {}).get(m) or m,
-                           "platform_model": m} for m in models],
+        "name": name,
+        "platform_stack": platform_stack,
+        "quota": quota,
+        "access": [],
+        "uses": {"redis": bool(allow.get("redis")), "milvus": bool(allow.get("milvus"))},
+        "models": models,
+        "model_configs": [
+            {"name": m, "provider": "OpenAI", "model": (entry or {}).get("served", {}).get(m) or m, "platform_model": m}
+            for m in models
+        ],
         "agents": [],
     }
-    text = (f"# Tenant stack of '{name}' on {platform_stack} (written by `agentic tenant new`).\n"
-            "# Change it by pull request: CI previews it with the policy pack, the platform team approves, it deploys.\n"
-            "# The platform stack's tenants[] entry is the ceiling of everything below.\n"
-            "#   access: - {principal_arn: arn:aws:iam::<account>:role/<team-role>, role: admin}   (or viewer)\n"
-            "#   agents: - {name: helper, model_config: <a model config>, system_message: ...}\n"
-            + yaml.safe_dump({"config": {f"{PROJECT}:tenant": body}}, sort_keys=False))
+    text = (
+        f"# Tenant stack of '{name}' on {platform_stack} (written by `agentic tenant new`).\n"
+        "# Change it by pull request: CI previews it with the policy pack, the platform team approves, it deploys.\n"
+        "# The platform stack's tenants[] entry is the ceiling of everything below.\n"
+        "#   access: - {principal_arn: arn:aws:iam::<account>:role/<team-role>, role: admin}   (or viewer)\n"
+        "#   agents: - {name: helper, model_config: <a model config>, system_message: ...}\n"
+        + yaml.safe_dump({"config": {f"{PROJECT}:tenant": body}}, sort_keys=False)
+    )
     path.write_text(text)
     try:
         load_tenant_stack(stack, root)

@@ -26,7 +26,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent_runtime" / "tests"))
-from fake_llm import free_port  # noqa: E402
+from fake_llm import free_port
 
 BODY = {"model": "fake-model", "messages": [{"role": "user", "content": "ping"}]}
 
@@ -80,7 +80,7 @@ async def load(url: str, concurrency: int, total: int, body: dict) -> tuple[list
 
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))] * 1000
 
 
 def start_runtime(env: dict[str, str], port: int, src: Path | None) -> tuple[subprocess.Popen, float]:
@@ -100,8 +100,9 @@ def baseline_source(ref: str) -> Path:
     if not path.is_dir():
         path = Path(f"/tmp/agentic-bench-{ref.replace('/', '_')}")
         if not path.exists():
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), ref], check=True,
-                           capture_output=True)
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), ref], check=True, capture_output=True
+            )
     return path / "agent_runtime" / "src"
 
 
@@ -112,9 +113,16 @@ def main() -> None:
     args = ap.parse_args()
     llm_port = free_port()
     llm = subprocess.Popen([sys.executable, str(ROOT / "agent_runtime" / "tests" / "fake_llm.py"), str(llm_port)])
-    env = {**os.environ, "KUBE_AGENT_LLM_URL": f"http://127.0.0.1:{llm_port}/v1", "KUBE_AGENT_LLM_MODEL": "fake-model",
-           "AGENT_HOST": "127.0.0.1", "AGENT_RATE_LIMIT": "1000000",
-           "AGENT_FILE_ROOTS": "/tmp", "KUBE_AGENT_NAMESPACE": "bench", "AGENT_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "KUBE_AGENT_LLM_URL": f"http://127.0.0.1:{llm_port}/v1",
+        "KUBE_AGENT_LLM_MODEL": "fake-model",
+        "AGENT_HOST": "127.0.0.1",
+        "AGENT_RATE_LIMIT": "1000000",
+        "AGENT_FILE_ROOTS": "/tmp",
+        "KUBE_AGENT_NAMESPACE": "bench",
+        "AGENT_LOG_LEVEL": "WARNING",
+    }
     env.pop("PYTHONPATH", None)
     runtimes: dict[str, tuple[subprocess.Popen, float, psutil.Process, str]] = {}
     try:
@@ -151,12 +159,16 @@ def main() -> None:
             for name in names:
                 r_lat, r_wall = lat_by[name], wall_by[name]
                 throughput[(name, conc)] = len(r_lat) / r_wall
-                print(f"{conc:>11} {name:<9} {pct(r_lat, 50):>8.2f} {pct(r_lat, 99):>8.2f} "
-                      f"{throughput[(name, conc)]:>9.0f}")
+                print(
+                    f"{conc:>11} {name:<9} {pct(r_lat, 50):>8.2f} {pct(r_lat, 99):>8.2f} "
+                    f"{throughput[(name, conc)]:>9.0f}"
+                )
                 overhead[(name, conc)] = (pct(r_lat, 50) - pct(d_lat, 50), pct(r_lat, 99) - pct(d_lat, 99))
         for (name, conc), (p50, p99) in overhead.items():
-            print(f"{name} overhead at {conc:>2} sessions: p50 +{p50:.2f} ms (target <= 2), p99 +{p99:.2f} ms "
-                  "(target <= 10)")
+            print(
+                f"{name} overhead at {conc:>2} sessions: p50 +{p50:.2f} ms (target <= 2), p99 +{p99:.2f} ms "
+                "(target <= 10)"
+            )
         if "baseline" in runtimes:
             ratio = throughput[("runtime", 64)] / throughput[("baseline", 64)]
             print(f"c64 throughput vs baseline: {ratio:.2f}x (target >= 0.90)")

@@ -18,30 +18,37 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-import pulumi  # noqa: E402
+import pulumi
 
-from agentic.plan.engine import run_program  # noqa: E402
-from config import parse_platform  # noqa: E402
-from config.loader import FULL_KEY, read_stack_config  # noqa: E402
-from program import build as build_platform  # noqa: E402
+from agentic.plan.engine import run_program
+from config import parse_platform
+from config.loader import FULL_KEY, read_stack_config
+from program import build as build_platform
 
 
 def with_tenants(raw: dict, n: int) -> dict:
     raw = copy.deepcopy(raw)
     for i in range(n):
-        raw["tenants"].append({
-            "name": f"team-{i:03d}",
-            "quota": {"requests_cpu": "4", "requests_memory": "8Gi", "limits_cpu": "8", "limits_memory": "16Gi"},
-            "admin_groups": [f"team-{i:03d}-admins"],
-        })
+        raw["tenants"].append(
+            {
+                "name": f"team-{i:03d}",
+                "quota": {"requests_cpu": "4", "requests_memory": "8Gi", "limits_cpu": "8", "limits_memory": "16Gi"},
+                "admin_groups": [f"team-{i:03d}-admins"],
+            }
+        )
     return raw
 
 
 def synth(raw: dict, stack: str) -> tuple[float, int]:
     t0 = time.perf_counter()
     cfg = parse_platform(raw)
-    run = run_program(lambda: build_platform(cfg), project="agentic-platform", stack=stack,
-                      config={FULL_KEY: raw}, region=cfg.aws.region)
+    run = run_program(
+        lambda: build_platform(cfg),
+        project="agentic-platform",
+        stack=stack,
+        config={FULL_KEY: raw},
+        region=cfg.aws.region,
+    )
     return time.perf_counter() - t0, len(run.registrations)
 
 
@@ -64,8 +71,14 @@ def tenant_stacks(n: int, dev_outputs: dict) -> tuple[float, int]:
         facts["tenants"][name] = {**allowance, "namespace": f"tenant-{name}"}
         outputs["tenancy"] = json.dumps(facts)  # as the platform publishes it: one JSON string
         cfg = demo.model_copy(update={"name": name})
-        run = run_program(lambda: tenant_program.build(cfg), project="agentic-platform", stack=f"tenant-{name}",
-                          config=config, stack_outputs={cfg.platform_stack: outputs}, region="us-west-2")
+        run = run_program(
+            lambda cfg=cfg: tenant_program.build(cfg),
+            project="agentic-platform",
+            stack=f"tenant-{name}",
+            config=config,
+            stack_outputs={cfg.platform_stack: outputs},
+            region="us-west-2",
+        )
         per = len(run.registrations)
     return time.perf_counter() - t0, per
 
@@ -86,11 +99,14 @@ def main() -> None:
     args = ap.parse_args()
     dev = read_stack_config(PROJECT_ROOT / "Pulumi.dev.yaml")[FULL_KEY]
     prod = read_stack_config(PROJECT_ROOT / "Pulumi.prod.yaml")[FULL_KEY]
-    cases = [("dev", dev), ("prod", prod), ("prod+20 tenants", with_tenants(prod, 20)),
-             ("prod+200 tenants", with_tenants(prod, 200))]
+    cases = [
+        ("dev", dev),
+        ("prod", prod),
+        ("prod+20 tenants", with_tenants(prod, 20)),
+        ("prod+200 tenants", with_tenants(prod, 200)),
+    ]
     synth(dev, "warmup")  # imports and first-call costs out of the figures
-    print(f"{'case':<18}{'resources':>10}{'synth ms':>10}{'floor ms':>10}{'ms/res':>8}{'floor ms/res':>13}"
-          f"{'ratio':>7}")
+    print(f"{'case':<18}{'resources':>10}{'synth ms':>10}{'floor ms':>10}{'ms/res':>8}{'floor ms/res':>13}{'ratio':>7}")
     for name, raw in cases:
         times, n = [], 0
         floors = []
@@ -105,8 +121,10 @@ def main() -> None:
     dev_outputs = synthesize("dev", PROJECT_ROOT).run.outputs
     t20, per = tenant_stacks(20, dev_outputs)
     t200, _ = tenant_stacks(200, dev_outputs)
-    print(f"tenant stacks: {per} resources each; 20 stacks {t20:.2f} s ({t20 / 20 * 1000:.0f} ms/stack), 200 stacks "
-          f"{t200:.2f} s ({t200 / 200 * 1000:.0f} ms/stack): 200/20 = {t200 / t20:.1f}x (target <= 10x)")
+    print(
+        f"tenant stacks: {per} resources each; 20 stacks {t20:.2f} s ({t20 / 20 * 1000:.0f} ms/stack), 200 stacks "
+        f"{t200:.2f} s ({t200 / 200 * 1000:.0f} ms/stack): 200/20 = {t200 / t20:.1f}x (target <= 10x)"
+    )
 
 
 def end_to_end(stack: str, n_floor: int, *extra: str) -> tuple[float, float]:
@@ -117,12 +135,31 @@ def end_to_end(stack: str, n_floor: int, *extra: str) -> tuple[float, float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "agentic.cli", "plan", "--stack", stack, "--out", f"{tmp}/plan", "-C",
-                        str(PROJECT_ROOT), *extra], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "agentic.cli",
+                "plan",
+                "--stack",
+                stack,
+                "--out",
+                f"{tmp}/plan",
+                "-C",
+                str(PROJECT_ROOT),
+                *extra,
+            ],
+            check=True,
+            capture_output=True,
+        )
         plan = time.perf_counter() - t0
-    code = ("import sys; sys.path.insert(0, %r)\nimport pulumi\nfrom agentic.plan.engine import run_program\n"
-            "def p():\n    [pulumi.CustomResource('bench:index:Trivial', f'r{i}', {'value': i}) for i in range(%d)]\n"
-            "run_program(p, project='agentic-platform', stack='floor', config={})\n") % (str(PROJECT_ROOT), n_floor)
+    code = (
+        f"import sys; sys.path.insert(0, {str(PROJECT_ROOT)!r})\nimport pulumi\n"
+        "from agentic.plan.engine import run_program\n"
+        "def p():\n    [pulumi.CustomResource('bench:index:Trivial', f'r{i}', {'value': i}) "
+        f"for i in range({n_floor})]\n"
+        "run_program(p, project='agentic-platform', stack='floor', config={})\n"
+    )
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     return plan, time.perf_counter() - t0
@@ -133,8 +170,10 @@ if __name__ == "__main__":
     prod_raw = read_stack_config(PROJECT_ROOT / "Pulumi.prod.yaml")[FULL_KEY]
     _, resources = synth(prod_raw, "e2e")
     plan_s, floor_s = end_to_end("prod", resources)
-    print(f"prod end to end (agentic plan, fresh process): {plan_s:.2f} s for {resources} resources; "
-          f"SDK floor (fresh process, {resources} trivial resources): {floor_s:.2f} s; target <= 5 s")
+    print(
+        f"prod end to end (agentic plan, fresh process): {plan_s:.2f} s for {resources} resources; "
+        f"SDK floor (fresh process, {resources} trivial resources): {floor_s:.2f} s; target <= 5 s"
+    )
     import json
     import tempfile
 
@@ -144,5 +183,7 @@ if __name__ == "__main__":
         json.dump({"stack": "dev", "outputs": synthesize("dev", PROJECT_ROOT).run.outputs}, f)
         f.flush()
         plan_s, floor_s = end_to_end("tenant-demo", 40, "--platform-outputs", f.name)
-    print(f"tenant-demo end to end (agentic plan --platform-outputs, fresh process): {plan_s:.2f} s; "
-          f"SDK floor {floor_s:.2f} s; target < 2 s")
+    print(
+        f"tenant-demo end to end (agentic plan --platform-outputs, fresh process): {plan_s:.2f} s; "
+        f"SDK floor {floor_s:.2f} s; target < 2 s"
+    )

@@ -46,27 +46,42 @@ GPU_INSTANCES: dict[str, InstanceType] = {
             "g5",
             "A10G 24GB",
             [
-                ("xlarge", 1, 4, 16, 1.006), ("2xlarge", 1, 8, 32, 1.212), ("4xlarge", 1, 16, 64, 1.624),
-                ("8xlarge", 1, 32, 128, 2.448), ("16xlarge", 1, 64, 256, 4.096), ("12xlarge", 4, 48, 192, 5.672),
-                ("24xlarge", 4, 96, 384, 8.144), ("48xlarge", 8, 192, 768, 16.288),
+                ("xlarge", 1, 4, 16, 1.006),
+                ("2xlarge", 1, 8, 32, 1.212),
+                ("4xlarge", 1, 16, 64, 1.624),
+                ("8xlarge", 1, 32, 128, 2.448),
+                ("16xlarge", 1, 64, 256, 4.096),
+                ("12xlarge", 4, 48, 192, 5.672),
+                ("24xlarge", 4, 96, 384, 8.144),
+                ("48xlarge", 8, 192, 768, 16.288),
             ],
         ),
         *_family(
             "g6",
             "L4 24GB",
             [
-                ("xlarge", 1, 4, 16, 0.805), ("2xlarge", 1, 8, 32, 0.978), ("4xlarge", 1, 16, 64, 1.323),
-                ("8xlarge", 1, 32, 128, 2.014), ("16xlarge", 1, 64, 256, 3.397), ("12xlarge", 4, 48, 192, 4.602),
-                ("24xlarge", 4, 96, 384, 6.675), ("48xlarge", 8, 192, 768, 13.35),
+                ("xlarge", 1, 4, 16, 0.805),
+                ("2xlarge", 1, 8, 32, 0.978),
+                ("4xlarge", 1, 16, 64, 1.323),
+                ("8xlarge", 1, 32, 128, 2.014),
+                ("16xlarge", 1, 64, 256, 3.397),
+                ("12xlarge", 4, 48, 192, 4.602),
+                ("24xlarge", 4, 96, 384, 6.675),
+                ("48xlarge", 8, 192, 768, 13.35),
             ],
         ),
         *_family(
             "g6e",
             "L40S 48GB",
             [
-                ("xlarge", 1, 4, 32, 1.861), ("2xlarge", 1, 8, 64, 2.242), ("4xlarge", 1, 16, 128, 3.004),
-                ("8xlarge", 1, 32, 256, 4.529), ("16xlarge", 1, 64, 512, 7.577), ("12xlarge", 4, 48, 384, 10.493),
-                ("24xlarge", 4, 96, 768, 15.066), ("48xlarge", 8, 192, 1536, 30.131),
+                ("xlarge", 1, 4, 32, 1.861),
+                ("2xlarge", 1, 8, 64, 2.242),
+                ("4xlarge", 1, 16, 128, 3.004),
+                ("8xlarge", 1, 32, 256, 4.529),
+                ("16xlarge", 1, 64, 512, 7.577),
+                ("12xlarge", 4, 48, 384, 10.493),
+                ("24xlarge", 4, 96, 768, 15.066),
+                ("48xlarge", 8, 192, 1536, 30.131),
             ],
         ),
     ]
@@ -77,11 +92,7 @@ GPU_FAMILIES: tuple[str, ...] = tuple(sorted({t.family for t in GPU_INSTANCES.va
 
 def instances_of(families: list[str], gpu_counts: list[int] | None = None) -> list[InstanceType]:
     """Catalog entries a GPU pool with these families (and optional GPU-count filter) could launch."""
-    return [
-        t
-        for t in GPU_INSTANCES.values()
-        if t.family in families and (not gpu_counts or t.gpus in gpu_counts)
-    ]
+    return [t for t in GPU_INSTANCES.values() if t.family in families and (not gpu_counts or t.gpus in gpu_counts)]
 
 
 def max_gpus_per_node(families: list[str], gpu_counts: list[int] | None = None) -> int:

@@ -41,9 +41,7 @@ KARPENTER_CRD = Chart("karpenter-crd", "1.14.1", "oci://public.ecr.aws/karpenter
 KARPENTER = Chart("karpenter", "1.14.1", "oci://public.ecr.aws/karpenter")
 NVIDIA_DEVICE_PLUGIN = Chart("nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin")
 DCGM_EXPORTER = Chart("dcgm-exporter", "4.8.2", "https://nvidia.github.io/dcgm-exporter/helm-charts")
-KUBE_PROMETHEUS_STACK = Chart(
-    "kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts"
-)
+KUBE_PROMETHEUS_STACK = Chart("kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts")
 
 KGATEWAY_CRDS = Chart("kgateway-crds", "v2.4.3", "oci://cr.kgateway.dev/kgateway-dev/charts")
 KGATEWAY = Chart("kgateway", "v2.4.3", "oci://cr.kgateway.dev/kgateway-dev/charts")
@@ -70,15 +68,32 @@ KAGENT = Chart("kagent", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")
 AWS_FOR_FLUENT_BIT = Chart("aws-for-fluent-bit", "0.2.0", "https://aws.github.io/eks-charts")
 
 #: OpenTelemetry collector chart 0.170.0 (collector 0.158.0; open-telemetry/opentelemetry-helm-charts, 2026-08-14).
-OPENTELEMETRY_COLLECTOR = Chart("opentelemetry-collector", "0.170.0",
-                                "https://open-telemetry.github.io/opentelemetry-helm-charts")
+OPENTELEMETRY_COLLECTOR = Chart(
+    "opentelemetry-collector", "0.170.0", "https://open-telemetry.github.io/opentelemetry-helm-charts"
+)
 #: Langfuse chart 2.0.0 (Langfuse 4.4.0; langfuse/langfuse-k8s tag langfuse-2.0.0, 2026-08-18).
 LANGFUSE = Chart("langfuse", "2.0.0", "https://langfuse.github.io/langfuse-k8s")
 
-CHARTS: tuple[Chart, ...] = (KARPENTER_CRD, KARPENTER, NVIDIA_DEVICE_PLUGIN, DCGM_EXPORTER, KUBE_PROMETHEUS_STACK,
-                             KGATEWAY_CRDS, KGATEWAY, AWS_LOAD_BALANCER_CONTROLLER, KEDA, FLAGGER, EXTERNAL_SECRETS,
-                             VALKEY, MILVUS, KAGENT_CRDS, KAGENT, AWS_FOR_FLUENT_BIT, OPENTELEMETRY_COLLECTOR,
-                             LANGFUSE)
+CHARTS: tuple[Chart, ...] = (
+    KARPENTER_CRD,
+    KARPENTER,
+    NVIDIA_DEVICE_PLUGIN,
+    DCGM_EXPORTER,
+    KUBE_PROMETHEUS_STACK,
+    KGATEWAY_CRDS,
+    KGATEWAY,
+    AWS_LOAD_BALANCER_CONTROLLER,
+    KEDA,
+    FLAGGER,
+    EXTERNAL_SECRETS,
+    VALKEY,
+    MILVUS,
+    KAGENT_CRDS,
+    KAGENT,
+    AWS_FOR_FLUENT_BIT,
+    OPENTELEMETRY_COLLECTOR,
+    LANGFUSE,
+)
 
 # --- Custom resource API versions ------------------------------------------------------------------------------
 KARPENTER_NODEPOOL_API = "karpenter.sh/v1"

@@ -34,30 +34,41 @@ class AgentEnv:
     where: str = "platform.kagent"  # where model configs, servers and agents are declared (for hints)
 
     @staticmethod
-    def of(cfg: "Platform") -> "AgentEnv":
+    def of(cfg: Platform) -> AgentEnv:
         return AgentEnv(
-            models=frozenset(m.name for m in cfg.models), redis=cfg.data.redis.enabled,
-            milvus=cfg.data.milvus.enabled, prometheus=cfg.observability.prometheus, gateway=cfg.gateway.enabled,
-            gateway_jwt=cfg.gateway.jwt is not None, runtime_image=cfg.agent_runtime.build,
+            models=frozenset(m.name for m in cfg.models),
+            redis=cfg.data.redis.enabled,
+            milvus=cfg.data.milvus.enabled,
+            prometheus=cfg.observability.prometheus,
+            gateway=cfg.gateway.enabled,
+            gateway_jwt=cfg.gateway.jwt is not None,
+            runtime_image=cfg.agent_runtime.build,
             memory=database_mode(cfg) == "rds",
             namespaces=frozenset({ns.name for ns in cfg.namespaces} | {t.namespace for t in cfg.tenants}),
-            tenants={t.namespace: (f"{ROOT}.tenants[{i}].allow", t.allow) for i, t in enumerate(cfg.tenants)})
+            tenants={t.namespace: (f"{ROOT}.tenants[{i}].allow", t.allow) for i, t in enumerate(cfg.tenants)},
+        )
 
 
-def check_model_configs(model_configs: "list[ModelConfigSpec]", env: AgentEnv, base: str) -> list[Problem]:
+def check_model_configs(model_configs: list[ModelConfigSpec], env: AgentEnv, base: str) -> list[Problem]:
     out: list[Problem] = []
     models = env.models
     for i, mc in enumerate(model_configs):
         p = f"{base}.model_configs[{i}]"
         if mc.platform_model is not None:
             if mc.platform_model not in models:
-                out.append(Problem(f"{p}.platform_model", unknown_ref("model", mc.platform_model, models,
-                                                                      "platform.models")))
+                out.append(
+                    Problem(f"{p}.platform_model", unknown_ref("model", mc.platform_model, models, "platform.models"))
+                )
             if mc.provider != "OpenAI":
                 out.append(Problem(f"{p}.provider", "platform models are served by vLLM: use provider 'OpenAI'"))
             if env.gateway_jwt and mc.api_key is None:
-                out.append(Problem(f"{p}.api_key", "the gateway requires JWTs (gateway.jwt): give the agents' token "
-                                                   "as api_key (a credential reference) so kagent can call the model"))
+                out.append(
+                    Problem(
+                        f"{p}.api_key",
+                        "the gateway requires JWTs (gateway.jwt): give the agents' token "
+                        "as api_key (a credential reference) so kagent can call the model",
+                    )
+                )
         elif mc.provider in ("OpenAI", "Anthropic", "AzureOpenAI", "Gemini") and mc.api_key is None:
             out.append(Problem(f"{p}.api_key", f"provider {mc.provider} needs an API key credential reference"))
         if mc.provider == "Bedrock":
@@ -71,14 +82,15 @@ def check_model_configs(model_configs: "list[ModelConfigSpec]", env: AgentEnv, b
         if mc.provider == "AzureOpenAI" and not (mc.azure_endpoint and mc.azure_api_version):
             out.append(Problem(f"{p}.azure_endpoint", "AzureOpenAI needs azure_endpoint and azure_api_version"))
         elif mc.provider != "AzureOpenAI":
-            out += [Problem(f"{p}.{f}", f"only read for provider AzureOpenAI (provider is {mc.provider})")
-                    for f in azure]
+            out += [
+                Problem(f"{p}.{f}", f"only read for provider AzureOpenAI (provider is {mc.provider})") for f in azure
+            ]
         if mc.base_url and mc.platform_model:
             out.append(Problem(f"{p}.base_url", "a platform model is reached through the gateway: remove base_url"))
     return out
 
 
-def check_servers(mcp_servers: "list[McpServer]", env: AgentEnv, base: str) -> list[Problem]:
+def check_servers(mcp_servers: list[McpServer], env: AgentEnv, base: str) -> list[Problem]:
     out: list[Problem] = []
     platform_servers = [s for s in mcp_servers if s.kind == "platform"]
     if len(platform_servers) > 1:
@@ -97,36 +109,57 @@ def check_servers(mcp_servers: "list[McpServer]", env: AgentEnv, base: str) -> l
             out.append(Problem(f"{p}.namespaces", "only read for the platform MCP server"))
         if s.kind == "platform":
             if not env.runtime_image:
-                out.append(Problem(f"{p}.kind", "the platform MCP server runs the platform's image: set "
-                                                "agent_runtime.build true"))
+                out.append(
+                    Problem(
+                        f"{p}.kind", "the platform MCP server runs the platform's image: set agent_runtime.build true"
+                    )
+                )
             unknown = [t for t in s.tools if t not in RUNTIME_MCP_TOOLS]
             if unknown:
-                out.append(Problem(f"{p}.tools", f"{unknown} are not tools of `agent-runtime mcp` "
-                                                 f"({', '.join(sorted(RUNTIME_MCP_TOOLS))})"))
+                out.append(
+                    Problem(
+                        f"{p}.tools",
+                        f"{unknown} are not tools of `agent-runtime mcp` ({', '.join(sorted(RUNTIME_MCP_TOOLS))})",
+                    )
+                )
             unsafe = sorted(RBAC_UNSAFE_TOOLS & set(s.tools))
             if unsafe:
-                out.append(Problem(f"{p}.tools", f"{unsafe}: listing Secrets needs RBAC 'list', which returns their "
-                                                 "data too; the tool server gets no access to Secrets. Remove it"))
+                out.append(
+                    Problem(
+                        f"{p}.tools",
+                        f"{unsafe}: listing Secrets needs RBAC 'list', which returns their "
+                        "data too; the tool server gets no access to Secrets. Remove it",
+                    )
+                )
             for j, ns in enumerate(s.namespaces):
                 if ns not in env.namespaces:
                     out.append(Problem(f"{p}.namespaces[{j}]", f"'{ns}' is not a layer or tenant namespace"))
     return out
 
 
-def check_kagent(cfg: "Platform") -> list[Problem]:
+def check_kagent(cfg: Platform) -> list[Problem]:
     k = cfg.kagent
     base = f"{ROOT}.kagent"
     out: list[Problem] = []
     for surface in ("a2a", "mcp"):
         if getattr(k.runtime_auth, surface) == "required" and not k.runtime_auth.jwks_url:
-            out.append(Problem(f"{base}.runtime_auth.{surface}", "'required' needs runtime_auth.jwks_url (the "
-                                                                  "identity provider's keys) to verify tokens"))
+            out.append(
+                Problem(
+                    f"{base}.runtime_auth.{surface}",
+                    "'required' needs runtime_auth.jwks_url (the identity provider's keys) to verify tokens",
+                )
+            )
     env = AgentEnv.of(cfg)
     out += check_model_configs(list(k.model_configs), env, base)
     out += check_servers(list(k.mcp_servers), env, base)
     if database_mode(cfg) == "bundled" and cfg.environment == "prod":
-        out.append(Problem(f"{base}.database.mode", "prod keeps kagent's sessions in RDS: the bundled PostgreSQL "
-                                                    "has no backups or failover", severity="warning"))
+        out.append(
+            Problem(
+                f"{base}.database.mode",
+                "prod keeps kagent's sessions in RDS: the bundled PostgreSQL has no backups or failover",
+                severity="warning",
+            )
+        )
     out += check_agents(list(k.agents), list(k.model_configs), list(k.mcp_servers), env, base)
     admins = {a.principal_arn for a in cfg.cluster.admins}
     seen_principals: set[str] = set()
@@ -140,8 +173,13 @@ def check_kagent(cfg: "Platform") -> list[Problem]:
     return out
 
 
-def check_agents(agents_list: "list[Agent]", model_configs: "list[ModelConfigSpec]", mcp_servers: "list[McpServer]",
-                 env: AgentEnv, base: str) -> list[Problem]:
+def check_agents(
+    agents_list: list[Agent],
+    model_configs: list[ModelConfigSpec],
+    mcp_servers: list[McpServer],
+    env: AgentEnv,
+    base: str,
+) -> list[Problem]:
     """Every agent's references, options, data stores, scaling and tools; agents-as-tools acyclic."""
     out = duplicates(model_configs, "name", f"{base}.model_configs")
     out += duplicates(mcp_servers, "name", f"{base}.mcp_servers")
@@ -158,8 +196,12 @@ def check_agents(agents_list: "list[Agent]", model_configs: "list[ModelConfigSpe
             if a.model_config_ref is None:
                 out.append(Problem(f"{p}.model_config", "a Declarative agent needs a model_config"))
             elif a.model_config_ref not in mcs:
-                out.append(Problem(f"{p}.model_config", unknown_ref("model config", a.model_config_ref, mcs,
-                                                                    f"{env.where}.model_configs")))
+                out.append(
+                    Problem(
+                        f"{p}.model_config",
+                        unknown_ref("model config", a.model_config_ref, mcs, f"{env.where}.model_configs"),
+                    )
+                )
             if not a.system_message:
                 out.append(Problem(f"{p}.system_message", "a Declarative agent needs a system_message"))
             for f in ("image", "llm_model", "env", "secret_env", "session_memory", "knowledge_base"):
@@ -167,20 +209,35 @@ def check_agents(agents_list: "list[Agent]", model_configs: "list[ModelConfigSpe
                     out.append(Problem(f"{p}.{f}", "is a BYO option: kagent runs Declarative agents itself"))
             if a.memory_model_config is not None:
                 if a.memory_model_config not in mcs:
-                    out.append(Problem(f"{p}.memory_model_config", unknown_ref(
-                        "model config", a.memory_model_config, mcs, f"{env.where}.model_configs")))
+                    out.append(
+                        Problem(
+                            f"{p}.memory_model_config",
+                            unknown_ref("model config", a.memory_model_config, mcs, f"{env.where}.model_configs"),
+                        )
+                    )
                 if not env.memory:
-                    out.append(Problem(f"{p}.memory_model_config", "kagent memory needs pgvector, which the bundled "
-                                                                   "PostgreSQL lacks: set kagent.database.mode rds"))
+                    out.append(
+                        Problem(
+                            f"{p}.memory_model_config",
+                            "kagent memory needs pgvector, which the bundled "
+                            "PostgreSQL lacks: set kagent.database.mode rds",
+                        )
+                    )
         else:
             for f in ("system_message", "model_config", "memory_model_config"):
                 if getattr(a, "model_config_ref" if f == "model_config" else f) is not None:
-                    out.append(Problem(f"{p}.{f}", "is a Declarative option: a BYO agent brings its own loop "
-                                                   "(set llm_model for the platform model it calls)"))
+                    out.append(
+                        Problem(
+                            f"{p}.{f}",
+                            "is a Declarative option: a BYO agent brings its own loop "
+                            "(set llm_model for the platform model it calls)",
+                        )
+                    )
             for f in ("tools", "skills"):
                 if getattr(a, f):
-                    out.append(Problem(f"{p}.{f}", "is a Declarative option: a BYO agent serves its own tools and "
-                                                   "agent card"))
+                    out.append(
+                        Problem(f"{p}.{f}", "is a Declarative option: a BYO agent serves its own tools and agent card")
+                    )
             if a.image is None and not env.runtime_image:
                 out.append(Problem(f"{p}.image", "BYO agent needs an image when agent_runtime.build is false"))
             if a.llm_model is not None and a.llm_model not in models:
@@ -194,15 +251,24 @@ def check_agents(agents_list: "list[Agent]", model_configs: "list[ModelConfigSpe
             out.append(Problem(f"{p}.namespace", f"namespace '{ns}' is not a layer or tenant namespace"))
         if ns in tenants:
             where, allow = tenants[ns]
-            for store, wanted in (("redis", a.session_memory or (a.scaling and a.scaling.kind == "keda-redis")),
-                                  ("milvus", a.knowledge_base)):
+            for store, wanted in (
+                ("redis", a.session_memory or (a.scaling and a.scaling.kind == "keda-redis")),
+                ("milvus", a.knowledge_base),
+            ):
                 if wanted and not getattr(allow, store):
-                    out.append(Problem(f"{p}.{'session_memory' if store == 'redis' else 'knowledge_base'}",
-                                       f"tenant '{ns.removeprefix('tenant-')}' may not use {store}: allow it at "
-                                       f"{where}.{store}"))
+                    out.append(
+                        Problem(
+                            f"{p}.{'session_memory' if store == 'redis' else 'knowledge_base'}",
+                            f"tenant '{ns.removeprefix('tenant-')}' may not use {store}: allow it at {where}.{store}",
+                        )
+                    )
         if a.replicas is not None and a.scaling is not None:
-            out.append(Problem(f"{p}.replicas", "set either replicas or scaling: with scaling the autoscaler owns "
-                                                "the replica count"))
+            out.append(
+                Problem(
+                    f"{p}.replicas",
+                    "set either replicas or scaling: with scaling the autoscaler owns the replica count",
+                )
+            )
         if a.scaling:
             sc = a.scaling
             if sc.min_replicas > sc.max_replicas:
@@ -225,14 +291,22 @@ def check_agents(agents_list: "list[Agent]", model_configs: "list[ModelConfigSpe
             if t.mcp_server is not None:
                 server = servers.get(t.mcp_server)
                 if server is None:
-                    out.append(Problem(f"{tp}.mcp_server", unknown_ref("MCP server", t.mcp_server, servers,
-                                                                       f"{env.where}.mcp_servers")))
+                    out.append(
+                        Problem(
+                            f"{tp}.mcp_server",
+                            unknown_ref("MCP server", t.mcp_server, servers, f"{env.where}.mcp_servers"),
+                        )
+                    )
                     continue
                 offered = set(server.tools) or set(server_tools(server) or ())
                 unknown = [n for n in t.tool_names if offered and n not in offered]
                 if unknown:
-                    out.append(Problem(f"{tp}.tool_names", f"{unknown} are not tools of '{server.name}' "
-                                                           f"(offers {', '.join(sorted(offered))})"))
+                    out.append(
+                        Problem(
+                            f"{tp}.tool_names",
+                            f"{unknown} are not tools of '{server.name}' (offers {', '.join(sorted(offered))})",
+                        )
+                    )
                 for field in ("require_approval", "waive_approval"):
                     stray = [n for n in getattr(t, field) if t.tool_names and n not in t.tool_names]
                     if stray:
@@ -249,6 +323,10 @@ def check_agents(agents_list: "list[Agent]", model_configs: "list[ModelConfigSpe
     cycle = find_cycle(agent_graph(agents_list))
     if cycle:
         i = next(i for i, a in enumerate(agents_list) if a.name == cycle[0])
-        out.append(Problem(f"{base}.agents[{i}].tools", f"agents-as-tools form a cycle: {' -> '.join(cycle)}; an "
-                                                        "agent pipeline must be acyclic"))
+        out.append(
+            Problem(
+                f"{base}.agents[{i}].tools",
+                f"agents-as-tools form a cycle: {' -> '.join(cycle)}; an agent pipeline must be acyclic",
+            )
+        )
     return out

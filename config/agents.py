@@ -33,16 +33,19 @@ class ModelConfigSpec(Strict):
 class McpServer(Strict):
     name: DnsLabel
     kind: Literal["remote", "kmcp", "platform"] = Field(
-        default="remote", description="remote: a URL; kmcp: an image run by kmcp; platform: `agent-runtime mcp` from "
-                                      "the platform's image (Deployment + Service kube-agent-mcp)")
+        default="remote",
+        description="remote: a URL; kmcp: an image run by kmcp; platform: `agent-runtime mcp` from "
+        "the platform's image (Deployment + Service kube-agent-mcp)",
+    )
     url: HttpUrl | None = None
     image: Image | None = None
     port: int = Field(default=3000, ge=1, le=65535, description="kmcp: the container's HTTP port")
     path: str = Field(default="/mcp", pattern=r"^/[-._~/a-zA-Z0-9]*$")
     tools: list[str] = Field(default_factory=list)
-    namespaces: list[DnsLabel] = Field(default_factory=list,
-                                       description="platform: namespaces its Kubernetes tools may act on (default: "
-                                                   "the agents namespace)")
+    namespaces: list[DnsLabel] = Field(
+        default_factory=list,
+        description="platform: namespaces its Kubernetes tools may act on (default: the agents namespace)",
+    )
     description: str = Field(default="", max_length=500)
 
 
@@ -51,8 +54,9 @@ class AgentTool(Strict):
     agent: DnsLabel | None = Field(default=None, description="Use another agent as a tool (A2A)")
     tool_names: list[str] = Field(default_factory=list)
     require_approval: list[str] = Field(default_factory=list)
-    waive_approval: list[str] = Field(default_factory=list,
-                                      description="Destructive tools that may run without approval (listed in the plan)")
+    waive_approval: list[str] = Field(
+        default_factory=list, description="Destructive tools that may run without approval (listed in the plan)"
+    )
 
 
 class Skill(Strict):
@@ -65,15 +69,18 @@ class Skill(Strict):
 
 class AgentScaling(Strict):
     kind: Literal["hpa", "keda-sessions", "keda-redis"] = Field(
-        default="hpa", description="hpa: CPU/memory; keda-sessions: agent_active_sessions through Prometheus; "
-                                   "keda-redis: the length of a Redis list (a work queue)")
+        default="hpa",
+        description="hpa: CPU/memory; keda-sessions: agent_active_sessions through Prometheus; "
+        "keda-redis: the length of a Redis list (a work queue)",
+    )
     min_replicas: int = Field(default=1, ge=0, le=1000)
     max_replicas: int = Field(default=3, ge=1, le=1000)
     target_cpu_utilization: int = Field(default=70, ge=10, le=100)
     target_memory_utilization: int = Field(default=80, ge=10, le=100)
     sessions_per_replica: int = Field(default=10, ge=1, le=10_000, description="keda-sessions: target per replica")
-    list_name: str | None = Field(default=None, pattern=r"^[-:._a-zA-Z0-9]{1,256}$",
-                                  description="keda-redis: the Redis list to watch")
+    list_name: str | None = Field(
+        default=None, pattern=r"^[-:._a-zA-Z0-9]{1,256}$", description="keda-redis: the Redis list to watch"
+    )
     list_length: int = Field(default=5, ge=1, le=100_000, description="keda-redis: target items per replica")
 
 
@@ -90,8 +97,9 @@ class Agent(Strict):
     model_config_ref: DnsLabel | None = Field(default=None, alias="model_config")
     tools: list[AgentTool] = Field(default_factory=list)
     skills: list[Skill] = Field(default_factory=list, description="A2A skills on the agent card")
-    memory_model_config: DnsLabel | None = Field(default=None, description="Declarative: kagent long-term memory "
-                                                                           "embedded with this model config")
+    memory_model_config: DnsLabel | None = Field(
+        default=None, description="Declarative: kagent long-term memory embedded with this model config"
+    )
     image: Image | None = Field(default=None, description="BYO only; default: the platform agent-runtime image")
     llm_model: DnsLabel | None = Field(default=None, description="BYO: the platform model it calls through the gateway")
     env: dict[str, str] = Field(default_factory=dict, description="BYO: extra environment (no secrets)")
@@ -128,10 +136,13 @@ class RuntimeAuth(Strict):
     issuer: str | None = Field(default=None, max_length=512)
     audience: str | None = Field(default=None, max_length=512)
     a2a: Literal["required", "open-in-cluster"] = Field(
-        default="open-in-cluster", description="kagent calls BYO agents without a token: 'open-in-cluster' relies "
-                                               "on the agents namespace's NetworkPolicies")
+        default="open-in-cluster",
+        description="kagent calls BYO agents without a token: 'open-in-cluster' relies "
+        "on the agents namespace's NetworkPolicies",
+    )
     mcp: Literal["required", "open-in-cluster"] = Field(
-        default="open-in-cluster", description="Tokens on the MCP tool server ('required' needs jwks_url)")
+        default="open-in-cluster", description="Tokens on the MCP tool server ('required' needs jwks_url)"
+    )
 
 
 #: kagent API lines the platform can translate to; a 1.x line is added beside 0.10 (see ARCHITECTURE.md).
@@ -201,7 +212,7 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
             if nxt not in graph:
                 continue
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt]
+                return path[path.index(nxt) :] + [nxt] if nxt in path else [node, nxt]
             if state.get(nxt) is None:
                 found = visit(nxt, path + [nxt])
                 if found:
@@ -217,5 +228,5 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
-def database_mode(cfg: "Platform") -> str:
+def database_mode(cfg: Platform) -> str:
     return cfg.kagent.database.mode or ("rds" if cfg.environment == "prod" else "bundled")

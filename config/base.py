@@ -7,9 +7,10 @@ import difflib
 import ipaddress
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Iterable, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -104,7 +105,9 @@ def _cidr(value: str) -> str:
     return value
 
 
-_IMAGE_NAME = re.compile(r"(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*")
+_IMAGE_NAME = re.compile(
+    r"(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*"
+)
 _IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 
@@ -137,15 +140,18 @@ _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-
 
 def _service_name(value: str) -> str:
     if len(value) > 63 or not _DNS_1035.fullmatch(value):
-        raise ValueError(f"{short(value)} is not a valid Service name (DNS-1035): start with a letter, then "
-                         "lowercase letters, digits and '-', at most 63 (e.g. 'llama-8b')")
+        raise ValueError(
+            f"{short(value)} is not a valid Service name (DNS-1035): start with a letter, then "
+            "lowercase letters, digits and '-', at most 63 (e.g. 'llama-8b')"
+        )
     return value
 
 
 def _hostname(value: str) -> str:
     if len(value) > 253 or not _HOSTNAME.fullmatch(value):
-        raise ValueError(f"{short(value)} is not a hostname: lowercase DNS name, e.g. 'ai.example.com' or "
-                         "'*.example.com'")
+        raise ValueError(
+            f"{short(value)} is not a hostname: lowercase DNS name, e.g. 'ai.example.com' or '*.example.com'"
+        )
     return value
 
 
@@ -175,7 +181,9 @@ def label_key_problem(key: str) -> str:
     if prefix and (len(prefix) > 253 or not _SUBDOMAIN.fullmatch(prefix)):
         return f"label key {short(key)}: the prefix must be a DNS subdomain"
     if not name or len(name) > 63 or not _LABEL_NAME.fullmatch(name):
-        return f"label key {short(key)}: the name must be 1-63 letters, digits, '-', '_', '.', alphanumeric at both ends"
+        return (
+            f"label key {short(key)}: the name must be 1-63 letters, digits, '-', '_', '.', alphanumeric at both ends"
+        )
     return ""
 
 
@@ -219,9 +227,20 @@ class Strict(BaseModel):
 # --- quantities ---------------------------------------------------------------------------------------------------
 
 _SUFFIX = {
-    "m": Decimal("0.001"), "": Decimal(1), "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9),
-    "T": Decimal(10**12), "P": Decimal(10**15), "E": Decimal(10**18), "Ki": Decimal(2**10), "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30), "Ti": Decimal(2**40), "Pi": Decimal(2**50), "Ei": Decimal(2**60),
+    "m": Decimal("0.001"),
+    "": Decimal(1),
+    "k": Decimal(10**3),
+    "M": Decimal(10**6),
+    "G": Decimal(10**9),
+    "T": Decimal(10**12),
+    "P": Decimal(10**15),
+    "E": Decimal(10**18),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+    "Pi": Decimal(2**50),
+    "Ei": Decimal(2**60),
 }
 
 

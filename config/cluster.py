@@ -81,11 +81,14 @@ class ClusterConfig(Strict):
 #: RFC 1918: the only ranges a VPC of this platform may use.
 RFC1918 = [ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
 #: Tag keys AWS reserves or Karpenter/EKS set themselves (the EC2NodeClass CRD refuses them in spec.tags).
-RESERVED_TAG_KEYS = re.compile(r"aws:.*|kubernetes\.io/cluster/?.*|karpenter\.sh/.*|karpenter\.k8s\.aws/.*|"
-                               r"eks:eks-cluster-name", re.IGNORECASE)
+RESERVED_TAG_KEYS = re.compile(
+    r"aws:.*|kubernetes\.io/cluster/?.*|karpenter\.sh/.*|karpenter\.k8s\.aws/.*|"
+    r"eks:eks-cluster-name",
+    re.IGNORECASE,
+)
 
 
-def check_tags(cfg: "Platform") -> list[Problem]:
+def check_tags(cfg: Platform) -> list[Problem]:
     """AWS tags go on every resource and into EC2NodeClass spec.tags: AWS and CRD limits apply."""
     out = []
     for key, value in cfg.aws.tags.items():
@@ -93,8 +96,13 @@ def check_tags(cfg: "Platform") -> list[Problem]:
         if not key or len(key) > 128:
             out.append(Problem(p, "tag keys must be 1-128 characters"))
         elif RESERVED_TAG_KEYS.fullmatch(key):
-            out.append(Problem(p, f"{short(key)} is reserved (aws:*, kubernetes.io/cluster/*, karpenter.sh/*, "
-                                  "karpenter.k8s.aws/*, eks:eks-cluster-name): choose another key"))
+            out.append(
+                Problem(
+                    p,
+                    f"{short(key)} is reserved (aws:*, kubernetes.io/cluster/*, karpenter.sh/*, "
+                    "karpenter.k8s.aws/*, eks:eks-cluster-name): choose another key",
+                )
+            )
         if not value or len(value) > 256:
             out.append(Problem(p, "tag values must be 1-256 characters (Karpenter refuses empty values)"))
     return out
@@ -105,15 +113,22 @@ def _subnets_fit(vpc: ipaddress.IPv4Network, prefixes: list[int]) -> bool:
     return all(p >= vpc.prefixlen for p in prefixes) and sum(2 ** (32 - p) for p in prefixes) <= vpc.num_addresses
 
 
-def check_network(cfg: "Platform") -> list[Problem]:
+def check_network(cfg: Platform) -> list[Problem]:
     out: list[Problem] = []
     net = cfg.network
     vpc = ipaddress.IPv4Network(net.vpc_cidr)
     if not any(vpc.subnet_of(r) for r in RFC1918):
-        out.append(Problem(f"{ROOT}.network.vpc_cidr", f"{vpc} is not inside a private (RFC 1918) range "
-                                                       "(10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16): use e.g. 10.0.0.0/16"))
+        out.append(
+            Problem(
+                f"{ROOT}.network.vpc_cidr",
+                f"{vpc} is not inside a private (RFC 1918) range "
+                "(10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16): use e.g. 10.0.0.0/16",
+            )
+        )
     if not 16 <= vpc.prefixlen <= 28:
-        out.append(Problem(f"{ROOT}.network.vpc_cidr", f"a VPC CIDR must be between /16 and /28 (AWS), got /{vpc.prefixlen}"))
+        out.append(
+            Problem(f"{ROOT}.network.vpc_cidr", f"a VPC CIDR must be between /16 and /28 (AWS), got /{vpc.prefixlen}")
+        )
     prefixes = [net.public_subnet_prefix] * net.az_count + [net.private_subnet_prefix] * net.az_count
     if not _subnets_fit(vpc, prefixes):
         need = sum(2 ** (32 - p) for p in prefixes)
@@ -137,16 +152,22 @@ def check_network(cfg: "Platform") -> list[Problem]:
         for i, az in enumerate(net.availability_zones):
             if not re.fullmatch(re.escape(cfg.aws.region) + r"[a-z]", az):
                 out.append(
-                    Problem(f"{ROOT}.network.availability_zones[{i}]",
-                            f"{short(az)} is not a zone of region {cfg.aws.region} (e.g. {cfg.aws.region}a)")
+                    Problem(
+                        f"{ROOT}.network.availability_zones[{i}]",
+                        f"{short(az)} is not a zone of region {cfg.aws.region} (e.g. {cfg.aws.region}a)",
+                    )
                 )
             elif seen[az] > 1:
                 out.append(Problem(f"{ROOT}.network.availability_zones[{i}]", f"'{az}' is listed twice"))
     admins = Counter(a.principal_arn for a in cfg.cluster.admins)
     for i, a in enumerate(cfg.cluster.admins):
         if admins[a.principal_arn] > 1:
-            out.append(Problem(f"{ROOT}.cluster.admins[{i}].principal_arn",
-                               "this principal is listed twice: EKS allows one access entry per principal"))
+            out.append(
+                Problem(
+                    f"{ROOT}.cluster.admins[{i}].principal_arn",
+                    "this principal is listed twice: EKS allows one access entry per principal",
+                )
+            )
     ep = cfg.cluster.endpoint
     if not ep.private and not ep.public:
         out.append(Problem(f"{ROOT}.cluster.endpoint", "private and public access are both off: enable at least one"))
@@ -175,21 +196,23 @@ def check_network(cfg: "Platform") -> list[Problem]:
     return out
 
 
-def check_kubernetes_support(cfg: "Platform", today: dt.date) -> list[Problem]:
+def check_kubernetes_support(cfg: Platform, today: dt.date) -> list[Problem]:
     """A version past EKS standard support costs extended-support fees and loses fixes: an error in prod."""
     version = cfg.cluster.kubernetes_version
     ends = EKS_STANDARD_SUPPORT_END[version]
     if today <= ends:
         return []
     newest = max(KUBERNETES_VERSIONS, key=lambda v: EKS_STANDARD_SUPPORT_END[v])
-    message = (f"Kubernetes {version} left EKS standard support on {ends.isoformat()} (extended support costs extra "
-               f"per cluster hour): upgrade to {newest} (standard support until "
-               f"{EKS_STANDARD_SUPPORT_END[newest].isoformat()})")
+    message = (
+        f"Kubernetes {version} left EKS standard support on {ends.isoformat()} (extended support costs extra "
+        f"per cluster hour): upgrade to {newest} (standard support until "
+        f"{EKS_STANDARD_SUPPORT_END[newest].isoformat()})"
+    )
     severity = "error" if cfg.environment == "prod" else "warning"
     return [Problem(f"{ROOT}.cluster.kubernetes_version", message, severity)]
 
 
-def check_environment(cfg: "Platform") -> list[Problem]:
+def check_environment(cfg: Platform) -> list[Problem]:
     """Prod invariants: private API endpoint, NAT per AZ, KMS-encrypted Secrets, on-demand GPU fallback."""
     if cfg.environment != "prod":
         return []

@@ -22,14 +22,17 @@ class MilvusConfig(Strict):
     mode: Literal["standalone", "cluster"] = "standalone"
     storage_gib: int = Field(default=50, ge=10, le=65_536, description="Persistent volume per stateful pod")
     object_storage: Literal["in_cluster", "s3"] | None = Field(
-        default=None, description="Where segments live: in_cluster (MinIO, standalone only) or s3 (a platform "
-                                  "bucket through Pod Identity). Default: in_cluster for standalone, s3 for cluster")
+        default=None,
+        description="Where segments live: in_cluster (MinIO, standalone only) or s3 (a platform "
+        "bucket through Pod Identity). Default: in_cluster for standalone, s3 for cluster",
+    )
     query_nodes: int = Field(default=2, ge=1, le=100, description="cluster mode: query node replicas")
     data_nodes: int = Field(default=2, ge=1, le=100, description="cluster mode: data node replicas")
     proxies: int = Field(default=2, ge=1, le=100, description="cluster mode: proxy replicas")
     resources: Resources = Resources(cpu="1", memory="4Gi")
-    embedding_dim: int = Field(default=1536, ge=8, le=32_768,
-                               description="Dimension of the embedding model (seed 001: 1536)")
+    embedding_dim: int = Field(
+        default=1536, ge=8, le=32_768, description="Dimension of the embedding model (seed 001: 1536)"
+    )
     collection: str = Field(default="agent_knowledge", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 
     @property
@@ -54,7 +57,7 @@ class DataConfig(Strict):
     redis: RedisConfig = RedisConfig()
 
 
-def check_data(cfg: "Platform") -> list[Problem]:
+def check_data(cfg: Platform) -> list[Problem]:
     base = f"{ROOT}.data"
     r, m = cfg.data.redis, cfg.data.milvus
     out: list[Problem] = []
@@ -62,33 +65,59 @@ def check_data(cfg: "Platform") -> list[Problem]:
     if r.enabled and r.mode == "elasticache":
         stray = sorted({"storage_gib", "resources"} & set_fields)
         for f in stray:
-            out.append(Problem(f"{base}.redis.{f}", "is an in_cluster (Valkey chart) option; ElastiCache sizes by "
-                                                    "node_type and replicas: remove it"))
+            out.append(
+                Problem(
+                    f"{base}.redis.{f}",
+                    "is an in_cluster (Valkey chart) option; ElastiCache sizes by node_type and replicas: remove it",
+                )
+            )
     if r.enabled and r.mode == "in_cluster":
         stray = sorted({"node_type", "replicas"} & set_fields)
         for f in stray:
-            out.append(Problem(f"{base}.redis.{f}", "is an ElastiCache option but mode is in_cluster: remove it or "
-                                                    "set mode: elasticache"))
+            out.append(
+                Problem(
+                    f"{base}.redis.{f}",
+                    "is an ElastiCache option but mode is in_cluster: remove it or set mode: elasticache",
+                )
+            )
         if r.engine == "redis":
             out.append(Problem(f"{base}.redis.engine", "in-cluster Redis is the official Valkey chart: use 'valkey'"))
     if r.enabled and r.mode == "elasticache" and cfg.environment == "prod" and r.replicas < 1:
-        out.append(Problem(f"{base}.redis.replicas", "prod needs at least 1 replica: with none there is no "
-                                                     "multi-AZ failover"))
+        out.append(
+            Problem(f"{base}.redis.replicas", "prod needs at least 1 replica: with none there is no multi-AZ failover")
+        )
         if cfg.environment == "prod":
-            out.append(Problem(f"{base}.redis.mode", "prod runs ElastiCache (multi-AZ, failover, TLS): in_cluster "
-                                                     "Valkey has no automatic failover", severity="warning"))
+            out.append(
+                Problem(
+                    f"{base}.redis.mode",
+                    "prod runs ElastiCache (multi-AZ, failover, TLS): in_cluster Valkey has no automatic failover",
+                    severity="warning",
+                )
+            )
     if m.enabled:
         if m.mode == "cluster" and m.storage != "s3":
-            out.append(Problem(f"{base}.milvus.object_storage", "cluster mode needs object storage every node "
-                                                                "reaches: set s3 (a platform bucket)"))
+            out.append(
+                Problem(
+                    f"{base}.milvus.object_storage",
+                    "cluster mode needs object storage every node reaches: set s3 (a platform bucket)",
+                )
+            )
         if m.mode == "standalone":
             stray = sorted({"query_nodes", "data_nodes", "proxies"} & m.model_fields_set)
             for f in stray:
-                out.append(Problem(f"{base}.milvus.{f}", "is a cluster-mode option but mode is standalone: remove "
-                                                         "it or set mode: cluster"))
+                out.append(
+                    Problem(
+                        f"{base}.milvus.{f}",
+                        "is a cluster-mode option but mode is standalone: remove it or set mode: cluster",
+                    )
+                )
     for i, t in enumerate(cfg.tenants):
         for store, enabled in (("redis", r.enabled), ("milvus", m.enabled)):
             if getattr(t.allow, store) and not enabled:
-                out.append(Problem(f"{ROOT}.tenants[{i}].allow.{store}", f"{store} is disabled (data.{store}.enabled:"
-                                                                         " false): enable it or disallow it here"))
+                out.append(
+                    Problem(
+                        f"{ROOT}.tenants[{i}].allow.{store}",
+                        f"{store} is disabled (data.{store}.enabled: false): enable it or disallow it here",
+                    )
+                )
     return out

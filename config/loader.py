@@ -43,8 +43,15 @@ class _Loader(yaml.SafeLoader):
 def read_stack_config(path: Path) -> dict[str, Any]:
     """The ``config:`` mapping of a stack file, keys fully qualified (``project:key``)."""
     if not path.exists():
-        raise ConfigError([Problem(str(path), "stack file not found: create it, pick another --stack, or run from "
-                                              "the project directory (or pass -C DIR)")])
+        raise ConfigError(
+            [
+                Problem(
+                    str(path),
+                    "stack file not found: create it, pick another --stack, or run from "
+                    "the project directory (or pass -C DIR)",
+                )
+            ]
+        )
     data = path.read_bytes()
     if len(data) > MAX_FILE_BYTES:
         raise ConfigError([Problem(str(path), f"is {len(data)} bytes: a stack file over {MAX_FILE_BYTES} is refused")])
@@ -89,6 +96,12 @@ def load_tenant_stack(stack: str, root: Path | None = None) -> tuple[dict[str, A
     config = read_stack_config(path)
     both = FULL_KEY in config
     if both:
-        raise ConfigError([Problem(f"{path}:{FULL_KEY}", "a stack is a platform or a tenant stack, not both: "
-                                                         f"remove one of {FULL_KEY} and {PROJECT}:tenant")])
+        raise ConfigError(
+            [
+                Problem(
+                    f"{path}:{FULL_KEY}",
+                    f"a stack is a platform or a tenant stack, not both: remove one of {FULL_KEY} and {PROJECT}:tenant",
+                )
+            ]
+        )
     return config, parse_tenant(config[f"{PROJECT}:tenant"], source=str(path), stack=stack)

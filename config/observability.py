@@ -42,8 +42,9 @@ class AlertRouting(Strict):
     slack: SlackReceiver | None = None
     email: EmailReceiver | None = None
     critical_to: list[Literal["slack", "email"]] | None = Field(default=None, description="Default: every receiver")
-    warning_to: list[Literal["slack", "email"]] | None = Field(default=None, description="Default: slack if set, "
-                                                                                         "else email")
+    warning_to: list[Literal["slack", "email"]] | None = Field(
+        default=None, description="Default: slack if set, else email"
+    )
 
     def targets(self, severity: str) -> list[str]:
         configured = [r for r in ("slack", "email") if getattr(self, r) is not None]
@@ -76,14 +77,18 @@ class ObservabilityConfig(Strict):
     log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653] = 30
 
 
-def check_observability(cfg: "Platform") -> list[Problem]:
+def check_observability(cfg: Platform) -> list[Problem]:
     o, base = cfg.observability, f"{ROOT}.observability"
     out: list[Problem] = []
     for route in ("critical_to", "warning_to"):
         for target in getattr(o.alerts, route) or []:
             if getattr(o.alerts, target) is None:
-                out.append(Problem(f"{base}.alerts.{route}", f"routes to '{target}' but alerts.{target} is not "
-                                                             "configured: configure it or remove it here"))
+                out.append(
+                    Problem(
+                        f"{base}.alerts.{route}",
+                        f"routes to '{target}' but alerts.{target} is not configured: configure it or remove it here",
+                    )
+                )
     if o.thresholds.p95_latency_seconds >= o.thresholds.p99_latency_seconds:
         out.append(Problem(f"{base}.thresholds.p95_latency_seconds", "must be below p99_latency_seconds"))
     if not o.prometheus:

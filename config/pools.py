@@ -22,10 +22,15 @@ class Volume(Strict):
 class Budget(Strict):
     nodes: str = Field(pattern=r"^((100|[0-9]{1,2})%|[0-9]{1,6})$", description="'10%' or an absolute count")
     schedule: str | None = Field(
-        default=None, pattern=r"^((@(annually|yearly|monthly|weekly|daily|midnight|hourly))|(\S+ \S+ \S+ \S+ \S+))$",
-        description="Cron schedule the budget is active on (5 fields or @daily etc.); needs duration")
-    duration: str | None = Field(default=None, pattern=r"^((([0-9]+(h|m))|([0-9]+h[0-9]+m))(0s)?)$",
-                                 description="How long the schedule's window lasts, in h/m (e.g. '10h', '1h30m')")
+        default=None,
+        pattern=r"^((@(annually|yearly|monthly|weekly|daily|midnight|hourly))|(\S+ \S+ \S+ \S+ \S+))$",
+        description="Cron schedule the budget is active on (5 fields or @daily etc.); needs duration",
+    )
+    duration: str | None = Field(
+        default=None,
+        pattern=r"^((([0-9]+(h|m))|([0-9]+h[0-9]+m))(0s)?)$",
+        description="How long the schedule's window lasts, in h/m (e.g. '10h', '1h30m')",
+    )
     reasons: list[Literal["Underutilized", "Empty", "Drifted"]] = Field(default_factory=list)
 
 
@@ -75,7 +80,7 @@ class CpuPool(Strict):
     weight: int = Field(default=50, ge=1, le=100)
 
 
-def check_pools(cfg: "Platform") -> list[Problem]:
+def check_pools(cfg: Platform) -> list[Problem]:
     out = duplicates(cfg.gpu_pools, "name", f"{ROOT}.gpu_pools")
     for i, pool in enumerate(cfg.gpu_pools):
         p = f"{ROOT}.gpu_pools[{i}]"
@@ -108,11 +113,14 @@ def check_pools(cfg: "Platform") -> list[Problem]:
         if candidates:
             smallest = min(candidates, key=lambda t: (t.vcpus, t.memory_gib))
             if pool.limits.cpu < smallest.vcpus or pool.limits.memory_gib < smallest.memory_gib:
-                out.append(Problem(
-                    f"{p}.limits",
-                    f"cpu {pool.limits.cpu} / memory_gib {pool.limits.memory_gib} cannot hold even one node: the "
-                    f"smallest instance the pool can launch ({smallest.name}) has {smallest.vcpus} vCPU and "
-                    f"{smallest.memory_gib} GiB"))
+                out.append(
+                    Problem(
+                        f"{p}.limits",
+                        f"cpu {pool.limits.cpu} / memory_gib {pool.limits.memory_gib} cannot hold even one node: the "
+                        f"smallest instance the pool can launch ({smallest.name}) has {smallest.vcpus} vCPU and "
+                        f"{smallest.memory_gib} GiB",
+                    )
+                )
         for b_name, disruption in (("disruption", pool.disruption),):
             out += _check_budgets(disruption, f"{p}.{b_name}")
         for vol_name in ("root_volume", "data_volume"):
@@ -129,6 +137,11 @@ def check_pools(cfg: "Platform") -> list[Problem]:
 
 def _check_budgets(d: Disruption, path: str) -> list[Problem]:
     """The NodePool CRD's rule: a budget's schedule and duration are set together or not at all."""
-    return [Problem(f"{path}.budgets[{i}]", "set schedule and duration together (or neither): Karpenter refuses "
-                                             "one without the other")
-            for i, b in enumerate(d.budgets) if (b.schedule is None) != (b.duration is None)]
+    return [
+        Problem(
+            f"{path}.budgets[{i}]",
+            "set schedule and duration together (or neither): Karpenter refuses one without the other",
+        )
+        for i, b in enumerate(d.budgets)
+        if (b.schedule is None) != (b.duration is None)
+    ]

@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 
 SecretSource = Literal["generated", "stack", "external"]
 _AWS_NAME = r"^[A-Za-z0-9/_+=.@-]{1,512}$"
-LITERAL_HINT = ("a literal secret value is not accepted here: reference where it lives, e.g. "
-                "{name: openai-api-key, key: api-key, source: stack, stack_key: openai-api-key}")
+LITERAL_HINT = (
+    "a literal secret value is not accepted here: reference where it lives, e.g. "
+    "{name: openai-api-key, key: api-key, source: stack, stack_key: openai-api-key}"
+)
 
 
 class SecretRef(Strict):
@@ -31,12 +33,17 @@ class SecretRef(Strict):
     name: DnsLabel = Field(description="Kubernetes Secret name in each namespace that reads it")
     key: str = Field(default="value", pattern=r"^[-._a-zA-Z0-9]+$", description="Key within that Secret")
     source: SecretSource = Field(default="external", description="generated | stack | external (filled by an operator)")
-    aws_secret_name: str | None = Field(default=None, pattern=_AWS_NAME,
-                                        description="Secrets Manager name; default <secrets.path_prefix>/<name>")
-    stack_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,128}$",
-                                  description="source 'stack': the Pulumi config key holding the secret value")
-    generation: int = Field(default=1, ge=1, le=1_000_000,
-                            description="source 'generated': change to rotate (consumers restart)")
+    aws_secret_name: str | None = Field(
+        default=None, pattern=_AWS_NAME, description="Secrets Manager name; default <secrets.path_prefix>/<name>"
+    )
+    stack_key: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.:-]{1,128}$",
+        description="source 'stack': the Pulumi config key holding the secret value",
+    )
+    generation: int = Field(
+        default=1, ge=1, le=1_000_000, description="source 'generated': change to rotate (consumers restart)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -53,15 +60,20 @@ class SecretRef(Strict):
 class SecretsConfig(Strict):
     """The secrets mechanism: external-secrets with a ClusterSecretStore for AWS Secrets Manager."""
 
-    path_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*$",
-                                    description="Secrets Manager path prefix the operator may read; default "
-                                                "agentic/<cluster name>")
+    path_prefix: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*$",
+        description="Secrets Manager path prefix the operator may read; default agentic/<cluster name>",
+    )
     refresh_interval: Duration = Field(default="1h", description="How often ExternalSecrets re-read AWS")
-    recovery_window_days: int | None = Field(default=None, ge=0, le=30,
-                                             description="Deletion recovery window; default 7 (dev) / 30 (prod)")
-    rotation: dict[str, int] = Field(default_factory=dict,
-                                     description="Generation of each platform-generated credential, by name "
-                                                 "(redis-auth, milvus-root, grafana-admin): change to rotate")
+    recovery_window_days: int | None = Field(
+        default=None, ge=0, le=30, description="Deletion recovery window; default 7 (dev) / 30 (prod)"
+    )
+    rotation: dict[str, int] = Field(
+        default_factory=dict,
+        description="Generation of each platform-generated credential, by name "
+        "(redis-auth, milvus-root, grafana-admin): change to rotate",
+    )
 
     def prefix_for(self, cluster: str) -> str:
         return self.path_prefix or f"agentic/{cluster}"
@@ -76,60 +88,106 @@ def aws_name(ref: SecretRef, prefix: str) -> str:
     return ref.aws_secret_name or f"{prefix}/{ref.name}"
 
 
-def secret_refs(cfg: "Platform") -> list[tuple[str, SecretRef]]:
+def secret_refs(cfg: Platform) -> list[tuple[str, SecretRef]]:
     """Every credential the config references, with its config path."""
     refs = [(f"{ROOT}.models[{i}].hf_token", m.hf_token) for i, m in enumerate(cfg.models) if m.hf_token]
-    refs += [(f"{ROOT}.kagent.model_configs[{i}].api_key", mc.api_key)
-             for i, mc in enumerate(cfg.kagent.model_configs) if mc.api_key]
-    refs += [(f"{ROOT}.kagent.agents[{i}].secret_env.{k}", ref) for i, a in enumerate(cfg.kagent.agents)
-             for k, ref in sorted(a.secret_env.items())]
+    refs += [
+        (f"{ROOT}.kagent.model_configs[{i}].api_key", mc.api_key)
+        for i, mc in enumerate(cfg.kagent.model_configs)
+        if mc.api_key
+    ]
+    refs += [
+        (f"{ROOT}.kagent.agents[{i}].secret_env.{k}", ref)
+        for i, a in enumerate(cfg.kagent.agents)
+        for k, ref in sorted(a.secret_env.items())
+    ]
     alerts = cfg.observability.alerts
     if alerts.slack:
         refs.append((f"{ROOT}.observability.alerts.slack.webhook", alerts.slack.webhook))
     if alerts.email:
         refs.append((f"{ROOT}.observability.alerts.email.password", alerts.email.password))
     keys = cfg.observability.langfuse_keys
-    refs += [(f"{ROOT}.observability.langfuse_keys.{k}", getattr(keys, k)) for k in ("public_key", "secret_key")
-             if getattr(keys, k)]
+    refs += [
+        (f"{ROOT}.observability.langfuse_keys.{k}", getattr(keys, k))
+        for k in ("public_key", "secret_key")
+        if getattr(keys, k)
+    ]
     return refs
 
 
-def check_secrets(cfg: "Platform") -> list[Problem]:
+def check_secrets(cfg: Platform) -> list[Problem]:
     base = f"{ROOT}.secrets"
     prefix = cfg.secrets.prefix_for(cfg.cluster.name)
     out: list[Problem] = []
     for name in cfg.secrets.rotation:
         if name not in PLATFORM_CREDENTIALS:
-            out.append(Problem(f"{base}.rotation.{name}", f"no platform credential is called '{name}': one of "
-                                                          f"{', '.join(PLATFORM_CREDENTIALS)}"))
+            out.append(
+                Problem(
+                    f"{base}.rotation.{name}",
+                    f"no platform credential is called '{name}': one of {', '.join(PLATFORM_CREDENTIALS)}",
+                )
+            )
         elif not PLATFORM_CREDENTIALS[name]:
-            out.append(Problem(f"{base}.rotation.{name}", "cannot be rotated by the stack (Milvus keeps the root "
-                                                          "password it was bootstrapped with): change it in Milvus, "
-                                                          "then put the new value in Secrets Manager"))
+            out.append(
+                Problem(
+                    f"{base}.rotation.{name}",
+                    "cannot be rotated by the stack (Milvus keeps the root "
+                    "password it was bootstrapped with): change it in Milvus, "
+                    "then put the new value in Secrets Manager",
+                )
+            )
     seen: dict[str, tuple[str, SecretRef]] = {}
     for path, ref in secret_refs(cfg):
         if ref.source == "stack" and not ref.stack_key:
-            out.append(Problem(f"{path}.stack_key", "source 'stack' needs the Pulumi config key holding the value "
-                                                    "(set it with: pulumi config set --secret <key> <value>)"))
+            out.append(
+                Problem(
+                    f"{path}.stack_key",
+                    "source 'stack' needs the Pulumi config key holding the value "
+                    "(set it with: pulumi config set --secret <key> <value>)",
+                )
+            )
         if ref.source != "stack" and ref.stack_key:
             out.append(Problem(f"{path}.stack_key", f"only read when source is 'stack' (source is '{ref.source}')"))
         if ref.source != "generated" and ref.generation != 1:
-            out.append(Problem(f"{path}.generation", "only generated secrets rotate by generation: rotate a "
-                                                     f"'{ref.source}' secret where its value comes from"))
+            out.append(
+                Problem(
+                    f"{path}.generation",
+                    "only generated secrets rotate by generation: rotate a "
+                    f"'{ref.source}' secret where its value comes from",
+                )
+            )
         name = aws_name(ref, prefix)
         if not name.startswith(prefix + "/"):
-            out.append(Problem(f"{path}.aws_secret_name", f"'{name}' is outside the platform's prefix '{prefix}/': "
-                                                          "the operator may read nothing else. Drop the field or "
-                                                          f"start it with '{prefix}/'"))
+            out.append(
+                Problem(
+                    f"{path}.aws_secret_name",
+                    f"'{name}' is outside the platform's prefix '{prefix}/': "
+                    "the operator may read nothing else. Drop the field or "
+                    f"start it with '{prefix}/'",
+                )
+            )
         if re.search(r"-[A-Za-z0-9]{6}$", name):
-            out.append(Problem(f"{path}.aws_secret_name", "ends like a Secrets Manager random suffix (-xxxxxx): "
-                                                          "AWS cannot tell such names from partial ARNs; rename it"))
+            out.append(
+                Problem(
+                    f"{path}.aws_secret_name",
+                    "ends like a Secrets Manager random suffix (-xxxxxx): "
+                    "AWS cannot tell such names from partial ARNs; rename it",
+                )
+            )
         if ref.name in PLATFORM_CREDENTIALS:
-            out.append(Problem(f"{path}.name", f"'{ref.name}' is a credential the platform generates itself: "
-                                               "choose another name"))
+            out.append(
+                Problem(
+                    f"{path}.name", f"'{ref.name}' is a credential the platform generates itself: choose another name"
+                )
+            )
         earlier = seen.get(name)
         if earlier and earlier[1].model_dump() != ref.model_dump():
-            out.append(Problem(path, f"Secrets Manager secret '{name}' is also defined differently at {earlier[0]}: "
-                                     "one secret, one definition"))
+            out.append(
+                Problem(
+                    path,
+                    f"Secrets Manager secret '{name}' is also defined differently at {earlier[0]}: "
+                    "one secret, one definition",
+                )
+            )
         seen.setdefault(name, (path, ref))
     return out

@@ -11,8 +11,21 @@ from pydantic import Field
 from catalog.instances import instances_of, max_gpus_per_node
 from catalog.versions import TGI_IMAGE, VLLM_IMAGE
 from config.base import (
-    ROOT, Cidr, DnsLabel, Duration, Hostname, HttpUrl, Image, NonEmpty, Problem, Quantity, ServiceName, Strict,
-    duplicates, quantity, unknown_ref,
+    ROOT,
+    Cidr,
+    DnsLabel,
+    Duration,
+    Hostname,
+    HttpUrl,
+    Image,
+    NonEmpty,
+    Problem,
+    Quantity,
+    ServiceName,
+    Strict,
+    duplicates,
+    quantity,
+    unknown_ref,
 )
 from config.secrets import SecretRef
 
@@ -43,10 +56,14 @@ class GatewayConfig(Strict):
     model_header: str = Field(default="x-model-id", pattern=r"^[A-Za-z0-9-]+$")
     scheme: Literal["internal", "internet-facing"] = Field(default="internal", description="The NLB's scheme")
     tls: Literal["none", "gateway", "nlb"] = Field(
-        default="none", description="HTTPS: 'gateway' terminates with tls_secret, 'nlb' at the NLB with "
-                                    "certificate_arn (HTTP inside the VPC)")
+        default="none",
+        description="HTTPS: 'gateway' terminates with tls_secret, 'nlb' at the NLB with "
+        "certificate_arn (HTTP inside the VPC)",
+    )
     tls_secret: DnsLabel | None = Field(default=None, description="Secret with the HTTPS listener certificate")
-    certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")
+    certificate_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$"
+    )
     load_balancer_source_ranges: list[Cidr] = Field(default_factory=list, description="Who may reach the NLB")
     jwt: GatewayJwt | None = None
     rate_limit: RateLimit | None = Field(default=None, description="Default per-route request rate limit")
@@ -54,8 +71,9 @@ class GatewayConfig(Strict):
 
 class ModelVariant(Strict):
     name: DnsLabel = Field(description="Suffix of the Deployment/Service, e.g. 'primary', 'canary'")
-    image: Image | None = Field(default=None, description="Model server image; default: the catalog's release of "
-                                                          "the model's engine")
+    image: Image | None = Field(
+        default=None, description="Model server image; default: the catalog's release of the model's engine"
+    )
     replicas: int = Field(default=1, ge=0, le=1000, description="Fixed replicas (not with autoscaling)")
     weight: int = Field(ge=0, le=100, description="Share of the model's route traffic, percent")
 
@@ -67,8 +85,9 @@ class ModelAutoscaling(Strict):
     max_replicas: int = Field(ge=1, le=1000)
     queue_depth_target: int = Field(default=5, ge=1, le=10_000, description="Waiting requests per replica")
     cooldown_seconds: int = Field(default=300, ge=0, le=86_400)
-    scale_down_stabilization_seconds: int = Field(default=600, ge=0, le=86_400,
-                                                  description="HPA scale-down stabilization window")
+    scale_down_stabilization_seconds: int = Field(
+        default=600, ge=0, le=86_400, description="HPA scale-down stabilization window"
+    )
     polling_interval_seconds: int = Field(default=15, ge=1, le=3600)
 
 
@@ -81,28 +100,37 @@ class CanaryAnalysis(Strict):
     threshold: int = Field(default=5, ge=1, le=100, description="Failed checks before rollback")
     iterations: int = Field(default=10, ge=1, le=1000, description="blue/green: checks before the switch")
     max_error_rate_percent: float | None = Field(default=1.0, ge=0, le=100)
-    max_latency_ratio: float | None = Field(default=1.5, gt=1, le=100,
-                                            description="Canary p95 latency over the stable version's")
+    max_latency_ratio: float | None = Field(
+        default=1.5, gt=1, le=100, description="Canary p95 latency over the stable version's"
+    )
 
 
 class Model(Strict):
     name: ServiceName = Field(description="Also the name of its Services: a DNS-1035 label (starts with a letter)")
     engine: Literal["vllm", "tgi"] = "vllm"
-    hf_model: NonEmpty = Field(pattern=r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$",
-                               description="Model id the engine serves, e.g. meta-llama/Llama-3.1-8B-Instruct")
+    hf_model: NonEmpty = Field(
+        pattern=r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$",
+        description="Model id the engine serves, e.g. meta-llama/Llama-3.1-8B-Instruct",
+    )
     hf_token: SecretRef | None = Field(default=None, description="Secret with the Hugging Face token (gated models)")
     weights_s3_prefix: str | None = Field(
-        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9!_.*'()/-]{0,900}$",
-        description="Load weights from this prefix of the platform's models bucket instead of Hugging Face (vLLM)")
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9!_.*'()/-]{0,900}$",
+        description="Load weights from this prefix of the platform's models bucket instead of Hugging Face (vLLM)",
+    )
     tool_calling: bool = Field(default=False, description="Serve OpenAI tool calls (vLLM: needs tool_parser)")
-    tool_parser: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,40}$",
-                                    description="vLLM --tool-call-parser, e.g. llama3_json, hermes, mistral")
+    tool_parser: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9_]{1,40}$",
+        description="vLLM --tool-call-parser, e.g. llama3_json, hermes, mistral",
+    )
     load_timeout: Duration = Field(default="30m", description="How long the startup probe waits for the model")
     route_timeout: Duration = Field(default="300s", description="Gateway request timeout for this model")
     rate_limit: RateLimit | None = Field(default=None, description="This model's route limit (default: the gateway's)")
     autoscaling: ModelAutoscaling | None = None
-    rollout: CanaryAnalysis | None = Field(default=None, description="Progressive delivery with Flagger (one "
-                                                                     "variant); without it: static variant weights")
+    rollout: CanaryAnalysis | None = Field(
+        default=None, description="Progressive delivery with Flagger (one variant); without it: static variant weights"
+    )
     pool: DnsLabel = Field(description="GPU pool (platform.gpu_pools[].name) the model runs on")
     gpus: int = Field(ge=1, le=8, description="GPUs per replica (tensor parallel size)")
     cpu: Quantity = "8"
@@ -130,15 +158,16 @@ class Model(Strict):
 ENGINE_IMAGES = {"vllm": VLLM_IMAGE, "tgi": TGI_IMAGE}
 
 
-def check_gateway(cfg: "Platform") -> list[Problem]:
+def check_gateway(cfg: Platform) -> list[Problem]:
     g = cfg.gateway
     p = f"{ROOT}.gateway"
     out = []
     if g.tls == "gateway" and not g.tls_secret:
         out.append(Problem(f"{p}.tls_secret", "tls: gateway terminates HTTPS with a certificate Secret: name it here"))
     if g.tls == "nlb" and not g.certificate_arn:
-        out.append(Problem(f"{p}.certificate_arn", "tls: nlb terminates HTTPS at the NLB: give the ACM certificate "
-                                                   "ARN"))
+        out.append(
+            Problem(f"{p}.certificate_arn", "tls: nlb terminates HTTPS at the NLB: give the ACM certificate ARN")
+        )
     if g.tls != "gateway" and g.tls_secret:
         out.append(Problem(f"{p}.tls_secret", "is only used with tls: gateway"))
     if g.tls != "nlb" and g.certificate_arn:
@@ -150,7 +179,7 @@ def check_gateway(cfg: "Platform") -> list[Problem]:
     return out
 
 
-def check_models(cfg: "Platform") -> list[Problem]:
+def check_models(cfg: Platform) -> list[Problem]:
     out = duplicates(cfg.models, "name", f"{ROOT}.models")
     pools = {p.name: p for p in cfg.gpu_pools}
     headers = Counter(m.header_value for m in cfg.models)
@@ -184,11 +213,18 @@ def check_models(cfg: "Platform") -> list[Problem]:
                 )
             )
         fitting = [t for t in instances_of(list(pool.instance_families), list(pool.gpu_counts)) if t.gpus >= m.gpus]
-        if fitting and (max(t.vcpus for t in fitting) < quantity(m.cpu)
-                        or max(t.memory_gib for t in fitting) * 2**30 < quantity(m.memory)):
+        if fitting and (
+            max(t.vcpus for t in fitting) < quantity(m.cpu)
+            or max(t.memory_gib for t in fitting) * 2**30 < quantity(m.memory)
+        ):
             big = max(fitting, key=lambda t: (t.vcpus, t.memory_gib))
-            out.append(Problem(f"{p}.cpu", f"cpu {m.cpu} / memory {m.memory} do not fit on any node of pool "
-                                           f"'{pool.name}' (largest: {big.name}, {big.vcpus} vCPU, {big.memory_gib} GiB)"))
+            out.append(
+                Problem(
+                    f"{p}.cpu",
+                    f"cpu {m.cpu} / memory {m.memory} do not fit on any node of pool "
+                    f"'{pool.name}' (largest: {big.name}, {big.vcpus} vCPU, {big.memory_gib} GiB)",
+                )
+            )
         gpus_on_pool.setdefault(m.pool, []).append((m.name, m.gpus * m.max_replicas))
     for i, pool in enumerate(cfg.gpu_pools):
         users = gpus_on_pool.get(pool.name, [])
@@ -208,52 +244,81 @@ def check_models(cfg: "Platform") -> list[Problem]:
 VLLM_ONLY = ("tool_parser", "weights_s3_prefix")
 
 
-def _check_engine_and_scaling(cfg: "Platform", m: Model, p: str) -> list[Problem]:
+def _check_engine_and_scaling(cfg: Platform, m: Model, p: str) -> list[Problem]:
     out = []
     if m.engine == "tgi":
         for field in VLLM_ONLY:
             if getattr(m, field) is not None:
-                out.append(Problem(f"{p}.{field}", f"is a vLLM option; TGI has no equivalent: remove it or set "
-                                                   "engine: vllm"))
+                out.append(
+                    Problem(f"{p}.{field}", "is a vLLM option; TGI has no equivalent: remove it or set engine: vllm")
+                )
     elif m.tool_calling and not m.tool_parser:
-        out.append(Problem(f"{p}.tool_parser", "vLLM needs a tool-call parser for tool calling (e.g. llama3_json, "
-                                               "hermes, mistral)"))
+        out.append(
+            Problem(
+                f"{p}.tool_parser", "vLLM needs a tool-call parser for tool calling (e.g. llama3_json, hermes, mistral)"
+            )
+        )
     if m.tool_parser and not m.tool_calling:
         out.append(Problem(f"{p}.tool_parser", "is set but tool_calling is false: enable it or remove the parser"))
     if m.autoscaling:
         a = m.autoscaling
         fixed = [j for j, v in enumerate(m.variants) if "replicas" in v.model_fields_set]
         for j in fixed:
-            out.append(Problem(f"{p}.variants[{j}].replicas", "a model with autoscaling has no fixed replica count "
-                                                              "(KEDA owns it): remove replicas"))
+            out.append(
+                Problem(
+                    f"{p}.variants[{j}].replicas",
+                    "a model with autoscaling has no fixed replica count (KEDA owns it): remove replicas",
+                )
+            )
         if a.min_replicas > a.max_replicas:
             out.append(Problem(f"{p}.autoscaling.min_replicas", "is greater than max_replicas"))
         if a.min_replicas == 0 and cfg.environment == "prod":
-            out.append(Problem(f"{p}.autoscaling.min_replicas", "scale to zero is allowed only in dev: cold starts "
-                                                                "load the whole model (minutes)"))
+            out.append(
+                Problem(
+                    f"{p}.autoscaling.min_replicas",
+                    "scale to zero is allowed only in dev: cold starts load the whole model (minutes)",
+                )
+            )
         if len(m.variants) > 1:
-            out.append(Problem(f"{p}.variants", "an autoscaled model has one variant (the scaler targets one "
-                                                "Deployment); use rollout for a canary"))
+            out.append(
+                Problem(
+                    f"{p}.variants",
+                    "an autoscaled model has one variant (the scaler targets one Deployment); use rollout for a canary",
+                )
+            )
     if (m.autoscaling or m.rollout) and not cfg.observability.prometheus:
-        out.append(Problem(f"{p}.{'autoscaling' if m.autoscaling else 'rollout'}",
-                           "scales and analyses on Prometheus metrics: set observability.prometheus: true"))
+        out.append(
+            Problem(
+                f"{p}.{'autoscaling' if m.autoscaling else 'rollout'}",
+                "scales and analyses on Prometheus metrics: set observability.prometheus: true",
+            )
+        )
     if m.rollout and not cfg.gateway.enabled:
         out.append(Problem(f"{p}.rollout", "Flagger shifts the gateway route's weights: enable the gateway"))
     if m.rollout:
         r = m.rollout
         if len(m.variants) != 1:
-            out.append(Problem(f"{p}.variants", "a model with rollout has exactly one variant: Flagger creates the "
-                                                "primary and canary from it (static weights and Flagger are two "
-                                                "modes, choose one)"))
+            out.append(
+                Problem(
+                    f"{p}.variants",
+                    "a model with rollout has exactly one variant: Flagger creates the "
+                    "primary and canary from it (static weights and Flagger are two "
+                    "modes, choose one)",
+                )
+            )
         if r.max_error_rate_percent is None and r.max_latency_ratio is None:
-            out.append(Problem(f"{p}.rollout", "a canary without metrics cannot roll back: set "
-                                               "max_error_rate_percent and/or max_latency_ratio"))
+            out.append(
+                Problem(
+                    f"{p}.rollout",
+                    "a canary without metrics cannot roll back: set max_error_rate_percent and/or max_latency_ratio",
+                )
+            )
         if r.step_weights != sorted(set(r.step_weights)) or not all(0 < w < 100 for w in r.step_weights):
             out.append(Problem(f"{p}.rollout.step_weights", "must rise strictly between 0 and 100, e.g. [10, 25, 50]"))
     return out
 
 
-def _check_tenant_gpus(cfg: "Platform", model_gpus: int) -> list[Problem]:
+def _check_tenant_gpus(cfg: Platform, model_gpus: int) -> list[Problem]:
     """Tenant GPU quotas (seed 001: e.g. 4 per tenant) must fit what the GPU pools' limits leave after the platform's
     own models at max replicas: otherwise a tenant's quota promises GPUs no node can ever provide."""
     total = sum(p.limits.gpus for p in cfg.gpu_pools)
@@ -264,13 +329,17 @@ def _check_tenant_gpus(cfg: "Platform", model_gpus: int) -> list[Problem]:
     wanted = sum(t.quota.gpus for _, t in asked)
     if wanted <= spare:
         return []
-    i, t = asked[-1]
-    return [Problem(f"{ROOT}.tenants[{i}].quota.gpus",
-                    f"tenant GPU quotas add up to {wanted} but the GPU pools' limits ({total}) leave {max(spare, 0)} "
-                    f"after the models' {model_gpus}: lower the tenants' quotas or raise gpu_pools[].limits.gpus")]
+    i, _t = asked[-1]
+    return [
+        Problem(
+            f"{ROOT}.tenants[{i}].quota.gpus",
+            f"tenant GPU quotas add up to {wanted} but the GPU pools' limits ({total}) leave {max(spare, 0)} "
+            f"after the models' {model_gpus}: lower the tenants' quotas or raise gpu_pools[].limits.gpus",
+        )
+    ]
 
 
-def check_quota_covers(cfg: "Platform") -> list[Problem]:
+def check_quota_covers(cfg: Platform) -> list[Problem]:
     """The inference namespace quota must admit every model replica the stack itself deploys."""
     out: list[Problem] = []
     idx = next((i for i, ns in enumerate(cfg.namespaces) if ns.layer == "inference"), None)
@@ -283,9 +352,13 @@ def check_quota_covers(cfg: "Platform") -> list[Problem]:
     for i, m in enumerate(cfg.models):
         for res, top in (("cpu", lr.max_cpu), ("memory", lr.max_memory)):
             if quantity(getattr(m, res)) > quantity(top):
-                out.append(Problem(f"{ROOT}.models[{i}].{res}",
-                                   f"{getattr(m, res)} is above the inference namespace's LimitRange max_{res} {top}: "
-                                   f"raise platform.namespaces[{idx}].limit_range.max_{res} or lower it"))
+                out.append(
+                    Problem(
+                        f"{ROOT}.models[{i}].{res}",
+                        f"{getattr(m, res)} is above the inference namespace's LimitRange max_{res} {top}: "
+                        f"raise platform.namespaces[{idx}].limit_range.max_{res} or lower it",
+                    )
+                )
     gpus = sum(m.gpus * m.max_replicas for m in cfg.models)
     out += _check_tenant_gpus(cfg, gpus)
     cpu = sum(quantity(m.cpu) * m.max_replicas for m in cfg.models)

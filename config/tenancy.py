@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from config.base import (
-    ROOT, DnsLabel, NonEmpty, Problem, Quantity, Strict, duplicates, label_key_problem, label_value_problem, quantity,
+    ROOT,
+    DnsLabel,
+    NonEmpty,
+    Problem,
+    Quantity,
+    Strict,
+    duplicates,
+    label_key_problem,
+    label_value_problem,
+    quantity,
 )
 
 if TYPE_CHECKING:
@@ -20,8 +29,14 @@ PodSecurity = Literal["privileged", "baseline", "restricted"]
 #: Namespaces Kubernetes, EKS or the platform itself own: a layer may not take their name.
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "karpenter")
 #: Label prefixes the platform sets on namespaces (Pod Security, layer, tenant): user labels may not override them.
-RESERVED_LABEL_PREFIXES = ("pod-security.kubernetes.io/", "agentic.platform/", "kubernetes.io/", "k8s.io/",
-                           "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of")
+RESERVED_LABEL_PREFIXES = (
+    "pod-security.kubernetes.io/",
+    "agentic.platform/",
+    "kubernetes.io/",
+    "k8s.io/",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/part-of",
+)
 
 
 class Quota(Strict):
@@ -58,8 +73,10 @@ class TenantAllowance(Strict):
 
     redis: bool = Field(default=False, description="Session memory: the Redis connection Secret and port 6379")
     milvus: bool = Field(default=False, description="The knowledge base: the Milvus connection Secret and port 19530")
-    models: list[DnsLabel] = Field(default_factory=list, description="Platform models (platform.models[].name) the "
-                                                                     "tenant's agents may call through the gateway")
+    models: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Platform models (platform.models[].name) the tenant's agents may call through the gateway",
+    )
     max_agents: int = Field(default=10, ge=0, le=1000, description="Agents a tenant stack may declare")
 
 
@@ -71,9 +88,12 @@ class Tenant(Strict):
     admin_groups: list[NonEmpty] = Field(default_factory=list, description="Kubernetes groups bound to tenant admin")
     viewer_groups: list[NonEmpty] = Field(default_factory=list)
     pod_security: PodSecurity = "baseline"
-    self_service: bool = Field(default=False, description="The team's own stack (Pulumi.tenant-<name>.yaml) creates "
-                               "the namespace, quota, RBAC and agents; the platform only publishes this entry as its "
-                               "allowance (quota = the ceiling), and keeps the tenant in its NetworkPolicies")
+    self_service: bool = Field(
+        default=False,
+        description="The team's own stack (Pulumi.tenant-<name>.yaml) creates "
+        "the namespace, quota, RBAC and agents; the platform only publishes this entry as its "
+        "allowance (quota = the ceiling), and keeps the tenant in its NetworkPolicies",
+    )
 
     @property
     def namespace(self) -> str:
@@ -85,11 +105,18 @@ def _check_limit_range(lr: LimitRange, path: str) -> list[Problem]:
     for res in ("cpu", "memory"):
         default, request, top = (quantity(getattr(lr, f"{k}_{res}")) for k in ("default", "default_request", "max"))
         if default > top:
-            out.append(Problem(f"{path}.max_{res}", f"is below default_{res}: the API server refuses a LimitRange "
-                                                    "whose default exceeds its max"))
+            out.append(
+                Problem(
+                    f"{path}.max_{res}",
+                    f"is below default_{res}: the API server refuses a LimitRange whose default exceeds its max",
+                )
+            )
         if request > default:
-            out.append(Problem(f"{path}.default_request_{res}", f"is above default_{res}: a request above the "
-                                                                "limit is refused"))
+            out.append(
+                Problem(
+                    f"{path}.default_request_{res}", f"is above default_{res}: a request above the limit is refused"
+                )
+            )
     return out
 
 
@@ -97,14 +124,19 @@ def _check_labels(labels: dict[str, str], path: str) -> list[Problem]:
     out = []
     for key, value in labels.items():
         if key.startswith(RESERVED_LABEL_PREFIXES):
-            out.append(Problem(f"{path}.{key}", f"the platform sets labels under {key.split('/')[0]}/ itself "
-                                                "(Pod Security, layer, tenant): use another prefix"))
+            out.append(
+                Problem(
+                    f"{path}.{key}",
+                    f"the platform sets labels under {key.split('/')[0]}/ itself "
+                    "(Pod Security, layer, tenant): use another prefix",
+                )
+            )
         elif problem := label_key_problem(key) or label_value_problem(value):
             out.append(Problem(f"{path}.{key}", problem))
     return out
 
 
-def check_namespaces(cfg: "Platform") -> list[Problem]:
+def check_namespaces(cfg: Platform) -> list[Problem]:
     out = duplicates(cfg.namespaces, "name", f"{ROOT}.namespaces")
     out += duplicates(cfg.tenants, "name", f"{ROOT}.tenants")
     layers = Counter(ns.layer for ns in cfg.namespaces)
@@ -112,14 +144,20 @@ def check_namespaces(cfg: "Platform") -> list[Problem]:
         if layers[ns.layer] > 1:
             out.append(Problem(f"{ROOT}.namespaces[{i}].layer", f"layer '{ns.layer}' has more than one namespace"))
         if ns.name.startswith("tenant-"):
-            out.append(Problem(f"{ROOT}.namespaces[{i}].name", "the 'tenant-' prefix is reserved for tenant namespaces"))
+            out.append(
+                Problem(f"{ROOT}.namespaces[{i}].name", "the 'tenant-' prefix is reserved for tenant namespaces")
+            )
         if ns.quota.gpus and ns.layer != "inference":
             out.append(
                 Problem(f"{ROOT}.namespaces[{i}].quota.gpus", "only the inference layer runs GPU workloads: set 0")
             )
         if ns.name in RESERVED_NAMESPACES:
-            out.append(Problem(f"{ROOT}.namespaces[{i}].name", f"'{ns.name}' belongs to Kubernetes, EKS or Karpenter: "
-                                                               "choose another name"))
+            out.append(
+                Problem(
+                    f"{ROOT}.namespaces[{i}].name",
+                    f"'{ns.name}' belongs to Kubernetes, EKS or Karpenter: choose another name",
+                )
+            )
         out += _check_labels(ns.labels, f"{ROOT}.namespaces[{i}].labels")
         out += _check_limit_range(ns.limit_range, f"{ROOT}.namespaces[{i}].limit_range")
     for missing in sorted(set(LAYERS) - set(layers)):
@@ -128,13 +166,22 @@ def check_namespaces(cfg: "Platform") -> list[Problem]:
     models = {m.name for m in cfg.models}
     for i, t in enumerate(cfg.tenants):
         if t.name in platform_names or t.name.startswith(("tenant-", "kube-")):
-            out.append(Problem(f"{ROOT}.tenants[{i}].name", f"'{t.name}' is the name of a platform namespace, layer "
-                                                            "or system prefix: a tenant named so is easily mistaken for "
-                                                            "it in RBAC groups and labels; choose the team's name"))
+            out.append(
+                Problem(
+                    f"{ROOT}.tenants[{i}].name",
+                    f"'{t.name}' is the name of a platform namespace, layer "
+                    "or system prefix: a tenant named so is easily mistaken for "
+                    "it in RBAC groups and labels; choose the team's name",
+                )
+            )
         for j, m in enumerate(t.allow.models):
             if m not in models:
-                out.append(Problem(f"{ROOT}.tenants[{i}].allow.models[{j}]",
-                                   f"no platform model '{m}' (models: {', '.join(sorted(models)) or 'none'})"))
+                out.append(
+                    Problem(
+                        f"{ROOT}.tenants[{i}].allow.models[{j}]",
+                        f"no platform model '{m}' (models: {', '.join(sorted(models)) or 'none'})",
+                    )
+                )
         if t.self_service and t.pod_security == "privileged":
             out.append(Problem(f"{ROOT}.tenants[{i}].pod_security", "a self-service tenant cannot be privileged"))
         if len(t.namespace) > 63:

@@ -133,16 +133,31 @@ def parse_facts(raw: Any, platform_stack: str, tenant: str | None = None) -> Pla
         try:
             raw = json.loads(raw)
         except ValueError:
-            raise ConfigError([Problem(f"{TENANT_ROOT}.platform_stack", f"{where}: output 'tenancy' is not JSON")]
-                              ) from None
+            raise ConfigError(
+                [Problem(f"{TENANT_ROOT}.platform_stack", f"{where}: output 'tenancy' is not JSON")]
+            ) from None
     if raw is None:
-        raise ConfigError([Problem(f"{TENANT_ROOT}.platform_stack", f"{where} has no output 'tenancy': run `pulumi up` "
-                                   "on it with an agentic-platform version that publishes tenant allowances")])
+        raise ConfigError(
+            [
+                Problem(
+                    f"{TENANT_ROOT}.platform_stack",
+                    f"{where} has no output 'tenancy': run `pulumi up` "
+                    "on it with an agentic-platform version that publishes tenant allowances",
+                )
+            ]
+        )
     if not isinstance(raw, dict):
         raise ConfigError([Problem(f"{TENANT_ROOT}.platform_stack", f"{where}: output 'tenancy' is not a mapping")])
     if raw.get("version") not in (None, FACTS_VERSION):
-        raise ConfigError([Problem(f"{TENANT_ROOT}.platform_stack", f"{where} publishes tenancy version "
-                                   f"{raw.get('version')}; this code reads version {FACTS_VERSION}: upgrade")])
+        raise ConfigError(
+            [
+                Problem(
+                    f"{TENANT_ROOT}.platform_stack",
+                    f"{where} publishes tenancy version "
+                    f"{raw.get('version')}; this code reads version {FACTS_VERSION}: upgrade",
+                )
+            ]
+        )
     tenants = raw.get("tenants")
     if tenant is not None and isinstance(tenants, dict) and tenant in tenants:
         raw = {**raw, "tenants": {tenant: tenants[tenant]}}
@@ -150,8 +165,9 @@ def parse_facts(raw: Any, platform_stack: str, tenant: str | None = None) -> Pla
         return PlatformFacts.model_validate(raw)
     except ValidationError as exc:
         problems = problems_from_pydantic(exc, PlatformFacts, f"{where}: output tenancy")
-        raise ConfigError([Problem(f"{TENANT_ROOT}.platform_stack", f"{p.path}: {p.message}") for p in problems]
-                          ) from None
+        raise ConfigError(
+            [Problem(f"{TENANT_ROOT}.platform_stack", f"{p.path}: {p.message}") for p in problems]
+        ) from None
 
 
 # --- rules --------------------------------------------------------------------------------------------------------
@@ -162,8 +178,13 @@ def check_static(cfg: TenantStack, stack: str | None) -> list[Problem]:
     r = TENANT_ROOT
     out: list[Problem] = []
     if stack is not None and stack.rsplit("/", 1)[-1] != f"tenant-{cfg.name}":
-        out.append(Problem(f"{r}.name", f"stack '{stack}' holds tenant '{cfg.name}': a tenant's stack is named "
-                                        f"tenant-<name> (one stack per tenant), so name it tenant-{cfg.name}"))
+        out.append(
+            Problem(
+                f"{r}.name",
+                f"stack '{stack}' holds tenant '{cfg.name}': a tenant's stack is named "
+                f"tenant-<name> (one stack per tenant), so name it tenant-{cfg.name}",
+            )
+        )
     if cfg.name in set(LAYERS) | set(RESERVED_NAMESPACES) or cfg.name.startswith(("tenant-", "kube-")):
         out.append(Problem(f"{r}.name", f"'{cfg.name}' is a platform layer or system name: use the team's name"))
     if len(cfg.namespace) > 63:
@@ -171,16 +192,25 @@ def check_static(cfg: TenantStack, stack: str | None) -> list[Problem]:
     for i, mc in enumerate(cfg.model_configs):
         p = f"{r}.model_configs[{i}]"
         if mc.platform_model is None:
-            out.append(Problem(f"{p}.platform_model", "a tenant stack calls models through the platform gateway: set "
-                                                      "platform_model (one of tenant.models)"))
+            out.append(
+                Problem(
+                    f"{p}.platform_model",
+                    "a tenant stack calls models through the platform gateway: set "
+                    "platform_model (one of tenant.models)",
+                )
+            )
         elif mc.platform_model not in cfg.models:
             out.append(Problem(f"{p}.platform_model", f"'{mc.platform_model}' is not in tenant.models: add it there"))
         if mc.api_key is not None:
             out.append(Problem(f"{p}.api_key", "tenant stacks create no credentials: ask the platform team"))
     for i, s in enumerate(cfg.mcp_servers):
         if s.kind == "platform":
-            out.append(Problem(f"{r}.mcp_servers[{i}].kind", "the platform MCP server belongs to the platform stack: "
-                                                             "use remote or kmcp"))
+            out.append(
+                Problem(
+                    f"{r}.mcp_servers[{i}].kind",
+                    "the platform MCP server belongs to the platform stack: use remote or kmcp",
+                )
+            )
     for i, a in enumerate(cfg.agents):
         p = f"{r}.agents[{i}]"
         if a.namespace not in (None, cfg.namespace):
@@ -188,8 +218,13 @@ def check_static(cfg: TenantStack, stack: str | None) -> list[Problem]:
         if a.secret_env:
             out.append(Problem(f"{p}.secret_env", "tenant stacks create no credentials: ask the platform team"))
         if a.expose:
-            out.append(Problem(f"{p}.expose", "gateway routes live in the platform's gateway namespace: ask the "
-                                              "platform team to expose the agent"))
+            out.append(
+                Problem(
+                    f"{p}.expose",
+                    "gateway routes live in the platform's gateway namespace: ask the "
+                    "platform team to expose the agent",
+                )
+            )
         if a.aws.s3_read:
             out.append(Problem(f"{p}.aws", "IAM roles are made by the platform stack: ask the platform team"))
         if a.scaling is not None and a.scaling.kind != "hpa":
@@ -208,13 +243,22 @@ def _quota_over(cfg: Quota, top: Quota, path: str, tenant: str) -> list[Problem]
     out = []
     for f in ("requests_cpu", "requests_memory", "limits_cpu", "limits_memory"):
         if quantity(getattr(cfg, f)) > quantity(getattr(top, f)):
-            out.append(Problem(f"{path}.{f}", f"{getattr(cfg, f)} is above the {getattr(top, f)} the platform allows "
-                                              f"tenant '{tenant}'"))
+            out.append(
+                Problem(
+                    f"{path}.{f}",
+                    f"{getattr(cfg, f)} is above the {getattr(top, f)} the platform allows tenant '{tenant}'",
+                )
+            )
     for f in ("gpus", "pods", "services", "persistentvolumeclaims"):
         if getattr(cfg, f) > getattr(top, f):
             what = "GPUs" if f == "gpus" else f
-            out.append(Problem(f"{path}.{f}", f"{getattr(cfg, f)} {what} is more than the {getattr(top, f)} the "
-                                              f"platform allows tenant '{tenant}' (platform tenants[].quota.{f})"))
+            out.append(
+                Problem(
+                    f"{path}.{f}",
+                    f"{getattr(cfg, f)} {what} is more than the {getattr(top, f)} the "
+                    f"platform allows tenant '{tenant}' (platform tenants[].quota.{f})",
+                )
+            )
     return out
 
 
@@ -223,19 +267,33 @@ def check_against(cfg: TenantStack, facts: PlatformFacts) -> list[Problem]:
     r = TENANT_ROOT
     mine = facts.tenants.get(cfg.name)
     if mine is None:
-        return [Problem(f"{r}.name", f"the platform stack {cfg.platform_stack} has no tenant '{cfg.name}' (its "
-                                     f"tenants: {', '.join(sorted(facts.tenants)) or 'none'}): ask the platform team "
-                                     "to add it to tenants[] with self_service: true")]
+        return [
+            Problem(
+                f"{r}.name",
+                f"the platform stack {cfg.platform_stack} has no tenant '{cfg.name}' (its "
+                f"tenants: {', '.join(sorted(facts.tenants)) or 'none'}): ask the platform team "
+                "to add it to tenants[] with self_service: true",
+            )
+        ]
     if not mine.self_service:
-        return [Problem(f"{r}.name", f"tenant '{cfg.name}' is managed by the platform stack itself (self_service: "
-                                     "false): its namespace would have two owners")]
+        return [
+            Problem(
+                f"{r}.name",
+                f"tenant '{cfg.name}' is managed by the platform stack itself (self_service: "
+                "false): its namespace would have two owners",
+            )
+        ]
     if cfg.name in facts.namespaces.values():
         return [Problem(f"{r}.name", f"'{cfg.name}' is a platform namespace")]
     out = _quota_over(cfg.quota, mine.quota, f"{r}.quota", cfg.name)
     for i, m in enumerate(cfg.models):
         if m not in mine.allow.models:
-            out.append(Problem(f"{r}.models[{i}]", f"tenant '{cfg.name}' may not call model '{m}' (allowed: "
-                                                   f"{', '.join(mine.allow.models) or 'none'})"))
+            out.append(
+                Problem(
+                    f"{r}.models[{i}]",
+                    f"tenant '{cfg.name}' may not call model '{m}' (allowed: {', '.join(mine.allow.models) or 'none'})",
+                )
+            )
         elif m not in facts.models:
             out.append(Problem(f"{r}.models[{i}]", f"the platform stack serves no model '{m}'"))
     if (cfg.models or cfg.model_configs) and facts.gateway is None:
@@ -243,21 +301,37 @@ def check_against(cfg: TenantStack, facts: PlatformFacts) -> list[Problem]:
     for store in ("redis", "milvus"):
         if getattr(cfg.uses, store):
             if not getattr(mine.allow, store):
-                out.append(Problem(f"{r}.uses.{store}", f"tenant '{cfg.name}' may not use {store} (platform "
-                                                        f"tenants[].allow.{store} is false)"))
+                out.append(
+                    Problem(
+                        f"{r}.uses.{store}",
+                        f"tenant '{cfg.name}' may not use {store} (platform tenants[].allow.{store} is false)",
+                    )
+                )
             elif getattr(facts, store) is None:
                 out.append(Problem(f"{r}.uses.{store}", f"the platform stack runs no {store}"))
     if len(cfg.agents) > mine.allow.max_agents:
-        out.append(Problem(f"{r}.agents", f"{len(cfg.agents)} agents is more than the {mine.allow.max_agents} the "
-                                          f"platform allows tenant '{cfg.name}' (tenants[].allow.max_agents)"))
+        out.append(
+            Problem(
+                f"{r}.agents",
+                f"{len(cfg.agents)} agents is more than the {mine.allow.max_agents} the "
+                f"platform allows tenant '{cfg.name}' (tenants[].allow.max_agents)",
+            )
+        )
     if cfg.agents and facts.kagent_line is None:
         out.append(Problem(f"{r}.agents", "the platform stack runs no kagent"))
-    env = AgentEnv(models=frozenset(cfg.models), redis=facts.redis is not None, milvus=facts.milvus is not None,
-                   prometheus=facts.prometheus, gateway=False,
-                   gateway_jwt=facts.gateway is not None and facts.gateway.jwt,
-                   runtime_image=facts.runtime_image is not None, memory=False,
-                   namespaces=frozenset({cfg.namespace}), where=r,
-                   tenants={cfg.namespace: (f"{r}.uses", cfg.uses)})
+    env = AgentEnv(
+        models=frozenset(cfg.models),
+        redis=facts.redis is not None,
+        milvus=facts.milvus is not None,
+        prometheus=facts.prometheus,
+        gateway=False,
+        gateway_jwt=facts.gateway is not None and facts.gateway.jwt,
+        runtime_image=facts.runtime_image is not None,
+        memory=False,
+        namespaces=frozenset({cfg.namespace}),
+        where=r,
+        tenants={cfg.namespace: (f"{r}.uses", cfg.uses)},
+    )
     out += check_model_configs(list(cfg.model_configs), env, r)
     out += check_servers(list(cfg.mcp_servers), env, r)
     placed = [a.model_copy(update={"namespace": cfg.namespace}) for a in cfg.agents]

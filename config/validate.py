@@ -8,25 +8,36 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from config.agent_rules import check_kagent
 from config.base import ROOT, ConfigError, Problem, path_of, short
+from config.cluster import check_environment, check_kubernetes_support, check_network, check_tags
 from config.data import check_data
 from config.observability import check_observability
-from config.secrets import check_secrets
-from config.cluster import check_environment, check_kubernetes_support, check_network, check_tags
 from config.platform import Platform
 from config.pools import check_pools
+from config.secrets import check_secrets
 from config.serving import check_gateway, check_models, check_quota_covers
 from config.tenancy import check_namespaces
 
 #: Every cross-field rule, by domain. Each takes the whole (well-typed) config and returns its problems.
 RULES: tuple[Callable[[Platform], list[Problem]], ...] = (
-    check_network, check_tags, check_pools, check_namespaces, check_gateway, check_models, check_quota_covers,
-    check_kagent, check_environment, check_data, check_secrets, check_observability,
+    check_network,
+    check_tags,
+    check_pools,
+    check_namespaces,
+    check_gateway,
+    check_models,
+    check_quota_covers,
+    check_kagent,
+    check_environment,
+    check_data,
+    check_secrets,
+    check_observability,
 )
 
 # --- pydantic errors → problems ------------------------------------------------------------------------------------
@@ -58,7 +69,9 @@ def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
-def problems_from_pydantic(exc: ValidationError, root: type[BaseModel] = Platform, root_path: str = ROOT) -> list[Problem]:
+def problems_from_pydantic(
+    exc: ValidationError, root: type[BaseModel] = Platform, root_path: str = ROOT
+) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
@@ -122,8 +135,11 @@ def shape_problems(raw: Any, root: str = ROOT) -> list[Problem]:
         elif isinstance(value, dict):
             for k, v in value.items():
                 if not isinstance(k, str):
-                    out.append(Problem(f"{path}[{short(k, 30)}]", f"keys must be strings, got {type(k).__name__}: "
-                                                                  "quote the key"))
+                    out.append(
+                        Problem(
+                            f"{path}[{short(k, 30)}]", f"keys must be strings, got {type(k).__name__}: quote the key"
+                        )
+                    )
                     continue
                 stack.append((k, f"{path}.{k}", depth + 1))
                 stack.append((v, f"{path}.{k}", depth + 1))

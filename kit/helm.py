@@ -20,8 +20,9 @@ from catalog.versions import Chart
 class HelmValues(BaseModel):
     """Base of every typed values model: camelCase keys, unknown keys rejected, unset keys left to the chart."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid",
-                              arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", arbitrary_types_allowed=True
+    )
 
     def render(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True)

@@ -16,17 +16,25 @@ the typed class, which marks their data as secret outputs.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 #: apiVersion group -> pulumi_kubernetes module for core (non-CRD) kinds.
 _CORE_GROUPS = {
-    "": "core", "apps": "apps", "batch": "batch", "policy": "policy", "autoscaling": "autoscaling",
-    "networking.k8s.io": "networking", "rbac.authorization.k8s.io": "rbac", "storage.k8s.io": "storage",
-    "admissionregistration.k8s.io": "admissionregistration", "scheduling.k8s.io": "scheduling",
+    "": "core",
+    "apps": "apps",
+    "batch": "batch",
+    "policy": "policy",
+    "autoscaling": "autoscaling",
+    "networking.k8s.io": "networking",
+    "rbac.authorization.k8s.io": "rbac",
+    "storage.k8s.io": "storage",
+    "admissionregistration.k8s.io": "admissionregistration",
+    "scheduling.k8s.io": "scheduling",
     "apiextensions.k8s.io": "apiextensions",
 }
 
@@ -64,18 +72,25 @@ class Scope:
     namespace: str | None = None
     depends_on: tuple[pulumi.Resource, ...] = field(default_factory=tuple)
 
-    def with_(self, **changes: Any) -> "Scope":
+    def with_(self, **changes: Any) -> Scope:
         if "depends_on" in changes:
             changes["depends_on"] = tuple(changes["depends_on"])
         return replace(self, **changes)
 
     def opts(self, depends_on: Sequence[pulumi.Resource] = (), **extra: Any) -> pulumi.ResourceOptions:
         """Resource options for a child of this scope's component (Helm releases, raw resources)."""
-        return pulumi.ResourceOptions(parent=self.parent, provider=self.provider,
-                                      depends_on=[*self.depends_on, *depends_on], **extra)
+        return pulumi.ResourceOptions(
+            parent=self.parent, provider=self.provider, depends_on=[*self.depends_on, *depends_on], **extra
+        )
 
-    def apply(self, manifest: dict[str, Any], *, name: str | None = None,
-              depends_on: Sequence[pulumi.Resource] = (), **extra_opts: Any) -> pulumi.CustomResource:
+    def apply(
+        self,
+        manifest: dict[str, Any],
+        *,
+        name: str | None = None,
+        depends_on: Sequence[pulumi.Resource] = (),
+        **extra_opts: Any,
+    ) -> pulumi.CustomResource:
         """Register ``manifest``. Its namespace defaults to the scope's; the resource is named
         ``<prefix>-<name>`` (``name`` defaults to ``<kind>-<metadata.name>``, lower-cased)."""
         body = dict(manifest)
@@ -94,8 +109,18 @@ class Scope:
 
 
 #: Kinds without a namespace, so a scope's namespace is never added to them.
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "NodePool", "EC2NodeClass",
-                  "PriorityClass", "CustomResourceDefinition", "ClusterSecretStore", "GatewayClass"}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "StorageClass",
+    "NodePool",
+    "EC2NodeClass",
+    "PriorityClass",
+    "CustomResourceDefinition",
+    "ClusterSecretStore",
+    "GatewayClass",
+}
 
 
 def _cluster_scoped(kind: str) -> bool:

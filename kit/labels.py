@@ -26,7 +26,12 @@ POD_SECURITY_MODES = ("enforce", "warn", "audit")
 POD_SECURITY_VERSION = "latest"
 
 #: Label prefixes the platform owns: user-supplied labels may not set them.
-RESERVED_PREFIXES = ("pod-security.kubernetes.io/", "agentic.platform/", "kubernetes.io/", "app.kubernetes.io/managed-by")
+RESERVED_PREFIXES = (
+    "pod-security.kubernetes.io/",
+    "agentic.platform/",
+    "kubernetes.io/",
+    "app.kubernetes.io/managed-by",
+)
 
 # --- nodes: labels and taints ----------------------------------------------------------------------------------------
 SYSTEM_LABELS = {SYSTEM_NODE_ROLE: "system"}
@@ -46,8 +51,12 @@ def managed(labels: dict[str, str] | None = None) -> dict[str, str]:
     return {MANAGED_BY: MANAGER, PART_OF: PLATFORM, **(labels or {})}
 
 
-def metadata(name: str, namespace: str | None = None, labels: dict[str, str] | None = None,
-             annotations: dict[str, str] | None = None) -> dict[str, Any]:
+def metadata(
+    name: str,
+    namespace: str | None = None,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name}
     if namespace is not None:
         meta["namespace"] = namespace
@@ -73,5 +82,10 @@ def namespaces_in(names: list[str]) -> dict[str, Any]:
 
 
 def node_affinity_in(key: str, values: list[str]) -> dict[str, Any]:
-    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [{"matchExpressions": [{"key": key, "operator": "In", "values": sorted(values)}]}]}}}
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [{"key": key, "operator": "In", "values": sorted(values)}]}]
+            }
+        }
+    }

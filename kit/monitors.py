@@ -9,9 +9,17 @@ from catalog.versions import PROMETHEUS_OPERATOR_API
 from kit.labels import metadata
 
 
-def service_monitor(name: str, namespace: str, selector: dict[str, str], port: str, *, path: str = "/metrics",
-                    interval: str = "30s", scrape_timeout: str | None = None,
-                    target_namespaces: list[str] | None = None) -> dict[str, Any]:
+def service_monitor(
+    name: str,
+    namespace: str,
+    selector: dict[str, str],
+    port: str,
+    *,
+    path: str = "/metrics",
+    interval: str = "30s",
+    scrape_timeout: str | None = None,
+    target_namespaces: list[str] | None = None,
+) -> dict[str, Any]:
     """Scrape the Services labelled ``selector`` (in ``target_namespaces``, default the monitor's own) on ``port``."""
     endpoint: dict[str, Any] = {"port": port, "path": path, "interval": interval}
     if scrape_timeout:
@@ -28,8 +36,16 @@ def service_monitor(name: str, namespace: str, selector: dict[str, str], port: s
     }
 
 
-def pod_monitor(name: str, namespace: str, selector: dict[str, str], port: str, *, path: str = "/metrics",
-                interval: str = "30s", target_namespaces: list[str] | None = None) -> dict[str, Any]:
+def pod_monitor(
+    name: str,
+    namespace: str,
+    selector: dict[str, str],
+    port: str,
+    *,
+    path: str = "/metrics",
+    interval: str = "30s",
+    target_namespaces: list[str] | None = None,
+) -> dict[str, Any]:
     return {
         "apiVersion": PROMETHEUS_OPERATOR_API,
         "kind": "PodMonitor",

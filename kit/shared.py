@@ -70,7 +70,7 @@ class Shared:
     def partition(self) -> str:
         return partition(self.region)
 
-    def with_(self, **changes: Any) -> "Shared":
+    def with_(self, **changes: Any) -> Shared:
         return replace(self, **changes)
 
     def aws_opts(self, parent: pulumi.Resource | None = None, **extra: Any) -> pulumi.ResourceOptions:
@@ -83,7 +83,12 @@ class Shared:
         assert self.k8s_provider is not None, "the cluster must exist before Kubernetes components"
         return pulumi.ResourceOptions(providers=[self.k8s_provider, self.aws_provider], **extra)
 
-    def scope(self, parent: pulumi.Resource, prefix: str, namespace: str | None = None,
-              depends_on: tuple[pulumi.Resource, ...] = ()) -> Scope:
+    def scope(
+        self,
+        parent: pulumi.Resource,
+        prefix: str,
+        namespace: str | None = None,
+        depends_on: tuple[pulumi.Resource, ...] = (),
+    ) -> Scope:
         assert self.k8s_provider is not None, "the cluster must exist before Kubernetes objects"
         return Scope(self.k8s_provider, parent, prefix, namespace, tuple(depends_on))

@@ -9,14 +9,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from pulumi_policy import (  # noqa: E402
+import rules
+from pulumi_policy import (
     EnforcementLevel,
     PolicyPack,
     ResourceValidationPolicy,
     StackValidationPolicy,
 )
-
-import rules  # noqa: E402
 
 
 def _resource_policy(rule: "rules.Rule") -> ResourceValidationPolicy:

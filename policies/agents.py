@@ -6,7 +6,8 @@ project (the pack installs alone)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 try:  # in-process: the policies package; `pulumi preview --policy-pack policies`: this directory on sys.path
     from policies.common import get as _get
@@ -19,15 +20,33 @@ REMOTE_MCP = "kubernetes:kagent.dev/v1alpha2:RemoteMCPServer"
 KMCP = "kubernetes:kagent.dev/v1alpha1:MCPServer"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 ROLE_KINDS = {"kubernetes:rbac.authorization.k8s.io/v1:Role", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"}
-BINDING_KINDS = {"kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
-                 "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"}
+BINDING_KINDS = {
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+}
 APPROVAL_WAIVED = "agentic.platform/approval-waived"
-DESTRUCTIVE_WORDS = ("restart", "delete", "remove", "write", "push", "scale", "create", "update", "patch", "apply",
-                     "exec", "commit", "drop", "kill", "rollback", "deploy")
-ECR_IMAGE = re.compile(r"^(?P<registry>[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?)/(?P<repo>[^:@]+)"
-                       r"(:[^@]+)?@sha256:[0-9a-f]{64}$")
-
-
+DESTRUCTIVE_WORDS = (
+    "restart",
+    "delete",
+    "remove",
+    "write",
+    "push",
+    "scale",
+    "create",
+    "update",
+    "patch",
+    "apply",
+    "exec",
+    "commit",
+    "drop",
+    "kill",
+    "rollback",
+    "deploy",
+)
+ECR_IMAGE = re.compile(
+    r"^(?P<registry>[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?)/(?P<repo>[^:@]+)"
+    r"(:[^@]+)?@sha256:[0-9a-f]{64}$"
+)
 
 
 def _meta(r: Any) -> tuple[str, str]:
@@ -40,10 +59,16 @@ def destructive(tool: str) -> bool:
 
 def check_agent_references(resources: list[Any]) -> list[tuple[str, str]]:
     """An Agent's modelConfig (same namespace), MCP servers and agents-as-tools name objects the stack creates."""
-    have: dict[str, set[tuple[str, str]]] = {"ModelConfig": set(), "RemoteMCPServer": set(), "MCPServer": set(),
-                                             "Agent": set()}
+    have: dict[str, set[tuple[str, str]]] = {
+        "ModelConfig": set(),
+        "RemoteMCPServer": set(),
+        "MCPServer": set(),
+        "Agent": set(),
+    }
     for r in resources:
-        kind = {MODEL_CONFIG: "ModelConfig", REMOTE_MCP: "RemoteMCPServer", KMCP: "MCPServer", AGENT: "Agent"}.get(r.type)
+        kind = {MODEL_CONFIG: "ModelConfig", REMOTE_MCP: "RemoteMCPServer", KMCP: "MCPServer", AGENT: "Agent"}.get(
+            r.type
+        )
         if kind:
             have[kind].add(_meta(r))
     out = []
@@ -66,8 +91,9 @@ def check_agent_references(resources: list[Any]) -> list[tuple[str, str]]:
                 refs.append(("Agent", ref.get("namespace") or ns, ref.get("name")))
         for kind, rns, rname in refs:
             if (rns, rname) not in have.get(kind, set()):
-                out.append((r.name, f"Agent {ns}/{name} references {kind} {rns}/{rname}, which this stack does "
-                                    "not create"))
+                out.append(
+                    (r.name, f"Agent {ns}/{name} references {kind} {rns}/{rname}, which this stack does not create")
+                )
     return out
 
 
@@ -95,8 +121,13 @@ def check_byo_images(resources: list[Any]) -> list[tuple[str, str]]:
         if m is None:
             out.append((r.name, f"BYO agent image {image!r} is not an ECR image pinned by digest (@sha256:...)"))
         elif m.group("repo") not in repos:
-            out.append((r.name, f"BYO agent image repository {m.group('repo')!r} is not one of this platform's ECR "
-                                f"repositories ({', '.join(sorted(repos)) or 'none'})"))
+            out.append(
+                (
+                    r.name,
+                    f"BYO agent image repository {m.group('repo')!r} is not one of this platform's ECR "
+                    f"repositories ({', '.join(sorted(repos)) or 'none'})",
+                )
+            )
     return out
 
 
@@ -111,8 +142,10 @@ def check_tool_approval(resource_type: str, props: Mapping[str, Any]) -> list[st
         required = set(ref.get("requireApproval") or [])
         for tool in ref.get("toolNames") or []:
             if destructive(tool) and tool not in required and tool not in waived:
-                out.append(f"destructive tool {tool!r} of {ref.get('name')} runs without approval: add it to "
-                           f"requireApproval or waive it explicitly ({APPROVAL_WAIVED})")
+                out.append(
+                    f"destructive tool {tool!r} of {ref.get('name')} runs without approval: add it to "
+                    f"requireApproval or waive it explicitly ({APPROVAL_WAIVED})"
+                )
     return out
 
 
@@ -134,8 +167,15 @@ def check_agent_secret_access(resources: list[Any]) -> list[tuple[str, str]]:
             dep = _get(spec, "declarative", "deployment") or _get(spec, "byo", "deployment") or {}
             if dep.get("serviceAccountName"):
                 agent_accounts.add((ns, dep["serviceAccountName"]))
-    roles = {(_get(r.props, "metadata", "namespace") or "", r.props.get("kind") or r.type.rsplit(":", 1)[-1],
-              _meta(r)[1]): r.props.get("rules") for r in resources if r.type in ROLE_KINDS}
+    roles = {
+        (
+            _get(r.props, "metadata", "namespace") or "",
+            r.props.get("kind") or r.type.rsplit(":", 1)[-1],
+            _meta(r)[1],
+        ): r.props.get("rules")
+        for r in resources
+        if r.type in ROLE_KINDS
+    }
     out = []
     for r in resources:
         if r.type not in BINDING_KINDS:
@@ -144,8 +184,16 @@ def check_agent_secret_access(resources: list[Any]) -> list[tuple[str, str]]:
         ref = r.props.get("roleRef") or {}
         rules = roles.get((ns if ref.get("kind") == "Role" else "", ref.get("kind"), ref.get("name")))
         for s in r.props.get("subjects") or []:
-            if s.get("kind") == "ServiceAccount" and (s.get("namespace") or ns, s.get("name")) in agent_accounts \
-                    and _reads_secrets(rules):
-                out.append((r.name, f"agent ServiceAccount {s.get('namespace') or ns}/{s.get('name')} is bound to "
-                                    f"{ref.get('kind')} {ref.get('name')}, which reads Secrets"))
+            if (
+                s.get("kind") == "ServiceAccount"
+                and (s.get("namespace") or ns, s.get("name")) in agent_accounts
+                and _reads_secrets(rules)
+            ):
+                out.append(
+                    (
+                        r.name,
+                        f"agent ServiceAccount {s.get('namespace') or ns}/{s.get('name')} is bound to "
+                        f"{ref.get('kind')} {ref.get('name')}, which reads Secrets",
+                    )
+                )
     return out

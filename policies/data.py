@@ -4,7 +4,8 @@ importing nothing from the project (the pack installs alone)."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 try:  # in-process: the policies package; `pulumi preview --policy-pack policies`: this directory on sys.path
     from policies.common import get as _get
@@ -25,8 +26,6 @@ ENVIRONMENT_TAG = "agentic.platform/environment"
 STORAGE_CLASS_KEYS = {"storageClass", "storageClassName", "className"}
 
 
-
-
 def environment(resources: Iterable[Any]) -> str | None:
     """The stack's environment, from the tags every AWS resource carries (provider default tags included)."""
     for r in resources:
@@ -44,13 +43,23 @@ def check_secrets_from_store(resources: list[Any]) -> list[tuple[str, str]]:
     for r in resources:
         if r.type == SECRET:
             if env != "dev":
-                out.append((r.name, f"Kubernetes Secret created directly in a {env or 'non-dev'} stack: sync it from "
-                                    "AWS Secrets Manager with an ExternalSecret"))
+                out.append(
+                    (
+                        r.name,
+                        f"Kubernetes Secret created directly in a {env or 'non-dev'} stack: sync it from "
+                        "AWS Secrets Manager with an ExternalSecret",
+                    )
+                )
         elif r.type == EXTERNAL_SECRET:
             ref = _get(r.props, "spec", "secretStoreRef") or {}
             if ref.get("kind") != "ClusterSecretStore":
-                out.append((r.name, "ExternalSecret must read through the platform's ClusterSecretStore "
-                                    f"(secretStoreRef.kind is {ref.get('kind')!r})"))
+                out.append(
+                    (
+                        r.name,
+                        "ExternalSecret must read through the platform's ClusterSecretStore "
+                        f"(secretStoreRef.kind is {ref.get('kind')!r})",
+                    )
+                )
     return out
 
 
@@ -109,8 +118,10 @@ def check_buckets(resources: list[Any]) -> list[tuple[str, str]]:
     links = _bucket_links(resources)
     blocked, tls_only = set(), set()
     for r in resources:
-        if r.type == PUBLIC_ACCESS_BLOCK and all(r.props.get(k) for k in (
-                "blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")):
+        if r.type == PUBLIC_ACCESS_BLOCK and all(
+            r.props.get(k)
+            for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        ):
             blocked.add(_owner(r, links, "-public-access-block"))
         elif r.type == BUCKET_POLICY and _denies_insecure_transport(r.props.get("policy")):
             tls_only.add(_owner(r, links, "-tls-only"))
@@ -140,22 +151,32 @@ def _storage_classes_in(value: Any, path: str = "") -> Iterable[tuple[str, str]]
 
 def check_encrypted_volumes(resources: list[Any]) -> list[tuple[str, str]]:
     """StorageClasses encrypt; claims (PVCs, StatefulSet templates, Helm values) name only encrypted classes."""
-    encrypted = {_get(r.props, "metadata", "name") for r in resources
-                 if r.type == STORAGE_CLASS and str(_get(r.props, "parameters", "encrypted")).lower() == "true"}
+    encrypted = {
+        _get(r.props, "metadata", "name")
+        for r in resources
+        if r.type == STORAGE_CLASS and str(_get(r.props, "parameters", "encrypted")).lower() == "true"
+    }
     out = []
     for r in resources:
         if r.type == STORAGE_CLASS and _get(r.props, "metadata", "name") not in encrypted:
-            out.append((r.name, "StorageClass without parameters.encrypted: \"true\""))
+            out.append((r.name, 'StorageClass without parameters.encrypted: "true"'))
         claims: list[tuple[str, str]] = []
         if r.type == PVC:
             claims = [("spec.storageClassName", _get(r.props, "spec", "storageClassName") or "")]
         elif r.type == STATEFUL_SET:
-            claims = [(f"spec.volumeClaimTemplates[{i}]", _get(t, "spec", "storageClassName") or "")
-                      for i, t in enumerate(_get(r.props, "spec", "volumeClaimTemplates") or [])]
+            claims = [
+                (f"spec.volumeClaimTemplates[{i}]", _get(t, "spec", "storageClassName") or "")
+                for i, t in enumerate(_get(r.props, "spec", "volumeClaimTemplates") or [])
+            ]
         elif r.type == HELM_RELEASE:
             claims = list(_storage_classes_in(r.props.get("values") or {}, "values"))
         for path, name in claims:
             if name not in encrypted:
-                out.append((r.name, f"{path} uses StorageClass {name or '(cluster default)'!r}, which is not an "
-                                    f"encrypted class of this stack ({', '.join(sorted(encrypted)) or 'none'})"))
+                out.append(
+                    (
+                        r.name,
+                        f"{path} uses StorageClass {name or '(cluster default)'!r}, which is not an "
+                        f"encrypted class of this stack ({', '.join(sorted(encrypted)) or 'none'})",
+                    )
+                )
     return out

@@ -4,7 +4,8 @@ properties, importing nothing from the project (the pack installs alone)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 try:  # in-process: the policies package; `pulumi preview --policy-pack policies`: this directory on sys.path
     from policies.common import get as _get
@@ -17,13 +18,14 @@ except ImportError:  # pragma: no cover
     from pod_security import LEVELS, required_level, violations  # type: ignore[no-redef]
 
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
-MONITOR_KINDS = {"kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "kubernetes:monitoring.coreos.com/v1:PodMonitor",
-                 RULE}
+MONITOR_KINDS = {
+    "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
+    "kubernetes:monitoring.coreos.com/v1:PodMonitor",
+    RULE,
+}
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 ENFORCE = "pod-security.kubernetes.io/enforce"
-
-
 
 
 def check_rules_annotated(resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -45,8 +47,11 @@ def check_monitors_need_monitoring(resources: list[Any]) -> list[tuple[str, str]
     """ServiceMonitors, PodMonitors and PrometheusRules only where the monitoring stack (their CRDs) is installed."""
     if any(r.type == RELEASE and r.props.get("chart") == "kube-prometheus-stack" for r in resources):
         return []
-    return [(r.name, "monitoring is off (no kube-prometheus-stack release): this object's CRD does not exist")
-            for r in resources if r.type in MONITOR_KINDS]
+    return [
+        (r.name, "monitoring is off (no kube-prometheus-stack release): this object's CRD does not exist")
+        for r in resources
+        if r.type in MONITOR_KINDS
+    ]
 
 
 def _pod_spec(r: Any) -> dict[str, Any] | None:
@@ -59,15 +64,21 @@ def _pod_spec(r: Any) -> dict[str, Any] | None:
         return _get(r.props, "spec")
     if kind == "Agent" and _get(r.props, "spec", "type") == "BYO":
         dep = _get(r.props, "spec", "byo", "deployment") or {}
-        return {"securityContext": dep.get("podSecurityContext"), "volumes": dep.get("volumes"),
-                "containers": [{"name": "kagent", "securityContext": dep.get("securityContext")}]}
+        return {
+            "securityContext": dep.get("podSecurityContext"),
+            "volumes": dep.get("volumes"),
+            "containers": [{"name": "kagent", "securityContext": dep.get("securityContext")}],
+        }
     return None
 
 
 def check_pod_security(resources: list[Any]) -> list[tuple[str, str]]:
     """Every workload the stack renders is admitted by its namespace's enforced Pod Security level."""
-    levels = {_get(r.props, "metadata", "name"): _get(r.props, "metadata", "labels", ENFORCE)
-              for r in resources if r.type == NAMESPACE}
+    levels = {
+        _get(r.props, "metadata", "name"): _get(r.props, "metadata", "labels", ENFORCE)
+        for r in resources
+        if r.type == NAMESPACE
+    }
     out = []
     for r in resources:
         spec = _pod_spec(r)
@@ -78,6 +89,7 @@ def check_pod_security(resources: list[Any]) -> list[tuple[str, str]]:
         need = required_level(spec)
         if LEVELS.index(need) > LEVELS.index(level):
             found = violations(spec)["restricted" if level == "restricted" else "baseline"]
-            out.append((r.name, f"needs Pod Security '{need}' but namespace {ns} enforces '{level}': "
-                                f"{'; '.join(found[:3])}"))
+            out.append(
+                (r.name, f"needs Pod Security '{need}' but namespace {ns} enforces '{level}': {'; '.join(found[:3])}")
+            )
     return out

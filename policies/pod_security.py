@@ -7,8 +7,21 @@ from typing import Any
 
 LEVELS = ("restricted", "baseline", "privileged")
 #: Capabilities baseline admits (Kubernetes PSS "baseline: Capabilities").
-BASELINE_CAPS = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
-                 "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+BASELINE_CAPS = {
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+}
 
 
 def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -51,8 +64,17 @@ def violations(spec: dict[str, Any]) -> dict[str, list[str]]:
         if seccomp not in ("RuntimeDefault", "Localhost"):
             restricted.append(f"{name}: seccompProfile not RuntimeDefault")
     for v in spec.get("volumes") or []:
-        allowed = {"name", "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
-                   "projected", "secret"}
+        allowed = {
+            "name",
+            "configMap",
+            "csi",
+            "downwardAPI",
+            "emptyDir",
+            "ephemeral",
+            "persistentVolumeClaim",
+            "projected",
+            "secret",
+        }
         if set(v) - allowed:
             restricted.append(f"volume {v.get('name')}: {sorted(set(v) - allowed)}")
     return {"baseline": base, "restricted": base + restricted}

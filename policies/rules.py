@@ -8,18 +8,37 @@ the offline plan calls them in-process. This module imports nothing from the pro
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 try:  # in-process (the offline plan, tests): the policies package
     from policies import agents, data, observability, serving
     from policies.common import get as _get
+    from policies.infra import (
+        check_ebs_encrypted,
+        check_ecr,
+        check_eks_endpoint,
+        check_gpu_nodepool,
+        check_imdsv2,
+        check_kms_rotation,
+        check_secrets_encryption,
+    )
 except ImportError:  # pragma: no cover - `pulumi preview --policy-pack policies` puts this directory on sys.path
     import agents  # type: ignore[no-redef]
-    from common import get as _get  # type: ignore[no-redef]
-    import observability  # type: ignore[no-redef]
     import data  # type: ignore[no-redef]
+    import observability  # type: ignore[no-redef]
     import serving  # type: ignore[no-redef]
+    from common import get as _get  # type: ignore[no-redef]
+    from infra import (  # type: ignore[no-redef]
+        check_ebs_encrypted,
+        check_ecr,
+        check_eks_endpoint,
+        check_gpu_nodepool,
+        check_imdsv2,
+        check_kms_rotation,
+        check_secrets_encryption,
+    )
 
 REDACTED = "[secret]"
 SENSITIVE = re.compile(r"(pass(word)?|secret|token|api[_-]?key|credential|private[_-]?key)", re.IGNORECASE)
@@ -37,8 +56,6 @@ class Resource:
     type: str
     name: str
     props: Mapping[str, Any]
-
-
 
 
 def _kind(resource_type: str) -> str:
@@ -123,10 +140,10 @@ def _sensitive_value_key(key: str) -> bool:
         r"(client[_-]?)?secret", key, re.IGNORECASE
     ):
         return False
-    if re.search(r"key$", key, re.IGNORECASE) and not re.search(r"(api|private|access|secret)[_-]?key$", key,
-                                                                  re.IGNORECASE):
-        return False
-    return True
+    return not (
+        re.search(r"key$", key, re.IGNORECASE)
+        and not re.search(r"(api|private|access|secret)[_-]?key$", key, re.IGNORECASE)
+    )
 
 
 def check_no_plaintext_secrets(resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -155,12 +172,7 @@ def check_no_plaintext_secrets(resource_type: str, props: Mapping[str, Any]) -> 
     elif resource_type == HELM_RELEASE:
         for path, value in _walk(props.get("values") or {}):
             leaf = path.rsplit(".", 1)[-1]
-            if (
-                _sensitive_value_key(leaf)
-                and isinstance(value, str)
-                and value
-                and value != REDACTED
-            ):
+            if _sensitive_value_key(leaf) and isinstance(value, str) and value and value != REDACTED:
                 out.append(f"values.{path} holds a literal secret: reference an existing Secret instead")
     return out
 
@@ -200,114 +212,6 @@ def check_namespace_governance(resources: list[Resource]) -> list[tuple[str, str
     return out
 
 
-# --- AWS foundation ----------------------------------------------------------------------------------------------------
-
-
-def _environment(props: Mapping[str, Any]) -> str | None:
-    return (props.get("tags") or {}).get("agentic.platform/environment")
-
-
-def check_eks_endpoint(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    if resource_type == "eks:index:Cluster":
-        public = props.get("endpointPublicAccess", True)
-        cidrs = props.get("publicAccessCidrs") or []
-    elif resource_type == "aws:eks/cluster:Cluster":
-        public = _get(props, "vpcConfig", "endpointPublicAccess", default=True)
-        cidrs = _get(props, "vpcConfig", "publicAccessCidrs", default=[]) or []
-    else:
-        return []
-    if not public:
-        return []
-    if _environment(props) == "prod":
-        return ["the EKS API endpoint is public in prod: set endpointPublicAccess false (reach it over VPN/SSM)"]
-    if not cidrs or "0.0.0.0/0" in cidrs:
-        return ["the public EKS API endpoint is open to every address: restrict publicAccessCidrs"]
-    return []
-
-
-def check_secrets_encryption(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    if resource_type == "eks:index:Cluster" and not props.get("encryptionConfigKeyArn"):
-        return ["EKS secrets encryption is off: set encryptionConfigKeyArn to a KMS key"]
-    if resource_type == "aws:eks/cluster:Cluster" and not props.get("encryptionConfig"):
-        return ["EKS secrets encryption is off: add encryptionConfig with a KMS key for 'secrets'"]
-    return []
-
-
-def check_imdsv2(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    if resource_type == NODECLASS:
-        md = _get(props, "spec", "metadataOptions") or {}
-        out = []
-        if md.get("httpTokens") != "required":
-            out.append("metadataOptions.httpTokens must be 'required' (IMDSv2)")
-        if md.get("httpPutResponseHopLimit") != 1:
-            out.append("metadataOptions.httpPutResponseHopLimit must be 1 so pods cannot reach node credentials")
-        return out
-    if resource_type == "aws:ec2/launchTemplate:LaunchTemplate":
-        if _get(props, "metadataOptions", "httpTokens") != "required":
-            return ["launch template metadataOptions.httpTokens must be 'required' (IMDSv2)"]
-    return []
-
-
-def _is_gpu_pool(props: Mapping[str, Any]) -> bool:
-    for req in _get(props, "spec", "template", "spec", "requirements", default=[]) or []:
-        key = req.get("key", "")
-        if key in ("karpenter.k8s.aws/instance-gpu-count", "karpenter.k8s.aws/instance-gpu-name",
-                   "karpenter.k8s.aws/instance-gpu-manufacturer"):
-            return True
-        if key == "karpenter.k8s.aws/instance-family" and any(
-            re.match(r"^(p\d|g\d)", v) for v in req.get("values") or []
-        ):
-            return True
-    return bool(_get(props, "spec", "limits", "nvidia.com/gpu"))
-
-
-def check_gpu_nodepool(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    if resource_type != NODEPOOL or not _is_gpu_pool(props):
-        return []
-    out = []
-    taints = _get(props, "spec", "template", "spec", "taints", default=[]) or []
-    if not any(t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NoSchedule" for t in taints):
-        out.append("GPU NodePool lacks the taint nvidia.com/gpu:NoSchedule: non-GPU pods would land on GPU nodes")
-    if not _get(props, "spec", "limits", "nvidia.com/gpu"):
-        out.append("GPU NodePool has no limits['nvidia.com/gpu']: nothing caps its cost")
-    return out
-
-
-def check_ebs_encrypted(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    out = []
-    if resource_type == NODECLASS:
-        for bdm in _get(props, "spec", "blockDeviceMappings", default=[]) or []:
-            if not _get(bdm, "ebs", "encrypted"):
-                out.append(f"volume {bdm.get('deviceName')} is not encrypted")
-    elif resource_type == "aws:ec2/launchTemplate:LaunchTemplate":
-        for bdm in props.get("blockDeviceMappings") or []:
-            if str(_get(bdm, "ebs", "encrypted")).lower() != "true":
-                out.append(f"launch template volume {bdm.get('deviceName')} is not encrypted")
-    elif resource_type == "kubernetes:storage.k8s.io/v1:StorageClass":
-        if props.get("provisioner") == "ebs.csi.aws.com" and (props.get("parameters") or {}).get("encrypted") != "true":
-            out.append("EBS StorageClass must set parameters.encrypted: 'true'")
-    elif resource_type == "aws:ebs/volume:Volume" and not props.get("encrypted"):
-        out.append("EBS volume is not encrypted")
-    return out
-
-
-def check_ecr(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    if resource_type != "aws:ecr/repository:Repository":
-        return []
-    out = []
-    if not _get(props, "imageScanningConfiguration", "scanOnPush"):
-        out.append("ECR repository must scan on push")
-    if props.get("imageTagMutability") != "IMMUTABLE":
-        out.append("ECR repository tags must be IMMUTABLE")
-    return out
-
-
-def check_kms_rotation(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    if resource_type == "aws:kms/key:Key" and not props.get("enableKeyRotation"):
-        return ["KMS key rotation is off: set enableKeyRotation true"]
-    return []
-
-
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 
@@ -326,53 +230,122 @@ class Rule:
 
 
 #: Rules mandatory everywhere: leaking secrets and unencrypted data are never acceptable, even in dev.
-ALWAYS = {"no-plaintext-secrets", "eks-secrets-encryption", "ebs-encrypted", "kms-rotation",
-          "secrets-from-secrets-manager", "elasticache-tls-auth", "s3-private-tls-only", "volumes-encrypted",
-          "agents-cannot-read-secrets", "pods-fit-namespace-pod-security"}
+ALWAYS = {
+    "no-plaintext-secrets",
+    "eks-secrets-encryption",
+    "ebs-encrypted",
+    "kms-rotation",
+    "secrets-from-secrets-manager",
+    "elasticache-tls-auth",
+    "s3-private-tls-only",
+    "volumes-encrypted",
+    "agents-cannot-read-secrets",
+    "pods-fit-namespace-pod-security",
+}
 
 
 RULES: list[Rule] = [
-    Rule("namespace-governance", "Every namespace has a ResourceQuota, a LimitRange and a default-deny NetworkPolicy",
-         check_namespace_governance, stack=True),
+    Rule(
+        "namespace-governance",
+        "Every namespace has a ResourceQuota, a LimitRange and a default-deny NetworkPolicy",
+        check_namespace_governance,
+        stack=True,
+    ),
     Rule("pinned-images", "Images carry a pinned tag or digest, never 'latest'", check_pinned_images),
-    Rule("no-plaintext-secrets", "No plaintext secret values in Secrets, env or Helm values", check_no_plaintext_secrets),
-    Rule("eks-endpoint-private-in-prod", "The EKS API endpoint is private in prod and CIDR-limited elsewhere",
-         check_eks_endpoint),
+    Rule(
+        "no-plaintext-secrets", "No plaintext secret values in Secrets, env or Helm values", check_no_plaintext_secrets
+    ),
+    Rule(
+        "eks-endpoint-private-in-prod",
+        "The EKS API endpoint is private in prod and CIDR-limited elsewhere",
+        check_eks_endpoint,
+    ),
     Rule("eks-secrets-encryption", "EKS encrypts Secrets with a KMS key", check_secrets_encryption),
     Rule("imdsv2-required", "Nodes require IMDSv2 with hop limit 1", check_imdsv2),
     Rule("gpu-nodepool-guardrails", "GPU NodePools are tainted and GPU-limited", check_gpu_nodepool),
     Rule("ebs-encrypted", "EBS volumes are encrypted", check_ebs_encrypted),
     Rule("ecr-scan-immutable", "ECR repositories scan on push and have immutable tags", check_ecr),
     Rule("kms-rotation", "KMS keys rotate", check_kms_rotation),
-    Rule("gpu-pods-where-gpus-run", "Pods requesting GPUs tolerate the GPU taint and run only in the inference "
-         "namespace or tenants allowed GPUs", serving.check_gpu_pods, stack=True),
-    Rule("model-pods-protected", "GPU pods carry karpenter.sh/do-not-disrupt and a PodDisruptionBudget covers them",
-         serving.check_model_pods, stack=True),
-    Rule("load-balancer-only-at-gateway", "No LoadBalancer Service outside the gateway namespace",
-         serving.check_load_balancers, stack=True),
+    Rule(
+        "gpu-pods-where-gpus-run",
+        "Pods requesting GPUs tolerate the GPU taint and run only in the inference namespace or tenants allowed GPUs",
+        serving.check_gpu_pods,
+        stack=True,
+    ),
+    Rule(
+        "model-pods-protected",
+        "GPU pods carry karpenter.sh/do-not-disrupt and a PodDisruptionBudget covers them",
+        serving.check_model_pods,
+        stack=True,
+    ),
+    Rule(
+        "load-balancer-only-at-gateway",
+        "No LoadBalancer Service outside the gateway namespace",
+        serving.check_load_balancers,
+        stack=True,
+    ),
     Rule("route-weights-sum-to-100", "HTTPRoute backend weights of a rule sum to 100", serving.check_route_weights),
-    Rule("secrets-from-secrets-manager", "Kubernetes Secrets come from AWS Secrets Manager through ExternalSecrets "
-         "(Pulumi-made Secrets in dev only)", data.check_secrets_from_store, stack=True),
-    Rule("elasticache-tls-auth", "ElastiCache encrypts in transit and at rest and requires auth",
-         data.check_elasticache),
-    Rule("s3-private-tls-only", "S3 buckets block public access and deny requests without TLS", data.check_buckets,
-         stack=True),
-    Rule("volumes-encrypted", "StorageClasses encrypt and every volume claim names an encrypted class",
-         data.check_encrypted_volumes, stack=True),
-    Rule("agent-references-resolve", "Every Agent's model config, MCP servers and agent tools exist in the stack",
-         agents.check_agent_references, stack=True),
-    Rule("byo-images-from-platform-ecr", "BYO agents run the platform's ECR images pinned by digest",
-         agents.check_byo_images, stack=True),
-    Rule("destructive-tools-need-approval", "Destructive MCP tools require approval unless explicitly waived",
-         agents.check_tool_approval),
-    Rule("agents-cannot-read-secrets", "No agent ServiceAccount is bound to a role that reads Secrets",
-         agents.check_agent_secret_access, stack=True),
-    Rule("alerts-have-severity-and-runbook", "Every alert rule has a severity label and a runbook_url annotation",
-         observability.check_rules_annotated),
-    Rule("monitors-need-monitoring", "ServiceMonitors, PodMonitors and PrometheusRules exist only with monitoring on",
-         observability.check_monitors_need_monitoring, stack=True),
-    Rule("pods-fit-namespace-pod-security", "No workload breaks the Pod Security level its namespace enforces",
-         observability.check_pod_security, stack=True),
+    Rule(
+        "secrets-from-secrets-manager",
+        "Kubernetes Secrets come from AWS Secrets Manager through ExternalSecrets (Pulumi-made Secrets in dev only)",
+        data.check_secrets_from_store,
+        stack=True,
+    ),
+    Rule(
+        "elasticache-tls-auth", "ElastiCache encrypts in transit and at rest and requires auth", data.check_elasticache
+    ),
+    Rule(
+        "s3-private-tls-only",
+        "S3 buckets block public access and deny requests without TLS",
+        data.check_buckets,
+        stack=True,
+    ),
+    Rule(
+        "volumes-encrypted",
+        "StorageClasses encrypt and every volume claim names an encrypted class",
+        data.check_encrypted_volumes,
+        stack=True,
+    ),
+    Rule(
+        "agent-references-resolve",
+        "Every Agent's model config, MCP servers and agent tools exist in the stack",
+        agents.check_agent_references,
+        stack=True,
+    ),
+    Rule(
+        "byo-images-from-platform-ecr",
+        "BYO agents run the platform's ECR images pinned by digest",
+        agents.check_byo_images,
+        stack=True,
+    ),
+    Rule(
+        "destructive-tools-need-approval",
+        "Destructive MCP tools require approval unless explicitly waived",
+        agents.check_tool_approval,
+    ),
+    Rule(
+        "agents-cannot-read-secrets",
+        "No agent ServiceAccount is bound to a role that reads Secrets",
+        agents.check_agent_secret_access,
+        stack=True,
+    ),
+    Rule(
+        "alerts-have-severity-and-runbook",
+        "Every alert rule has a severity label and a runbook_url annotation",
+        observability.check_rules_annotated,
+    ),
+    Rule(
+        "monitors-need-monitoring",
+        "ServiceMonitors, PodMonitors and PrometheusRules exist only with monitoring on",
+        observability.check_monitors_need_monitoring,
+        stack=True,
+    ),
+    Rule(
+        "pods-fit-namespace-pod-security",
+        "No workload breaks the Pod Security level its namespace enforces",
+        observability.check_pod_security,
+        stack=True,
+    ),
 ]
 
 

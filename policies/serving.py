@@ -4,7 +4,8 @@ importing nothing from the project (the pack installs alone)."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 try:  # in-process: the policies package; `pulumi preview --policy-pack policies`: this directory on sys.path
     from policies.common import get as _get
@@ -20,8 +21,6 @@ TENANT = "agentic.platform/tenant"
 
 def _kind(resource_type: str) -> str:
     return resource_type.rsplit(":", 1)[-1]
-
-
 
 
 def _pod_template(props: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
@@ -64,27 +63,47 @@ def check_gpu_pods(resources: Iterable[Any]) -> list[tuple[str, str]]:
     """Pods requesting GPUs tolerate the GPU taint and run only in the inference namespace or in tenant namespaces
     whose quota allows GPUs; in other tenant namespaces no pod tolerates the taint."""
     resources = list(resources)
-    inference = {_get(r.props, "metadata", "name") for r in resources if r.type == "kubernetes:core/v1:Namespace"
-                 and (_get(r.props, "metadata", "labels") or {}).get(LAYER) == "inference"}
-    gpu_quota = {_get(r.props, "metadata", "namespace") for r in resources
-                 if r.type == "kubernetes:core/v1:ResourceQuota"
-                 and str((_get(r.props, "spec", "hard") or {}).get(f"requests.{GPU}", "0")) not in ("0", "")}
+    inference = {
+        _get(r.props, "metadata", "name")
+        for r in resources
+        if r.type == "kubernetes:core/v1:Namespace"
+        and (_get(r.props, "metadata", "labels") or {}).get(LAYER) == "inference"
+    }
+    gpu_quota = {
+        _get(r.props, "metadata", "namespace")
+        for r in resources
+        if r.type == "kubernetes:core/v1:ResourceQuota"
+        and str((_get(r.props, "spec", "hard") or {}).get(f"requests.{GPU}", "0")) not in ("0", "")
+    }
     out = []
-    tenants = {_get(r.props, "metadata", "name") for r in resources if r.type == "kubernetes:core/v1:Namespace"
-               and TENANT in (_get(r.props, "metadata", "labels") or {})}
+    tenants = {
+        _get(r.props, "metadata", "name")
+        for r in resources
+        if r.type == "kubernetes:core/v1:Namespace" and TENANT in (_get(r.props, "metadata", "labels") or {})
+    }
     for r in resources:  # a tenant's pods reach GPU nodes only where the platform allowed the tenant GPUs
         kind = _kind(r.type)
         ns = _get(r.props, "metadata", "namespace")
         if kind in WORKLOAD_KINDS and r.type.startswith("kubernetes:") and ns in tenants and ns not in gpu_quota:
             tolerations = (_pod_template(r.props, kind).get("spec") or {}).get("tolerations") or []
             if any(t.get("key") == GPU or (not t.get("key") and t.get("operator") == "Exists") for t in tolerations):
-                out.append((r.name, f"tolerates the GPU nodes' taint in tenant namespace '{ns}', whose quota allows "
-                                    "no GPUs: remove the toleration (or the platform raises tenants[].quota.gpus)"))
+                out.append(
+                    (
+                        r.name,
+                        f"tolerates the GPU nodes' taint in tenant namespace '{ns}', whose quota allows "
+                        "no GPUs: remove the toleration (or the platform raises tenants[].quota.gpus)",
+                    )
+                )
     for r, template in gpu_workloads(resources):
         ns = _get(r.props, "metadata", "namespace")
         if ns not in inference and ns not in gpu_quota:
-            out.append((r.name, f"requests GPUs in namespace '{ns}', which is neither the inference namespace nor a "
-                                "tenant allowed GPUs"))
+            out.append(
+                (
+                    r.name,
+                    f"requests GPUs in namespace '{ns}', which is neither the inference namespace nor a "
+                    "tenant allowed GPUs",
+                )
+            )
         tolerations = (template.get("spec") or {}).get("tolerations") or []
         if not any(t.get("key") == GPU and t.get("operator") in ("Exists", "Equal") for t in tolerations):
             out.append((r.name, "requests GPUs but does not tolerate the nvidia.com/gpu taint: it can never schedule"))
@@ -94,14 +113,22 @@ def check_gpu_pods(resources: Iterable[Any]) -> list[tuple[str, str]]:
 def check_model_pods(resources: Iterable[Any]) -> list[tuple[str, str]]:
     """GPU workloads carry karpenter.sh/do-not-disrupt and are covered by a PodDisruptionBudget."""
     resources = list(resources)
-    pdbs = [(_get(r.props, "metadata", "namespace"), _get(r.props, "spec", "selector", "matchLabels") or {})
-            for r in resources if r.type == "kubernetes:policy/v1:PodDisruptionBudget"]
+    pdbs = [
+        (_get(r.props, "metadata", "namespace"), _get(r.props, "spec", "selector", "matchLabels") or {})
+        for r in resources
+        if r.type == "kubernetes:policy/v1:PodDisruptionBudget"
+    ]
     out = []
     for r, template in gpu_workloads(resources):
         annotations = (template.get("metadata") or {}).get("annotations") or {}
         if str(annotations.get(DO_NOT_DISRUPT)) != "true":
-            out.append((r.name, f"GPU pods must carry {DO_NOT_DISRUPT}: \"true\" (consolidation would kill a "
-                                "loading or serving replica)"))
+            out.append(
+                (
+                    r.name,
+                    f'GPU pods must carry {DO_NOT_DISRUPT}: "true" (consolidation would kill a '
+                    "loading or serving replica)",
+                )
+            )
         labels = (template.get("metadata") or {}).get("labels") or {}
         ns = _get(r.props, "metadata", "namespace")
         if not any(pns == ns and sel and all(labels.get(k) == v for k, v in sel.items()) for pns, sel in pdbs):
@@ -112,13 +139,23 @@ def check_model_pods(resources: Iterable[Any]) -> list[tuple[str, str]]:
 def check_load_balancers(resources: Iterable[Any]) -> list[tuple[str, str]]:
     """The gateway's Service is the only LoadBalancer: none outside the gateway namespace."""
     resources = list(resources)
-    gateway = {_get(r.props, "metadata", "name") for r in resources if r.type == "kubernetes:core/v1:Namespace"
-               and (_get(r.props, "metadata", "labels") or {}).get(LAYER) == "gateway"}
-    return [(r.name, f"Service of type LoadBalancer in '{_get(r.props, 'metadata', 'namespace')}': only the gateway "
-                     "namespace may expose one")
-            for r in resources if r.type == "kubernetes:core/v1:Service"
-            and _get(r.props, "spec", "type") == "LoadBalancer"
-            and _get(r.props, "metadata", "namespace") not in gateway]
+    gateway = {
+        _get(r.props, "metadata", "name")
+        for r in resources
+        if r.type == "kubernetes:core/v1:Namespace"
+        and (_get(r.props, "metadata", "labels") or {}).get(LAYER) == "gateway"
+    }
+    return [
+        (
+            r.name,
+            f"Service of type LoadBalancer in '{_get(r.props, 'metadata', 'namespace')}': only the gateway "
+            "namespace may expose one",
+        )
+        for r in resources
+        if r.type == "kubernetes:core/v1:Service"
+        and _get(r.props, "spec", "type") == "LoadBalancer"
+        and _get(r.props, "metadata", "namespace") not in gateway
+    ]
 
 
 def check_route_weights(resource_type: str, props: Mapping[str, Any]) -> list[str]:

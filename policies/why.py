@@ -2,7 +2,7 @@
 
 WHY = {
     "namespace-governance": "a namespace without quota, limits and default-deny is where noisy or compromised "
-                            "workloads spread (seed 001 isolation)",
+    "workloads spread (seed 001 isolation)",
     "pinned-images": "a mutable tag changes what runs without a change anyone reviewed",
     "no-plaintext-secrets": "a value in a manifest or Helm values lands in state, logs and pull requests",
     "eks-endpoint-private-in-prod": "a public API endpoint is the cluster's widest attack surface",

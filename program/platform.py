@@ -13,6 +13,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.agents.agents import Agents
+from components.agents.kagent import Kagent
+from components.data.milvus import Milvus
+from components.data.redis import Redis
 from components.foundation.cluster import EksCluster
 from components.foundation.network import Network
 from components.foundation.registry import ImageRegistry
@@ -24,42 +28,46 @@ from components.observability.langfuse import Langfuse
 from components.observability.langfuse import keys_secret as langfuse_keys_secret
 from components.observability.langfuse import web_url as langfuse_web_url
 from components.observability.logs import LogShipping
-from components.observability.traces import Collector
 from components.observability.monitoring import Monitoring, prometheus_url
-from components.agents.agents import Agents
-from components.agents.kagent import Kagent
-from components.data.milvus import Milvus
-from components.data.redis import Redis
+from components.observability.traces import Collector
 from components.secrets.credentials import Credentials
 from components.secrets.operator import SecretsStore
 from components.serving.autoscaling import Autoscaling
 from components.serving.canary import Canaries
 from components.serving.models import ModelServers
 from components.serving.routes import ModelRoutes
-from components.traffic.gateway_api import GatewayApiCrds
-from components.traffic.kgateway import Gateway
-from components.traffic.lb_controller import LoadBalancerController
 from components.serving.weights import ModelsBucket
 from components.tenancy.namespaces import GovernedNamespace, NamespaceSpec
 from components.tenancy.tenants import TenantNamespace
+from components.traffic.gateway_api import GatewayApiCrds
+from components.traffic.kgateway import Gateway
+from components.traffic.lb_controller import LoadBalancerController
 from config import ConfigError, Platform, Problem, parse_platform, warnings
 from config.agents import approvals, database_mode
-from config.secrets import aws_name
 from config.loader import FULL_KEY, KEY, PROJECT
+from config.secrets import aws_name
 from kit.shared import Notes, Shared
 from program.wiring import (
-    agent_context, base_tags, credentials_of, langfuse_refs, milvus_readers, needs_keda, redis_readers,
-    tenancy_facts, tenant_data_ports, vpc_service_ports,
+    agent_context,
+    base_tags,
+    credentials_of,
+    langfuse_refs,
+    milvus_readers,
+    needs_keda,
+    redis_readers,
+    tenancy_facts,
+    tenant_data_ports,
+    vpc_service_ports,
 )
 
 #: Config this version validates but does not deploy yet: path -> what is missing. Each entry is reported in the
 #: plan whenever the path is configured (tests/contract/test_ignored_config.py keeps this list honest).
-NOT_DEPLOYED: dict[str, str] = {
-}
+NOT_DEPLOYED: dict[str, str] = {}
 
 
 def _configured(cfg: Platform, path: str) -> bool:
     """Is the config at ``path`` asking for something (enabled, non-empty)?"""
+
     def at(value: Any, parts: list[str]) -> bool:
         if isinstance(value, list):
             return any(at(v, parts) for v in value)
@@ -67,7 +75,8 @@ def _configured(cfg: Platform, path: str) -> bool:
             return isinstance(value, dict) and at(value.get(parts[0]), parts[1:])
         if isinstance(value, dict):
             return value.get("enabled", True) is not False and (
-                "enabled" in value or any(bool(v) for k, v in value.items() if k != "enabled"))
+                "enabled" in value or any(bool(v) for k, v in value.items() if k != "enabled")
+            )
         return bool(value)
 
     return at(cfg.model_dump(exclude_defaults=path.startswith("models.")), path.split("."))
@@ -87,32 +96,53 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
         notes.add(f"warning: {warning}")
 
     # 1. AWS foundation
-    aws_provider = aws.Provider(f"{prefix}-aws", region=cfg.aws.region, default_tags={"tags": base_tags(cfg)},
-                                allowed_account_ids=[cfg.aws.account_id] if cfg.aws.account_id else None)
-    shared = Shared(prefix=prefix, environment=cfg.environment, region=cfg.aws.region, tags=base_tags(cfg),
-                    aws_provider=aws_provider, notes=notes, vpc_cidr=cfg.network.vpc_cidr)
+    aws_provider = aws.Provider(
+        f"{prefix}-aws",
+        region=cfg.aws.region,
+        default_tags={"tags": base_tags(cfg)},
+        allowed_account_ids=[cfg.aws.account_id] if cfg.aws.account_id else None,
+    )
+    shared = Shared(
+        prefix=prefix,
+        environment=cfg.environment,
+        region=cfg.aws.region,
+        tags=base_tags(cfg),
+        aws_provider=aws_provider,
+        notes=notes,
+        vpc_cidr=cfg.network.vpc_cidr,
+    )
     network = Network(f"{prefix}-network", cfg.network, shared)
     cluster = EksCluster(f"{prefix}-cluster", cfg.cluster, network, shared)
-    shared = shared.with_(cluster_name=cfg.cluster.name, cluster_name_output=cluster.cluster_name,
-                          k8s_provider=cluster.provider, cluster_ready=cluster.ready,
-                          namespaces={**{ns.layer: ns.name for ns in cfg.namespaces},
-                                      **({"keda": "keda"} if any(m.autoscaling for m in cfg.models) else {}),
-                                      **({"flagger": "flagger"} if any(m.rollout for m in cfg.models) else {})},
-                          tenant_namespaces=tuple(t.namespace for t in cfg.tenants),
-                          tenant_data=tenant_data_ports(cfg), vpc_services=vpc_service_ports(cfg),
-                          vpc_id=network.vpc_id,
-                          private_subnet_ids=tuple(network.private_subnet_ids),
-                          node_security_group_id=cluster.cluster_security_group_id,
-                          rotation=dict(cfg.secrets.rotation))
+    shared = shared.with_(
+        cluster_name=cfg.cluster.name,
+        cluster_name_output=cluster.cluster_name,
+        k8s_provider=cluster.provider,
+        cluster_ready=cluster.ready,
+        namespaces={
+            **{ns.layer: ns.name for ns in cfg.namespaces},
+            **({"keda": "keda"} if any(m.autoscaling for m in cfg.models) else {}),
+            **({"flagger": "flagger"} if any(m.rollout for m in cfg.models) else {}),
+        },
+        tenant_namespaces=tuple(t.namespace for t in cfg.tenants),
+        tenant_data=tenant_data_ports(cfg),
+        vpc_services=vpc_service_ports(cfg),
+        vpc_id=network.vpc_id,
+        private_subnet_ids=tuple(network.private_subnet_ids),
+        node_security_group_id=cluster.cluster_security_group_id,
+        rotation=dict(cfg.secrets.rotation),
+    )
 
     # 2. Tenancy: layer namespaces and tenants
-    layer_ns = {ns.layer: GovernedNamespace(f"{prefix}-{ns.name}", NamespaceSpec.for_layer(ns), shared)
-                for ns in cfg.namespaces}
+    layer_ns = {
+        ns.layer: GovernedNamespace(f"{prefix}-{ns.name}", NamespaceSpec.for_layer(ns), shared) for ns in cfg.namespaces
+    }
     shared = shared.with_(namespace_resources=layer_ns)
     for tenant in cfg.tenants:
         if tenant.self_service:  # the team's own stack owns the namespace; this stack publishes its allowance
-            notes.add(f"tenant '{tenant.name}' is self-service: Pulumi.tenant-{tenant.name}.yaml creates its "
-                      "namespace, quota, RBAC and agents within the allowance in stack output 'tenancy'")
+            notes.add(
+                f"tenant '{tenant.name}' is self-service: Pulumi.tenant-{tenant.name}.yaml creates its "
+                "namespace, quota, RBAC and agents within the allowance in stack output 'tenancy'"
+            )
         else:
             TenantNamespace(f"{prefix}-{tenant.namespace}", tenant, shared)
 
@@ -133,10 +163,12 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
 
     # 5. Node provisioning: Karpenter, its pools, NVIDIA software on GPU nodes
     karpenter = Karpenter(f"{prefix}-karpenter", shared)
-    NodePools(f"{prefix}-nodepools", list(cfg.gpu_pools), cfg.cpu_pool, karpenter.node_role.name, karpenter.release,
-              shared)
-    GpuSoftware(f"{prefix}-gpu", list(cfg.gpu_pools), cfg.observability.dcgm_exporter, shared,
-                after=(karpenter.release,))
+    NodePools(
+        f"{prefix}-nodepools", list(cfg.gpu_pools), cfg.cpu_pool, karpenter.node_role.name, karpenter.release, shared
+    )
+    GpuSoftware(
+        f"{prefix}-gpu", list(cfg.gpu_pools), cfg.observability.dcgm_exporter, shared, after=(karpenter.release,)
+    )
 
     # 6. Traffic: Gateway API CRDs, the AWS Load Balancer Controller, kgateway and the Gateway
     gateway = None
@@ -153,15 +185,19 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
         bucket = None
         if any(m.weights_s3_prefix for m in cfg.models):
             bucket = ModelsBucket(f"{prefix}-models-bucket", list(cfg.models), shared).bucket_name
-        servers = ModelServers(f"{prefix}-models", list(cfg.models), shared, bucket=bucket,
-                               after=(karpenter.release,))
+        servers = ModelServers(f"{prefix}-models", list(cfg.models), shared, bucket=bucket, after=(karpenter.release,))
         if gateway is not None:
             ModelRoutes(f"{prefix}-routes", list(cfg.models), cfg.gateway, gateway.gateway, shared, after=(servers,))
         if needs_keda(cfg):
             scalers = Autoscaling(f"{prefix}-autoscaling", list(cfg.models), shared)
         if gateway is not None and any(m.rollout for m in cfg.models):
-            Canaries(f"{prefix}-canaries", list(cfg.models), cfg.gateway, shared,
-                     after=(servers, gateway.gateway, *((scalers,) if scalers else ())))
+            Canaries(
+                f"{prefix}-canaries",
+                list(cfg.models),
+                cfg.gateway,
+                shared,
+                after=(servers, gateway.gateway, *((scalers,) if scalers else ())),
+            )
 
     elif needs_keda(cfg):
         scalers = Autoscaling(f"{prefix}-autoscaling", [], shared)
@@ -179,10 +215,19 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
         redis = Redis(f"{prefix}-redis", cfg.data.redis, credentials, redis_readers(cfg, shared), shared)
         data_endpoints["redis"] = {"endpoint": redis.endpoint, "tls": redis.tls, "secret": "redis-connection"}
     if cfg.data.milvus.enabled:
-        milvus = Milvus(f"{prefix}-milvus", cfg.data.milvus, credentials, milvus_readers(cfg, shared),
-                        runtime_image.ref if runtime_image else None, shared)
-        data_endpoints["milvus"] = {"uri": milvus.endpoint, "collection": cfg.data.milvus.collection,
-                                    "secret": "milvus-connection"}
+        milvus = Milvus(
+            f"{prefix}-milvus",
+            cfg.data.milvus,
+            credentials,
+            milvus_readers(cfg, shared),
+            runtime_image.ref if runtime_image else None,
+            shared,
+        )
+        data_endpoints["milvus"] = {
+            "uri": milvus.endpoint,
+            "collection": cfg.data.milvus.collection,
+            "secret": "milvus-connection",
+        }
 
     # 10. Agents: kagent (charts, database), model configs, MCP servers, agents, identities, scaling, routes, RBAC
     if cfg.kagent.enabled:
@@ -226,34 +271,59 @@ def build_traces(cfg: Platform, shared: Shared, store: SecretsStore) -> None:
     elif obs.langfuse_keys.host:
         public, secret = langfuse_refs(cfg)
         url = obs.langfuse_keys.host
-        after = (shared.scope(store, f"{cfg.prefix}-langfuse", ns, depends_on=(store.store,)).apply(
-            langfuse_keys_secret(ns, store.refresh_interval, aws_name(public, store.prefix),
-                                 aws_name(secret, store.prefix), public.source == "generated"), name="keys"),)
+        after = (
+            shared.scope(store, f"{cfg.prefix}-langfuse", ns, depends_on=(store.store,)).apply(
+                langfuse_keys_secret(
+                    ns,
+                    store.refresh_interval,
+                    aws_name(public, store.prefix),
+                    aws_name(secret, store.prefix),
+                    public.source == "generated",
+                ),
+                name="keys",
+            ),
+        )
     if obs.otel_collector:
         Collector(f"{cfg.prefix}-traces", url, shared, after=after)
 
 
-def build_agents(cfg: Platform, shared: Shared, store: SecretsStore, gateway: Any, image: Any,
-                 keda: Any) -> None:
+def build_agents(cfg: Platform, shared: Shared, store: SecretsStore, gateway: Any, image: Any, keda: Any) -> None:
     """kagent and everything the agents config describes (the translator of the configured kagent line)."""
     prefix = cfg.prefix
     ctx = agent_context(cfg, shared, image)
     memory = any(a.memory_model_config for a in cfg.kagent.agents)
-    kagent = Kagent(f"{prefix}-kagent", cfg.kagent, database_mode(cfg) == "rds",
-                    [shared.namespaces["agents"], *shared.tenant_namespaces], ctx.otel_endpoint, memory, store, shared)
+    kagent = Kagent(
+        f"{prefix}-kagent",
+        cfg.kagent,
+        database_mode(cfg) == "rds",
+        [shared.namespaces["agents"], *shared.tenant_namespaces],
+        ctx.otel_endpoint,
+        memory,
+        store,
+        shared,
+    )
     after = (kagent.crds, kagent.release, *((gateway.gateway,) if gateway is not None else ()))
-    Agents(f"{prefix}-agents", cfg.kagent, ctx, shared, after=after,
-           gateway=(cfg.gateway.name, shared.namespaces["gateway"]) if gateway is not None else None,
-           prometheus=prometheus_url(shared.namespaces["observability"]),
-           redis_tls=cfg.data.redis.mode == "elasticache", keda=keda.release if keda is not None else None)
+    Agents(
+        f"{prefix}-agents",
+        cfg.kagent,
+        ctx,
+        shared,
+        after=after,
+        gateway=(cfg.gateway.name, shared.namespaces["gateway"]) if gateway is not None else None,
+        prometheus=prometheus_url(shared.namespaces["observability"]),
+        redis_tls=cfg.data.redis.mode == "elasticache",
+        keda=keda.release if keda is not None else None,
+    )
     for a in cfg.kagent.agents:
         for tool in a.tools:
             server = next((s for s in cfg.kagent.mcp_servers if s.name == tool.mcp_server), None)
             if server is not None:
                 waived = approvals(tool, server)[1]
                 if waived:
-                    shared.notes.add(f"agent '{a.name}' may run destructive tools without approval "
-                                     f"(waive_approval): {', '.join(waived)}")
+                    shared.notes.add(
+                        f"agent '{a.name}' may run destructive tools without approval "
+                        f"(waive_approval): {', '.join(waived)}"
+                    )
 
 
 def load_from_pulumi_config() -> Platform:

@@ -32,17 +32,27 @@ def fail(exc: ConfigError) -> None:
 def build_slice(cfg: TenantStack, facts: PlatformFacts, kubeconfig: pulumi.Input[str]) -> TenantResources:
     """Providers for the platform's cluster and region, then the tenant's resources."""
     prefix = f"{facts.cluster_name}-{cfg.namespace}"
-    tags = {"agentic.platform/cluster": facts.cluster_name, "agentic.platform/tenant": cfg.name,
-            "managed-by": "pulumi"}
+    tags = {"agentic.platform/cluster": facts.cluster_name, "agentic.platform/tenant": cfg.name, "managed-by": "pulumi"}
     aws_provider = aws.Provider(f"{prefix}-aws", region=facts.region, default_tags={"tags": tags})
     k8s_provider = k8s.Provider(f"{prefix}-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True)
     data = {ns: t.data_ports for t in facts.tenants.values() for ns in [t.namespace]}
     vpc = {t.namespace: t.vpc_service_ports for t in facts.tenants.values() if t.vpc_service_ports}
-    shared = Shared(prefix=facts.cluster_name, environment=facts.environment, region=facts.region, tags=tags,
-                    aws_provider=aws_provider, notes=Notes(), vpc_cidr=facts.vpc_cidr,
-                    cluster_name=facts.cluster_name, cluster_name_output=facts.cluster_name, k8s_provider=k8s_provider,
-                    namespaces=dict(facts.namespaces), tenant_namespaces=tuple(facts.tenant_namespaces),
-                    tenant_data=data, vpc_services=vpc)
+    shared = Shared(
+        prefix=facts.cluster_name,
+        environment=facts.environment,
+        region=facts.region,
+        tags=tags,
+        aws_provider=aws_provider,
+        notes=Notes(),
+        vpc_cidr=facts.vpc_cidr,
+        cluster_name=facts.cluster_name,
+        cluster_name_output=facts.cluster_name,
+        k8s_provider=k8s_provider,
+        namespaces=dict(facts.namespaces),
+        tenant_namespaces=tuple(facts.tenant_namespaces),
+        tenant_data=data,
+        vpc_services=vpc,
+    )
     return TenantResources(prefix, cfg, facts, shared)
 
 
@@ -59,8 +69,11 @@ def build(cfg: TenantStack) -> dict[str, Any]:
         build_slice(cfg, facts, kubeconfig)
         return facts.cluster_name
 
-    outputs = {"namespace": pulumi.Output.from_input(cfg.namespace), "platform_stack": cfg.platform_stack,
-               "cluster_name": ref.get_output("tenancy").apply(with_facts)}
+    outputs = {
+        "namespace": pulumi.Output.from_input(cfg.namespace),
+        "platform_stack": cfg.platform_stack,
+        "cluster_name": ref.get_output("tenancy").apply(with_facts),
+    }
     for key, value in outputs.items():
         pulumi.export(key, value)
     return outputs

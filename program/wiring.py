@@ -44,40 +44,83 @@ def vpc_service_ports(cfg: Platform) -> dict[str, list[int]]:
 def tenant_data_ports(cfg: Platform) -> dict[str, list[int]]:
     """The data ports each tenant may reach: those of the enabled stores its allowance names."""
     enabled = {"redis": cfg.data.redis.enabled, "milvus": cfg.data.milvus.enabled}
-    return {t.namespace: sorted(port for store, port in DATA_PORTS.items()
-                                if enabled[store] and getattr(t.allow, store)) for t in cfg.tenants}
+    return {
+        t.namespace: sorted(port for store, port in DATA_PORTS.items() if enabled[store] and getattr(t.allow, store))
+        for t in cfg.tenants
+    }
 
 
 def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
     """Every credential the platform uses, with the namespaces that read it."""
     ns = shared.namespaces
-    out = [Credential(m.hf_token, (ns["inference"],), (f"model server {m.name} ({ns['inference']})",),
-                      f"Hugging Face token of model {m.name}") for m in cfg.models if m.hf_token]
+    out = [
+        Credential(
+            m.hf_token,
+            (ns["inference"],),
+            (f"model server {m.name} ({ns['inference']})",),
+            f"Hugging Face token of model {m.name}",
+        )
+        for m in cfg.models
+        if m.hf_token
+    ]
     if cfg.kagent.enabled:
         homes = kagent_v0_10.model_config_namespaces(cfg.kagent, agent_context(cfg, shared))
-        out += [Credential(mc.api_key, tuple(homes[mc.name]), (f"agents using model config {mc.name}",),
-                           f"{mc.provider} API key of model config {mc.name}")
-                for mc in cfg.kagent.model_configs if mc.api_key]
-        out += [Credential(ref, (kagent_v0_10.namespace_of(a, agent_context(cfg, shared)),), (f"agent {a.name}",),
-                           f"{env} of agent {a.name}")
-                for a in cfg.kagent.agents for env, ref in sorted(a.secret_env.items())]
+        out += [
+            Credential(
+                mc.api_key,
+                tuple(homes[mc.name]),
+                (f"agents using model config {mc.name}",),
+                f"{mc.provider} API key of model config {mc.name}",
+            )
+            for mc in cfg.kagent.model_configs
+            if mc.api_key
+        ]
+        out += [
+            Credential(
+                ref,
+                (kagent_v0_10.namespace_of(a, agent_context(cfg, shared)),),
+                (f"agent {a.name}",),
+                f"{env} of agent {a.name}",
+            )
+            for a in cfg.kagent.agents
+            for env, ref in sorted(a.secret_env.items())
+        ]
     data = cfg.data
     if data.redis.enabled:
-        readers = ([f"valkey ({ns['data']})"] if data.redis.mode == "in_cluster" else ["the ElastiCache auth token"])
+        readers = [f"valkey ({ns['data']})"] if data.redis.mode == "in_cluster" else ["the ElastiCache auth token"]
         readers.append(f"pods reading Secret redis-connection in {', '.join(redis_readers(cfg, shared))}")
-        out.append(Credential(REDIS_AUTH.model_copy(update={"generation": cfg.secrets.rotation.get("redis-auth", 1)}),
-                              (), tuple(readers), "Redis/Valkey auth of the agents' session memory"))
+        out.append(
+            Credential(
+                REDIS_AUTH.model_copy(update={"generation": cfg.secrets.rotation.get("redis-auth", 1)}),
+                (),
+                tuple(readers),
+                "Redis/Valkey auth of the agents' session memory",
+            )
+        )
     obs = cfg.observability
-    receivers = [("slack webhook", obs.alerts.slack.webhook if obs.alerts.slack else None),
-                 ("e-mail password", obs.alerts.email.password if obs.alerts.email else None)]
-    out += [Credential(ref, (ns["observability"],), ("alertmanager (observability)",), f"Alertmanager {what}")
-            for what, ref in receivers if ref is not None and obs.prometheus]
+    receivers = [
+        ("slack webhook", obs.alerts.slack.webhook if obs.alerts.slack else None),
+        ("e-mail password", obs.alerts.email.password if obs.alerts.email else None),
+    ]
+    out += [
+        Credential(ref, (ns["observability"],), ("alertmanager (observability)",), f"Alertmanager {what}")
+        for what, ref in receivers
+        if ref is not None and obs.prometheus
+    ]
     if cfg.observability.prometheus and cfg.observability.grafana:
-        out.append(Credential(GRAFANA_ADMIN.model_copy(update={"generation": cfg.secrets.rotation.get(
-            GRAFANA_ADMIN.name, 1)}), (), (f"grafana ({ns['observability']})",), "Grafana admin password"))
+        out.append(
+            Credential(
+                GRAFANA_ADMIN.model_copy(update={"generation": cfg.secrets.rotation.get(GRAFANA_ADMIN.name, 1)}),
+                (),
+                (f"grafana ({ns['observability']})",),
+                "Grafana admin password",
+            )
+        )
     if obs.langfuse or obs.langfuse_keys.host:
-        out += [Credential(ref, (), (), f"Langfuse project {what} key") for what, ref in zip(
-            ("public", "secret"), langfuse_refs(cfg))]
+        out += [
+            Credential(ref, (), (), f"Langfuse project {what} key")
+            for what, ref in zip(("public", "secret"), langfuse_refs(cfg), strict=False)
+        ]
     if data.milvus.enabled:
         out.append(Credential(MILVUS_ROOT, (), (), "Milvus root password (set once by the kb-init job)"))
     return out
@@ -86,16 +129,22 @@ def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
 def agent_context(cfg: Platform, shared: Shared, image: Any = None) -> kagent_v0_10.Context:
     """What the kagent translator needs from the rest of the platform."""
     obs = shared.namespaces.get("observability")
-    gateway = (f"http://{cfg.gateway.name}.{shared.namespaces['gateway']}.svc.cluster.local"
-               if cfg.gateway.enabled else None)
+    gateway = (
+        f"http://{cfg.gateway.name}.{shared.namespaces['gateway']}.svc.cluster.local" if cfg.gateway.enabled else None
+    )
     return kagent_v0_10.Context(
-        agents_namespace=shared.namespaces["agents"], gateway_url=gateway, model_header=cfg.gateway.model_header,
+        agents_namespace=shared.namespaces["agents"],
+        gateway_url=gateway,
+        model_header=cfg.gateway.model_header,
         platform_models={m.name: kagent_v0_10.PlatformModel(m.hf_model, m.header_value, m.engine) for m in cfg.models},
         runtime_image=image,
         otel_endpoint=f"http://{OTEL_COLLECTOR}.{obs}.svc.cluster.local:4317"
-        if cfg.observability.otel_collector and obs else None,
-        auth_env=runtime_auth_env(cfg.kagent.runtime_auth), redis=cfg.data.redis.enabled,
-        milvus=cfg.data.milvus.enabled)
+        if cfg.observability.otel_collector and obs
+        else None,
+        auth_env=runtime_auth_env(cfg.kagent.runtime_auth),
+        redis=cfg.data.redis.enabled,
+        milvus=cfg.data.milvus.enabled,
+    )
 
 
 def redis_readers(cfg: Platform, shared: Shared) -> list[str]:
@@ -124,24 +173,56 @@ def tenancy_facts(cfg: Platform, shared: Shared, store: SecretsStore, image: Any
     vpc = vpc_service_ports(cfg)
     gw = cfg.gateway
     return {
-        "version": FACTS_VERSION, "environment": cfg.environment, "cluster_name": cfg.cluster.name,
-        "region": cfg.aws.region, "vpc_cidr": cfg.network.vpc_cidr, "namespaces": dict(shared.namespaces),
+        "version": FACTS_VERSION,
+        "environment": cfg.environment,
+        "cluster_name": cfg.cluster.name,
+        "region": cfg.aws.region,
+        "vpc_cidr": cfg.network.vpc_cidr,
+        "namespaces": dict(shared.namespaces),
         "tenant_namespaces": list(shared.tenant_namespaces),
-        "gateway": {"name": gw.name, "namespace": shared.namespaces["gateway"], "url": ctx.gateway_url,
-                    "model_header": gw.model_header, "jwt": gw.jwt is not None} if gw.enabled else None,
+        "gateway": {
+            "name": gw.name,
+            "namespace": shared.namespaces["gateway"],
+            "url": ctx.gateway_url,
+            "model_header": gw.model_header,
+            "jwt": gw.jwt is not None,
+        }
+        if gw.enabled
+        else None,
         "models": {m.name: {"hf_model": m.hf_model, "header": m.header_value, "engine": m.engine} for m in cfg.models},
-        "redis": {"host": redis.host, "tls": redis.tls, "aws_secret_name": aws_name(redis.auth, store.prefix),
-                  "generation": redis.auth.generation} if redis is not None else None,
+        "redis": {
+            "host": redis.host,
+            "tls": redis.tls,
+            "aws_secret_name": aws_name(redis.auth, store.prefix),
+            "generation": redis.auth.generation,
+        }
+        if redis is not None
+        else None,
         "milvus": {"data_namespace": shared.namespaces["data"], "aws_secret_name": aws_name(MILVUS_ROOT, store.prefix)}
-        if cfg.data.milvus.enabled else None,
-        "secrets_refresh": store.refresh_interval, "runtime_image": image.ref if image is not None else None,
-        "runtime_auth_env": runtime_auth_env(cfg.kagent.runtime_auth), "otel_endpoint": ctx.otel_endpoint,
-        "prometheus": cfg.observability.prometheus, "kagent_line": cfg.kagent.line if cfg.kagent.enabled else None,
-        "tenants": {t.name: {"namespace": t.namespace, "self_service": t.self_service, "quota": t.quota.model_dump(),
-                             "allow": {"redis": t.allow.redis, "milvus": t.allow.milvus,
-                                                                 "models": list(t.allow.models),
-                                                                 "max_agents": t.allow.max_agents}, "data_ports": data[t.namespace],
-                             "vpc_service_ports": vpc.get(t.namespace, [])} for t in cfg.tenants},
+        if cfg.data.milvus.enabled
+        else None,
+        "secrets_refresh": store.refresh_interval,
+        "runtime_image": image.ref if image is not None else None,
+        "runtime_auth_env": runtime_auth_env(cfg.kagent.runtime_auth),
+        "otel_endpoint": ctx.otel_endpoint,
+        "prometheus": cfg.observability.prometheus,
+        "kagent_line": cfg.kagent.line if cfg.kagent.enabled else None,
+        "tenants": {
+            t.name: {
+                "namespace": t.namespace,
+                "self_service": t.self_service,
+                "quota": t.quota.model_dump(),
+                "allow": {
+                    "redis": t.allow.redis,
+                    "milvus": t.allow.milvus,
+                    "models": list(t.allow.models),
+                    "max_agents": t.allow.max_agents,
+                },
+                "data_ports": data[t.namespace],
+                "vpc_service_ports": vpc.get(t.namespace, []),
+            }
+            for t in cfg.tenants
+        },
     }
 
 

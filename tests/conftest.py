@@ -4,9 +4,10 @@ validate rendered objects against pinned schemas (fixtures copied from the upstr
 from __future__ import annotations
 
 import copy
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jsonschema
 import pytest
@@ -27,8 +28,9 @@ def stack_raw(stack: str) -> dict[str, Any]:
     return copy.deepcopy(read_stack_config(PROJECT_ROOT / f"Pulumi.{stack}.yaml")[FULL_KEY])
 
 
-def run_under_mocks(program: Callable[[], Any], stack: str = "test", region: str = "us-east-1",
-                    config: dict[str, Any] | None = None) -> ProgramRun:
+def run_under_mocks(
+    program: Callable[[], Any], stack: str = "test", region: str = "us-east-1", config: dict[str, Any] | None = None
+) -> ProgramRun:
     """Run ``program`` with a fresh event loop and reset runtime options; returns every registration."""
     return run_program(program, project="agentic-platform", stack=stack, config=config or {}, region=region)
 
@@ -71,8 +73,12 @@ def _strict(schema: Any) -> Any:
         pattern = out.get("pattern")
         if isinstance(pattern, str) and pattern.startswith("^(?i)"):
             out["pattern"] = "(?i)^" + pattern[5:]  # Go RE2 allows a flag group after '^'; Python wants it first
-        if (out.get("type") == "object" and "properties" in out and "additionalProperties" not in out
-                and not out.get("x-kubernetes-preserve-unknown-fields")):
+        if (
+            out.get("type") == "object"
+            and "properties" in out
+            and "additionalProperties" not in out
+            and not out.get("x-kubernetes-preserve-unknown-fields")
+        ):
             out["additionalProperties"] = False
         return out
     if isinstance(schema, list):
@@ -80,12 +86,12 @@ def _strict(schema: Any) -> Any:
     return schema
 
 
-@lru_cache(maxsize=None)
+@cache
 def crd_schemas() -> dict[tuple[str, str], dict]:
     found: dict[tuple[str, str], dict] = {}
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the pinned CRDs are megabytes of YAML
     for path in (FIXTURES / "crds").rglob("*.yaml"):
-        for doc in yaml.load_all(path.read_text(), Loader=loader):  # noqa: S506 - a safe loader
+        for doc in yaml.load_all(path.read_text(), Loader=loader):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
             group, kind = doc["spec"]["group"], doc["spec"]["names"]["kind"]
@@ -103,8 +109,17 @@ def validate_custom(obj: dict) -> None:
     jsonschema.validate(obj, schemas[key], cls=jsonschema.Draft7Validator)
 
 
-CORE_GROUPS = ("v1", "apps/v1", "rbac.authorization.k8s.io/v1", "networking.k8s.io/v1", "storage.k8s.io/v1",
-               "batch/v1", "policy/v1", "autoscaling/v2", "apiextensions.k8s.io/v1")
+CORE_GROUPS = (
+    "v1",
+    "apps/v1",
+    "rbac.authorization.k8s.io/v1",
+    "networking.k8s.io/v1",
+    "storage.k8s.io/v1",
+    "batch/v1",
+    "policy/v1",
+    "autoscaling/v2",
+    "apiextensions.k8s.io/v1",
+)
 
 
 def is_core(api_version: str) -> bool:

@@ -10,8 +10,17 @@ import yaml
 
 CHARTS = Path(__file__).parent / "fixtures" / "charts"
 #: Keys whose value is a map the chart passes through (label maps and the like), whatever its default holds.
-FREE_FORM = {"nodeSelector", "labels", "annotations", "podLabels", "podAnnotations", "matchLabels", "extraArgs",
-             "config", "ports"}  # the collector's own configuration and its named ports pass through
+FREE_FORM = {
+    "nodeSelector",
+    "labels",
+    "annotations",
+    "podLabels",
+    "podAnnotations",
+    "matchLabels",
+    "extraArgs",
+    "config",
+    "ports",
+}  # the collector's own configuration and its named ports pass through
 
 
 def chart_defaults(chart: str) -> dict[str, Any]:

@@ -11,11 +11,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_llm import FakeLLM  # noqa: E402
+from fake_llm import FakeLLM
 
-from agent_runtime.observability import Metrics  # noqa: E402
-from agent_runtime.server import Runtime, create_app  # noqa: E402
-from agent_runtime.settings import Settings  # noqa: E402
+from agent_runtime.observability import Metrics
+from agent_runtime.server import Runtime, create_app
+from agent_runtime.settings import Settings
 
 
 @pytest.fixture
@@ -43,9 +43,17 @@ def make_settings(llm_server: FakeLLM, tmp_path: Path, monkeypatch):
         monkeypatch.delenv(key, raising=False)
 
     def make(**overrides: Any) -> Settings:
-        base = dict(llm_url=llm_server.url, llm_model="fake-model", llm_backoff=0.01, namespace="team-a",
-                    file_roots=[str(tmp_path / "work")], agent_name="test-agent", request_timeout=20,
-                    kube_api_url="http://127.0.0.1:9", embeddings_dim=llm_server.dim)
+        base = dict(
+            llm_url=llm_server.url,
+            llm_model="fake-model",
+            llm_backoff=0.01,
+            namespace="team-a",
+            file_roots=[str(tmp_path / "work")],
+            agent_name="test-agent",
+            request_timeout=20,
+            kube_api_url="http://127.0.0.1:9",
+            embeddings_dim=llm_server.dim,
+        )
         base.update(overrides)
         (tmp_path / "work").mkdir(exist_ok=True)
         return Settings(**base)

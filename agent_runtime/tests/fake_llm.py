@@ -59,33 +59,33 @@ class FakeLLM:
         self.server: uvicorn.Server | None = None
 
     # --- scripting ------------------------------------------------------------------------------------------------
-    def reply(self, content: str) -> "FakeLLM":
+    def reply(self, content: str) -> FakeLLM:
         self.script.append({"content": content})
         return self
 
-    def tool(self, name: str, **arguments: Any) -> "FakeLLM":
+    def tool(self, name: str, **arguments: Any) -> FakeLLM:
         self.script.append({"tool_calls": [{"name": name, "arguments": arguments}]})
         return self
 
-    def tools(self, *calls: tuple[str, dict[str, Any]]) -> "FakeLLM":
+    def tools(self, *calls: tuple[str, dict[str, Any]]) -> FakeLLM:
         self.script.append({"tool_calls": [{"name": n, "arguments": a} for n, a in calls]})
         return self
 
-    def raw_tool(self, name: str, arguments: str) -> "FakeLLM":
+    def raw_tool(self, name: str, arguments: str) -> FakeLLM:
         self.script.append({"tool_calls": [{"name": name, "arguments": arguments}]})
         return self
 
-    def error(self, status: int, times: int = 1) -> "FakeLLM":
+    def error(self, status: int, times: int = 1) -> FakeLLM:
         for _ in range(times):
             self.script.append({"status": status})
         return self
 
-    def raw(self, body: str, status: int = 200, content_type: str = "application/json") -> "FakeLLM":
+    def raw(self, body: str, status: int = 200, content_type: str = "application/json") -> FakeLLM:
         """Answer the next chat request with exactly this body (malformed upstream answers)."""
         self.script.append({"raw": body, "status_raw": status, "content_type": content_type})
         return self
 
-    def delay(self, seconds: float, content: str = "slow") -> "FakeLLM":
+    def delay(self, seconds: float, content: str = "slow") -> FakeLLM:
         self.script.append({"delay": seconds, "content": content})
         return self
 
@@ -110,10 +110,14 @@ class FakeLLM:
         async def embeddings(request: Request) -> dict[str, Any]:
             body = await request.json()
             inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-            return {"object": "list", "model": body.get("model", "fake"),
-                    "data": [{"object": "embedding", "index": i, "embedding": embed(t, self.dim)}
-                             for i, t in enumerate(inputs)],
-                    "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+            return {
+                "object": "list",
+                "model": body.get("model", "fake"),
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": embed(t, self.dim)} for i, t in enumerate(inputs)
+                ],
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            }
 
         @app.post("/v1/chat/completions")
         async def chat(request: Request) -> Any:
@@ -126,14 +130,22 @@ class FakeLLM:
 
                 return Response(step["raw"], status_code=step["status_raw"], media_type=step["content_type"])
             if "status" in step:
-                return JSONResponse({"error": {"message": "scripted failure", "type": "server_error"}},
-                                    status_code=step["status"])
+                return JSONResponse(
+                    {"error": {"message": "scripted failure", "type": "server_error"}}, status_code=step["status"]
+                )
             if step.get("delay"):
                 await asyncio.sleep(step["delay"])
-            calls = [{"id": f"call_{i}_{len(self.requests)}", "type": "function",
-                      "function": {"name": c["name"], "arguments": c["arguments"] if isinstance(c["arguments"], str)
-                                   else json.dumps(c["arguments"])}}
-                     for i, c in enumerate(step.get("tool_calls", []))]
+            calls = [
+                {
+                    "id": f"call_{i}_{len(self.requests)}",
+                    "type": "function",
+                    "function": {
+                        "name": c["name"],
+                        "arguments": c["arguments"] if isinstance(c["arguments"], str) else json.dumps(c["arguments"]),
+                    },
+                }
+                for i, c in enumerate(step.get("tool_calls", []))
+            ]
             content = step.get("content")
             usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
             if body.get("stream"):
@@ -141,11 +153,14 @@ class FakeLLM:
             message: dict[str, Any] = {"role": "assistant", "content": content}
             if calls:
                 message["tool_calls"] = calls
-            return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
-                    "model": body.get("model", "fake"),
-                    "choices": [{"index": 0, "message": message,
-                                 "finish_reason": "tool_calls" if calls else "stop"}],
-                    "usage": usage}
+            return {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
+                "usage": usage,
+            }
 
         return app
 
@@ -169,14 +184,24 @@ class FakeLLM:
             for piece in re.findall(r"\S+\s*", content):
                 yield chunk({"content": piece})
         for i, c in enumerate(calls):
-            yield chunk({"tool_calls": [{"index": i, "id": c["id"], "type": "function",
-                                         "function": {"name": c["function"]["name"], "arguments": ""}}]})
+            yield chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": i,
+                            "id": c["id"],
+                            "type": "function",
+                            "function": {"name": c["function"]["name"], "arguments": ""},
+                        }
+                    ]
+                }
+            )
             yield chunk({"tool_calls": [{"index": i, "function": {"arguments": c["function"]["arguments"]}}]})
         yield chunk({}, "tool_calls" if calls else "stop")
         yield chunk({}, use=usage)
         yield "data: [DONE]\n\n"
 
-    def start(self) -> "FakeLLM":
+    def start(self) -> FakeLLM:
         url, self.server = serve_app(self.app)
         self.port = int(url.rsplit(":", 1)[1])
         return self

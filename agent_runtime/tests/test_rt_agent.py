@@ -6,10 +6,10 @@ import asyncio
 import json
 
 import pytest
+from conftest import metric
 
 from agent_runtime.agent import RequestTimeout, looks_finished
 from agent_runtime.llm import LLMUnavailable
-from conftest import metric
 
 pytestmark = pytest.mark.anyio
 
@@ -31,8 +31,9 @@ async def test_tool_call_result_goes_back_to_the_model(llm, make_runtime, tmp_pa
     (tmp_path / "work" / "notes.txt").write_text("the password is in vault")
     llm.tool("file_read", path=str(tmp_path / "work" / "notes.txt")).reply("Done: the note says where it is.")
     result = await rt.agent.run("read my notes", session_id="s1")
-    assert result.tool_calls == [{"name": "file_read", "arguments": json.dumps(
-        {"path": str(tmp_path / "work" / "notes.txt")}), "ok": True}]
+    assert result.tool_calls == [
+        {"name": "file_read", "arguments": json.dumps({"path": str(tmp_path / "work" / "notes.txt")}), "ok": True}
+    ]
     tool_msg = llm.requests[1]["messages"][-1]
     assert tool_msg["role"] == "tool" and tool_msg["content"] == "the password is in vault"
     assert metric(rt, "agent_tool_calls_total", agent_name="test-agent", tool="file_read", status="ok") == 1
@@ -174,5 +175,13 @@ async def test_token_metrics(llm, make_runtime):
     rt = make_runtime()
     llm.reply("hi")
     await rt.agent.run("hi", session_id="s")
-    assert metric(rt, "llm_tokens_total", agent_name="test-agent", model="fake-model", provider="openai", type="prompt") == 10
-    assert metric(rt, "llm_tokens_total", agent_name="test-agent", model="fake-model", provider="openai", type="completion") == 5
+    assert (
+        metric(rt, "llm_tokens_total", agent_name="test-agent", model="fake-model", provider="openai", type="prompt")
+        == 10
+    )
+    assert (
+        metric(
+            rt, "llm_tokens_total", agent_name="test-agent", model="fake-model", provider="openai", type="completion"
+        )
+        == 5
+    )

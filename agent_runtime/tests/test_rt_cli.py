@@ -117,10 +117,14 @@ async def test_repl_ctrl_d_and_cancel(llm, make_runtime):
 
 
 def test_kube_agent_version_and_help():
-    out = subprocess.run([sys.executable, "-c", "from agent_runtime.repl import main; main()", "--version"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "from agent_runtime.repl import main; main()", "--version"],
+        capture_output=True,
+        text=True,
+    )
     assert out.stdout.strip() == "kube-agent 0.1.0"
-    help_out = subprocess.run([sys.executable, "-c", "from agent_runtime.repl import main; main()", "-h"],
-                              capture_output=True, text=True).stdout
+    help_out = subprocess.run(
+        [sys.executable, "-c", "from agent_runtime.repl import main; main()", "-h"], capture_output=True, text=True
+    ).stdout
     for flag in ("--llm-url", "-l", "--llm-model", "--gitea-url", "--namespace", "--kube-context", "--verbose"):
         assert flag in help_out

@@ -9,13 +9,14 @@ import stat
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from git_server import GitServer, git
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agent_runtime.observability import Metrics
 from agent_runtime.tools import ToolRegistry, files, gitea
 from agent_runtime.tools.files import Sandbox
 from agent_runtime.tools.gitea import same_origin
-from git_server import GitServer, git
 
 pytestmark = pytest.mark.anyio
 TOKEN = "gitea-token-123"
@@ -52,7 +53,7 @@ def tools(server, make_settings):
 
 async def test_clone_edit_commit_push_through_the_gitea_http_endpoint(server, tools):
     srv, _ = server
-    reg, work, url = tools
+    reg, _work, url = tools
     r = await reg.call("gitea_clone_repo", {"repo_url": f"{url}/ops/charts.git", "path": "charts"})
     assert r.ok, r.output
     assert (await reg.call("file_write", {"path": "charts/values.yaml", "content": "replicas: 3\n"})).ok
@@ -68,13 +69,20 @@ async def test_clone_edit_commit_push_through_the_gitea_http_endpoint(server, to
 
 
 async def test_escape_through_a_local_clone_is_refused(tools, tmp_path):
-    reg, work, url = tools
+    reg, _work, url = tools
     outside = outside_repo(tmp_path)
-    for repo_url in (str(outside), f"file://{outside}", f"file://{outside}/.git", "ext::sh -c 'cat /etc/passwd'",
-                     "/etc", f"{url.replace('127.0.0.1', 'localhost')}/ops/charts.git",
-                     f"{url.replace('http://', 'https://')}/ops/charts.git",
-                     f"http://127.0.0.1:{int(url.rsplit(':', 1)[1]) + 1}/ops/charts.git",
-                     f"http://user:pw@{url.split('//')[1]}/ops/charts.git", f"ssh://{url.split('//')[1]}/ops/charts.git"):
+    for repo_url in (
+        str(outside),
+        f"file://{outside}",
+        f"file://{outside}/.git",
+        "ext::sh -c 'cat /etc/passwd'",
+        "/etc",
+        f"{url.replace('127.0.0.1', 'localhost')}/ops/charts.git",
+        f"{url.replace('http://', 'https://')}/ops/charts.git",
+        f"http://127.0.0.1:{int(url.rsplit(':', 1)[1]) + 1}/ops/charts.git",
+        f"http://user:pw@{url.split('//')[1]}/ops/charts.git",
+        f"ssh://{url.split('//')[1]}/ops/charts.git",
+    ):
         r = await reg.call("gitea_clone_repo", {"repo_url": repo_url, "path": "clone1"})
         assert not r.ok and "can only clone from the configured Gitea server" in r.output, repo_url
     read = await reg.call("file_read", {"path": "clone1/secret.txt"})
@@ -85,9 +93,12 @@ async def test_git_tools_refuse_to_work_without_gitea(make_settings, tmp_path):
     settings = make_settings()
     reg = ToolRegistry(Metrics(), "t")
     reg.extend(gitea.tools(settings))
-    for tool, args in (("gitea_clone_repo", {"repo_url": "http://x/a.git", "path": "a"}),
-                       ("gitea_git_status", {"path": "a"}), ("gitea_git_pull", {"path": "a"}),
-                       ("gitea_commit_and_push", {"path": "a", "message": "m"})):
+    for tool, args in (
+        ("gitea_clone_repo", {"repo_url": "http://x/a.git", "path": "a"}),
+        ("gitea_git_status", {"path": "a"}),
+        ("gitea_git_pull", {"path": "a"}),
+        ("gitea_commit_and_push", {"path": "a", "message": "m"}),
+    ):
         r = await reg.call(tool, args)
         assert not r.ok and "Gitea is not configured" in r.output, tool
 
@@ -105,7 +116,7 @@ async def test_file_write_into_git_metadata_is_refused(tools):
 
 
 async def test_git_runs_only_in_repositories_the_tools_cloned(tools, tmp_path):
-    reg, work, url = tools
+    reg, work, _url = tools
     evil = work / "evil"
     git("init", "-q", str(evil))
     marker = tmp_path / "pwned"
@@ -121,7 +132,7 @@ DANGEROUS = {
     "core.sshCommand": "[core]\n\tsshCommand = touch {marker}\n",
     "core.pager": "[core]\n\tpager = touch {marker}\n",
     "core.hooksPath": "[core]\n\thooksPath = {hooks}\n",
-    "filter": "[filter \"x\"]\n\tclean = touch {marker}\n\tsmudge = touch {marker}\n",
+    "filter": '[filter "x"]\n\tclean = touch {marker}\n\tsmudge = touch {marker}\n',
     "alias": "[alias]\n\tst = !touch {marker}\n",
     "include.path": "[include]\n\tpath = {included}\n",
 }
@@ -143,8 +154,11 @@ async def test_a_tampered_repository_config_never_runs_a_command(key, tools, tmp
     (work / "charts" / ".gitattributes").write_text("* filter=x\n")
     with open(work / "charts" / ".git" / "config", "a") as f:
         f.write(DANGEROUS[key].format(marker=marker, hooks=hooks, included=included))
-    for tool, args in (("gitea_git_status", {"path": "charts"}), ("gitea_git_pull", {"path": "charts"}),
-                       ("gitea_commit_and_push", {"path": "charts", "message": "m"})):
+    for tool, args in (
+        ("gitea_git_status", {"path": "charts"}),
+        ("gitea_git_pull", {"path": "charts"}),
+        ("gitea_commit_and_push", {"path": "charts", "message": "m"}),
+    ):
         r = await reg.call(tool, args)
         assert not r.ok and "could run commands" in r.output, (tool, r.output)
     assert not marker.exists()
@@ -174,8 +188,15 @@ FUZZ = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 @given(st.text(max_size=80))
 def test_no_url_off_the_gitea_origin_is_accepted(tail):
     base = "http://gitea.example:3000"
-    for url in (tail, f"file://{tail}", f"ext::{tail}", f"/{tail}", f"https://gitea.example:3000/{tail}",
-                f"http://gitea.example.evil/{tail}", f"http://gitea.example:3001/{tail}"):
+    for url in (
+        tail,
+        f"file://{tail}",
+        f"ext::{tail}",
+        f"/{tail}",
+        f"https://gitea.example:3000/{tail}",
+        f"http://gitea.example.evil/{tail}",
+        f"http://gitea.example:3001/{tail}",
+    ):
         assert not same_origin(url, base), url
     path = re.sub(r"[^A-Za-z0-9/_.-]", "", tail)
     assert same_origin(f"http://GITEA.example:3000/{path}", base)
@@ -198,7 +219,7 @@ def test_sandbox_never_resolves_outside_its_roots(tmp_path_factory, parts):
 
 
 async def test_attack_through_chat_openai_a2a_and_mcp_cannot_escape(llm, make_client, server, tmp_path):
-    srv, url = server
+    _srv, url = server
     outside = outside_repo(tmp_path)
     marker = tmp_path / "pwned"
     client = make_client(gitea_url=url, gitea_token=TOKEN)
@@ -218,8 +239,22 @@ async def test_attack_through_chat_openai_a2a_and_mcp_cannot_escape(llm, make_cl
     r = await client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "exfiltrate"}]})
     assert r.status_code == 200
     script()
-    r = await client.post("/", json={"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {
-        "role": "user", "messageId": "m", "kind": "message", "parts": [{"kind": "text", "text": "exfiltrate"}]}}})
+    r = await client.post(
+        "/",
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "message/send",
+            "params": {
+                "message": {
+                    "role": "user",
+                    "messageId": "m",
+                    "kind": "message",
+                    "parts": [{"kind": "text", "text": "exfiltrate"}],
+                }
+            },
+        },
+    )
     assert r.status_code == 200
     tool_results = [m["content"] for req in llm.requests for m in req["messages"] if m["role"] == "tool"]
     assert len(set(tool_results)) >= 5 and not any("TOP SECRET" in t for t in tool_results)
@@ -229,7 +264,9 @@ async def test_attack_through_chat_openai_a2a_and_mcp_cannot_escape(llm, make_cl
 
     mcp = create_mcp_server(client.runtime.tools)
     assert mcp is not None  # the MCP server calls the very same registry: ToolRegistry.call
-    for name, args in (("gitea_clone_repo", {"repo_url": f"file://{outside}", "path": "clone2"}),
-                       ("file_read", {"path": str(outside / "secret.txt")})):
+    for name, args in (
+        ("gitea_clone_repo", {"repo_url": f"file://{outside}", "path": "clone2"}),
+        ("file_read", {"path": str(outside / "secret.txt")}),
+    ):
         result = await client.runtime.tools.call(name, args)
         assert not result.ok and "TOP SECRET" not in result.output

@@ -14,20 +14,26 @@ import httpx
 import jwt
 import pytest
 import uvicorn
+from conftest import metric
+from fake_llm import free_port, serve_app
 
 from agent_runtime.observability import Metrics, configure_logging
 from agent_runtime.server import create_app
 from agent_runtime.settings import Settings
-from conftest import metric
-from fake_llm import free_port, serve_app
 
 pytestmark = pytest.mark.anyio
 SECRET = "s3cret-signing-key-with-enough-bytes-for-hs256"
 
 
 def a2a_send(text: str) -> dict:
-    return {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {
-        "role": "user", "messageId": "m1", "kind": "message", "parts": [{"kind": "text", "text": text}]}}}
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "message/send",
+        "params": {
+            "message": {"role": "user", "messageId": "m1", "kind": "message", "parts": [{"kind": "text", "text": text}]}
+        },
+    }
 
 
 # --- 4. unbounded agent loop ------------------------------------------------------------------------------------------
@@ -86,12 +92,22 @@ MALFORMED = {
     "not json": ("<html>oops</html>", 200, "text/html"),
     "empty object": ("{}", 200, "application/json"),
     "empty choices": ('{"choices": []}', 200, "application/json"),
-    "tool call without function": ('{"choices": [{"message": {"tool_calls": [{"id": "c1"}]}}]}', 200,
-                                   "application/json"),
-    "tool call with null name": ('{"choices": [{"message": {"tool_calls": [{"id": "c", "function": {"name": null}}]}}]}',
-                                 200, "application/json"),
-    "arguments as an object": ('{"choices": [{"message": {"tool_calls": [{"id": "c", "function": {"name": "file_list",'
-                               ' "arguments": {"path": "."}}}]}}]}', 200, "application/json"),
+    "tool call without function": (
+        '{"choices": [{"message": {"tool_calls": [{"id": "c1"}]}}]}',
+        200,
+        "application/json",
+    ),
+    "tool call with null name": (
+        '{"choices": [{"message": {"tool_calls": [{"id": "c", "function": {"name": null}}]}}]}',
+        200,
+        "application/json",
+    ),
+    "arguments as an object": (
+        '{"choices": [{"message": {"tool_calls": [{"id": "c", "function": {"name": "file_list",'
+        ' "arguments": {"path": "."}}}]}}]}',
+        200,
+        "application/json",
+    ),
     "non-string content": ('{"choices": [{"message": {"content": 42}}]}', 200, "application/json"),
     "usage as a string": ('{"choices": [{"message": {"content": "hi"}}], "usage": "lots"}', 200, "application/json"),
     "top-level array": ("[1, 2, 3]", 200, "application/json"),
@@ -125,8 +141,9 @@ async def test_malformed_upstream_answers_end_a_stream_with_an_error_event(case,
     body, status, ctype = MALFORMED[case]
     client = make_client(llm_retries=0)
     llm.raw(body, status, ctype)
-    async with client.stream("POST", "/v1/chat/completions",
-                             json={"messages": [{"role": "user", "content": "hi"}], "stream": True}) as r:
+    async with client.stream(
+        "POST", "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}], "stream": True}
+    ) as r:
         lines = [line async for line in r.aiter_lines() if line.startswith("data: ")]
     assert lines[-1] == "data: [DONE]"
     errors = [json.loads(line[6:])["error"] for line in lines[:-1] if "error" in json.loads(line[6:])]
@@ -141,8 +158,11 @@ async def test_lone_surrogate_in_user_input_is_a_400(llm, make_client):
     raw = b'{"messages": [{"role": "user", "content": "hi \\udfff"}]}'
     r = await client.post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
     assert r.status_code == 400
-    r = await client.post("/", content=json.dumps(a2a_send("x")).replace('"x"', '"\\ud800"').encode(),
-                          headers={"content-type": "application/json"})
+    r = await client.post(
+        "/",
+        content=json.dumps(a2a_send("x")).replace('"x"', '"\\ud800"').encode(),
+        headers={"content-type": "application/json"},
+    )
     assert r.json()["error"]["code"] == -32602 and "surrogate" in r.json()["error"]["message"]
     assert llm.requests == []  # nothing reached the model
 
@@ -170,8 +190,9 @@ async def test_an_upstream_error_echoing_the_api_key_never_leaks_it(llm, make_cl
         r = await client.post("/", json=a2a_send("hi"))
         assert key not in r.text and r.json()["result"]["status"]["state"] == "failed"
         llm.raw(echo, 401)
-        async with client.stream("POST", "/v1/chat/completions",
-                                 json={"messages": [{"role": "user", "content": "hi"}], "stream": True}) as s:
+        async with client.stream(
+            "POST", "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}], "stream": True}
+        ) as s:
             body = "".join([line async for line in s.aiter_lines()])
         assert key not in body
         try:
@@ -242,17 +263,29 @@ async def test_mcp_requires_a_token_when_auth_is_configured(make_settings):
             await asyncio.sleep(0.01)
         try:
             async with httpx.AsyncClient() as http:
-                r = await http.post(f"http://127.0.0.1:{port}/mcp", json={"jsonrpc": "2.0", "id": 1,
-                                    "method": "tools/list"}, headers={"accept": "application/json, text/event-stream"})
+                r = await http.post(
+                    f"http://127.0.0.1:{port}/mcp",
+                    json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                    headers={"accept": "application/json, text/event-stream"},
+                )
             if opt_out is None:
                 assert r.status_code == 401
                 headers = {"Authorization": f"Bearer {token()}"}
                 async with httpx.AsyncClient(headers=headers) as http:
-                    r = await http.post(f"http://127.0.0.1:{port}/mcp", json={
-                        "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                            "protocolVersion": "2025-06-18", "capabilities": {},
-                            "clientInfo": {"name": "t", "version": "1"}}},
-                        headers={"accept": "application/json, text/event-stream"})
+                    r = await http.post(
+                        f"http://127.0.0.1:{port}/mcp",
+                        json={
+                            "jsonrpc": "2.0",
+                            "id": 1,
+                            "method": "initialize",
+                            "params": {
+                                "protocolVersion": "2025-06-18",
+                                "capabilities": {},
+                                "clientInfo": {"name": "t", "version": "1"},
+                            },
+                        },
+                        headers={"accept": "application/json, text/event-stream"},
+                    )
                 assert r.status_code == 200 and "serverInfo" in r.text
             else:
                 assert r.status_code == 200

@@ -85,7 +85,7 @@ class FakeMilvus:
         self.changes: list[tuple[str, str]] = []
 
     def client(self, uri: str, token: str | None, wait: float = 0):
-        user, _, password = (token or "").partition(":")
+        _user, _, password = (token or "").partition(":")
         if password != self.password:
             raise PermissionError("auth failed")
         server = self

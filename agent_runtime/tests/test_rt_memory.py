@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import metric
+from fake_llm import free_port
 
 from agent_runtime.memory import SessionMemory
 from agent_runtime.observability import Metrics
 from agent_runtime.vectors import VectorStore
-from conftest import metric
-from fake_llm import free_port
 
 pytestmark = pytest.mark.anyio
 REDIS = shutil.which("redis-server")
@@ -37,9 +37,11 @@ class RedisServer:
 
     def start(self) -> None:
         aof = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
-        self.proc = subprocess.Popen([REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      *aof, "--dir", str(self.tmp)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *aof, "--dir", str(self.tmp)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
@@ -143,9 +145,14 @@ async def test_local_embedding_model_finds_meaning_not_words(make_settings, tmp_
     store = VectorStore.from_settings(settings, "local_kb")
     try:
         assert store.embedder.dim == 384
-        await store.add(["To change your password, open Settings and choose Security.",
-                         "Invoices are sent by email at the start of each month.",
-                         "The cafeteria opens at eight."], category="faq")
+        await store.add(
+            [
+                "To change your password, open Settings and choose Security.",
+                "Invoices are sent by email at the start of each month.",
+                "The cafeteria opens at eight.",
+            ],
+            category="faq",
+        )
         hits = await store.search("I forgot my login credentials", top_k=3)
         assert "password" in hits[0]["content"]
         assert hits[0]["score"] > hits[1]["score"] + 0.1

@@ -8,7 +8,6 @@ import json
 import random
 
 import pytest
-
 from test_rt_memory import REDIS, RedisServer
 
 pytestmark = pytest.mark.anyio

@@ -7,16 +7,14 @@ import time
 
 import jwt
 import pytest
+from conftest import metric
+from fake_llm import serve_app as serve
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from agent_runtime.observability import shutdown_tracing
-from conftest import metric
-from fake_llm import serve_app as serve
 
 pytestmark = pytest.mark.anyio
-
-
 
 
 async def test_spans_exported_over_otlp(llm, make_client, tmp_path):
@@ -57,7 +55,9 @@ async def test_llm_cost_total(llm, make_runtime):
     llm.reply("a")
     await rt.agent.run("q", session_id="s")
     # fake usage: 10 prompt + 5 completion tokens -> 0.010 + 0.010 USD
-    assert metric(rt, "llm_cost_usd_total", agent_name="test-agent", model="fake-model", provider="openai") == pytest.approx(0.02)
+    assert metric(
+        rt, "llm_cost_usd_total", agent_name="test-agent", model="fake-model", provider="openai"
+    ) == pytest.approx(0.02)
 
 
 async def test_jwt_via_jwks(llm, make_client):
@@ -76,10 +76,18 @@ async def test_jwt_via_jwks(llm, make_client):
     url, server = serve(idp)
     try:
         client = make_client(jwt_jwks_url=f"{url}/.well-known/jwks.json", jwt_issuer="https://idp.example")
-        good = jwt.encode({"sub": "bob", "exp": time.time() + 60, "iss": "https://idp.example"}, key,
-                          algorithm="RS256", headers={"kid": "k1"})
-        wrong_iss = jwt.encode({"sub": "bob", "exp": time.time() + 60, "iss": "https://evil"}, key,
-                               algorithm="RS256", headers={"kid": "k1"})
+        good = jwt.encode(
+            {"sub": "bob", "exp": time.time() + 60, "iss": "https://idp.example"},
+            key,
+            algorithm="RS256",
+            headers={"kid": "k1"},
+        )
+        wrong_iss = jwt.encode(
+            {"sub": "bob", "exp": time.time() + 60, "iss": "https://evil"},
+            key,
+            algorithm="RS256",
+            headers={"kid": "k1"},
+        )
         llm.reply("hi bob")
         ok = await client.post("/chat", json={"message": "x"}, headers={"Authorization": f"Bearer {good}"})
         assert ok.status_code == 200 and ok.json()["reply"] == "hi bob"

@@ -9,11 +9,11 @@ import time
 import httpx
 import pytest
 import uvicorn
+from fake_llm import free_port
 
 from agent_runtime.mcp_server import create_mcp_app
 from agent_runtime.observability import Metrics
 from agent_runtime.tools import build_registry
-from fake_llm import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -63,8 +63,22 @@ async def test_a2a_streaming_and_context_is_the_session(llm, make_client):
 async def test_a2a_raw_jsonrpc_0_3_shape(llm, make_client):
     client = make_client()
     llm.reply("hi from agent")
-    r = await client.post("/", json={"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {
-        "role": "user", "messageId": "m1", "kind": "message", "parts": [{"kind": "text", "text": "hello"}]}}})
+    r = await client.post(
+        "/",
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "message/send",
+            "params": {
+                "message": {
+                    "role": "user",
+                    "messageId": "m1",
+                    "kind": "message",
+                    "parts": [{"kind": "text", "text": "hello"}],
+                }
+            },
+        },
+    )
     body = r.json()
     assert r.status_code == 200 and body["result"]["kind"] == "message"
     assert body["result"]["parts"][0]["text"] == "hi from agent" and body["result"]["role"] == "agent"
@@ -77,8 +91,9 @@ async def test_mcp_serves_the_same_tools(make_settings, tmp_path):
     (tmp_path / "work" / "hello.txt").write_text("hi")
     registry = build_registry(settings, Metrics())
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_mcp_app(registry, host="127.0.0.1"), host="127.0.0.1", port=port,
-                                           log_level="error"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_mcp_app(registry, host="127.0.0.1"), host="127.0.0.1", port=port, log_level="error")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -89,8 +104,7 @@ async def test_mcp_serves_the_same_tools(make_settings, tmp_path):
             names = {t.name for t in tools}
             assert len(names) == 27 and {"k8s_list_pods", "gitea_commit_and_push", "file_read"} <= names
             write = next(t for t in tools if t.name == "file_write")
-            assert write.annotations.destructive_hint is True and write.input_schema["required"] == ["path",
-                                                                                                      "content"]
+            assert write.annotations.destructive_hint is True and write.input_schema["required"] == ["path", "content"]
             result = await mcp.call_tool("file_list", {"path": str(tmp_path / "work")})
             assert not result.is_error and "hello.txt" in result.content[0].text
             bad = await mcp.call_tool("file_read", {"path": "/etc/passwd"})
@@ -102,7 +116,8 @@ async def test_mcp_serves_the_same_tools(make_settings, tmp_path):
 
 def test_openapi_schemathesis_no_server_errors(llm_server, make_settings):
     import schemathesis
-    from hypothesis import HealthCheck, settings as hsettings
+    from hypothesis import HealthCheck
+    from hypothesis import settings as hsettings
 
     from agent_runtime.server import create_app
 
@@ -110,8 +125,12 @@ def test_openapi_schemathesis_no_server_errors(llm_server, make_settings):
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures = []
     ops = [op.ok() for op in schema.get_all_operations()]
-    assert {(o.method.upper(), o.path) for o in ops} >= {("POST", "/chat"), ("POST", "/v1/chat/completions"),
-                                                         ("GET", "/health"), ("GET", "/ready")}
+    assert {(o.method.upper(), o.path) for o in ops} >= {
+        ("POST", "/chat"),
+        ("POST", "/v1/chat/completions"),
+        ("GET", "/health"),
+        ("GET", "/ready"),
+    }
     for op in ops:
         strategy = op.as_strategy()
 
@@ -120,7 +139,7 @@ def test_openapi_schemathesis_no_server_errors(llm_server, make_settings):
         def check(case):
             response = case.call()
             if response.status_code >= 500:
-                failures.append((op.path, response.status_code, response.text[:200]))
+                failures.append((case.path, response.status_code, response.text[:200]))
 
         check()
     import asyncio

@@ -9,7 +9,6 @@ import time
 
 import jwt
 import pytest
-
 from conftest import metric
 
 pytestmark = pytest.mark.anyio
@@ -32,8 +31,10 @@ async def test_chat_roundtrip_with_session(llm, make_client):
     assert [m["content"] for m in llm.requests[1]["messages"][1:]] == ["hello", "first", "again"]
 
 
-@pytest.mark.parametrize("body", [{}, {"message": ""}, {"message": "x", "session_id": "bad id!"},
-                                  {"message": "x", "extra": 1}, {"message": 5}])
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"message": ""}, {"message": "x", "session_id": "bad id!"}, {"message": "x", "extra": 1}, {"message": 5}],
+)
 async def test_chat_rejects_bad_input(make_client, body):
     r = await make_client().post("/chat", json=body)
     assert r.status_code == 422
@@ -42,12 +43,15 @@ async def test_chat_rejects_bad_input(make_client, body):
 async def test_openai_completions(llm, make_client):
     client = make_client()
     llm.reply("4")
-    r = await client.post("/v1/chat/completions",
-                          json={"model": "agent", "messages": [{"role": "user", "content": "2+2?"}]})
+    r = await client.post(
+        "/v1/chat/completions", json={"model": "agent", "messages": [{"role": "user", "content": "2+2?"}]}
+    )
     assert r.status_code == 200
     body = r.json()
-    assert body["object"] == "chat.completion" and body["choices"][0]["message"] == {"role": "assistant",
-                                                                                     "content": "4"}
+    assert body["object"] == "chat.completion" and body["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "4",
+    }
     assert body["usage"]["total_tokens"] == 15
     sent = llm.requests[0]["messages"]
     assert sent[0]["role"] == "system" and sent[-1] == {"role": "user", "content": "2+2?"}
@@ -56,8 +60,9 @@ async def test_openai_completions(llm, make_client):
 async def test_openai_completions_stream_with_tool_call(llm, make_client, tmp_path):
     client = make_client()
     llm.tool("file_list", path=str(tmp_path / "work")).reply("Done: the directory is empty")
-    async with client.stream("POST", "/v1/chat/completions",
-                             json={"messages": [{"role": "user", "content": "list"}], "stream": True}) as r:
+    async with client.stream(
+        "POST", "/v1/chat/completions", json={"messages": [{"role": "user", "content": "list"}], "stream": True}
+    ) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
         lines = [line async for line in r.aiter_lines() if line.startswith("data: ")]
     assert lines[-1] == "data: [DONE]"
@@ -106,10 +111,13 @@ async def test_agent_card_is_open_and_a2a_0_3(make_client):
 async def test_jwt_required_when_configured(llm, make_client):
     client = make_client(jwt_secret=SECRET)
     assert (await client.post("/chat", json={"message": "x"})).status_code == 401
-    bad = await client.post("/chat", json={"message": "x"}, headers={"Authorization": f"Bearer {token(secret='nope' * 8)}"})
+    bad = await client.post(
+        "/chat", json={"message": "x"}, headers={"Authorization": f"Bearer {token(secret='nope' * 8)}"}
+    )
     assert bad.status_code == 401 and "invalid token" in bad.json()["detail"]
-    expired = await client.post("/chat", json={"message": "x"},
-                                headers={"Authorization": f"Bearer {token(exp=time.time() - 10)}"})
+    expired = await client.post(
+        "/chat", json={"message": "x"}, headers={"Authorization": f"Bearer {token(exp=time.time() - 10)}"}
+    )
     assert expired.json()["detail"] == "token expired"
     llm.reply("hello alice")
     ok = await client.post("/chat", json={"message": "x"}, headers={"Authorization": f"Bearer {token()}"})
@@ -123,8 +131,9 @@ async def test_jwt_audience_checked(llm, make_client):
     wrong = await client.post("/chat", json={"message": "x"}, headers={"Authorization": f"Bearer {token(aud='other')}"})
     assert wrong.status_code == 401
     llm.reply("ok")
-    right = await client.post("/chat", json={"message": "x"},
-                              headers={"Authorization": f"Bearer {token(aud='agentic')}"})
+    right = await client.post(
+        "/chat", json={"message": "x"}, headers={"Authorization": f"Bearer {token(aud='agentic')}"}
+    )
     assert right.status_code == 200
 
 
@@ -141,8 +150,9 @@ async def test_rate_limit_per_principal(llm, make_client):
 
 async def test_request_size_limit(make_client):
     client = make_client(max_request_bytes=2048)
-    r = await client.post("/chat", content=json.dumps({"message": "x" * 5000}),
-                          headers={"content-type": "application/json"})
+    r = await client.post(
+        "/chat", content=json.dumps({"message": "x" * 5000}), headers={"content-type": "application/json"}
+    )
     assert r.status_code == 413
 
 

@@ -6,16 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fake_llm import serve_app as serve
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from agent_runtime.observability import Metrics
 from agent_runtime.tools import ToolRegistry, files, gitea, http_api, kubernetes
-from fake_llm import serve_app as serve
 
 pytestmark = pytest.mark.anyio
-
-
 
 
 def registry(tools: list) -> ToolRegistry:
@@ -30,21 +28,50 @@ NOW = "2026-11-25T00:00:00Z"
 
 
 def pod(name: str, phase: str = "Running", restarts: int = 0) -> dict[str, Any]:
-    return {"metadata": {"name": name, "namespace": "team-a", "creationTimestamp": NOW},
-            "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "app:v1"}]},
-            "status": {"phase": phase, "podIP": "10.0.0.5",
-                       "containerStatuses": [{"name": "app", "ready": True, "restartCount": restarts, "image": "app:v1",
-                                              "imageID": "", "state": {"running": {"startedAt": NOW}}}]}}
+    return {
+        "metadata": {"name": name, "namespace": "team-a", "creationTimestamp": NOW},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "app:v1"}]},
+        "status": {
+            "phase": phase,
+            "podIP": "10.0.0.5",
+            "containerStatuses": [
+                {
+                    "name": "app",
+                    "ready": True,
+                    "restartCount": restarts,
+                    "image": "app:v1",
+                    "imageID": "",
+                    "state": {"running": {"startedAt": NOW}},
+                }
+            ],
+        },
+    }
 
 
 def deployment(name: str, replicas: int = 2) -> dict[str, Any]:
-    return {"metadata": {"name": name, "namespace": "team-a", "creationTimestamp": NOW},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [
-                         {"name": "app", "image": "app:v1", "env": [
-                             {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "p"}}},
-                             {"name": "LOG_LEVEL", "value": "info"}]}]}}},
-            "status": {"readyReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas}}
+    return {
+        "metadata": {"name": name, "namespace": "team-a", "creationTimestamp": NOW},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "app:v1",
+                            "env": [
+                                {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "p"}}},
+                                {"name": "LOG_LEVEL", "value": "info"},
+                            ],
+                        }
+                    ]
+                },
+            },
+        },
+        "status": {"readyReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -65,26 +92,52 @@ def kube_api():
             "/api/v1/namespaces/team-a/pods/web-1": pod("web-1"),
             "/apis/apps/v1/namespaces/team-a/deployments": lst("DeploymentList", [deployment("web")]),
             "/apis/apps/v1/namespaces/team-a/deployments/web": deployment("web"),
-            "/apis/apps/v1/namespaces/team-a/deployments/web/scale": {"kind": "Scale", "metadata": {"name": "web"},
-                                                                      "spec": {"replicas": 5}},
-            "/api/v1/namespaces/team-a/services": lst("ServiceList", [{"metadata": {"name": "web"}, "spec": {
-                "type": "ClusterIP", "clusterIP": "172.20.0.10", "ports": [{"port": 80, "protocol": "TCP"}]}}]),
-            "/api/v1/namespaces/team-a/configmaps": lst("ConfigMapList", [{"metadata": {"name": "cfg"},
-                                                                           "data": {"a": "1"}}]),
+            "/apis/apps/v1/namespaces/team-a/deployments/web/scale": {
+                "kind": "Scale",
+                "metadata": {"name": "web"},
+                "spec": {"replicas": 5},
+            },
+            "/api/v1/namespaces/team-a/services": lst(
+                "ServiceList",
+                [
+                    {
+                        "metadata": {"name": "web"},
+                        "spec": {
+                            "type": "ClusterIP",
+                            "clusterIP": "172.20.0.10",
+                            "ports": [{"port": 80, "protocol": "TCP"}],
+                        },
+                    }
+                ],
+            ),
+            "/api/v1/namespaces/team-a/configmaps": lst(
+                "ConfigMapList", [{"metadata": {"name": "cfg"}, "data": {"a": "1"}}]
+            ),
             "/api/v1/namespaces/team-a/configmaps/cfg": {"metadata": {"name": "cfg"}, "data": {"DB_HOST": "db"}},
-            "/api/v1/namespaces/team-a/secrets": lst("SecretList", [{"metadata": {"name": "db"}, "type": "Opaque",
-                                                                     "data": {"password": "c3VwZXJzZWNyZXQ="}}]),
-            "/api/v1/namespaces/team-a/events": lst("EventList", [{"metadata": {"name": "e1"}, "type": "Warning",
-                "reason": "BackOff", "message": "Back-off restarting failed container",
-                "involvedObject": {"kind": "Pod", "name": "worker-1"}, "lastTimestamp": NOW}]),
+            "/api/v1/namespaces/team-a/secrets": lst(
+                "SecretList", [{"metadata": {"name": "db"}, "type": "Opaque", "data": {"password": "c3VwZXJzZWNyZXQ="}}]
+            ),
+            "/api/v1/namespaces/team-a/events": lst(
+                "EventList",
+                [
+                    {
+                        "metadata": {"name": "e1"},
+                        "type": "Warning",
+                        "reason": "BackOff",
+                        "message": "Back-off restarting failed container",
+                        "involvedObject": {"kind": "Pod", "name": "worker-1"},
+                        "lastTimestamp": NOW,
+                    }
+                ],
+            ),
         }
         if p == "/api/v1/namespaces/team-a/pods/web-1/log":
             from fastapi.responses import PlainTextResponse
+
             return PlainTextResponse("line 1\nerror: DB_HOST not set\n")
         if p in routes:
             return routes[p]
-        return JSONResponse({"kind": "Status", "status": "Failure", "reason": "NotFound", "code": 404},
-                            status_code=404)
+        return JSONResponse({"kind": "Status", "status": "Failure", "reason": "NotFound", "code": 404}, status_code=404)
 
     url, server = serve(app)
     yield url, calls
@@ -100,10 +153,22 @@ def k8s_tools(kube_api, make_settings):
 
 async def test_twelve_kubernetes_tools_scoped_to_the_namespace(k8s_tools):
     reg, calls = k8s_tools
-    assert sorted(reg.tools) == sorted([
-        "k8s_list_pods", "k8s_get_pod", "k8s_get_pod_logs", "k8s_list_deployments", "k8s_get_deployment",
-        "k8s_restart_deployment", "k8s_scale_deployment", "k8s_list_services", "k8s_list_configmaps",
-        "k8s_get_configmap", "k8s_list_secrets", "k8s_get_events"])
+    assert sorted(reg.tools) == sorted(
+        [
+            "k8s_list_pods",
+            "k8s_get_pod",
+            "k8s_get_pod_logs",
+            "k8s_list_deployments",
+            "k8s_get_deployment",
+            "k8s_restart_deployment",
+            "k8s_scale_deployment",
+            "k8s_list_services",
+            "k8s_list_configmaps",
+            "k8s_get_configmap",
+            "k8s_list_secrets",
+            "k8s_get_events",
+        ]
+    )
     out = (await reg.call("k8s_list_pods", {})).output
     assert "web-1" in out and "worker-1" in out and "Pending" in out and "RESTARTS" in out
     assert "phase: Running" in (await reg.call("k8s_get_pod", {"name": "web-1"})).output
@@ -164,8 +229,14 @@ def gitea_api():
         if p == "/user/repos":
             return {"full_name": f"ops/{body['name']}", "clone_url": f"http://gitea/ops/{body['name']}.git"}
         if p == "/repos/ops/charts" and request.method == "GET":
-            return {"full_name": "ops/charts", "description": "helm charts", "private": True,
-                    "default_branch": "main", "clone_url": "http://gitea/ops/charts.git", "updated_at": NOW}
+            return {
+                "full_name": "ops/charts",
+                "description": "helm charts",
+                "private": True,
+                "default_branch": "main",
+                "clone_url": "http://gitea/ops/charts.git",
+                "updated_at": NOW,
+            }
         if p == "/repos/ops/charts" and request.method == "DELETE":
             return JSONResponse(None, status_code=204)
         if p == "/repos/ops/charts/branches":
@@ -199,7 +270,9 @@ async def test_gitea_api_tools(gitea_tools):
     assert "deleted ops/charts" in (await reg.call("gitea_delete_repo", {"owner": "ops", "name": "charts"})).output
     assert "abcdef123456" in (await reg.call("gitea_list_branches", {"owner": "ops", "repo": "charts"})).output
     assert "root" in (await reg.call("gitea_list_users", {})).output
-    hook = await reg.call("gitea_create_webhook", {"owner": "ops", "repo": "charts", "target_url": "http://argocd/webhook"})
+    hook = await reg.call(
+        "gitea_create_webhook", {"owner": "ops", "repo": "charts", "target_url": "http://argocd/webhook"}
+    )
     assert "webhook 7" in hook.output and calls[-1][2]["events"] == ["push"]
     assert "argocd" in (await reg.call("gitea_list_webhooks", {"owner": "ops", "repo": "charts"})).output
     assert all(auth == "token gitea-token-123" for *_, auth in calls)
@@ -248,8 +321,11 @@ async def test_file_tools_inside_roots(file_tools):
 @pytest.mark.parametrize("bad", ["../etc/passwd", "/etc/passwd", "sub/../../x", "", "/tmp/../etc/shadow"])
 async def test_file_escapes_refused(file_tools, bad):
     reg, _ = file_tools
-    for tool, args in (("file_read", {"path": bad}), ("file_write", {"path": bad, "content": "x"}),
-                       ("file_list", {"path": bad})):
+    for tool, args in (
+        ("file_read", {"path": bad}),
+        ("file_write", {"path": bad, "content": "x"}),
+        ("file_list", {"path": bad}),
+    ):
         r = await reg.call(tool, args)
         assert not r.ok, (tool, bad, r.output)
 
@@ -321,8 +397,10 @@ tools:
     state["fail"] = 2
     r = await reg.call("create_ticket", {"title": "Login broken", "priority": "high"})
     assert r.ok and "T-1" in r.output
-    assert len(state["calls"]) == 3 and state["calls"][-1] == ({"title": "Login broken", "priority": "high"},
-                                                               "Bearer tk-1")
+    assert len(state["calls"]) == 3 and state["calls"][-1] == (
+        {"title": "Login broken", "priority": "high"},
+        "Bearer tk-1",
+    )
     bad = await reg.call("create_ticket", {"priority": "whenever"})
     assert not bad.ok and "invalid arguments" in bad.output
     state["fail"] = 5

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from kit.aws import partition
 
@@ -72,8 +73,9 @@ class CloudModel:
         what = f"{typ} {name}"
         rid = self.ph.make(f"{prefix}-{h}", f"{what}.id") if prefix else f"{name}-{h[:8]}"
         fake = _Fake(self, what, h, rid, inputs.get("name") or f"{name}-{h[:7]}", urn, name, inputs)
-        maker = OUTPUTS.get(typ) or next((f for t, f in OUTPUTS.items() if t.endswith("*") and typ.startswith(t[:-1])),
-                                         None)
+        maker = OUTPUTS.get(typ) or next(
+            (f for t, f in OUTPUTS.items() if t.endswith("*") and typ.startswith(t[:-1])), None
+        )
         out = maker(fake) if maker else {}
         return out.pop("__id__", rid), out
 
@@ -84,9 +86,7 @@ class CloudModel:
         h = _hex(urn)
         cluster_name = inputs.get("name") or f"{name}-eksCluster-{h[:7]}"
         what = f"eks:index:Cluster {name}"
-        endpoint = self.ph.make(
-            f"https://{h.upper()[:32]}.gr7.{self.region}.eks.amazonaws.com", f"{what}.endpoint"
-        )
+        endpoint = self.ph.make(f"https://{h.upper()[:32]}.gr7.{self.region}.eks.amazonaws.com", f"{what}.endpoint")
         oidc_id = h.upper()[:32]
         issuer = self.ph.make(f"https://oidc.eks.{self.region}.amazonaws.com/id/{oidc_id}", f"{what}.oidcIssuer")
         ca = self.ph.make("LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCnBsYWNlaG9sZGVyCg==", f"{what}.certificateAuthority")
@@ -125,7 +125,9 @@ class CloudModel:
             "clusterSecurityGroupId": self.ph.make(f"sg-{_hex(urn + 'pulumi-sg')}", f"{what}.clusterSecurityGroupId"),
             "nodeSecurityGroupId": self.ph.make(f"sg-{_hex(urn + 'node-sg')}", f"{what}.nodeSecurityGroupId"),
             "oidcProviderArn": self.arn(
-                "iam", f"oidc-provider/oidc.eks.{self.region}.amazonaws.com/id/{oidc_id}", f"{what}.oidcProviderArn",
+                "iam",
+                f"oidc-provider/oidc.eks.{self.region}.amazonaws.com/id/{oidc_id}",
+                f"{what}.oidcProviderArn",
                 regional=False,
             ),
             "oidcProviderUrl": issuer.removeprefix("https://"),
@@ -137,15 +139,25 @@ class CloudModel:
 
     def invoke(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": self.account, "arn": f"arn:{self.partition}:iam::{self.account}:user/plan", "userId": "AIDAPLAN", "id": self.account}
+            return {
+                "accountId": self.account,
+                "arn": f"arn:{self.partition}:iam::{self.account}:user/plan",
+                "userId": "AIDAPLAN",
+                "id": self.account,
+            }
         if token == "aws:index/getPartition:getPartition":
             return {"partition": self.partition, "dnsSuffix": "amazonaws.com", "id": self.partition}
         if token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}
         if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-            return {"userName": "AWS", "password": "ecr-token-placeholder", "authorizationToken": "placeholder",
-                    "proxyEndpoint": f"https://{self.account}.dkr.ecr.{self.region}.amazonaws.com",
-                    "expiresAt": "2099-01-01T00:00:00Z", "id": self.region}
+            return {
+                "userName": "AWS",
+                "password": "ecr-token-placeholder",
+                "authorizationToken": "placeholder",
+                "proxyEndpoint": f"https://{self.account}.dkr.ecr.{self.region}.amazonaws.com",
+                "expiresAt": "2099-01-01T00:00:00Z",
+                "id": self.region,
+            }
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{self.region}{s}" for s in "abcdef"]
             return {"names": names, "zoneIds": [f"use1-az{i}" for i in range(1, 7)], "id": self.region}
@@ -173,7 +185,7 @@ class _Fake:
 
 
 def _eip(f: _Fake) -> dict[str, Any]:
-    octets = [int(f.h[i: i + 2], 16) for i in range(0, 4, 2)]
+    octets = [int(f.h[i : i + 2], 16) for i in range(0, 4, 2)]
     return {"publicIp": f.make(f"198.51.{octets[0]}.{octets[1]}", "publicIp")}
 
 
@@ -184,8 +196,12 @@ def _kms_key(f: _Fake) -> dict[str, Any]:
 
 
 def _iam_role(f: _Fake) -> dict[str, Any]:
-    return {"__id__": f.physical, "name": f.physical, "arn": f.arn("iam", f"role/{f.physical}", regional=False),
-            "uniqueId": f.make(f"AROA{f.h.upper()[:17]}", "uniqueId")}
+    return {
+        "__id__": f.physical,
+        "name": f.physical,
+        "arn": f.arn("iam", f"role/{f.physical}", regional=False),
+        "uniqueId": f.make(f"AROA{f.h.upper()[:17]}", "uniqueId"),
+    }
 
 
 def _sqs_queue(f: _Fake) -> dict[str, Any]:
@@ -196,9 +212,11 @@ def _sqs_queue(f: _Fake) -> dict[str, Any]:
 
 def _ecr_repository(f: _Fake) -> dict[str, Any]:
     c = f.cloud
-    return {"arn": f.arn("ecr", f"repository/{f.physical}"),
-            "repositoryUrl": f.make(f"{c.account}.dkr.ecr.{c.region}.amazonaws.com/{f.physical}", "repositoryUrl"),
-            "registryId": c.account}
+    return {
+        "arn": f.arn("ecr", f"repository/{f.physical}"),
+        "repositoryUrl": f.make(f"{c.account}.dkr.ecr.{c.region}.amazonaws.com/{f.physical}", "repositoryUrl"),
+        "registryId": c.account,
+    }
 
 
 def _image(f: _Fake) -> dict[str, Any]:
@@ -217,37 +235,53 @@ OUTPUTS: dict[str, Callable[[_Fake], dict[str, Any]]] = {
     "aws:ec2/vpc:Vpc": lambda f: {"arn": f.arn("ec2", f"vpc/{f.id}")},
     "aws:ec2/subnet:Subnet": lambda f: {"arn": f.arn("ec2", f"subnet/{f.id}")},
     "aws:ec2/eip:Eip": _eip,
-    "aws:ec2/launchTemplate:LaunchTemplate": lambda f: {"latestVersion": 1,
-                                                        "arn": f.arn("ec2", f"launch-template/{f.id}")},
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda f: {
+        "latestVersion": 1,
+        "arn": f.arn("ec2", f"launch-template/{f.id}"),
+    },
     "aws:kms/key:Key": _kms_key,
     "aws:kms/alias:Alias": lambda f: {"arn": f.arn("kms", str(f.inputs.get("name", f.name)))},
     "aws:iam/role:Role": _iam_role,
     "aws:iam/policy:Policy": lambda f: {"arn": f.arn("iam", f"policy/{f.physical}", regional=False)},
     "aws:iam/instanceProfile:InstanceProfile": lambda f: {
-        "arn": f.arn("iam", f"instance-profile/{f.physical}", regional=False)},
+        "arn": f.arn("iam", f"instance-profile/{f.physical}", regional=False)
+    },
     "aws:sqs/queue:Queue": _sqs_queue,
     "aws:cloudwatch/eventRule:EventRule": lambda f: {"arn": f.arn("events", f"rule/{f.physical}")},
     "aws:ecr/repository:Repository": _ecr_repository,
     "aws:eks/nodeGroup:NodeGroup": lambda f: {"arn": f.arn("eks", f"nodegroup/{f.name}/{f.h}")},
-    "aws:eks/addon:Addon": lambda f: {"arn": f.arn("eks", f"addon/{f.name}/{f.h}"),
-                                      "addonVersion": f.make(f"v0.0.0-eksbuild.{int(f.h[:2], 16)}", "addonVersion")},
+    "aws:eks/addon:Addon": lambda f: {
+        "arn": f.arn("eks", f"addon/{f.name}/{f.h}"),
+        "addonVersion": f.make(f"v0.0.0-eksbuild.{int(f.h[:2], 16)}", "addonVersion"),
+    },
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": lambda f: {
-        "associationArn": f.arn("eks", f"podidentityassociation/{f.h}", "associationArn")},
+        "associationArn": f.arn("eks", f"podidentityassociation/{f.h}", "associationArn")
+    },
     "docker-build:index:Image*": _image,
     "aws:s3/bucket:Bucket": lambda f: _bucket(f),
     "aws:elasticache/replicationGroup:ReplicationGroup": lambda f: {
         "arn": f.arn("elasticache", f"replicationgroup:{f.physical}"),
-        "primaryEndpointAddress": f.make(f"master.{f.inputs.get('replicationGroupId', f.physical)}.{f.h[:6]}.{f.cloud.region}.cache.amazonaws.com",
-                                         "primaryEndpointAddress")},
+        "primaryEndpointAddress": f.make(
+            f"master.{f.inputs.get('replicationGroupId', f.physical)}.{f.h[:6]}.{f.cloud.region}.cache.amazonaws.com",
+            "primaryEndpointAddress",
+        ),
+    },
     # A value only the stack knows: the test that scans every plan output for secrets plants these.
     "random:index/randomPassword:RandomPassword": lambda f: {"result": f.cloud.ph.secret(f"PLANTED-random-{f.h[:24]}")},
     "aws:cloudwatch/logGroup:LogGroup": lambda f: {"arn": f.arn("logs", f"log-group:{f.physical}")},
     "aws:rds/instance:Instance": lambda f: {
-        "address": f.make(f"{f.inputs.get('identifier', f.physical)}.{f.h[:12]}.{f.cloud.region}.rds.amazonaws.com",
-                          "address"),
-        "masterUserSecrets": [{"secretArn": f.arn("secretsmanager", f"secret:rds!db-{f.h[:8]}-{f.h[8:14]}",
-                                                  "masterUserSecrets[0].secretArn"),
-                               "secretStatus": "active", "kmsKeyId": f.inputs.get("masterUserSecretKmsKeyId", "")}]},
-    "aws:secretsmanager/secret:Secret": lambda f: {
-        "arn": f.arn("secretsmanager", f"secret:{f.physical}-{f.h[:6]}")},
+        "address": f.make(
+            f"{f.inputs.get('identifier', f.physical)}.{f.h[:12]}.{f.cloud.region}.rds.amazonaws.com", "address"
+        ),
+        "masterUserSecrets": [
+            {
+                "secretArn": f.arn(
+                    "secretsmanager", f"secret:rds!db-{f.h[:8]}-{f.h[8:14]}", "masterUserSecrets[0].secretArn"
+                ),
+                "secretStatus": "active",
+                "kmsKeyId": f.inputs.get("masterUserSecretKmsKeyId", ""),
+            }
+        ],
+    },
+    "aws:secretsmanager/secret:Secret": lambda f: {"arn": f.arn("secretsmanager", f"secret:{f.physical}-{f.h[:6]}")},
 }

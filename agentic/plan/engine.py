@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 from google.protobuf import json_format
@@ -100,12 +101,12 @@ def clean(value: Any, path: str = "", secrets: list[str] | None = None) -> Any:
 class RecordingMonitor(MockMonitor):
     """The SDK's mock monitor, also recording parent, dependencies and provider of each registration."""
 
-    def __init__(self, mocks: "PlatformMocks"):
+    def __init__(self, mocks: PlatformMocks):
         super().__init__(mocks)
         self.records: list[Registration] = []
         mocks.monitor = self
 
-    def RegisterResource(self, request):  # noqa: N802 (gRPC name)
+    def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -128,14 +129,22 @@ class RecordingMonitor(MockMonitor):
         )
         return response
 
-
-    def ReadResource(self, request):  # noqa: N802 (gRPC name)
+    def ReadResource(self, request):
         """Reads (a StackReference) are recorded too: the policy pack sees them, as CrossGuard does."""
         response = super().ReadResource(request)
-        self.records.append(Registration(
-            urn=response.urn, type=request.type, name=request.name, custom=True, parent=request.parent,
-            provider=request.provider, dependencies=sorted(set(request.dependencies)),
-            inputs=clean(_struct(response.properties)), outputs={}))
+        self.records.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=True,
+                parent=request.parent,
+                provider=request.provider,
+                dependencies=sorted(set(request.dependencies)),
+                inputs=clean(_struct(response.properties)),
+                outputs={},
+            )
+        )
         return response
 
 
@@ -151,8 +160,14 @@ def _plain(value: Any) -> Any:
 
 
 class PlatformMocks(Mocks):
-    def __init__(self, project: str, stack: str, region: str, account: str | None = None,
-                 stack_outputs: dict[str, dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        project: str,
+        stack: str,
+        region: str,
+        account: str | None = None,
+        stack_outputs: dict[str, dict[str, Any]] | None = None,
+    ):
         self.project = project
         self.stack = stack
         #: what each referenced stack (pulumi.StackReference, by its full name) answers
@@ -170,12 +185,17 @@ class PlatformMocks(Mocks):
         if args.typ == "pulumi:pulumi:StackReference":
             name = args.resource_id or inputs.get("name")
             if name not in self.stack_outputs:
-                raise KeyError(f"the offline plan has no outputs for stack {name!r} "
-                               f"(it has: {', '.join(sorted(self.stack_outputs)) or 'none'})")
+                raise KeyError(
+                    f"the offline plan has no outputs for stack {name!r} "
+                    f"(it has: {', '.join(sorted(self.stack_outputs)) or 'none'})"
+                )
             self.read_stacks.append(name)
             outs = self.stack_outputs[name]
-            return name, {"name": name, "outputs": outs,
-                          "secretOutputNames": sorted(k for k, v in outs.items() if v == SECRET)}
+            return name, {
+                "name": name,
+                "outputs": outs,
+                "secretOutputNames": sorted(k for k, v in outs.items() if v == SECRET),
+            }
         if args.typ == "eks:index:Cluster":
             cluster_name, outputs, child_state = self.cloud.eks_cluster(args.name, self._urn(args), inputs)
             child_urn = f"urn:pulumi:{self.stack}::{self.project}::eks:index:Cluster$aws:eks/cluster:Cluster::{args.name}-eksCluster"

@@ -30,7 +30,7 @@ def _short(typ: str) -> str:
     return typ.rsplit(":", 1)[-1]
 
 
-def write_graph(plan: "Plan", out: Path) -> dict[str, Path]:
+def write_graph(plan: Plan, out: Path) -> dict[str, Path]:
     from agentic.plan.render import component_of
 
     run = plan.run
@@ -39,27 +39,44 @@ def write_graph(plan: "Plan", out: Path) -> dict[str, Path]:
     comp_of = {r.urn: component_of(run, r) for r in run.registrations}
     g = graphviz.Digraph(
         "plan",
-        graph_attr={"rankdir": "LR", "fontname": "Helvetica", "fontsize": "12", "compound": "true",
-                    "label": f"agentic-platform / {plan.stack} - offline preview, nothing deployed",
-                    "labelloc": "t", "nodesep": "0.25", "ranksep": "0.9"},
-        node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "white", "fontname": "Helvetica",
-                   "fontsize": "10"},
+        graph_attr={
+            "rankdir": "LR",
+            "fontname": "Helvetica",
+            "fontsize": "12",
+            "compound": "true",
+            "label": f"agentic-platform / {plan.stack} - offline preview, nothing deployed",
+            "labelloc": "t",
+            "nodesep": "0.25",
+            "ranksep": "0.9",
+        },
+        node_attr={
+            "shape": "box",
+            "style": "rounded,filled",
+            "fillcolor": "white",
+            "fontname": "Helvetica",
+            "fontsize": "10",
+        },
         edge_attr={"color": "#607d8b"},
     )
     anchors: dict[str, str] = {}
     standalone = [r for r in run.registrations if r.parent.endswith(stack_urn_suffix) and r.custom]
     for comp in top:
         kinds = Counter(
-            _short(r.type) for r in run.registrations
-            if r.urn != comp.urn and comp_of[r.urn] == comp.name and r.type not in NOISE
+            _short(r.type)
+            for r in run.registrations
+            if r.urn != comp.urn
+            and comp_of[r.urn] == comp.name
+            and r.type not in NOISE
             and (r.custom or r.type.startswith(("eks:", "kubernetes:yaml")))
         )
         color = next((c for p, c in COLORS.items() if comp.type.startswith(p)), "#f5f5f5")
         rows = "".join(
             f'<TR><TD ALIGN="LEFT">{kind}{f" x{n}" if n > 1 else ""}</TD></TR>' for kind, n in sorted(kinds.items())
         )
-        label = (f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="2"><TR><TD><B>{comp.name}</B></TD></TR>'
-                 f'<TR><TD><FONT POINT-SIZE="9" COLOR="#546e7a">{_short(comp.type)}</FONT></TD></TR>{rows}</TABLE>>')
+        label = (
+            f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="2"><TR><TD><B>{comp.name}</B></TD></TR>'
+            f'<TR><TD><FONT POINT-SIZE="9" COLOR="#546e7a">{_short(comp.type)}</FONT></TD></TR>{rows}</TABLE>>'
+        )
         g.node(comp.name, label, fillcolor=color)
         anchors[comp.name] = comp.name
     for r in standalone:

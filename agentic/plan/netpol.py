@@ -85,9 +85,13 @@ class Cluster:
         if me.namespace is None:
             return True  # outside the cluster: no NetworkPolicy applies
         kind = "Ingress" if direction == "ingress" else "Egress"
-        selecting = [p for p in self.policies
-                     if p["metadata"]["namespace"] == me.namespace and kind in p["spec"].get("policyTypes", [])
-                     and _selects(p["spec"].get("podSelector", {}), me.labels)]
+        selecting = [
+            p
+            for p in self.policies
+            if p["metadata"]["namespace"] == me.namespace
+            and kind in p["spec"].get("policyTypes", [])
+            and _selects(p["spec"].get("podSelector", {}), me.labels)
+        ]
         if not selecting:
             return True
         key = "from" if direction == "ingress" else "to"
@@ -101,12 +105,12 @@ class Cluster:
         return False
 
     def can_reach(self, src: Endpoint, dst: Endpoint, port: int, protocol: str = "TCP") -> bool:
-        return (self._allowed("egress", src, dst, port, protocol)
-                and self._allowed("ingress", dst, src, port, protocol))
+        return self._allowed("egress", src, dst, port, protocol) and self._allowed("ingress", dst, src, port, protocol)
 
 
 def from_objects(objects: list[dict[str, Any]]) -> Cluster:
     policies = [o for o in objects if o.get("kind") == "NetworkPolicy"]
-    labels = {o["metadata"]["name"]: dict(o["metadata"].get("labels") or {})
-              for o in objects if o.get("kind") == "Namespace"}
+    labels = {
+        o["metadata"]["name"]: dict(o["metadata"].get("labels") or {}) for o in objects if o.get("kind") == "Namespace"
+    }
     return Cluster(policies, labels)

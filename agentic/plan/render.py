@@ -22,7 +22,8 @@ import yaml
 from agentic.plan.engine import SECRET, ProgramRun, Registration, run_program
 from catalog.instances import PRICE_SOURCE, PoolCost, pool_cost_ceiling
 from config import Platform
-from config.loader import PROJECT, SECRET as CONFIG_SECRET, load_stack, stack_kind
+from config.loader import PROJECT, load_stack, stack_kind
+from config.loader import SECRET as CONFIG_SECRET
 from policies.rules import RULES, Finding, Resource, evaluate
 
 BANNER = "OFFLINE PREVIEW - nothing was deployed. Cloud-assigned values are placeholders; secrets are redacted."
@@ -128,7 +129,11 @@ def write_manifests(plan: Plan, out: Path) -> list[Path]:
     for r in plan.run.kubernetes_objects():
         m = manifest_of(r)
         ns = (m.get("metadata") or {}).get("namespace")
-        path = root / (_slug(ns) if ns else "_cluster") / f"{_slug(m.get('kind', 'object'))}-{_slug((m.get('metadata') or {}).get('name', r.name))}.yaml"
+        path = (
+            root
+            / (_slug(ns) if ns else "_cluster")
+            / f"{_slug(m.get('kind', 'object'))}-{_slug((m.get('metadata') or {}).get('name', r.name))}.yaml"
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"# {BANNER}\n# pulumi: {r.urn}\n" + yaml.safe_dump(m, sort_keys=False))
         written.append(path)
@@ -223,15 +228,17 @@ def summary_markdown(plan: Plan, used: dict[str, str]) -> str:
         "| component | type | count |",
         "|---|---|---|",
     ]
-    per: Counter[tuple[str, str]] = Counter(
-        (component_of(run, r), r.type) for r in run.registrations if r.custom
-    )
+    per: Counter[tuple[str, str]] = Counter((component_of(run, r), r.type) for r in run.registrations if r.custom)
     for (comp, typ), n in sorted(per.items()):
         lines.append(f"| {comp} | `{typ}` | {n} |")
-    lines += ["", "## GPU pools and cost ceiling", "",
-              "| pool | families | capacity types | GPU limit | priciest per GPU | $/GPU-h | ceiling $/h |",
-              "|---|---|---|---|---|---|---|"]
-    for pool, cost in zip(cfg.gpu_pools, plan.costs):
+    lines += [
+        "",
+        "## GPU pools and cost ceiling",
+        "",
+        "| pool | families | capacity types | GPU limit | priciest per GPU | $/GPU-h | ceiling $/h |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for pool, cost in zip(cfg.gpu_pools, plan.costs, strict=False):
         lines.append(
             f"| {pool.name} | {', '.join(pool.instance_families)} | {', '.join(pool.capacity_types)} | "
             f"{pool.limits.gpus} | {cost.worst_instance} | {cost.usd_per_gpu_hour:.3f} | "
@@ -254,16 +261,23 @@ def summary_markdown(plan: Plan, used: dict[str, str]) -> str:
     ]
     if plan.findings:
         for f in plan.findings:
-            lines.append(f"- **{'MANDATORY' if f.mandatory else 'advisory'}** `{f.policy}` on `{f.resource}`: {f.message}")
+            lines.append(
+                f"- **{'MANDATORY' if f.mandatory else 'advisory'}** `{f.policy}` on `{f.resource}`: {f.message}"
+            )
     else:
         lines.append("All policies pass.")
     lines += ["", "## Agent runtime authentication", ""] + runtime_auth_lines(cfg)
     notes = run.outputs.get("plan_notes") or []
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
-    lines += ["", "## Placeholders the cloud would assign", "",
-              "These values in the rendered manifests, Helm values and stack outputs are stand-ins; "
-              "`pulumi up` replaces them with what AWS assigns:", ""]
+    lines += [
+        "",
+        "## Placeholders the cloud would assign",
+        "",
+        "These values in the rendered manifests, Helm values and stack outputs are stand-ins; "
+        "`pulumi up` replaces them with what AWS assigns:",
+        "",
+    ]
     if used:
         for value, what in sorted(used.items(), key=lambda kv: kv[1]):
             lines.append(f"- `{value}` = {what}")
@@ -297,16 +311,20 @@ def check_output_dir(out: Path) -> None:
         return
     marker = out / MARKER
     if not marker.is_file():
-        raise PlanOutputError(f"{out} is not empty and is not a previous plan output (no {MARKER} file): "
-                              "choose an empty or new directory for --out; nothing was deleted")
+        raise PlanOutputError(
+            f"{out} is not empty and is not a previous plan output (no {MARKER} file): "
+            "choose an empty or new directory for --out; nothing was deleted"
+        )
     try:
         listed = set(json.loads(marker.read_text())["files"])
     except (ValueError, KeyError, TypeError):
         raise PlanOutputError(f"{out}/{MARKER} is unreadable: remove the directory yourself") from None
     extra = sorted(_written_files(out) - listed - {MARKER})
     if extra:
-        raise PlanOutputError(f"{out} holds files a plan did not write ({', '.join(extra[:5])}"
-                              f"{', ...' if len(extra) > 5 else ''}): move them or choose another --out")
+        raise PlanOutputError(
+            f"{out} holds files a plan did not write ({', '.join(extra[:5])}"
+            f"{', ...' if len(extra) > 5 else ''}): move them or choose another --out"
+        )
 
 
 def write_plan(plan: Plan, out: Path) -> Plan:
@@ -352,8 +370,10 @@ def _write_into(plan: Plan, out: Path) -> Plan:
         "policies": sorted(rule.name for rule in RULES),
     }
     (out / "policy-report.json").write_text(json.dumps(report, indent=2))
-    texts = [p.read_text() for p in manifests] + [(helm_dir / "releases.yaml").read_text(),
-                                                  json.dumps(plan.run.outputs)]
+    texts = [p.read_text() for p in manifests] + [
+        (helm_dir / "releases.yaml").read_text(),
+        json.dumps(plan.run.outputs),
+    ]
     if plan.is_tenant:
         from agentic.plan.tenant import tenant_summary
 
@@ -361,8 +381,9 @@ def _write_into(plan: Plan, out: Path) -> Plan:
     else:
         summary = summary_markdown(plan, placeholders_used(plan, texts))
     (out / "summary.md").write_text(summary)
-    (out / "outputs.json").write_text(json.dumps({"notice": BANNER, "stack": plan.stack,
-                                                  "outputs": redact(plan.run.outputs)}, indent=2))
+    (out / "outputs.json").write_text(
+        json.dumps({"notice": BANNER, "stack": plan.stack, "outputs": redact(plan.run.outputs)}, indent=2)
+    )
     from agentic.plan.graph import write_graph
 
     plan.files = {"summary": out / "summary.md", **write_graph(plan, out)}

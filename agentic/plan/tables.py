@@ -21,10 +21,20 @@ def model_capacity(cfg: Platform) -> list[dict[str, Any]]:
     for m in cfg.models:
         pool = cfg.pool(m.pool)
         limit = pool.limits.gpus if pool else 0
-        rows.append({"model": m.name, "engine": m.engine, "pool": m.pool, "gpus_per_replica": m.gpus,
-                     "max_replicas": m.max_replicas, "gpus_at_max": m.gpus * m.max_replicas,
-                     "pool_gpus_at_max": per_pool[m.pool], "pool_limit": limit,
-                     "fits": per_pool[m.pool] <= limit, "autoscaled": m.autoscaling is not None})
+        rows.append(
+            {
+                "model": m.name,
+                "engine": m.engine,
+                "pool": m.pool,
+                "gpus_per_replica": m.gpus,
+                "max_replicas": m.max_replicas,
+                "gpus_at_max": m.gpus * m.max_replicas,
+                "pool_gpus_at_max": per_pool[m.pool],
+                "pool_limit": limit,
+                "fits": per_pool[m.pool] <= limit,
+                "autoscaled": m.autoscaling is not None,
+            }
+        )
     return rows
 
 
@@ -32,13 +42,18 @@ def model_capacity_lines(cfg: Platform) -> list[str]:
     rows = model_capacity(cfg)
     if not rows:
         return []
-    out = ["## Models: GPU capacity at max replicas", "",
-           "| model | engine | pool | GPUs/replica | max replicas | GPUs at max | pool total at max / limit | fits |",
-           "|---|---|---|---|---|---|---|---|"]
+    out = [
+        "## Models: GPU capacity at max replicas",
+        "",
+        "| model | engine | pool | GPUs/replica | max replicas | GPUs at max | pool total at max / limit | fits |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        out.append(f"| {r['model']} | {r['engine']} | {r['pool']} | {r['gpus_per_replica']} | {r['max_replicas']}"
-                   f"{' (autoscaled)' if r['autoscaled'] else ''} | {r['gpus_at_max']} | "
-                   f"{r['pool_gpus_at_max']} / {r['pool_limit']} | {'yes' if r['fits'] else 'NO'} |")
+        out.append(
+            f"| {r['model']} | {r['engine']} | {r['pool']} | {r['gpus_per_replica']} | {r['max_replicas']}"
+            f"{' (autoscaled)' if r['autoscaled'] else ''} | {r['gpus_at_max']} | "
+            f"{r['pool_gpus_at_max']} / {r['pool_limit']} | {'yes' if r['fits'] else 'NO'} |"
+        )
     return out + [""]
 
 
@@ -54,23 +69,42 @@ def credential_rows(plan: Plan) -> list[dict[str, Any]]:
     versioned = {r.name.removesuffix("-version") for r in run.of_type("aws:secretsmanager/secretVersion:SecretVersion")}
     rows = []
     for s in run.of_type("aws:secretsmanager/secret:Secret"):
-        source = ("generated" if s.name in generated else "stack config (Pulumi secret)" if s.name in versioned
-                  else "filled by an operator")
-        rows.append({"secret": s.inputs.get("name", s.name), "source": source,
-                     "synced_to": sorted(synced.get(s.inputs.get("name", ""), []))})
+        source = (
+            "generated"
+            if s.name in generated
+            else "stack config (Pulumi secret)"
+            if s.name in versioned
+            else "filled by an operator"
+        )
+        rows.append(
+            {
+                "secret": s.inputs.get("name", s.name),
+                "source": source,
+                "synced_to": sorted(synced.get(s.inputs.get("name", ""), [])),
+            }
+        )
     return sorted(rows, key=lambda r: r["secret"])
 
 
 def agent_rows(plan: Plan) -> list[dict[str, Any]]:
     """Each Agent the plan creates: type, namespace, model, tools (approval-gated ones marked), scaling, route."""
     run = plan.run
-    routes = {r.inputs["spec"]["rules"][0]["backendRefs"][0]["name"]: r.inputs["spec"]["rules"][0]["matches"][0][
-        "path"]["value"] for r in run.of_type("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")
-        if r.inputs["metadata"]["name"].startswith("agent-")}
+    routes = {
+        r.inputs["spec"]["rules"][0]["backendRefs"][0]["name"]: r.inputs["spec"]["rules"][0]["matches"][0]["path"][
+            "value"
+        ]
+        for r in run.of_type("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")
+        if r.inputs["metadata"]["name"].startswith("agent-")
+    }
     short = {"HorizontalPodAutoscaler": "HPA", "ScaledObject": "KEDA"}
-    scalers = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): short[r.inputs["kind"]]
-               for r in run.registrations if r.inputs.get("kind") in ("HorizontalPodAutoscaler", "ScaledObject")}
-    identities = {r.inputs["serviceAccount"] for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")}
+    scalers = {
+        (r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): short[r.inputs["kind"]]
+        for r in run.registrations
+        if r.inputs.get("kind") in ("HorizontalPodAutoscaler", "ScaledObject")
+    }
+    identities = {
+        r.inputs["serviceAccount"] for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    }
     rows = []
     for r in run.of_type("kubernetes:kagent.dev/v1alpha2:Agent"):
         meta, spec = r.inputs["metadata"], r.inputs["spec"]
@@ -84,12 +118,21 @@ def agent_rows(plan: Plan) -> list[dict[str, Any]]:
             else:
                 gated = set(t["mcpServer"].get("requireApproval") or [])
                 tools += [f"{n}{' (approval)' if n in gated else ''}" for n in t["mcpServer"].get("toolNames") or []]
-        model = decl.get("modelConfig") or next((e["value"] for e in dep.get("env") or []
-                                                 if e["name"] == "KUBE_AGENT_LLM_MODEL"), "-")
-        rows.append({"agent": name, "namespace": ns, "type": spec["type"], "model": model, "tools": tools,
-                     "scaling": scalers.get((ns, name), f"replicas {dep.get('replicas', '-')}"),
-                     "aws": "pod identity" if dep.get("serviceAccountName") in identities else "-",
-                     "route": routes.get(name, "-")})
+        model = decl.get("modelConfig") or next(
+            (e["value"] for e in dep.get("env") or [] if e["name"] == "KUBE_AGENT_LLM_MODEL"), "-"
+        )
+        rows.append(
+            {
+                "agent": name,
+                "namespace": ns,
+                "type": spec["type"],
+                "model": model,
+                "tools": tools,
+                "scaling": scalers.get((ns, name), f"replicas {dep.get('replicas', '-')}"),
+                "aws": "pod identity" if dep.get("serviceAccountName") in identities else "-",
+                "route": routes.get(name, "-"),
+            }
+        )
     return sorted(rows, key=lambda r: (r["namespace"], r["agent"]))
 
 
@@ -97,10 +140,17 @@ def agent_lines(plan: Plan) -> list[str]:
     rows = agent_rows(plan)
     if not rows:
         return []
-    out = ["## Agents (kagent.dev/v1alpha2)", "", "| agent | namespace | type | model | tools | scaling | AWS | route |",
-           "|---|---|---|---|---|---|---|---|"]
-    out += [f"| {r['agent']} | {r['namespace']} | {r['type']} | {r['model']} | {', '.join(r['tools']) or '-'} | "
-            f"{r['scaling']} | {r['aws']} | {r['route']} |" for r in rows]
+    out = [
+        "## Agents (kagent.dev/v1alpha2)",
+        "",
+        "| agent | namespace | type | model | tools | scaling | AWS | route |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    out += [
+        f"| {r['agent']} | {r['namespace']} | {r['type']} | {r['model']} | {', '.join(r['tools']) or '-'} | "
+        f"{r['scaling']} | {r['aws']} | {r['route']} |"
+        for r in rows
+    ]
     return out + [""]
 
 
@@ -108,7 +158,11 @@ def credential_lines(plan: Plan) -> list[str]:
     rows = credential_rows(plan)
     if not rows:
         return []
-    out = ["## Credentials (AWS Secrets Manager -> ExternalSecrets)", "", "| secret | value | synced to |",
-           "|---|---|---|"]
+    out = [
+        "## Credentials (AWS Secrets Manager -> ExternalSecrets)",
+        "",
+        "| secret | value | synced to |",
+        "|---|---|---|",
+    ]
     out += [f"| {r['secret']} | {r['source']} | {', '.join(r['synced_to']) or '-'} |" for r in rows]
     return out + [""]

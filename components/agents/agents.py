@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -16,7 +17,12 @@ import pulumi_aws as aws
 from catalog import versions
 from components.agents import kagent_v0_10
 from components.agents.kagent_v0_10 import (
-    A2A_PORT, AGENT_NAME_LABEL, AGENT_POD_LABELS, Context, namespace_of, service_account,
+    A2A_PORT,
+    AGENT_NAME_LABEL,
+    AGENT_POD_LABELS,
+    Context,
+    namespace_of,
+    service_account,
 )
 from components.agents.scaling import scaling_objects
 from components.agents.tools_server import tools_server_objects
@@ -38,41 +44,77 @@ KAGENT_RESOURCES = ["agents", "modelconfigs", "remotemcpservers", "mcpservers"]
 def people_rbac(namespace: str) -> list[dict[str, Any]]:
     """agent-operator manages kagent objects and reads pods and logs; agent-viewer reads. Neither reads Secrets."""
     read = ["get", "list", "watch"]
-    operator = [{"apiGroups": ["kagent.dev"], "resources": KAGENT_RESOURCES,
-                 "verbs": [*read, "create", "update", "patch", "delete"]},
-                {"apiGroups": [""], "resources": ["pods", "pods/log", "events", "services"], "verbs": read},
-                {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": read}]
-    viewer = [{"apiGroups": ["kagent.dev"], "resources": KAGENT_RESOURCES, "verbs": read},
-              {"apiGroups": [""], "resources": ["pods", "events", "services"], "verbs": read}]
+    operator = [
+        {
+            "apiGroups": ["kagent.dev"],
+            "resources": KAGENT_RESOURCES,
+            "verbs": [*read, "create", "update", "patch", "delete"],
+        },
+        {"apiGroups": [""], "resources": ["pods", "pods/log", "events", "services"], "verbs": read},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": read},
+    ]
+    viewer = [
+        {"apiGroups": ["kagent.dev"], "resources": KAGENT_RESOURCES, "verbs": read},
+        {"apiGroups": [""], "resources": ["pods", "events", "services"], "verbs": read},
+    ]
     out = []
     for role, rules, group in (("agent-operator", operator, OPERATOR_GROUP), ("agent-viewer", viewer, VIEWER_GROUP)):
-        out.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-                    "metadata": metadata(role, namespace), "rules": rules})
-        out.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                    "metadata": metadata(role, namespace),
-                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
-                    "subjects": [{"kind": "Group", "name": group, "apiGroup": "rbac.authorization.k8s.io"}]})
+        out.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": metadata(role, namespace),
+                "rules": rules,
+            }
+        )
+        out.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": metadata(role, namespace),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+                "subjects": [{"kind": "Group", "name": group, "apiGroup": "rbac.authorization.k8s.io"}],
+            }
+        )
     return out
 
 
 def agent_route(a: Agent, namespace: str, gateway: str, gateway_ns: str) -> dict[str, Any]:
     """``/agents/<name>`` on the gateway -> the agent's Service on 8080 (the prefix stripped). The route lives in the
     gateway namespace (where the Gateway admits routes, and its JWT policy applies)."""
-    return {"apiVersion": versions.GATEWAY_API, "kind": "HTTPRoute",
-            "metadata": metadata(f"agent-{a.name}", gateway_ns),
-            "spec": {"parentRefs": [{"name": gateway, "namespace": gateway_ns}],
-                     "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": f"/agents/{a.name}"}}],
-                                "filters": [{"type": "URLRewrite", "urlRewrite": {"path": {
-                                    "type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}],
-                                "backendRefs": [{"name": a.name, "namespace": namespace, "port": A2A_PORT}]}]}}
+    return {
+        "apiVersion": versions.GATEWAY_API,
+        "kind": "HTTPRoute",
+        "metadata": metadata(f"agent-{a.name}", gateway_ns),
+        "spec": {
+            "parentRefs": [{"name": gateway, "namespace": gateway_ns}],
+            "rules": [
+                {
+                    "matches": [{"path": {"type": "PathPrefix", "value": f"/agents/{a.name}"}}],
+                    "filters": [
+                        {
+                            "type": "URLRewrite",
+                            "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
+                        }
+                    ],
+                    "backendRefs": [{"name": a.name, "namespace": namespace, "port": A2A_PORT}],
+                }
+            ],
+        },
+    }
 
 
 def agent_reference_grant(names: list[str], namespace: str, gateway_ns: str) -> dict[str, Any]:
     """Lets the gateway namespace's agent routes reach exactly these agents' Services."""
-    return {"apiVersion": versions.REFERENCE_GRANT_API, "kind": "ReferenceGrant",
-            "metadata": metadata("gateway-to-agents", namespace),
-            "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": gateway_ns}],
-                     "to": [{"group": "", "kind": "Service", "name": n} for n in sorted(names)]}}
+    return {
+        "apiVersion": versions.REFERENCE_GRANT_API,
+        "kind": "ReferenceGrant",
+        "metadata": metadata("gateway-to-agents", namespace),
+        "spec": {
+            "from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": gateway_ns}],
+            "to": [{"group": "", "kind": "Service", "name": n} for n in sorted(names)],
+        },
+    }
 
 
 def bedrock_statement(region: str, models: list[str]) -> dict[str, Any]:
@@ -80,8 +122,12 @@ def bedrock_statement(region: str, models: list[str]) -> dict[str, Any]:
     for m in sorted(set(models)):
         resources.append(arn(region, "bedrock", f"foundation-model/{m}", account=""))
         resources.append(arn(region, "bedrock", f"inference-profile/*{m}", account="*"))
-    return {"Sid": "InvokeConfiguredModels", "Effect": "Allow",
-            "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], "Resource": resources}
+    return {
+        "Sid": "InvokeConfiguredModels",
+        "Effect": "Allow",
+        "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+        "Resource": resources,
+    }
 
 
 def s3_read_statements(region: str, locations: list[str]) -> list[dict[str, Any]]:
@@ -90,10 +136,20 @@ def s3_read_statements(region: str, locations: list[str]) -> list[dict[str, Any]
         bucket, _, prefix = loc.partition("/")
         prefix = prefix.strip("/")
         bucket_arn = arn(region, "s3", bucket, regional=False)
-        out.append({"Sid": f"ReadObjects{i}", "Effect": "Allow", "Action": ["s3:GetObject"],
-                    "Resource": f"{bucket_arn}/{prefix + '/' if prefix else ''}*"})
-        list_stmt: dict[str, Any] = {"Sid": f"ListBucket{i}", "Effect": "Allow", "Action": ["s3:ListBucket"],
-                                     "Resource": bucket_arn}
+        out.append(
+            {
+                "Sid": f"ReadObjects{i}",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": f"{bucket_arn}/{prefix + '/' if prefix else ''}*",
+            }
+        )
+        list_stmt: dict[str, Any] = {
+            "Sid": f"ListBucket{i}",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": bucket_arn,
+        }
         if prefix:
             list_stmt["Condition"] = {"StringLike": {"s3:prefix": [f"{prefix}/*", prefix]}}
         out.append(list_stmt)
@@ -113,10 +169,21 @@ def agent_policy(a: Agent, mcs: dict[str, ModelConfigSpec], region: str) -> dict
 class Agents(pulumi.ComponentResource):
     """Everything agents need in the cluster, after kagent and its CRDs exist (``after``)."""
 
-    def __init__(self, name: str, cfg: KagentConfig, ctx: Context, shared: Shared, *,
-                 after: tuple[pulumi.Resource, ...], gateway: tuple[str, str] | None = None,
-                 prometheus: str = "", redis_tls: bool = False, keda: pulumi.Resource | None = None,
-                 cluster_name: pulumi.Input[str] | None = None, parent: pulumi.Resource | None = None):
+    def __init__(
+        self,
+        name: str,
+        cfg: KagentConfig,
+        ctx: Context,
+        shared: Shared,
+        *,
+        after: tuple[pulumi.Resource, ...],
+        gateway: tuple[str, str] | None = None,
+        prometheus: str = "",
+        redis_tls: bool = False,
+        keda: pulumi.Resource | None = None,
+        cluster_name: pulumi.Input[str] | None = None,
+        parent: pulumi.Resource | None = None,
+    ):
         opts = pulumi.ResourceOptions(parent=parent) if parent is not None else shared.k8s_opts()
         super().__init__("agentic:agents:Agents", name, None, opts)
         self.objects: list[pulumi.Resource] = []
@@ -127,22 +194,32 @@ class Agents(pulumi.ComponentResource):
         for server in cfg.mcp_servers:
             if server.kind == "platform":
                 env = {**ctx.auth_env, "AGENT_TOOLS": ",".join(server.tools)} if server.tools else dict(ctx.auth_env)
-                for obj in tools_server_objects(server, agents_ns, ctx.runtime_image, env,
-                                                replicas=2 if shared.high_availability else 1):
+                for obj in tools_server_objects(
+                    server, agents_ns, ctx.runtime_image, env, replicas=2 if shared.high_availability else 1
+                ):
                     by_ns[obj["metadata"].get("namespace", agents_ns)].insert(0, obj)
         mcs = {mc.name: mc for mc in cfg.model_configs}
         exposed: dict[str, list[str]] = defaultdict(list)
         for a in cfg.agents:
             ns = namespace_of(a, ctx)
-            sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(service_account(a), ns,
-                                                                                       {AGENT_NAME_LABEL: a.name})}
+            sa = {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": metadata(service_account(a), ns, {AGENT_NAME_LABEL: a.name}),
+            }
             by_ns[ns].insert(0, sa)
             policy = agent_policy(a, mcs, shared.region)
             if policy is not None:
-                pod_identity_role(f"{name}-{a.name}", role_name=f"{shared.prefix}-agent-{a.name}",
-                                  policy=json.dumps(policy), cluster_name=cluster_name or shared.cluster_name_output,
-                                  namespace=ns, service_account=service_account(a), parent=self,
-                                  depends_on=list(shared.cluster_ready))
+                pod_identity_role(
+                    f"{name}-{a.name}",
+                    role_name=f"{shared.prefix}-agent-{a.name}",
+                    policy=json.dumps(policy),
+                    cluster_name=cluster_name or shared.cluster_name_output,
+                    namespace=ns,
+                    service_account=service_account(a),
+                    parent=self,
+                    depends_on=list(shared.cluster_ready),
+                )
             for obj in scaling_objects(a, ns, prometheus, redis_tls):
                 by_ns[ns].append(obj)
             if a.expose and gateway is not None:
@@ -167,8 +244,11 @@ class Agents(pulumi.ComponentResource):
                     meta = obj["metadata"]
                     extra: list[pulumi.Resource] = []
                     if obj["kind"] == "Agent":
-                        sa = (obj["spec"].get("declarative") or obj["spec"].get("byo") or {}).get(
-                            "deployment", {}).get("serviceAccountName")
+                        sa = (
+                            (obj["spec"].get("declarative") or obj["spec"].get("byo") or {})
+                            .get("deployment", {})
+                            .get("serviceAccountName")
+                        )
                         extra = [*config_objects, *([accounts[(ns, sa)]] if (ns, sa) in accounts else [])]
                     elif obj["kind"] == "Deployment":
                         sa = obj["spec"]["template"]["spec"].get("serviceAccountName")
@@ -185,11 +265,16 @@ class Agents(pulumi.ComponentResource):
                     ns = namespace_of(a, ctx)
                     shared.scope(self, f"{name}-{ns}", ns, depends_on=(*after, shared.monitoring_crds)).apply(
                         pod_monitor(f"agent-{a.name}", ns, {**AGENT_POD_LABELS, AGENT_NAME_LABEL: a.name}, "http"),
-                        name=f"monitor-{a.name}")
+                        name=f"monitor-{a.name}",
+                    )
         for i, person in enumerate(cfg.access):
             group = OPERATOR_GROUP if person.role == "operator" else VIEWER_GROUP
-            aws.eks.AccessEntry(f"{name}-access-{i}", cluster_name=cluster_name or shared.cluster_name_output,
-                                principal_arn=person.principal_arn, kubernetes_groups=[group], type="STANDARD",
-                                opts=pulumi.ResourceOptions(parent=self, depends_on=list(shared.cluster_ready)))
+            aws.eks.AccessEntry(
+                f"{name}-access-{i}",
+                cluster_name=cluster_name or shared.cluster_name_output,
+                principal_arn=person.principal_arn,
+                kubernetes_groups=[group],
+                type="STANDARD",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(shared.cluster_ready)),
+            )
         self.register_outputs({})
-

@@ -97,16 +97,23 @@ def model_config(mc: ModelConfigSpec, namespace: str, ctx: Context) -> dict[str,
     elif mc.provider == "Bedrock":
         spec["bedrock"] = {"region": mc.bedrock_region}
     elif mc.provider == "AzureOpenAI":
-        spec["azureOpenAI"] = {"azureEndpoint": mc.azure_endpoint, "apiVersion": mc.azure_api_version,
-                               **({"azureDeployment": mc.azure_deployment} if mc.azure_deployment else {})}
+        spec["azureOpenAI"] = {
+            "azureEndpoint": mc.azure_endpoint,
+            "apiVersion": mc.azure_api_version,
+            **({"azureDeployment": mc.azure_deployment} if mc.azure_deployment else {}),
+        }
     if mc.temperature is not None:
         block = {"OpenAI": "openAI", "Anthropic": "anthropic", "AzureOpenAI": "azureOpenAI"}.get(mc.provider)
         if block:
             spec.setdefault(block, {})["temperature"] = str(mc.temperature)
     if mc.provider == "OpenAI" and "openAI" not in spec and mc.api_key is None:
         spec["openAI"] = {}
-    return {"apiVersion": versions.KAGENT_API, "kind": "ModelConfig", "metadata": metadata(mc.name, namespace),
-            "spec": spec}
+    return {
+        "apiVersion": versions.KAGENT_API,
+        "kind": "ModelConfig",
+        "metadata": metadata(mc.name, namespace),
+        "spec": spec,
+    }
 
 
 def _server_users(k: KagentConfig, ctx: Context) -> dict[str, set[str]]:
@@ -136,19 +143,35 @@ def mcp_server_objects(k: KagentConfig, ctx: Context) -> list[dict[str, Any]]:
     for s in k.mcp_servers:
         if s.kind == "kmcp":
             for ns in sorted(users[s.name] or {home}):
-                out.append({"apiVersion": versions.KMCP_API, "kind": "MCPServer", "metadata": metadata(s.name, ns),
-                            "spec": {"transportType": "http",
-                                     "httpTransport": {"targetPort": s.port, "path": s.path},
-                                     "deployment": {"image": s.image, "port": s.port}}})
+                out.append(
+                    {
+                        "apiVersion": versions.KMCP_API,
+                        "kind": "MCPServer",
+                        "metadata": metadata(s.name, ns),
+                        "spec": {
+                            "transportType": "http",
+                            "httpTransport": {"targetPort": s.port, "path": s.path},
+                            "deployment": {"image": s.image, "port": s.port},
+                        },
+                    }
+                )
             continue
-        spec: dict[str, Any] = {"description": s.description or f"MCP tools: {s.name}",
-                                "url": tools_server_url(home) if s.kind == "platform" else s.url,
-                                "protocol": "STREAMABLE_HTTP"}
+        spec: dict[str, Any] = {
+            "description": s.description or f"MCP tools: {s.name}",
+            "url": tools_server_url(home) if s.kind == "platform" else s.url,
+            "protocol": "STREAMABLE_HTTP",
+        }
         allowed = _allowed(users[s.name], home)
         if allowed:
             spec["allowedNamespaces"] = allowed
-        out.append({"apiVersion": versions.KAGENT_API, "kind": "RemoteMCPServer",
-                    "metadata": metadata(s.name, home), "spec": spec})
+        out.append(
+            {
+                "apiVersion": versions.KAGENT_API,
+                "kind": "RemoteMCPServer",
+                "metadata": metadata(s.name, home),
+                "spec": spec,
+            }
+        )
     return out
 
 
@@ -193,23 +216,38 @@ def agent_object(a: Agent, k: KagentConfig, ctx: Context) -> dict[str, Any]:
                 if namespace_of(target, ctx) != ns:
                     ref["namespace"] = namespace_of(target, ctx)
                 tools.append({"type": "Agent", "agent": ref})
-        decl: dict[str, Any] = {"modelConfig": a.model_config_ref, "systemMessage": a.system_message,
-                                "deployment": deployment}
+        decl: dict[str, Any] = {
+            "modelConfig": a.model_config_ref,
+            "systemMessage": a.system_message,
+            "deployment": deployment,
+        }
         if tools:
             decl["tools"] = tools
         if a.skills:
-            decl["a2aConfig"] = {"skills": [
-                {"id": s.id, "name": s.name, "description": s.description,
-                 **({"tags": list(s.tags)} if s.tags else {}), **({"examples": list(s.examples)} if s.examples else {})}
-                for s in a.skills]}
+            decl["a2aConfig"] = {
+                "skills": [
+                    {
+                        "id": s.id,
+                        "name": s.name,
+                        "description": s.description,
+                        **({"tags": list(s.tags)} if s.tags else {}),
+                        **({"examples": list(s.examples)} if s.examples else {}),
+                    }
+                    for s in a.skills
+                ]
+            }
         if a.memory_model_config:
             decl["memory"] = {"modelConfig": a.memory_model_config}
         spec["declarative"] = decl
     else:
         spec["byo"] = {"deployment": {**deployment, **byo_container(a, ns, ctx)}}
     annotations = {APPROVAL_WAIVED: ",".join(sorted(set(waived_all)))} if waived_all else None
-    return {"apiVersion": versions.KAGENT_API, "kind": "Agent",
-            "metadata": metadata(a.name, ns, annotations=annotations), "spec": spec}
+    return {
+        "apiVersion": versions.KAGENT_API,
+        "kind": "Agent",
+        "metadata": metadata(a.name, ns, annotations=annotations),
+        "spec": spec,
+    }
 
 
 def _deployment(a: Agent, ctx: Context) -> dict[str, Any]:
@@ -231,28 +269,43 @@ def byo_container(a: Agent, namespace: str, ctx: Context) -> dict[str, Any]:
     ]  # kagent itself sets KAGENT_NAME, KAGENT_NAMESPACE and KAGENT_URL on BYO pods
     if a.llm_model is not None and ctx.gateway_url:
         pm = ctx.platform_models[a.llm_model]
-        env += [{"name": "KUBE_AGENT_LLM_URL", "value": f"{ctx.gateway_url}/v1"},
-                {"name": "KUBE_AGENT_LLM_MODEL", "value": pm.hf_model},
-                {"name": "KUBE_AGENT_LLM_HEADERS", "value": f"{ctx.model_header}={pm.header_value}"},
-                {"name": "AGENT_LLM_PROVIDER", "value": pm.engine}]
+        env += [
+            {"name": "KUBE_AGENT_LLM_URL", "value": f"{ctx.gateway_url}/v1"},
+            {"name": "KUBE_AGENT_LLM_MODEL", "value": pm.hf_model},
+            {"name": "KUBE_AGENT_LLM_HEADERS", "value": f"{ctx.model_header}={pm.header_value}"},
+            {"name": "AGENT_LLM_PROVIDER", "value": pm.engine},
+        ]
     if ctx.otel_endpoint:
-        env += [{"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": ctx.otel_endpoint},
-                {"name": "OTEL_SERVICE_NAME", "value": a.name}]
+        env += [
+            {"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": ctx.otel_endpoint},
+            {"name": "OTEL_SERVICE_NAME", "value": a.name},
+        ]
     env += [{"name": k, "value": v} for k, v in sorted(ctx.auth_env.items())]
     env += [{"name": k, "value": v} for k, v in sorted(a.env.items())]
-    env += [{"name": k, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
-            for k, ref in sorted(a.secret_env.items())]
+    env += [
+        {"name": k, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
+        for k, ref in sorted(a.secret_env.items())
+    ]
     env_from = []
     if a.session_memory:
         env_from.append({"secretRef": {"name": "redis-connection"}})
     if a.knowledge_base:
         env_from.append({"secretRef": {"name": "milvus-connection"}})
     out: dict[str, Any] = {
-        "image": a.image or ctx.runtime_image, "args": ["serve"], "env": env,
-        "podSecurityContext": {"runAsNonRoot": True, "runAsUser": RUNTIME_UID, "runAsGroup": RUNTIME_UID,
-                               "seccompProfile": {"type": "RuntimeDefault"}},
-        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                            "capabilities": {"drop": ["ALL"]}},
+        "image": a.image or ctx.runtime_image,
+        "args": ["serve"],
+        "env": env,
+        "podSecurityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUNTIME_UID,
+            "runAsGroup": RUNTIME_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
         "volumes": [{"name": "tmp", "emptyDir": {}}],
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
@@ -268,8 +321,11 @@ def agent_secret_refs(a: Agent) -> list[SecretRef]:
 def translate(k: KagentConfig, ctx: Context) -> list[dict[str, Any]]:
     """Every kagent object of the config (ModelConfigs, MCP servers, Agents), in dependency order."""
     mcs = {mc.name: mc for mc in k.model_configs}
-    out = [model_config(mcs[name], ns, ctx) for name, namespaces in model_config_namespaces(k, ctx).items()
-           for ns in namespaces]
+    out = [
+        model_config(mcs[name], ns, ctx)
+        for name, namespaces in model_config_namespaces(k, ctx).items()
+        for ns in namespaces
+    ]
     out += mcp_server_objects(k, ctx)
     out += [agent_object(a, k, ctx) for a in k.agents]
     return out

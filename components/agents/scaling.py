@@ -13,11 +13,18 @@ from kit.labels import metadata
 
 #: Seed 000: scale up at once (100 % or 4 pods per 15 s, whichever is more), down by 10 % a minute after 5 minutes.
 BEHAVIOR = {
-    "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
-                "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15},
-                             {"type": "Pods", "value": 4, "periodSeconds": 15}]},
-    "scaleDown": {"stabilizationWindowSeconds": 300, "policies": [{"type": "Percent", "value": 10,
-                                                                   "periodSeconds": 60}]},
+    "scaleUp": {
+        "stabilizationWindowSeconds": 0,
+        "selectPolicy": "Max",
+        "policies": [
+            {"type": "Percent", "value": 100, "periodSeconds": 15},
+            {"type": "Pods", "value": 4, "periodSeconds": 15},
+        ],
+    },
+    "scaleDown": {
+        "stabilizationWindowSeconds": 300,
+        "policies": [{"type": "Percent", "value": 10, "periodSeconds": 60}],
+    },
 }
 SESSIONS_QUERY = 'sum(agent_active_sessions{{namespace="{ns}", agent_name="{agent}"}})'
 
@@ -29,14 +36,33 @@ def _target(a: Agent) -> dict[str, Any]:
 def hpa(a: Agent, namespace: str) -> dict[str, Any]:
     sc = a.scaling
     assert sc is not None
-    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": metadata(a.name, namespace),
-            "spec": {"scaleTargetRef": _target(a), "minReplicas": sc.min_replicas, "maxReplicas": sc.max_replicas,
-                     "metrics": [
-                         {"type": "Resource", "resource": {"name": "cpu", "target": {
-                             "type": "Utilization", "averageUtilization": sc.target_cpu_utilization}}},
-                         {"type": "Resource", "resource": {"name": "memory", "target": {
-                             "type": "Utilization", "averageUtilization": sc.target_memory_utilization}}}],
-                     "behavior": BEHAVIOR}}
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": metadata(a.name, namespace),
+        "spec": {
+            "scaleTargetRef": _target(a),
+            "minReplicas": sc.min_replicas,
+            "maxReplicas": sc.max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": sc.target_cpu_utilization},
+                    },
+                },
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "memory",
+                        "target": {"type": "Utilization", "averageUtilization": sc.target_memory_utilization},
+                    },
+                },
+            ],
+            "behavior": BEHAVIOR,
+        },
+    }
 
 
 def keda_objects(a: Agent, namespace: str, prometheus: str, redis_tls: bool = False) -> list[dict[str, Any]]:
@@ -44,24 +70,52 @@ def keda_objects(a: Agent, namespace: str, prometheus: str, redis_tls: bool = Fa
     assert sc is not None
     out: list[dict[str, Any]] = []
     if sc.kind == "keda-sessions":
-        trigger = {"type": "prometheus", "metadata": {
-            "serverAddress": prometheus, "query": SESSIONS_QUERY.format(ns=namespace, agent=a.name),
-            "threshold": str(sc.sessions_per_replica)}}
+        trigger = {
+            "type": "prometheus",
+            "metadata": {
+                "serverAddress": prometheus,
+                "query": SESSIONS_QUERY.format(ns=namespace, agent=a.name),
+                "threshold": str(sc.sessions_per_replica),
+            },
+        }
     else:
         auth = f"{a.name}-redis"
-        out.append({"apiVersion": versions.KEDA_API, "kind": "TriggerAuthentication",
-                    "metadata": metadata(auth, namespace),
-                    "spec": {"secretTargetRef": [
+        out.append(
+            {
+                "apiVersion": versions.KEDA_API,
+                "kind": "TriggerAuthentication",
+                "metadata": metadata(auth, namespace),
+                "spec": {
+                    "secretTargetRef": [
                         {"parameter": "address", "name": "redis-connection", "key": "REDIS_ADDRESS"},
-                        {"parameter": "password", "name": "redis-connection", "key": "REDIS_PASSWORD"}]}})
-        trigger = {"type": "redis", "metadata": {"listName": sc.list_name, "listLength": str(sc.list_length),
-                                                 "enableTLS": "true" if redis_tls else "false"},
-                   "authenticationRef": {"name": auth}}
-    out.append({"apiVersion": versions.KEDA_API, "kind": "ScaledObject", "metadata": metadata(a.name, namespace),
-                "spec": {"scaleTargetRef": {"name": a.name}, "minReplicaCount": sc.min_replicas,
-                         "maxReplicaCount": sc.max_replicas,
-                         "advanced": {"horizontalPodAutoscalerConfig": {"behavior": BEHAVIOR}},
-                         "triggers": [trigger]}})
+                        {"parameter": "password", "name": "redis-connection", "key": "REDIS_PASSWORD"},
+                    ]
+                },
+            }
+        )
+        trigger = {
+            "type": "redis",
+            "metadata": {
+                "listName": sc.list_name,
+                "listLength": str(sc.list_length),
+                "enableTLS": "true" if redis_tls else "false",
+            },
+            "authenticationRef": {"name": auth},
+        }
+    out.append(
+        {
+            "apiVersion": versions.KEDA_API,
+            "kind": "ScaledObject",
+            "metadata": metadata(a.name, namespace),
+            "spec": {
+                "scaleTargetRef": {"name": a.name},
+                "minReplicaCount": sc.min_replicas,
+                "maxReplicaCount": sc.max_replicas,
+                "advanced": {"horizontalPodAutoscalerConfig": {"behavior": BEHAVIOR}},
+                "triggers": [trigger],
+            },
+        }
+    )
     return out
 
 

@@ -13,8 +13,11 @@ from kit.labels import NAME, metadata
 
 LABELS = {NAME: TOOLS_SERVER}
 RULES = [
-    {"apiGroups": [""], "resources": ["pods", "pods/log", "events", "services", "configmaps"],
-     "verbs": ["get", "list", "watch"]},
+    {
+        "apiGroups": [""],
+        "resources": ["pods", "pods/log", "events", "services", "configmaps"],
+        "verbs": ["get", "list", "watch"],
+    },
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch", "patch"]},
     {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "patch"]},
@@ -25,15 +28,18 @@ def scope_namespaces(server: McpServer, agents_ns: str) -> list[str]:
     return sorted(set(server.namespaces) or {agents_ns})
 
 
-def tools_server_objects(server: McpServer, agents_ns: str, image: Any, env: dict[str, str],
-                         replicas: int) -> list[dict[str, Any]]:
+def tools_server_objects(
+    server: McpServer, agents_ns: str, image: Any, env: dict[str, str], replicas: int
+) -> list[dict[str, Any]]:
     sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(TOOLS_SERVER, agents_ns, LABELS)}
     container_env = [
         {"name": "KUBE_AGENT_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         *({"name": k, "value": v} for k, v in sorted(env.items())),
     ]
     deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata(TOOLS_SERVER, agents_ns, LABELS),
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(TOOLS_SERVER, agents_ns, LABELS),
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": dict(LABELS)},
@@ -41,33 +47,64 @@ def tools_server_objects(server: McpServer, agents_ns: str, image: Any, env: dic
                 "metadata": {"labels": dict(LABELS)},
                 "spec": {
                     "serviceAccountName": TOOLS_SERVER,
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": RUNTIME_UID, "runAsGroup": RUNTIME_UID,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [{
-                        "name": "mcp", "image": image, "args": ["mcp", "--port", str(TOOLS_PORT)],
-                        "ports": [{"name": "http", "containerPort": TOOLS_PORT}],
-                        "env": container_env,
-                        "readinessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10},
-                        "livenessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 20},
-                        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
-                        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                            "capabilities": {"drop": ["ALL"]}},
-                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                    }],
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": RUNTIME_UID,
+                        "runAsGroup": RUNTIME_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [
+                        {
+                            "name": "mcp",
+                            "image": image,
+                            "args": ["mcp", "--port", str(TOOLS_PORT)],
+                            "ports": [{"name": "http", "containerPort": TOOLS_PORT}],
+                            "env": container_env,
+                            "readinessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10},
+                            "livenessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 20},
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "256Mi"},
+                                "limits": {"memory": "512Mi"},
+                            },
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        }
+                    ],
                     "volumes": [{"name": "tmp", "emptyDir": {}}],
                 },
             },
         },
     }
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": metadata(TOOLS_SERVER, agents_ns, LABELS),
-               "spec": {"selector": dict(LABELS), "ports": [{"name": "http", "port": TOOLS_PORT,
-                                                             "targetPort": "http", "protocol": "TCP"}]}}
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(TOOLS_SERVER, agents_ns, LABELS),
+        "spec": {
+            "selector": dict(LABELS),
+            "ports": [{"name": "http", "port": TOOLS_PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
     out = [sa, deployment, service]
     for ns in scope_namespaces(server, agents_ns):
-        out.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-                    "metadata": metadata(f"{TOOLS_SERVER}-tools", ns, LABELS), "rules": RULES})
-        out.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                    "metadata": metadata(f"{TOOLS_SERVER}-tools", ns, LABELS),
-                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{TOOLS_SERVER}-tools"},
-                    "subjects": [{"kind": "ServiceAccount", "name": TOOLS_SERVER, "namespace": agents_ns}]})
+        out.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": metadata(f"{TOOLS_SERVER}-tools", ns, LABELS),
+                "rules": RULES,
+            }
+        )
+        out.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": metadata(f"{TOOLS_SERVER}-tools", ns, LABELS),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{TOOLS_SERVER}-tools"},
+                "subjects": [{"kind": "ServiceAccount", "name": TOOLS_SERVER, "namespace": agents_ns}],
+            }
+        )
     return out

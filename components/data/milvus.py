@@ -42,21 +42,40 @@ def uri(namespace: str) -> str:
 
 
 def connection_secret(namespace: str, data_ns: str, refresh: str, aws_secret: str) -> dict[str, Any]:
-    return external_secret(CONNECTION_SECRET, namespace, refresh, {"password": aws_secret},
-                           template={"MILVUS_URI": uri(data_ns), "MILVUS_TOKEN": "root:{{ .password }}"})
+    return external_secret(
+        CONNECTION_SECRET,
+        namespace,
+        refresh,
+        {"password": aws_secret},
+        template={"MILVUS_URI": uri(data_ns), "MILVUS_TOKEN": "root:{{ .password }}"},
+    )
 
 
 def bucket_policy(bucket_arn: str, key_arn: str) -> dict[str, Any]:
     """Milvus reads, writes and lists its own bucket (segments, index files, the Woodpecker log), nothing else."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "Objects", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
-                                                         "s3:AbortMultipartUpload"],
-         "Resource": f"{bucket_arn}/*"},
-        {"Sid": "Bucket", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-         "Resource": bucket_arn},
-        {"Sid": "Key", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-         "Resource": key_arn},
-    ]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Objects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                "Resource": f"{bucket_arn}/*",
+            },
+            {
+                "Sid": "Bucket",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": bucket_arn,
+            },
+            {
+                "Sid": "Key",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": key_arn,
+            },
+        ],
+    }
 
 
 class _On(HelmValues):
@@ -141,25 +160,40 @@ class MilvusValues(HelmValues):
 
 
 def milvus_values(cfg: MilvusConfig, region: str, monitoring: bool, bucket: Any = None) -> MilvusValues:
-    res = {"requests": {"cpu": cfg.resources.cpu, "memory": cfg.resources.memory},
-           "limits": {"cpu": cfg.resources.cpu, "memory": cfg.resources.memory}}
+    res = {
+        "requests": {"cpu": cfg.resources.cpu, "memory": cfg.resources.memory},
+        "limits": {"cpu": cfg.resources.cpu, "memory": cfg.resources.memory},
+    }
     cluster = cfg.mode == "cluster"
     values = MilvusValues(
-        cluster=_On(enabled=cluster), metrics=_Monitor(enabled=True, service_monitor=_On(enabled=monitoring)),
+        cluster=_On(enabled=cluster),
+        metrics=_Monitor(enabled=True, service_monitor=_On(enabled=monitoring)),
         extra_config_files={"user.yaml": USER_YAML},
-        etcd=_Etcd(replica_count=3 if cluster else 1,
-                   persistence=_EtcdPersistence(enabled=True, storage_class="gp3", size="10Gi")),
+        etcd=_Etcd(
+            replica_count=3 if cluster else 1,
+            persistence=_EtcdPersistence(enabled=True, storage_class="gp3", size="10Gi"),
+        ),
         minio=_Minio(enabled=cfg.storage == "in_cluster"),
         pulsarv3=_On(enabled=False),  # 2.6 streams through Woodpecker (streaming.enabled, embedded)
     )
     if cfg.storage == "in_cluster":
-        values.minio = _Minio(enabled=True, mode="standalone",
-                              persistence=_MinioPersistence(enabled=True, storage_class="gp3",
-                                                            size=f"{cfg.storage_gib}Gi"))
+        values.minio = _Minio(
+            enabled=True,
+            mode="standalone",
+            persistence=_MinioPersistence(enabled=True, storage_class="gp3", size=f"{cfg.storage_gib}Gi"),
+        )
     else:
-        values.external_s3 = _ExternalS3(enabled=True, host=f"s3.{region}.amazonaws.com", port="443", use_ssl=True,
-                                         bucket_name=bucket, root_path="milvus", use_iam=True, cloud_provider="aws",
-                                         region=region)
+        values.external_s3 = _ExternalS3(
+            enabled=True,
+            host=f"s3.{region}.amazonaws.com",
+            port="443",
+            use_ssl=True,
+            bucket_name=bucket,
+            root_path="milvus",
+            use_iam=True,
+            cloud_provider="aws",
+            region=region,
+        )
         values.service_account = ServiceAccountValues(create=True, name=SERVICE_ACCOUNT)
     if cluster:
         values.proxy = _Replicas(replicas=cfg.proxies)
@@ -168,8 +202,12 @@ def milvus_values(cfg: MilvusConfig, region: str, monitoring: bool, bucket: Any 
         values.streaming_node = _Replicas(replicas=2)
         values.mix_coordinator = _Replicas(replicas=1)
     else:
-        values.standalone = _Standalone(resources=res, persistence=_StandalonePersistence(
-            enabled=True, persistent_volume_claim=_Persistence(storage_class="gp3", size=f"{cfg.storage_gib}Gi")))
+        values.standalone = _Standalone(
+            resources=res,
+            persistence=_StandalonePersistence(
+                enabled=True, persistent_volume_claim=_Persistence(storage_class="gp3", size=f"{cfg.storage_gib}Gi")
+            ),
+        )
     return values
 
 
@@ -179,25 +217,49 @@ def kb_init_job(cfg: MilvusConfig, namespace: str, image: Any, generation: int) 
     digest = hashlib.sha256(json.dumps([cfg.collection, cfg.embedding_dim, generation]).encode()).hexdigest()[:8]
     name = f"kb-init-{digest}"
     return {
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": metadata(name, namespace),
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata(name, namespace),
         "spec": {
-            "backoffLimit": 10, "ttlSecondsAfterFinished": 86_400,
+            "backoffLimit": 10,
+            "ttlSecondsAfterFinished": 86_400,
             "template": {
                 "metadata": {"labels": {"app.kubernetes.io/name": "kb-init"}},
                 "spec": {
                     "restartPolicy": "OnFailure",
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [{
-                        "name": "kb-init", "image": image,
-                        "args": ["kb", "init", "--collection", cfg.collection, "--dim", str(cfg.embedding_dim),
-                                 "--bootstrap-root-password", "--wait", "300"],
-                        "envFrom": [{"secretRef": {"name": CONNECTION_SECRET}}],
-                        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
-                                      "limits": {"cpu": "500m", "memory": "512Mi"}},
-                        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                            "capabilities": {"drop": ["ALL"]}},
-                    }],
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 1000,
+                        "runAsGroup": 1000,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [
+                        {
+                            "name": "kb-init",
+                            "image": image,
+                            "args": [
+                                "kb",
+                                "init",
+                                "--collection",
+                                cfg.collection,
+                                "--dim",
+                                str(cfg.embedding_dim),
+                                "--bootstrap-root-password",
+                                "--wait",
+                                "300",
+                            ],
+                            "envFrom": [{"secretRef": {"name": CONNECTION_SECRET}}],
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "256Mi"},
+                                "limits": {"cpu": "500m", "memory": "512Mi"},
+                            },
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                        }
+                    ],
                 },
             },
         },
@@ -209,37 +271,63 @@ class Milvus(pulumi.ComponentResource):
 
     endpoint: pulumi.Output[str]
 
-    def __init__(self, name: str, cfg: MilvusConfig, credentials: Credentials, readers: list[str],
-                 image: pulumi.Input[str] | None, shared: Shared):
+    def __init__(
+        self,
+        name: str,
+        cfg: MilvusConfig,
+        credentials: Credentials,
+        readers: list[str],
+        image: pulumi.Input[str] | None,
+        shared: Shared,
+    ):
         super().__init__("agentic:data:Milvus", name, None, shared.k8s_opts())
         data_ns = shared.namespaces["data"]
         store = credentials.store
         bucket = None
         after: list[pulumi.Resource] = [shared.namespace_resources["data"]]
         if cfg.storage == "s3":
-            self.bucket, key = secure_bucket(f"{name}-bucket", safe_name(shared.prefix, "milvus-", limit=37),
-                                             f"{shared.prefix}-milvus", f"Milvus segments of {shared.prefix}", self)
+            self.bucket, key = secure_bucket(
+                f"{name}-bucket",
+                safe_name(shared.prefix, "milvus-", limit=37),
+                f"{shared.prefix}-milvus",
+                f"Milvus segments of {shared.prefix}",
+                self,
+            )
             bucket = self.bucket.bucket
             _, association = pod_identity_role(
-                name, role_name=f"{shared.prefix}-milvus",
+                name,
+                role_name=f"{shared.prefix}-milvus",
                 policy=pulumi.Output.all(self.bucket.arn, key.arn).apply(
-                    lambda a: json.dumps(bucket_policy(a[0], a[1]))),
-                cluster_name=shared.cluster_name_output, namespace=data_ns, service_account=SERVICE_ACCOUNT,
-                parent=self, depends_on=list(shared.cluster_ready))
+                    lambda a: json.dumps(bucket_policy(a[0], a[1]))
+                ),
+                cluster_name=shared.cluster_name_output,
+                namespace=data_ns,
+                service_account=SERVICE_ACCOUNT,
+                parent=self,
+                depends_on=list(shared.cluster_ready),
+            )
             after.append(association)
         scope = shared.scope(self, name, data_ns, depends_on=tuple(after))
-        self.release = release(f"{name}-release", versions.MILVUS, release_name=RELEASE, namespace=data_ns,
-                               values=milvus_values(cfg, shared.region, shared.monitoring_crds is not None, bucket),
-                               opts=scope.opts())
+        self.release = release(
+            f"{name}-release",
+            versions.MILVUS,
+            release_name=RELEASE,
+            namespace=data_ns,
+            values=milvus_values(cfg, shared.region, shared.monitoring_crds is not None, bucket),
+            opts=scope.opts(),
+        )
         self.endpoint = pulumi.Output.from_input(uri(data_ns))
         root = aws_name(ROOT, store.prefix)
         for ns in sorted({data_ns, *readers}):
             shared.scope(self, f"{name}-connection", ns, depends_on=(store.store,)).apply(
-                connection_secret(ns, data_ns, store.refresh_interval, root), name=ns)
+                connection_secret(ns, data_ns, store.refresh_interval, root), name=ns
+            )
         if image is not None:
             job = kb_init_job(cfg, data_ns, image, shared.rotation.get(ROOT.name, 1))
             shared.scope(self, name, data_ns, depends_on=(self.release,)).apply(job, name="kb-init")
         else:
-            shared.notes.add("data.milvus: the knowledge-base collection is not created (agent_runtime.build is "
-                             "false, so there is no image to run `agent-runtime kb init` from): run it yourself")
+            shared.notes.add(
+                "data.milvus: the knowledge-base collection is not created (agent_runtime.build is "
+                "false, so there is no image to run `agent-runtime kb init` from): run it yourself"
+            )
         self.register_outputs({"endpoint": self.endpoint})

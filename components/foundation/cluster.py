@@ -22,8 +22,12 @@ from kit.naming import safe_name
 from kit.shared import Shared
 
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
-NODE_POLICIES = ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryPullOnly",
-                 "AmazonSSMManagedInstanceCore"]
+NODE_POLICIES = [
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEKS_CNI_Policy",
+    "AmazonEC2ContainerRegistryPullOnly",
+    "AmazonSSMManagedInstanceCore",
+]
 
 
 def gp3_storage_class() -> dict[str, Any]:
@@ -51,8 +55,12 @@ class EksCluster(pulumi.ComponentResource):
 
         self.secrets_key = None
         if cfg.secrets_encryption:
-            self.secrets_key = kms_key(f"{name}-secrets-key", f"{cfg.name}-eks-secrets",
-                                       f"EKS secrets envelope encryption for {cfg.name}", self)
+            self.secrets_key = kms_key(
+                f"{name}-secrets-key",
+                f"{cfg.name}-eks-secrets",
+                f"EKS secrets envelope encryption for {cfg.name}",
+                self,
+            )
 
         access_entries = {
             f"admin-{i}": eks.AccessEntryArgs(
@@ -100,8 +108,12 @@ class EksCluster(pulumi.ComponentResource):
         # System node group: on-demand, tainted for critical add-ons; Karpenter and add-ons run here.
         ng_cfg = cfg.system_node_group
         self.system_node_role = role_with_policies(
-            f"{name}-system-node-role", f"{cfg.name}-system-node", service_principal("ec2", region), NODE_POLICIES,
-            self, region,
+            f"{name}-system-node-role",
+            f"{cfg.name}-system-node",
+            service_principal("ec2", region),
+            NODE_POLICIES,
+            self,
+            region,
         )
         self.system_launch_template = aws.ec2.LaunchTemplate(
             f"{name}-system-lt",
@@ -110,13 +122,16 @@ class EksCluster(pulumi.ComponentResource):
             block_device_mappings=[
                 {
                     "device_name": "/dev/xvda",
-                    "ebs": {"volume_size": ng_cfg.disk_size_gib, "volume_type": "gp3", "encrypted": "true",
-                            "delete_on_termination": "true"},
+                    "ebs": {
+                        "volume_size": ng_cfg.disk_size_gib,
+                        "volume_type": "gp3",
+                        "encrypted": "true",
+                        "delete_on_termination": "true",
+                    },
                 }
             ],
             # IMDSv2 only; hop limit 2 because host-network add-ons (VPC CNI, EBS CSI node) read instance metadata.
-            metadata_options={"http_endpoint": "enabled", "http_tokens": "required",
-                              "http_put_response_hop_limit": 2},
+            metadata_options={"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 2},
             tag_specifications=[{"resource_type": "instance", "tags": {**shared.tags, "Name": f"{cfg.name}-system"}}],
             opts=child,
         )
@@ -129,10 +144,15 @@ class EksCluster(pulumi.ComponentResource):
             capacity_type="ON_DEMAND",
             instance_types=list(ng_cfg.instance_types),
             ami_type=ng_cfg.ami_type,
-            launch_template={"id": self.system_launch_template.id,
-                             "version": self.system_launch_template.latest_version.apply(str)},
-            scaling_config={"min_size": ng_cfg.min_size, "desired_size": ng_cfg.desired_size,
-                            "max_size": ng_cfg.max_size},
+            launch_template={
+                "id": self.system_launch_template.id,
+                "version": self.system_launch_template.latest_version.apply(str),
+            },
+            scaling_config={
+                "min_size": ng_cfg.min_size,
+                "desired_size": ng_cfg.desired_size,
+                "max_size": ng_cfg.max_size,
+            },
             labels=SYSTEM_LABELS,
             taints=[SYSTEM_TAINT_EKS],
             update_config={"max_unavailable": 1},
@@ -148,8 +168,13 @@ class EksCluster(pulumi.ComponentResource):
             opts=child,
         )
         self.ebs_csi_role = role_with_policies(
-            f"{name}-ebs-csi-role", f"{cfg.name}-ebs-csi", "pods.eks.amazonaws.com",
-            ["service-role/AmazonEBSCSIDriverPolicy"], self, region, tag_session=True,
+            f"{name}-ebs-csi-role",
+            f"{cfg.name}-ebs-csi",
+            "pods.eks.amazonaws.com",
+            ["service-role/AmazonEBSCSIDriverPolicy"],
+            self,
+            region,
+            tag_session=True,
         )
         self.ebs_csi_addon = aws.eks.Addon(
             f"{name}-aws-ebs-csi-driver",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+
 import pulumi
 import pulumi_aws as aws
 
@@ -44,7 +45,9 @@ class Network(pulumi.ComponentResource):
         if cfg.availability_zones:
             zones = [pulumi.Output.from_input(z) for z in cfg.availability_zones]
         else:
-            names = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self)).names
+            names = aws.get_availability_zones_output(
+                state="available", opts=pulumi.InvokeOutputOptions(parent=self)
+            ).names
             zones = [names.apply(lambda n, i=i: n[i]) for i in range(cfg.az_count)]
         n = cfg.az_count
         cidrs = allocate_subnets(cfg.vpc_cidr, [cfg.private_subnet_prefix] * n + [cfg.public_subnet_prefix] * n)
@@ -74,8 +77,11 @@ class Network(pulumi.ComponentResource):
                 cidr_block=public_cidrs[i],
                 availability_zone=zones[i],
                 map_public_ip_on_launch=False,
-                tags={"Name": f"{cluster}-public-{i}", "kubernetes.io/role/elb": "1",
-                      f"kubernetes.io/cluster/{cluster}": "shared"},
+                tags={
+                    "Name": f"{cluster}-public-{i}",
+                    "kubernetes.io/role/elb": "1",
+                    f"kubernetes.io/cluster/{cluster}": "shared",
+                },
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
@@ -100,8 +106,12 @@ class Network(pulumi.ComponentResource):
                 vpc_id=vpc.id,
                 cidr_block=private_cidrs[i],
                 availability_zone=zones[i],
-                tags={"Name": f"{cluster}-private-{i}", "kubernetes.io/role/internal-elb": "1",
-                      KARPENTER_DISCOVERY: cluster, f"kubernetes.io/cluster/{cluster}": "shared"},
+                tags={
+                    "Name": f"{cluster}-private-{i}",
+                    "kubernetes.io/role/internal-elb": "1",
+                    KARPENTER_DISCOVERY: cluster,
+                    f"kubernetes.io/cluster/{cluster}": "shared",
+                },
                 opts=child,
             )
             rt = aws.ec2.RouteTable(
@@ -119,6 +129,9 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = [s.id for s in private]
         self.nat_gateway_count = nat_count
         self.register_outputs(
-            {"vpc_id": self.vpc_id, "public_subnet_ids": self.public_subnet_ids,
-             "private_subnet_ids": self.private_subnet_ids}
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+            }
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 import pulumi
 import pulumi_aws as aws
 
@@ -18,8 +19,12 @@ def lifecycle_policy(keep: int) -> str:
                 {
                     "rulePriority": 1,
                     "description": "Expire untagged images after 7 days",
-                    "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
-                                  "countNumber": 7},
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": 7,
+                    },
                     "action": {"type": "expire"},
                 },
                 {

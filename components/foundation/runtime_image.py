@@ -23,10 +23,16 @@ def git_sha(root: Path = RUNTIME_DIR.parent) -> str:
     sha = os.environ.get("GITHUB_SHA")
     if not sha:
         try:
-            sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                                 check=True).stdout.strip()
-            dirty = subprocess.run(["git", "status", "--porcelain", "--", "agent_runtime"], cwd=root,
-                                   capture_output=True, text=True, check=True).stdout.strip()
+            sha = subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+            ).stdout.strip()
+            dirty = subprocess.run(
+                ["git", "status", "--porcelain", "--", "agent_runtime"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
             sha += "-dirty" if dirty else ""
         except (OSError, subprocess.CalledProcessError):
             sha = "unversioned"
@@ -38,8 +44,9 @@ class RuntimeImage(pulumi.ComponentResource):
 
     def __init__(self, name: str, repository: Any, tag: str, shared: Shared):
         super().__init__("agentic:aws:RuntimeImage", name, None, shared.aws_opts())
-        token = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id,
-                                                       opts=pulumi.InvokeOutputOptions(parent=self))
+        token = aws.ecr.get_authorization_token_output(
+            registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
         repo = pulumi.Output.from_input(repository.repository_url)
         self.image = docker_build.Image(
             f"{name}-image",
@@ -50,11 +57,13 @@ class RuntimeImage(pulumi.ComponentResource):
             tags=[repo.apply(lambda r: f"{r}:{tag}")],
             push=True,
             build_on_preview=False,
-            registries=[docker_build.RegistryArgs(
-                address=repo.apply(lambda r: r.split("/", 1)[0]),
-                username=token.user_name,
-                password=pulumi.Output.secret(token.password),
-            )],
+            registries=[
+                docker_build.RegistryArgs(
+                    address=repo.apply(lambda r: r.split("/", 1)[0]),
+                    username=token.user_name,
+                    password=pulumi.Output.secret(token.password),
+                )
+            ],
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.ref = self.image.ref

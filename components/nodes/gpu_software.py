@@ -56,13 +56,25 @@ def dcgm_values() -> DcgmValues:
 
 
 def dcgm_service_monitor() -> dict[str, Any]:
-    return service_monitor("dcgm-exporter", NAMESPACE, {"app.kubernetes.io/name": "dcgm-exporter"}, "metrics",
-                           interval="15s", scrape_timeout="10s")
+    return service_monitor(
+        "dcgm-exporter",
+        NAMESPACE,
+        {"app.kubernetes.io/name": "dcgm-exporter"},
+        "metrics",
+        interval="15s",
+        scrape_timeout="10s",
+    )
 
 
 class GpuSoftware(pulumi.ComponentResource):
-    def __init__(self, name: str, gpu_pools: list[GpuPool], dcgm_exporter: bool, shared: Shared,
-                 after: tuple[pulumi.Resource, ...] = ()):
+    def __init__(
+        self,
+        name: str,
+        gpu_pools: list[GpuPool],
+        dcgm_exporter: bool,
+        shared: Shared,
+        after: tuple[pulumi.Resource, ...] = (),
+    ):
         super().__init__("agentic:k8s:GpuSoftware", name, None, shared.k8s_opts())
         scope = shared.scope(self, name, NAMESPACE, depends_on=after)
         self.device_plugin = None
@@ -71,19 +83,28 @@ class GpuSoftware(pulumi.ComponentResource):
         needing = pools_needing_device_plugin(gpu_pools)
         if needing:
             self.device_plugin = release(
-                f"{name}-nvidia-device-plugin", versions.NVIDIA_DEVICE_PLUGIN, release_name="nvidia-device-plugin",
-                namespace=NAMESPACE, values=device_plugin_values(needing), opts=scope.opts(),
+                f"{name}-nvidia-device-plugin",
+                versions.NVIDIA_DEVICE_PLUGIN,
+                release_name="nvidia-device-plugin",
+                namespace=NAMESPACE,
+                values=device_plugin_values(needing),
+                opts=scope.opts(),
             )
         elif gpu_pools:
             shared.notes.add("NVIDIA device plugin not installed: every GPU pool uses Bottlerocket, which ships it.")
         if gpu_pools and dcgm_exporter:
             self.dcgm = release(
-                f"{name}-dcgm-exporter", versions.DCGM_EXPORTER, release_name="dcgm-exporter", namespace=NAMESPACE,
-                values=dcgm_values(), opts=scope.opts(),
+                f"{name}-dcgm-exporter",
+                versions.DCGM_EXPORTER,
+                release_name="dcgm-exporter",
+                namespace=NAMESPACE,
+                values=dcgm_values(),
+                opts=scope.opts(),
             )
             if shared.monitoring_crds is not None:
-                self.service_monitor = scope.apply(dcgm_service_monitor(), name="dcgm-servicemonitor",
-                                                   depends_on=[shared.monitoring_crds, self.dcgm])
+                self.service_monitor = scope.apply(
+                    dcgm_service_monitor(), name="dcgm-servicemonitor", depends_on=[shared.monitoring_crds, self.dcgm]
+                )
             else:
                 shared.notes.add(
                     "DCGM exporter ServiceMonitor left out: observability.prometheus is off, so the "

@@ -26,8 +26,12 @@ from kit.shared import Shared
 
 NAMESPACE = "karpenter"
 SERVICE_ACCOUNT = "karpenter"
-NODE_POLICIES = ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryPullOnly",
-                 "AmazonSSMManagedInstanceCore"]
+NODE_POLICIES = [
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEKS_CNI_Policy",
+    "AmazonEC2ContainerRegistryPullOnly",
+    "AmazonSSMManagedInstanceCore",
+]
 
 #: (rule suffix, EventBridge pattern) — the five event sources Karpenter handles (upstream CloudFormation).
 INTERRUPTION_EVENTS: list[tuple[str, dict]] = [
@@ -42,8 +46,9 @@ INTERRUPTION_EVENTS: list[tuple[str, dict]] = [
 ]
 
 
-def controller_policy(cluster: str, region: str, partition: str, account: str, queue_arn: str,
-                      node_role_arn: str) -> dict:
+def controller_policy(
+    cluster: str, region: str, partition: str, account: str, queue_arn: str, node_role_arn: str
+) -> dict:
     """The Karpenter 1.14 controller permissions (upstream getting-started CloudFormation, statement by statement),
     scoped to this cluster's tagged resources, its interruption queue and its node role."""
     ec2 = f"arn:{partition}:ec2:{region}"
@@ -51,8 +56,10 @@ def controller_policy(cluster: str, region: str, partition: str, account: str, q
     cluster_arn = f"arn:{partition}:eks:{region}:{account}:cluster/{cluster}"
     owned = {f"aws:RequestTag/kubernetes.io/cluster/{cluster}": "owned", "aws:RequestTag/eks:eks-cluster-name": cluster}
     res_owned = {f"aws:ResourceTag/kubernetes.io/cluster/{cluster}": "owned"}
-    launched = [f"{ec2}:*:{t}/*" for t in ("fleet", "instance", "volume", "network-interface", "launch-template",
-                                           "spot-instances-request")]
+    launched = [
+        f"{ec2}:*:{t}/*"
+        for t in ("fleet", "instance", "volume", "network-interface", "launch-template", "spot-instances-request")
+    ]
     region_tag = {"aws:RequestTag/topology.kubernetes.io/region": region}
     res_profile = {**res_owned, "aws:ResourceTag/topology.kubernetes.io/region": region}
 
@@ -65,55 +72,129 @@ def controller_policy(cluster: str, region: str, partition: str, account: str, q
     return {
         "Version": "2012-10-17",
         "Statement": [
-            stmt("AllowScopedEC2InstanceAccessActions", ["ec2:RunInstances", "ec2:CreateFleet"],
-                 [f"{ec2}::image/*", f"{ec2}::snapshot/*", f"{ec2}:*:security-group/*", f"{ec2}:*:subnet/*",
-                  f"{ec2}:*:capacity-reservation/*", f"{ec2}:*:placement-group/*"]),
-            stmt("AllowScopedEC2LaunchTemplateAccessActions", ["ec2:RunInstances", "ec2:CreateFleet"],
-                 f"{ec2}:*:launch-template/*",
-                 {"StringEquals": res_owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}}),
-            stmt("AllowScopedEC2InstanceActionsWithTags",
-                 ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"], launched,
-                 {"StringEquals": owned, "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}}),
-            stmt("AllowScopedResourceCreationTagging", "ec2:CreateTags", launched,
-                 {"StringEquals": {**owned, "ec2:CreateAction": ["RunInstances", "CreateFleet",
-                                                                 "CreateLaunchTemplate"]},
-                  "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}}),
-            stmt("AllowScopedResourceTagging", "ec2:CreateTags", f"{ec2}:*:instance/*",
-                 {"StringEquals": res_owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
-                  "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": cluster},
-                  "ForAllValues:StringEquals": {"aws:TagKeys": ["eks:eks-cluster-name", "karpenter.sh/nodeclaim",
-                                                                "Name"]}}),
-            stmt("AllowScopedDeletion", ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
-                 [f"{ec2}:*:instance/*", f"{ec2}:*:launch-template/*"],
-                 {"StringEquals": res_owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}}),
-            stmt("AllowRegionalReadActions",
-                 ["ec2:DescribeAvailabilityZones", "ec2:DescribeCapacityReservations", "ec2:DescribeImages",
-                  "ec2:DescribeInstances", "ec2:DescribeInstanceStatus", "ec2:DescribeInstanceTypeOfferings",
-                  "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplates", "ec2:DescribePlacementGroups",
-                  "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets"], "*",
-                 {"StringEquals": {"aws:RequestedRegion": region}}),
+            stmt(
+                "AllowScopedEC2InstanceAccessActions",
+                ["ec2:RunInstances", "ec2:CreateFleet"],
+                [
+                    f"{ec2}::image/*",
+                    f"{ec2}::snapshot/*",
+                    f"{ec2}:*:security-group/*",
+                    f"{ec2}:*:subnet/*",
+                    f"{ec2}:*:capacity-reservation/*",
+                    f"{ec2}:*:placement-group/*",
+                ],
+            ),
+            stmt(
+                "AllowScopedEC2LaunchTemplateAccessActions",
+                ["ec2:RunInstances", "ec2:CreateFleet"],
+                f"{ec2}:*:launch-template/*",
+                {"StringEquals": res_owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}},
+            ),
+            stmt(
+                "AllowScopedEC2InstanceActionsWithTags",
+                ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
+                launched,
+                {"StringEquals": owned, "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}},
+            ),
+            stmt(
+                "AllowScopedResourceCreationTagging",
+                "ec2:CreateTags",
+                launched,
+                {
+                    "StringEquals": {
+                        **owned,
+                        "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"],
+                    },
+                    "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},
+                },
+            ),
+            stmt(
+                "AllowScopedResourceTagging",
+                "ec2:CreateTags",
+                f"{ec2}:*:instance/*",
+                {
+                    "StringEquals": res_owned,
+                    "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
+                    "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": cluster},
+                    "ForAllValues:StringEquals": {
+                        "aws:TagKeys": ["eks:eks-cluster-name", "karpenter.sh/nodeclaim", "Name"]
+                    },
+                },
+            ),
+            stmt(
+                "AllowScopedDeletion",
+                ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
+                [f"{ec2}:*:instance/*", f"{ec2}:*:launch-template/*"],
+                {"StringEquals": res_owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}},
+            ),
+            stmt(
+                "AllowRegionalReadActions",
+                [
+                    "ec2:DescribeAvailabilityZones",
+                    "ec2:DescribeCapacityReservations",
+                    "ec2:DescribeImages",
+                    "ec2:DescribeInstances",
+                    "ec2:DescribeInstanceStatus",
+                    "ec2:DescribeInstanceTypeOfferings",
+                    "ec2:DescribeInstanceTypes",
+                    "ec2:DescribeLaunchTemplates",
+                    "ec2:DescribePlacementGroups",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSpotPriceHistory",
+                    "ec2:DescribeSubnets",
+                ],
+                "*",
+                {"StringEquals": {"aws:RequestedRegion": region}},
+            ),
             stmt("AllowSSMReadActions", "ssm:GetParameter", f"arn:{partition}:ssm:{region}::parameter/aws/service/*"),
             stmt("AllowPricingReadActions", "pricing:GetProducts", "*"),
-            stmt("AllowInterruptionQueueActions", ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
-                 queue_arn),
-            stmt("AllowPassingInstanceRole", "iam:PassRole", node_role_arn,
-                 {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}}),
-            stmt("AllowScopedInstanceProfileCreationActions", "iam:CreateInstanceProfile", profiles,
-                 {"StringEquals": {**owned, **region_tag},
-                  "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"}}),
-            stmt("AllowScopedInstanceProfileTagActions", "iam:TagInstanceProfile", profiles,
-                 {"StringEquals": {**res_profile, **owned, **region_tag},
-                  "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*",
-                                 "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"}}),
-            stmt("AllowScopedInstanceProfileActions",
-                 ["iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"],
-                 profiles,
-                 {"StringEquals": res_profile, "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"}}),
+            stmt(
+                "AllowInterruptionQueueActions",
+                ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
+                queue_arn,
+            ),
+            stmt(
+                "AllowPassingInstanceRole",
+                "iam:PassRole",
+                node_role_arn,
+                {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}},
+            ),
+            stmt(
+                "AllowScopedInstanceProfileCreationActions",
+                "iam:CreateInstanceProfile",
+                profiles,
+                {
+                    "StringEquals": {**owned, **region_tag},
+                    "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"},
+                },
+            ),
+            stmt(
+                "AllowScopedInstanceProfileTagActions",
+                "iam:TagInstanceProfile",
+                profiles,
+                {
+                    "StringEquals": {**res_profile, **owned, **region_tag},
+                    "StringLike": {
+                        "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*",
+                        "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*",
+                    },
+                },
+            ),
+            stmt(
+                "AllowScopedInstanceProfileActions",
+                ["iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"],
+                profiles,
+                {"StringEquals": res_profile, "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"}},
+            ),
             stmt("AllowUnscopedInstanceProfileListAction", "iam:ListInstanceProfiles", "*"),
             stmt("AllowInstanceProfileReadActions", "iam:GetInstanceProfile", profiles),
             stmt("AllowAPIServerEndpointDiscovery", "eks:DescribeCluster", cluster_arn),
-            stmt("AllowZonalShiftStatusReadOnly", "arc-zonal-shift:GetManagedResource", "*",
-                 {"StringEquals": {"arc-zonal-shift:ResourceIdentifier": cluster_arn}}),
+            stmt(
+                "AllowZonalShiftStatusReadOnly",
+                "arc-zonal-shift:GetManagedResource",
+                "*",
+                {"StringEquals": {"arc-zonal-shift:ResourceIdentifier": cluster_arn}},
+            ),
         ],
     }
 
@@ -184,8 +265,9 @@ def karpenter_values(cluster: str, queue_name: Any, ha: bool) -> KarpenterValues
         settings=_Settings(cluster_name=cluster, interruption_queue=queue_name),
         node_selector={"kubernetes.io/os": "linux", **SYSTEM_LABELS},
         tolerations=[SYSTEM_TOLERATION],
-        controller=_Controller(resources={"requests": {"cpu": "500m", "memory": "1Gi"},
-                                          "limits": {"cpu": "1", "memory": "1Gi"}}),
+        controller=_Controller(
+            resources={"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+        ),
         pod_disruption_budget=_Pdb(name="karpenter", max_unavailable=1),
         service_monitor=_Toggle(enabled=False),  # ours below, first-class and schema-checked
     )
@@ -200,8 +282,12 @@ class Karpenter(pulumi.ComponentResource):
 
         # Nodes Karpenter launches use this role; an EC2_LINUX access entry lets them join the cluster.
         self.node_role = role_with_policies(
-            f"{name}-node-role", f"{cluster}-karpenter-node", service_principal("ec2", region), NODE_POLICIES,
-            self, region,
+            f"{name}-node-role",
+            f"{cluster}-karpenter-node",
+            service_principal("ec2", region),
+            NODE_POLICIES,
+            self,
+            region,
         )
         self.node_access_entry = aws.eks.AccessEntry(
             f"{name}-node-access-entry",
@@ -245,33 +331,53 @@ class Karpenter(pulumi.ComponentResource):
         # Controller role through EKS Pod Identity.
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         self.controller_role, self.pod_identity = pod_identity_role(
-            f"{name}-controller", role_name=f"{cluster}-karpenter-controller",
+            f"{name}-controller",
+            role_name=f"{cluster}-karpenter-controller",
             policy=pulumi.Output.all(account, self.queue.arn, self.node_role.arn).apply(
-                lambda a: json.dumps(controller_policy(cluster, region, shared.partition, a[0], a[1], a[2]))),
-            cluster_name=shared.cluster_name_output, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT,
-            parent=self, depends_on=list(shared.cluster_ready), association_name=f"{name}-pod-identity")
+                lambda a: json.dumps(controller_policy(cluster, region, shared.partition, a[0], a[1], a[2]))
+            ),
+            cluster_name=shared.cluster_name_output,
+            namespace=NAMESPACE,
+            service_account=SERVICE_ACCOUNT,
+            parent=self,
+            depends_on=list(shared.cluster_ready),
+            association_name=f"{name}-pod-identity",
+        )
 
         self.namespace = GovernedNamespace(f"{name}-ns", system_namespace(NAMESPACE), shared, parent=self)
         scope = shared.scope(self, name, NAMESPACE)
         self.crd_release = release(
-            f"{name}-crd", versions.KARPENTER_CRD, release_name="karpenter-crd", namespace=NAMESPACE,
+            f"{name}-crd",
+            versions.KARPENTER_CRD,
+            release_name="karpenter-crd",
+            namespace=NAMESPACE,
             opts=scope.opts([self.namespace]),
         )
         self.release = release(
-            f"{name}-controller", versions.KARPENTER, release_name="karpenter", namespace=NAMESPACE,
-            values=karpenter_values(cluster, self.queue.name, shared.high_availability), skip_crds=True,
+            f"{name}-controller",
+            versions.KARPENTER,
+            release_name="karpenter",
+            namespace=NAMESPACE,
+            values=karpenter_values(cluster, self.queue.name, shared.high_availability),
+            skip_crds=True,
             opts=scope.opts([self.crd_release, self.pod_identity, self.node_access_entry, *shared.cluster_ready]),
         )
         self.service_monitor = None
         if shared.monitoring_crds is not None:
             self.service_monitor = scope.apply(
                 service_monitor("karpenter", NAMESPACE, {"app.kubernetes.io/name": "karpenter"}, "http-metrics"),
-                name="servicemonitor", depends_on=[self.release, shared.monitoring_crds],
+                name="servicemonitor",
+                depends_on=[self.release, shared.monitoring_crds],
             )
         else:
-            shared.notes.add("Karpenter ServiceMonitor left out: observability.prometheus is off, so the "
-                             "prometheus-operator CRDs are not installed.")
+            shared.notes.add(
+                "Karpenter ServiceMonitor left out: observability.prometheus is off, so the "
+                "prometheus-operator CRDs are not installed."
+            )
         self.register_outputs(
-            {"node_role_name": self.node_role.name, "interruption_queue": self.queue.name,
-             "controller_role_arn": self.controller_role.arn}
+            {
+                "node_role_name": self.node_role.name,
+                "interruption_queue": self.queue.name,
+                "controller_role_arn": self.controller_role.arn,
+            }
         )

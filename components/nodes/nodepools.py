@@ -15,6 +15,7 @@ from config.pools import CpuPool, Disruption, GpuPool, Volume
 from kit.labels import GPU_PRESENT, GPU_TAINT, KARPENTER_DISCOVERY, POOL, metadata
 from kit.shared import Shared
 
+
 def _disruption(d: Disruption) -> dict[str, Any]:
     budgets = []
     for b in d.budgets:
@@ -26,8 +27,7 @@ def _disruption(d: Disruption) -> dict[str, Any]:
         if b.reasons:
             budget["reasons"] = list(b.reasons)
         budgets.append(budget)
-    return {"consolidationPolicy": d.consolidation_policy, "consolidateAfter": d.consolidate_after,
-            "budgets": budgets}
+    return {"consolidationPolicy": d.consolidation_policy, "consolidateAfter": d.consolidate_after, "budgets": budgets}
 
 
 def _ebs(device: str, v: Volume) -> dict[str, Any]:
@@ -45,8 +45,15 @@ def _ebs(device: str, v: Volume) -> dict[str, Any]:
 
 
 def nodeclass(
-    name: str, *, cluster: str, node_role: str, ami_alias: str, root: Volume, data: Volume | None,
-    capacity_reservations: list[str], tags: dict[str, str],
+    name: str,
+    *,
+    cluster: str,
+    node_role: str,
+    ami_alias: str,
+    root: Volume,
+    data: Volume | None,
+    capacity_reservations: list[str],
+    tags: dict[str, str],
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "role": node_role,
@@ -64,8 +71,12 @@ def nodeclass(
     }
     if capacity_reservations:
         spec["capacityReservationSelectorTerms"] = [{"id": cr} for cr in capacity_reservations]
-    return {"apiVersion": versions.KARPENTER_NODECLASS_API, "kind": "EC2NodeClass", "metadata": metadata(name),
-            "spec": spec}
+    return {
+        "apiVersion": versions.KARPENTER_NODECLASS_API,
+        "kind": "EC2NodeClass",
+        "metadata": metadata(name),
+        "spec": spec,
+    }
 
 
 def gpu_nodepool(pool: GpuPool) -> dict[str, Any]:
@@ -77,21 +88,42 @@ def gpu_nodepool(pool: GpuPool) -> dict[str, Any]:
     ]
     if pool.gpu_counts:
         requirements.append(
-            {"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "In",
-             "values": [str(c) for c in pool.gpu_counts]}
+            {
+                "key": "karpenter.k8s.aws/instance-gpu-count",
+                "operator": "In",
+                "values": [str(c) for c in pool.gpu_counts],
+            }
         )
     else:
         requirements.append({"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "Gt", "values": ["0"]})
-    limits = {"nvidia.com/gpu": str(pool.limits.gpus), "cpu": str(pool.limits.cpu),
-              "memory": f"{pool.limits.memory_gib}Gi"}
-    return _nodepool(pool.name, pool.weight, limits, pool.disruption, {POOL: pool.name, GPU_PRESENT: "true"},
-                     requirements, taints=[GPU_TAINT])
+    limits = {
+        "nvidia.com/gpu": str(pool.limits.gpus),
+        "cpu": str(pool.limits.cpu),
+        "memory": f"{pool.limits.memory_gib}Gi",
+    }
+    return _nodepool(
+        pool.name,
+        pool.weight,
+        limits,
+        pool.disruption,
+        {POOL: pool.name, GPU_PRESENT: "true"},
+        requirements,
+        taints=[GPU_TAINT],
+    )
 
 
-def _nodepool(name: str, weight: int, limits: dict[str, str], disruption: Disruption, labels: dict[str, str],
-              requirements: list[dict[str, Any]], taints: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    template_spec: dict[str, Any] = {"nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass",
-                                                      "name": name}}
+def _nodepool(
+    name: str,
+    weight: int,
+    limits: dict[str, str],
+    disruption: Disruption,
+    labels: dict[str, str],
+    requirements: list[dict[str, Any]],
+    taints: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    template_spec: dict[str, Any] = {
+        "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": name}
+    }
     if taints:
         template_spec["taints"] = taints
     template_spec["expireAfter"] = disruption.expire_after
@@ -100,8 +132,12 @@ def _nodepool(name: str, weight: int, limits: dict[str, str], disruption: Disrup
         "apiVersion": versions.KARPENTER_NODEPOOL_API,
         "kind": "NodePool",
         "metadata": metadata(name),
-        "spec": {"weight": weight, "limits": limits, "disruption": _disruption(disruption),
-                 "template": {"metadata": {"labels": labels}, "spec": template_spec}},
+        "spec": {
+            "weight": weight,
+            "limits": limits,
+            "disruption": _disruption(disruption),
+            "template": {"metadata": {"labels": labels}, "spec": template_spec},
+        },
     }
 
 
@@ -113,36 +149,68 @@ def cpu_nodepool(pool: CpuPool) -> dict[str, Any]:
         {"key": "kubernetes.io/arch", "operator": "In", "values": list(pool.architectures)},
         {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
     ]
-    return _nodepool(pool.name, pool.weight, {"cpu": str(pool.cpu_limit), "memory": f"{pool.memory_limit_gib}Gi"},
-                     pool.disruption, {POOL: pool.name}, requirements)
+    return _nodepool(
+        pool.name,
+        pool.weight,
+        {"cpu": str(pool.cpu_limit), "memory": f"{pool.memory_limit_gib}Gi"},
+        pool.disruption,
+        {POOL: pool.name},
+        requirements,
+    )
 
 
 class NodePools(pulumi.ComponentResource):
     """Registers every pool's EC2NodeClass and NodePool. Both depend on ``karpenter`` (CRDs and the controller whose
     finalizers clean up nodes on destroy)."""
 
-    def __init__(self, name: str, gpu_pools: list[GpuPool], cpu_pool: CpuPool, node_role_name: pulumi.Input[str],
-                 karpenter: pulumi.Resource, shared: Shared):
+    def __init__(
+        self,
+        name: str,
+        gpu_pools: list[GpuPool],
+        cpu_pool: CpuPool,
+        node_role_name: pulumi.Input[str],
+        karpenter: pulumi.Resource,
+        shared: Shared,
+    ):
         super().__init__("agentic:k8s:NodePools", name, None, shared.k8s_opts())
         scope = shared.scope(self, name, depends_on=(karpenter,))
         self.nodepools: dict[str, pulumi.CustomResource] = {}
         self.nodeclasses: dict[str, pulumi.CustomResource] = {}
         pools: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
         for pool in gpu_pools:
-            pools.append((pool.name, gpu_nodepool(pool), dict(
-                ami_alias=pool.ami_alias, root=pool.root_volume, data=pool.data_volume,
-                capacity_reservations=list(pool.capacity_reservations))))
-        pools.append((cpu_pool.name, cpu_nodepool(cpu_pool), dict(
-            ami_alias=cpu_pool.ami_alias, root=cpu_pool.root_volume, data=None, capacity_reservations=[])))
+            pools.append(
+                (
+                    pool.name,
+                    gpu_nodepool(pool),
+                    dict(
+                        ami_alias=pool.ami_alias,
+                        root=pool.root_volume,
+                        data=pool.data_volume,
+                        capacity_reservations=list(pool.capacity_reservations),
+                    ),
+                )
+            )
+        pools.append(
+            (
+                cpu_pool.name,
+                cpu_nodepool(cpu_pool),
+                dict(ami_alias=cpu_pool.ami_alias, root=cpu_pool.root_volume, data=None, capacity_reservations=[]),
+            )
+        )
         role = pulumi.Output.from_input(node_role_name)
         for pool_name, nodepool, nc in pools:
             manifest = role.apply(
-                lambda r, pn=pool_name, nc=nc: nodeclass(pn, cluster=shared.prefix, node_role=r, tags=shared.tags,
-                                                         **nc)
+                lambda r, pn=pool_name, nc=nc: nodeclass(pn, cluster=shared.prefix, node_role=r, tags=shared.tags, **nc)
             )
-            ec2nc = scope.apply({"apiVersion": versions.KARPENTER_NODECLASS_API, "kind": "EC2NodeClass",
-                                 "metadata": metadata(pool_name), "spec": manifest.apply(lambda m: m["spec"])},
-                                name=f"{pool_name}-nodeclass")
+            ec2nc = scope.apply(
+                {
+                    "apiVersion": versions.KARPENTER_NODECLASS_API,
+                    "kind": "EC2NodeClass",
+                    "metadata": metadata(pool_name),
+                    "spec": manifest.apply(lambda m: m["spec"]),
+                },
+                name=f"{pool_name}-nodeclass",
+            )
             self.nodeclasses[pool_name] = ec2nc
             self.nodepools[pool_name] = scope.apply(nodepool, name=pool_name, depends_on=[ec2nc])
         self.register_outputs({"nodepools": list(self.nodepools)})

@@ -15,61 +15,144 @@ AGENT_NS = "{agents}|tenant-.+"
 
 
 def _rule(alert: str, expr: str, for_: str, severity: str, summary: str, anchor: str) -> dict[str, Any]:
-    return {"alert": alert, "expr": expr, "for": for_, "labels": {"severity": severity},
-            "annotations": {"summary": summary, "runbook_url": f"{RUNBOOKS}#{anchor}"}}
+    return {
+        "alert": alert,
+        "expr": expr,
+        "for": for_,
+        "labels": {"severity": severity},
+        "annotations": {"summary": summary, "runbook_url": f"{RUNBOOKS}#{anchor}"},
+    }
 
 
 def rule_groups(t: AlertThresholds, agents_ns: str) -> list[dict[str, Any]]:
     ns = AGENT_NS.format(agents=agents_ns)
-    errors = (f'sum by (namespace, agent_name) (rate(agent_requests_total{{status=~"failure|timeout"}}[5m])) '
-              f'/ sum by (namespace, agent_name) (rate(agent_requests_total[5m])) * 100 > {t.error_rate_percent:g}')
-    latency = ("histogram_quantile({q}, sum by (namespace, agent_name, le) "
-               "(rate(agent_request_duration_seconds_bucket[5m]))) > {s:g}")
-    ready = (f'sum by (namespace, deployment) (kube_deployment_status_replicas_ready{{namespace=~"{ns}"}}) '
-             f'/ sum by (namespace, deployment) (kube_deployment_spec_replicas{{namespace=~"{ns}"}} > 0) * 100 '
-             f'< {t.ready_ratio_percent:g}')
-    down = (f'sum by (namespace, deployment) (kube_deployment_spec_replicas{{namespace=~"{ns}"}}) > 0 '
-            f'and sum by (namespace, deployment) (kube_deployment_status_replicas_available{{namespace=~"{ns}"}}) == 0')
+    errors = (
+        f'sum by (namespace, agent_name) (rate(agent_requests_total{{status=~"failure|timeout"}}[5m])) '
+        f"/ sum by (namespace, agent_name) (rate(agent_requests_total[5m])) * 100 > {t.error_rate_percent:g}"
+    )
+    latency = (
+        "histogram_quantile({q}, sum by (namespace, agent_name, le) "
+        "(rate(agent_request_duration_seconds_bucket[5m]))) > {s:g}"
+    )
+    ready = (
+        f'sum by (namespace, deployment) (kube_deployment_status_replicas_ready{{namespace=~"{ns}"}}) '
+        f'/ sum by (namespace, deployment) (kube_deployment_spec_replicas{{namespace=~"{ns}"}} > 0) * 100 '
+        f"< {t.ready_ratio_percent:g}"
+    )
+    down = (
+        f'sum by (namespace, deployment) (kube_deployment_spec_replicas{{namespace=~"{ns}"}}) > 0 '
+        f'and sum by (namespace, deployment) (kube_deployment_status_replicas_available{{namespace=~"{ns}"}}) == 0'
+    )
     cost = f"sum by (namespace) (rate(llm_cost_usd_total[1h])) * 3600 > {t.llm_cost_usd_per_hour:g}"
-    gpu_mem = (f"DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE) * 100 "
-               f"> {t.gpu_memory_percent:g}")
+    gpu_mem = f"DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE) * 100 > {t.gpu_memory_percent:g}"
     return [
-        {"name": "agents", "rules": [
-            _rule("AgentHighErrorRate", errors, "5m", "critical",
-                  f"Agent {{{{ $labels.agent_name }}}} fails more than {t.error_rate_percent:g}% of requests", "agenthigherrorrate"),
-            _rule("AgentHighLatency", latency.format(q=0.99, s=t.p99_latency_seconds), "5m", "critical",
-                  f"Agent {{{{ $labels.agent_name }}}} p99 latency is above {t.p99_latency_seconds:g}s", "agenthighlatency"),
-            _rule("AgentHighLatency", latency.format(q=0.95, s=t.p95_latency_seconds), "10m", "warning",
-                  f"Agent {{{{ $labels.agent_name }}}} p95 latency is above {t.p95_latency_seconds:g}s", "agenthighlatency"),
-            _rule("AgentPodNotReady", ready, "5m", "warning",
-                  f"Fewer than {t.ready_ratio_percent:g}% of {{{{ $labels.deployment }}}} pods are ready", "agentpodnotready"),
-            _rule("AgentDown", down, "2m", "critical", "No pod of {{ $labels.deployment }} is available",
-                  "agentdown"),
-            _rule("HighLLMCost", cost, "15m", "warning",
-                  f"LLM spend in {{{{ $labels.namespace }}}} is above ${t.llm_cost_usd_per_hour:g}/h", "highllmcost"),
-        ]},
-        {"name": "gpus", "rules": [
-            _rule("GpuXidError", "max by (Hostname, gpu) (DCGM_FI_DEV_XID_ERRORS) > 0", "0m", "critical",
-                  "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} reported an XID error", "gpuxiderror"),
-            _rule("GpuRowRemapFailure", "max by (Hostname, gpu) (DCGM_FI_DEV_ROW_REMAP_FAILURE) > 0", "0m",
-                  "critical", "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} failed to remap memory rows: drain "
-                              "the node", "gpurowremapfailure"),
-            _rule("GpuMemoryPressure", gpu_mem, "10m", "warning",
-                  f"GPU {{{{ $labels.gpu }}}} on {{{{ $labels.Hostname }}}} uses more than {t.gpu_memory_percent:g}% of its memory", "gpumemorypressure"),
-            _rule("VllmQueueSaturated", f"sum by (namespace, model_name) (vllm:num_requests_waiting) "
-                                        f"> {t.vllm_queue_depth}", "5m", "warning",
-                  f"More than {t.vllm_queue_depth} requests wait for model {{{{ $labels.model_name }}}}", "vllmqueuesaturated"),
-        ]},
-        {"name": "capacity", "rules": [
-            _rule("KarpenterProvisioningFailures",
-                  'sum by (error) (increase(karpenter_cloudprovider_errors_total{method="Create"}[15m])) > 0',
-                  "0m", "warning", "Karpenter failed to launch capacity ({{ $labels.error }})",
-                  "karpenterprovisioningfailures"),
-            _rule("NodePoolGpuLimitReached",
-                  'karpenter_nodepools_usage{resource_type="nvidia.com/gpu"} '
-                  '>= on (nodepool) karpenter_nodepools_limit{resource_type="nvidia.com/gpu"}', "5m", "warning",
-                  "NodePool {{ $labels.nodepool }} has used its whole GPU limit", "nodepoolgpulimitreached"),
-        ]},
+        {
+            "name": "agents",
+            "rules": [
+                _rule(
+                    "AgentHighErrorRate",
+                    errors,
+                    "5m",
+                    "critical",
+                    f"Agent {{{{ $labels.agent_name }}}} fails more than {t.error_rate_percent:g}% of requests",
+                    "agenthigherrorrate",
+                ),
+                _rule(
+                    "AgentHighLatency",
+                    latency.format(q=0.99, s=t.p99_latency_seconds),
+                    "5m",
+                    "critical",
+                    f"Agent {{{{ $labels.agent_name }}}} p99 latency is above {t.p99_latency_seconds:g}s",
+                    "agenthighlatency",
+                ),
+                _rule(
+                    "AgentHighLatency",
+                    latency.format(q=0.95, s=t.p95_latency_seconds),
+                    "10m",
+                    "warning",
+                    f"Agent {{{{ $labels.agent_name }}}} p95 latency is above {t.p95_latency_seconds:g}s",
+                    "agenthighlatency",
+                ),
+                _rule(
+                    "AgentPodNotReady",
+                    ready,
+                    "5m",
+                    "warning",
+                    f"Fewer than {t.ready_ratio_percent:g}% of {{{{ $labels.deployment }}}} pods are ready",
+                    "agentpodnotready",
+                ),
+                _rule(
+                    "AgentDown", down, "2m", "critical", "No pod of {{ $labels.deployment }} is available", "agentdown"
+                ),
+                _rule(
+                    "HighLLMCost",
+                    cost,
+                    "15m",
+                    "warning",
+                    f"LLM spend in {{{{ $labels.namespace }}}} is above ${t.llm_cost_usd_per_hour:g}/h",
+                    "highllmcost",
+                ),
+            ],
+        },
+        {
+            "name": "gpus",
+            "rules": [
+                _rule(
+                    "GpuXidError",
+                    "max by (Hostname, gpu) (DCGM_FI_DEV_XID_ERRORS) > 0",
+                    "0m",
+                    "critical",
+                    "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} reported an XID error",
+                    "gpuxiderror",
+                ),
+                _rule(
+                    "GpuRowRemapFailure",
+                    "max by (Hostname, gpu) (DCGM_FI_DEV_ROW_REMAP_FAILURE) > 0",
+                    "0m",
+                    "critical",
+                    "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} failed to remap memory rows: drain the node",
+                    "gpurowremapfailure",
+                ),
+                _rule(
+                    "GpuMemoryPressure",
+                    gpu_mem,
+                    "10m",
+                    "warning",
+                    f"GPU {{{{ $labels.gpu }}}} on {{{{ $labels.Hostname }}}} uses more than {t.gpu_memory_percent:g}% of its memory",
+                    "gpumemorypressure",
+                ),
+                _rule(
+                    "VllmQueueSaturated",
+                    f"sum by (namespace, model_name) (vllm:num_requests_waiting) > {t.vllm_queue_depth}",
+                    "5m",
+                    "warning",
+                    f"More than {t.vllm_queue_depth} requests wait for model {{{{ $labels.model_name }}}}",
+                    "vllmqueuesaturated",
+                ),
+            ],
+        },
+        {
+            "name": "capacity",
+            "rules": [
+                _rule(
+                    "KarpenterProvisioningFailures",
+                    'sum by (error) (increase(karpenter_cloudprovider_errors_total{method="Create"}[15m])) > 0',
+                    "0m",
+                    "warning",
+                    "Karpenter failed to launch capacity ({{ $labels.error }})",
+                    "karpenterprovisioningfailures",
+                ),
+                _rule(
+                    "NodePoolGpuLimitReached",
+                    'karpenter_nodepools_usage{resource_type="nvidia.com/gpu"} '
+                    '>= on (nodepool) karpenter_nodepools_limit{resource_type="nvidia.com/gpu"}',
+                    "5m",
+                    "warning",
+                    "NodePool {{ $labels.nodepool }} has used its whole GPU limit",
+                    "nodepoolgpulimitreached",
+                ),
+            ],
+        },
     ]
 
 
@@ -85,20 +168,49 @@ def alertmanager_config(routing: AlertRouting) -> tuple[dict[str, Any], list[str
     if routing.slack:
         ref = routing.slack.webhook
         secrets.append(ref.name)
-        receivers.append({"name": "slack", "slack_configs": [{
-            "channel": routing.slack.channel, "send_resolved": True,
-            "api_url_file": f"{SECRETS_DIR}/{ref.name}/{ref.key}"}]})
+        receivers.append(
+            {
+                "name": "slack",
+                "slack_configs": [
+                    {
+                        "channel": routing.slack.channel,
+                        "send_resolved": True,
+                        "api_url_file": f"{SECRETS_DIR}/{ref.name}/{ref.key}",
+                    }
+                ],
+            }
+        )
     if routing.email:
         e = routing.email
         secrets.append(e.password.name)
-        receivers.append({"name": "email", "email_configs": [{
-            "to": ", ".join(e.to), "from": e.sender, "smarthost": e.smarthost, "auth_username": e.username,
-            "auth_password_file": f"{SECRETS_DIR}/{e.password.name}/{e.password.key}", "send_resolved": True}]})
+        receivers.append(
+            {
+                "name": "email",
+                "email_configs": [
+                    {
+                        "to": ", ".join(e.to),
+                        "from": e.sender,
+                        "smarthost": e.smarthost,
+                        "auth_username": e.username,
+                        "auth_password_file": f"{SECRETS_DIR}/{e.password.name}/{e.password.key}",
+                        "send_resolved": True,
+                    }
+                ],
+            }
+        )
     routes = [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}]
     for severity in ("critical", "warning"):
         for target in routing.targets(severity):
             routes.append({"receiver": target, "continue": True, "matchers": [f'severity = "{severity}"']})
-    config = {"route": {"receiver": "null", "group_by": ["alertname", "namespace"], "group_wait": "30s",
-                        "group_interval": "5m", "repeat_interval": "4h", "routes": routes},
-              "receivers": receivers}
+    config = {
+        "route": {
+            "receiver": "null",
+            "group_by": ["alertname", "namespace"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "4h",
+            "routes": routes,
+        },
+        "receivers": receivers,
+    }
     return config, sorted(set(secrets))

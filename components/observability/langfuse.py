@@ -43,29 +43,48 @@ def keys_secret(namespace: str, refresh: str, public: str, secret: str, generate
     """Langfuse's project keys (generated ones get Langfuse's pk-lf-/sk-lf- prefixes) and ``auth``, the OTLP Basic
     credentials base64("<public>:<secret>") the collector sends; from two Secrets Manager secrets."""
     pk, sk = ("pk-lf-", "sk-lf-") if generated else ("", "")
-    return external_secret(KEYS_SECRET, namespace, refresh, {"public": public, "secret": secret},
-                           template={"public-key": pk + "{{ .public }}", "secret-key": sk + "{{ .secret }}",
-                                     "auth": f'{{{{ printf "{pk}%s:{sk}%s" .public .secret | b64enc }}}}'})
+    return external_secret(
+        KEYS_SECRET,
+        namespace,
+        refresh,
+        {"public": public, "secret": secret},
+        template={
+            "public-key": pk + "{{ .public }}",
+            "secret-key": sk + "{{ .secret }}",
+            "auth": f'{{{{ printf "{pk}%s:{sk}%s" .public .secret | b64enc }}}}',
+        },
+    )
 
 
 def init_env() -> list[dict[str, Any]]:
     """Langfuse's headless initialisation: an organisation and project with the platform's keys."""
+
     def ref(key: str) -> dict[str, Any]:
         return {"valueFrom": {"secretKeyRef": {"name": KEYS_SECRET, "key": key}}}
 
-    return [{"name": "LANGFUSE_INIT_ORG_ID", "value": "agentic-platform"},
-            {"name": "LANGFUSE_INIT_ORG_NAME", "value": "agentic-platform"},
-            {"name": "LANGFUSE_INIT_PROJECT_ID", "value": "agents"},
-            {"name": "LANGFUSE_INIT_PROJECT_NAME", "value": "agents"},
-            {"name": "LANGFUSE_INIT_PROJECT_PUBLIC_KEY", **ref("public-key")},
-            {"name": "LANGFUSE_INIT_PROJECT_SECRET_KEY", **ref("secret-key")}]
+    return [
+        {"name": "LANGFUSE_INIT_ORG_ID", "value": "agentic-platform"},
+        {"name": "LANGFUSE_INIT_ORG_NAME", "value": "agentic-platform"},
+        {"name": "LANGFUSE_INIT_PROJECT_ID", "value": "agents"},
+        {"name": "LANGFUSE_INIT_PROJECT_NAME", "value": "agents"},
+        {"name": "LANGFUSE_INIT_PROJECT_PUBLIC_KEY", **ref("public-key")},
+        {"name": "LANGFUSE_INIT_PROJECT_SECRET_KEY", **ref("secret-key")},
+    ]
 
 
 def bucket_policy(bucket_arn: str) -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "Objects", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-         "Resource": f"{bucket_arn}/*"},
-        {"Sid": "Bucket", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket_arn}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Objects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": f"{bucket_arn}/*",
+            },
+            {"Sid": "Bucket", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket_arn},
+        ],
+    }
 
 
 class _Langfuse(HelmValues):
@@ -101,13 +120,21 @@ class LangfuseValues(HelmValues):
 
 def langfuse_values(prod: bool, region: str, db_host: Any = None, bucket: Any = None) -> LangfuseValues:
     values = LangfuseValues(
-        langfuse=_Langfuse(additional_env=init_env(), logging={"format": "json", "level": "info"},
-                           service_account={"create": True, "name": SERVICE_ACCOUNT}),
-        postgresql=_Postgres(deploy=True), clickhouse=_ClickHouse(deploy=True, crd_check=False), s3=_S3(deploy=True))
+        langfuse=_Langfuse(
+            additional_env=init_env(),
+            logging={"format": "json", "level": "info"},
+            service_account={"create": True, "name": SERVICE_ACCOUNT},
+        ),
+        postgresql=_Postgres(deploy=True),
+        clickhouse=_ClickHouse(deploy=True, crd_check=False),
+        s3=_S3(deploy=True),
+    )
     if prod:
-        values.postgresql = _Postgres(deploy=False, host=db_host, auth={
-            "username": "langfuse", "existingSecret": DB_SECRET,
-            "secretKeys": {"userPasswordKey": "password"}})
+        values.postgresql = _Postgres(
+            deploy=False,
+            host=db_host,
+            auth={"username": "langfuse", "existingSecret": DB_SECRET, "secretKeys": {"userPasswordKey": "password"}},
+        )
         values.s3 = _S3(deploy=False, bucket=bucket, region=region, force_path_style=False)
     return values
 
@@ -117,30 +144,70 @@ class Langfuse(pulumi.ComponentResource):
         super().__init__("agentic:k8s:Langfuse", name, None, shared.k8s_opts())
         ns = shared.namespaces["observability"]
         scope = shared.scope(self, name, ns, depends_on=(shared.namespace_resources["observability"], store.store))
-        after = [scope.apply(keys_secret(ns, store.refresh_interval, aws_name(public, store.prefix),
-                                         aws_name(secret, store.prefix), public.source == "generated"), name="keys")]
+        after = [
+            scope.apply(
+                keys_secret(
+                    ns,
+                    store.refresh_interval,
+                    aws_name(public, store.prefix),
+                    aws_name(secret, store.prefix),
+                    public.source == "generated",
+                ),
+                name="keys",
+            )
+        ]
         self.keys = after[0]
         db_host = bucket_name = None
         if shared.high_availability:
-            db = rds_postgres(f"{name}-db", parent=self, shared=shared, store=store, db_name="langfuse",
-                              username="langfuse", instance_class="db.t4g.large", storage_gib=50, backup_days=14,
-                              multi_az=True)
+            db = rds_postgres(
+                f"{name}-db",
+                parent=self,
+                shared=shared,
+                store=store,
+                db_name="langfuse",
+                username="langfuse",
+                instance_class="db.t4g.large",
+                storage_gib=50,
+                backup_days=14,
+                multi_az=True,
+            )
             db_host = db.address
-            after.append(scope.apply(password_secret(DB_SECRET, ns, store.refresh_interval, db,
-                                                     {"password": "{{ .password }}"}), name="database",
-                                     depends_on=[db]))
-            bucket, _ = secure_bucket(f"{name}-bucket", safe_name(shared.prefix, "langfuse-", limit=37),
-                                      f"{shared.prefix}-langfuse", f"Langfuse blobs of {shared.prefix}", self)
+            after.append(
+                scope.apply(
+                    password_secret(DB_SECRET, ns, store.refresh_interval, db, {"password": "{{ .password }}"}),
+                    name="database",
+                    depends_on=[db],
+                )
+            )
+            bucket, _ = secure_bucket(
+                f"{name}-bucket",
+                safe_name(shared.prefix, "langfuse-", limit=37),
+                f"{shared.prefix}-langfuse",
+                f"Langfuse blobs of {shared.prefix}",
+                self,
+            )
             bucket_name = bucket.bucket
-            _, assoc = pod_identity_role(f"{name}-s3", role_name=f"{shared.prefix}-langfuse",
-                                         policy=bucket.arn.apply(lambda a: json.dumps(bucket_policy(a))),
-                                         cluster_name=shared.cluster_name_output, namespace=ns,
-                                         service_account=SERVICE_ACCOUNT, parent=self,
-                                         depends_on=list(shared.cluster_ready))
+            _, assoc = pod_identity_role(
+                f"{name}-s3",
+                role_name=f"{shared.prefix}-langfuse",
+                policy=bucket.arn.apply(lambda a: json.dumps(bucket_policy(a))),
+                cluster_name=shared.cluster_name_output,
+                namespace=ns,
+                service_account=SERVICE_ACCOUNT,
+                parent=self,
+                depends_on=list(shared.cluster_ready),
+            )
             after.append(assoc)
-        self.release = release(f"{name}-release", versions.LANGFUSE, release_name=RELEASE, namespace=ns,
-                               values=langfuse_values(shared.high_availability, shared.region, db_host, bucket_name),
-                               opts=scope.opts(depends_on=after))
-        shared.notes.add(f"observability.langfuse: install the ClickHouse operator (clickhouse.com/v1alpha1) before "
-                         f"Langfuse: its chart's CRD check is off for the offline render ({RELEASE} in {ns})")
+        self.release = release(
+            f"{name}-release",
+            versions.LANGFUSE,
+            release_name=RELEASE,
+            namespace=ns,
+            values=langfuse_values(shared.high_availability, shared.region, db_host, bucket_name),
+            opts=scope.opts(depends_on=after),
+        )
+        shared.notes.add(
+            f"observability.langfuse: install the ClickHouse operator (clickhouse.com/v1alpha1) before "
+            f"Langfuse: its chart's CRD check is off for the offline render ({RELEASE} in {ns})"
+        )
         self.register_outputs({})

@@ -20,8 +20,8 @@ from catalog import versions
 from components.observability.alerts import alertmanager_config, rule_groups
 from components.observability.dashboards import dashboard_configmaps
 from components.secrets.credentials import external_secret, generation_annotations
-from components.tenancy.namespaces import GovernedNamespace, NamespaceSpec, system_namespace
 from components.secrets.operator import SecretsStore
+from components.tenancy.namespaces import GovernedNamespace, NamespaceSpec, system_namespace
 from config.observability import ObservabilityConfig
 from config.secrets import SecretRef, aws_name
 from kit.helm import HelmValues, release
@@ -34,9 +34,14 @@ GRAFANA_ADMIN = SecretRef(name="grafana-admin", key="password", source="generate
 
 def grafana_admin_secret(namespace: str, refresh: str, aws_secret: str, generation: int) -> dict[str, Any]:
     """Secret grafana-admin with the keys the chart reads (admin-user, admin-password)."""
-    return external_secret(GRAFANA_ADMIN.name, namespace, refresh, {"password": aws_secret},
-                           template={"admin-user": "admin", "admin-password": "{{ .password }}"},
-                           generation=generation)
+    return external_secret(
+        GRAFANA_ADMIN.name,
+        namespace,
+        refresh,
+        {"password": aws_secret},
+        template={"admin-user": "admin", "admin-password": "{{ .password }}"},
+        generation=generation,
+    )
 
 
 def prometheus_url(namespace: str) -> str:
@@ -109,22 +114,35 @@ NODE_EXPORTER_NAMESPACE = "node-exporter"
 
 def prometheus_stack_values(cfg: ObservabilityConfig, ha: bool, admin_generation: int = 1) -> PrometheusStackValues:
     size = cfg.storage_gib or (100 if ha else 20)
-    storage = {"volumeClaimTemplate": {"spec": {
-        "storageClassName": "gp3", "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": f"{size}Gi"}}}}}
+    storage = {
+        "volumeClaimTemplate": {
+            "spec": {
+                "storageClassName": "gp3",
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": f"{size}Gi"}},
+            }
+        }
+    }
     am_config, am_secrets = alertmanager_config(cfg.alerts)
     return PrometheusStackValues(
-        grafana=_Grafana(enabled=cfg.grafana, admin=_GrafanaAdmin(
-            existing_secret=GRAFANA_ADMIN.name, user_key="admin-user", password_key="admin-password"),
+        grafana=_Grafana(
+            enabled=cfg.grafana,
+            admin=_GrafanaAdmin(
+                existing_secret=GRAFANA_ADMIN.name, user_key="admin-user", password_key="admin-password"
+            ),
             pod_annotations=generation_annotations([GRAFANA_ADMIN.model_copy(update={"generation": admin_generation})]),
-            persistence=_Persistence(enabled=True, storage_class_name="gp3", size=f"{cfg.grafana_storage_gib}Gi")),
-        alertmanager=_Alertmanager(alertmanager_spec=_AlertmanagerSpec(replicas=2 if ha else 1, secrets=am_secrets),
-                                   config=am_config),
-        prometheus=_Prometheus(prometheus_spec=_PrometheusSpec(
-            replicas=2 if ha else 1, retention=cfg.retention, storage_spec=storage)),
+            persistence=_Persistence(enabled=True, storage_class_name="gp3", size=f"{cfg.grafana_storage_gib}Gi"),
+        ),
+        alertmanager=_Alertmanager(
+            alertmanager_spec=_AlertmanagerSpec(replicas=2 if ha else 1, secrets=am_secrets), config=am_config
+        ),
+        prometheus=_Prometheus(
+            prometheus_spec=_PrometheusSpec(replicas=2 if ha else 1, retention=cfg.retention, storage_spec=storage)
+        ),
         node_exporter=_Toggle(enabled=cfg.node_exporter),
-        prometheus_node_exporter=_NodeExporterChart(namespace_override=NODE_EXPORTER_NAMESPACE,
-                                                    tolerations=[{"operator": "Exists"}]),
+        prometheus_node_exporter=_NodeExporterChart(
+            namespace_override=NODE_EXPORTER_NAMESPACE, tolerations=[{"operator": "Exists"}]
+        ),
     )
 
 
@@ -136,21 +154,34 @@ class Monitoring(pulumi.ComponentResource):
         generation = shared.rotation.get(GRAFANA_ADMIN.name, 1)
         after = []
         if cfg.grafana:
-            after.append(scope.apply(grafana_admin_secret(namespace, store.refresh_interval,
-                                                          aws_name(GRAFANA_ADMIN, store.prefix), generation),
-                                     name="grafana-admin", depends_on=[store.store]))
+            after.append(
+                scope.apply(
+                    grafana_admin_secret(
+                        namespace, store.refresh_interval, aws_name(GRAFANA_ADMIN, store.prefix), generation
+                    ),
+                    name="grafana-admin",
+                    depends_on=[store.store],
+                )
+            )
         if cfg.node_exporter:
             spec = system_namespace(NODE_EXPORTER_NAMESPACE, pods=500)  # one pod per node
             privileged = NamespaceSpec(spec.name, "system", "privileged", spec.quota, spec.limit_range, {})
             after.append(GovernedNamespace(f"{name}-node-exporter-ns", privileged, shared, parent=self))
         self.release = release(
-            f"{name}-kube-prometheus-stack", versions.KUBE_PROMETHEUS_STACK, release_name="kube-prometheus-stack",
-            namespace=namespace, values=prometheus_stack_values(cfg, shared.high_availability, generation),
+            f"{name}-kube-prometheus-stack",
+            versions.KUBE_PROMETHEUS_STACK,
+            release_name="kube-prometheus-stack",
+            namespace=namespace,
+            values=prometheus_stack_values(cfg, shared.high_availability, generation),
             opts=scope.opts(depends_on=after),
         )
         objects = shared.scope(self, name, namespace, depends_on=(self.release,))
-        objects.apply(prometheus_rule("agentic-platform-alerts", namespace,
-                                      rule_groups(cfg.thresholds, shared.namespaces["agents"])), name="alerts")
+        objects.apply(
+            prometheus_rule(
+                "agentic-platform-alerts", namespace, rule_groups(cfg.thresholds, shared.namespaces["agents"])
+            ),
+            name="alerts",
+        )
         if cfg.grafana:
             for cm in dashboard_configmaps(namespace):
                 objects.apply(cm)

@@ -30,21 +30,41 @@ def collector_config(langfuse_url: str | None) -> dict[str, Any]:
     exporters: dict[str, Any] = {"prometheus": {"endpoint": f"0.0.0.0:{SPANMETRICS_PORT}"}}
     trace_exporters = ["spanmetrics"]
     if langfuse_url:
-        exporters["otlphttp/langfuse"] = {"endpoint": f"{langfuse_url.rstrip('/')}/api/public/otel",
-                                          "headers": {"Authorization": "Basic ${env:LANGFUSE_AUTH}"}}
+        exporters["otlphttp/langfuse"] = {
+            "endpoint": f"{langfuse_url.rstrip('/')}/api/public/otel",
+            "headers": {"Authorization": "Basic ${env:LANGFUSE_AUTH}"},
+        }
         trace_exporters.insert(0, "otlphttp/langfuse")
     return {
-        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC}"},
-                                             "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP}"}}}},
-        "processors": {"memory_limiter": {"check_interval": "1s", "limit_percentage": 80,
-                                          "spike_limit_percentage": 25},
-                       "batch": {"timeout": "5s", "send_batch_size": 1024}},
-        "connectors": {"spanmetrics": {"namespace": "traces.span.metrics",
-                                       "dimensions": [{"name": "service.name"}, {"name": "gen_ai.request.model"}]}},
+        "receivers": {
+            "otlp": {
+                "protocols": {
+                    "grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC}"},
+                    "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP}"},
+                }
+            }
+        },
+        "processors": {
+            "memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 25},
+            "batch": {"timeout": "5s", "send_batch_size": 1024},
+        },
+        "connectors": {
+            "spanmetrics": {
+                "namespace": "traces.span.metrics",
+                "dimensions": [{"name": "service.name"}, {"name": "gen_ai.request.model"}],
+            }
+        },
         "exporters": exporters,
-        "service": {"pipelines": {
-            "traces": {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"], "exporters": trace_exporters},
-            "metrics/spans": {"receivers": ["spanmetrics"], "processors": ["batch"], "exporters": ["prometheus"]}}},
+        "service": {
+            "pipelines": {
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["memory_limiter", "batch"],
+                    "exporters": trace_exporters,
+                },
+                "metrics/spans": {"receivers": ["spanmetrics"], "processors": ["batch"], "exporters": ["prometheus"]},
+            }
+        },
     }
 
 
@@ -84,20 +104,35 @@ class CollectorValues(HelmValues):
 
 def collector_values(ha: bool, monitoring: bool, langfuse_url: str | None) -> CollectorValues:
     off = _Port(enabled=False)
-    envs = ([{"name": "LANGFUSE_AUTH", "valueFrom": {"secretKeyRef": {"name": AUTH_SECRET, "key": "auth"}}}]
-            if langfuse_url else [])
+    envs = (
+        [{"name": "LANGFUSE_AUTH", "valueFrom": {"secretKeyRef": {"name": AUTH_SECRET, "key": "auth"}}}]
+        if langfuse_url
+        else []
+    )
     return CollectorValues(
-        mode="deployment", image=_Image(repository=IMAGE), replica_count=2 if ha else 1,
+        mode="deployment",
+        image=_Image(repository=IMAGE),
+        replica_count=2 if ha else 1,
         config=collector_config(langfuse_url),
-        ports={"jaeger-compact": off, "jaeger-thrift": off, "jaeger-grpc": off, "zipkin": off,
-               "spanmetrics": _Port(enabled=True, container_port=SPANMETRICS_PORT, service_port=SPANMETRICS_PORT,
-                                    protocol="TCP")},
+        ports={
+            "jaeger-compact": off,
+            "jaeger-thrift": off,
+            "jaeger-grpc": off,
+            "zipkin": off,
+            "spanmetrics": _Port(
+                enabled=True, container_port=SPANMETRICS_PORT, service_port=SPANMETRICS_PORT, protocol="TCP"
+            ),
+        },
         service_monitor=_Monitor(enabled=monitoring, metrics_endpoints=[{"port": "spanmetrics"}]),
-        pod_disruption_budget=_Toggle(enabled=ha), extra_envs=envs,
+        pod_disruption_budget=_Toggle(enabled=ha),
+        extra_envs=envs,
         resources={"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
         pod_security_context={"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        security_context={"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                          "capabilities": {"drop": ["ALL"]}},
+        security_context={
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
     )
 
 
@@ -108,9 +143,12 @@ class Collector(pulumi.ComponentResource):
         scope = shared.scope(self, name, ns, depends_on=(shared.namespace_resources["observability"], *after))
         deps: list[pulumi.Resource] = []
         monitoring = shared.monitoring_crds is not None
-        self.release = release(f"{name}-collector", versions.OPENTELEMETRY_COLLECTOR, release_name=RELEASE,
-                               namespace=ns, values=collector_values(shared.high_availability, monitoring,
-                                                                     langfuse_url),
-                               opts=scope.opts(depends_on=[*deps, *((shared.monitoring_crds,) if monitoring
-                                                                    else ())]))
+        self.release = release(
+            f"{name}-collector",
+            versions.OPENTELEMETRY_COLLECTOR,
+            release_name=RELEASE,
+            namespace=ns,
+            values=collector_values(shared.high_availability, monitoring, langfuse_url),
+            opts=scope.opts(depends_on=[*deps, *((shared.monitoring_crds,) if monitoring else ())]),
+        )
         self.register_outputs({})

@@ -35,19 +35,30 @@ class Credential:
     purpose: str = ""
 
 
-def external_secret(name: str, namespace: str, refresh: str, data: dict[str, Any], *,
-                    template: dict[str, str] | None = None, generation: int | None = None,
-                    secret_type: str | None = None) -> dict[str, Any]:
+def external_secret(
+    name: str,
+    namespace: str,
+    refresh: str,
+    data: dict[str, Any],
+    *,
+    template: dict[str, str] | None = None,
+    generation: int | None = None,
+    secret_type: str | None = None,
+) -> dict[str, Any]:
     """An ExternalSecret making Secret ``name`` from AWS secrets: ``data`` maps a key to a Secrets Manager name (or a
     ``(name, JSON property)`` pair). With ``template`` the Secret's keys are Go templates over those keys (e.g. a URL
     around a password)."""
     target: dict[str, Any] = {"name": name, "creationPolicy": "Owner", "deletionPolicy": "Retain"}
     if template is not None or secret_type is not None:
-        target["template"] = {"engineVersion": "v2", **({"type": secret_type} if secret_type else {}),
-                              **({"data": template} if template is not None else {})}
+        target["template"] = {
+            "engineVersion": "v2",
+            **({"type": secret_type} if secret_type else {}),
+            **({"data": template} if template is not None else {}),
+        }
     annotations = {"force-sync": f"generation-{generation}"} if generation is not None else None
     return {
-        "apiVersion": versions.EXTERNAL_SECRETS_API, "kind": "ExternalSecret",
+        "apiVersion": versions.EXTERNAL_SECRETS_API,
+        "kind": "ExternalSecret",
         "metadata": metadata(name, namespace, annotations=annotations),
         "spec": {
             "refreshInterval": refresh,
@@ -95,39 +106,60 @@ class Credentials(pulumi.ComponentResource):
                     continue
                 made.namespaces.add(ns)
                 shared.scope(self, f"{name}-{ref.name}", ns, depends_on=(store.store,)).apply(
-                    external_secret(ref.name, ns, store.refresh_interval, {ref.key: aws_name(ref, store.prefix)},
-                                    generation=ref.generation if ref.source == "generated" else None),
-                    name=ns)
+                    external_secret(
+                        ref.name,
+                        ns,
+                        store.refresh_interval,
+                        {ref.key: aws_name(ref, store.prefix)},
+                        generation=ref.generation if ref.source == "generated" else None,
+                    ),
+                    name=ns,
+                )
             if ref.source == "generated" and c.readers:
                 readers = ", ".join(c.readers) or f"pods reading Secret {ref.name} in {', '.join(c.namespaces)}"
-                shared.notes.add(f"credential '{ref.name}' (generated, generation {ref.generation}): rotating it "
-                                 f"restarts {readers}")
+                shared.notes.add(
+                    f"credential '{ref.name}' (generated, generation {ref.generation}): rotating it restarts {readers}"
+                )
         self.register_outputs({})
 
     def _secret(self, name: str, c: Credential, stack_config: pulumi.Config, shared: Shared) -> _Made:
         ref, store = c.ref, self.store
         child = pulumi.ResourceOptions(parent=self)
         secret = aws.secretsmanager.Secret(
-            f"{name}-{ref.name}", name=aws_name(ref, store.prefix), kms_key_id=store.key.arn,
+            f"{name}-{ref.name}",
+            name=aws_name(ref, store.prefix),
+            kms_key_id=store.key.arn,
             recovery_window_in_days=store.recovery_window_days,
-            description=c.purpose or f"{ref.name} (agentic-platform {shared.prefix})", opts=child)
+            description=c.purpose or f"{ref.name} (agentic-platform {shared.prefix})",
+            opts=child,
+        )
         value: pulumi.Output[str] | None = None
         if ref.source == "generated":
             # No special characters: the value also goes into URLs (redis://:<password>@host) and ElastiCache tokens.
-            value = random.RandomPassword(f"{name}-{ref.name}-value", length=40, special=False,
-                                          keepers={"generation": str(ref.generation)}, opts=child).result
+            value = random.RandomPassword(
+                f"{name}-{ref.name}-value",
+                length=40,
+                special=False,
+                keepers={"generation": str(ref.generation)},
+                opts=child,
+            ).result
         elif ref.source == "stack":
             assert ref.stack_key is not None
             value = stack_config.get_secret(ref.stack_key)
             if value is None:
-                raise pulumi.RunError(f"credential '{ref.name}' comes from stack config key {PROJECT}:{ref.stack_key}, "
-                                      f"which is not set: pulumi config set --secret {ref.stack_key} <value>")
+                raise pulumi.RunError(
+                    f"credential '{ref.name}' comes from stack config key {PROJECT}:{ref.stack_key}, "
+                    f"which is not set: pulumi config set --secret {ref.stack_key} <value>"
+                )
         else:
-            shared.notes.add(f"credential '{ref.name}': fill it before pods need it: aws secretsmanager "
-                             f"put-secret-value --secret-id {aws_name(ref, store.prefix)} --secret-string <value>")
+            shared.notes.add(
+                f"credential '{ref.name}': fill it before pods need it: aws secretsmanager "
+                f"put-secret-value --secret-id {aws_name(ref, store.prefix)} --secret-string <value>"
+            )
         if value is not None:
-            aws.secretsmanager.SecretVersion(f"{name}-{ref.name}-version", secret_id=secret.id,
-                                             secret_string=pulumi.Output.secret(value), opts=child)
+            aws.secretsmanager.SecretVersion(
+                f"{name}-{ref.name}-version", secret_id=secret.id, secret_string=pulumi.Output.secret(value), opts=child
+            )
         return _Made(secret, pulumi.Output.secret(value) if value is not None else None)
 
     def value(self, ref_name: str) -> pulumi.Output[str]:

@@ -29,19 +29,37 @@ STORE = "aws-secrets-manager"
 
 def read_policy(region: str, prefix: str, key_arn: str) -> dict[str, Any]:
     """Read the secrets under ``prefix`` (and only those) and decrypt them with the platform's key."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "ReadPlatformSecrets", "Effect": "Allow",
-         "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret",
-                    "secretsmanager:ListSecretVersionIds"],
-         "Resource": arn(region, "secretsmanager", f"secret:{prefix}/*", "*")},
-        {"Sid": "DecryptPlatformSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key_arn,
-         "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}},
-    ]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadPlatformSecrets",
+                "Effect": "Allow",
+                "Action": [
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:ListSecretVersionIds",
+                ],
+                "Resource": arn(region, "secretsmanager", f"secret:{prefix}/*", "*"),
+            },
+            {
+                "Sid": "DecryptPlatformSecrets",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+            },
+        ],
+    }
 
 
 def cluster_secret_store(region: str) -> dict[str, Any]:
-    return {"apiVersion": versions.EXTERNAL_SECRETS_API, "kind": "ClusterSecretStore", "metadata": metadata(STORE),
-            "spec": {"provider": {"aws": {"service": "SecretsManager", "region": region}}}}
+    return {
+        "apiVersion": versions.EXTERNAL_SECRETS_API,
+        "kind": "ClusterSecretStore",
+        "metadata": metadata(STORE),
+        "spec": {"provider": {"aws": {"service": "SecretsManager", "region": region}}},
+    }
 
 
 class _Placement(HelmValues):
@@ -82,11 +100,17 @@ def operator_values(ha: bool) -> ExternalSecretsValues:
     replicas = 2 if ha else 1
     part = dict(node_selector=dict(SYSTEM_LABELS), tolerations=[SYSTEM_TOLERATION], replica_count=replicas)
     return ExternalSecretsValues(
-        install_crds=True, replica_count=replicas, leader_elect=ha,
+        install_crds=True,
+        replica_count=replicas,
+        leader_elect=ha,
         service_account=ServiceAccountValues(create=True, name=SERVICE_ACCOUNT),
-        node_selector=dict(SYSTEM_LABELS), tolerations=[SYSTEM_TOLERATION],
-        webhook=_Part(**part), cert_controller=_Part(**part), metrics=_Metrics(service=_Toggle(enabled=True)),
-        process_cluster_push_secret=False, process_push_secret=False,
+        node_selector=dict(SYSTEM_LABELS),
+        tolerations=[SYSTEM_TOLERATION],
+        webhook=_Part(**part),
+        cert_controller=_Part(**part),
+        metrics=_Metrics(service=_Toggle(enabled=True)),
+        process_cluster_push_secret=False,
+        process_push_secret=False,
     )
 
 
@@ -97,27 +121,44 @@ class SecretsStore(pulumi.ComponentResource):
         super().__init__("agentic:secrets:SecretsStore", name, None, shared.k8s_opts())
         self.prefix = cfg.prefix_for(shared.cluster_name)
         self.refresh_interval = cfg.refresh_interval
-        self.recovery_window_days = (cfg.recovery_window_days if cfg.recovery_window_days is not None
-                                     else 30 if shared.high_availability else 7)
+        self.recovery_window_days = (
+            cfg.recovery_window_days if cfg.recovery_window_days is not None else 30 if shared.high_availability else 7
+        )
         self.key = kms_key(f"{name}-key", f"{shared.prefix}-secrets", f"Runtime secrets of {shared.prefix}", self)
         self.role, _ = pod_identity_role(
-            name, role_name=f"{shared.prefix}-external-secrets",
+            name,
+            role_name=f"{shared.prefix}-external-secrets",
             policy=self.key.arn.apply(lambda k: json.dumps(read_policy(shared.region, self.prefix, k))),
-            cluster_name=shared.cluster_name_output, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT,
-            parent=self, depends_on=list(shared.cluster_ready))
+            cluster_name=shared.cluster_name_output,
+            namespace=NAMESPACE,
+            service_account=SERVICE_ACCOUNT,
+            parent=self,
+            depends_on=list(shared.cluster_ready),
+        )
         self.namespace = GovernedNamespace(f"{name}-ns", system_namespace(NAMESPACE), shared, parent=self)
         scope = shared.scope(self, name, NAMESPACE, depends_on=(self.namespace, *shared.cluster_ready))
-        self.release = release(f"{name}-operator", versions.EXTERNAL_SECRETS, release_name="external-secrets",
-                               namespace=NAMESPACE, values=operator_values(shared.high_availability),
-                               opts=scope.opts())
-        self.store = shared.scope(self, name, depends_on=(self.release,)).apply(cluster_secret_store(shared.region),
-                                                                                name="store")
+        self.release = release(
+            f"{name}-operator",
+            versions.EXTERNAL_SECRETS,
+            release_name="external-secrets",
+            namespace=NAMESPACE,
+            values=operator_values(shared.high_availability),
+            opts=scope.opts(),
+        )
+        self.store = shared.scope(self, name, depends_on=(self.release,)).apply(
+            cluster_secret_store(shared.region), name="store"
+        )
         self._shared = shared
         self.register_outputs({"prefix": self.prefix})
 
     def monitor(self, monitoring_crds: pulumi.Resource) -> None:
         """Scrape the operator's metrics Service once the monitoring CRDs exist."""
         self._shared.scope(self, "external-secrets", NAMESPACE, depends_on=(self.release, monitoring_crds)).apply(
-            service_monitor("external-secrets", NAMESPACE, {"app.kubernetes.io/name": "external-secrets",
-                                                              "app.kubernetes.io/instance": "external-secrets"},
-                            "metrics"), name="monitor")
+            service_monitor(
+                "external-secrets",
+                NAMESPACE,
+                {"app.kubernetes.io/name": "external-secrets", "app.kubernetes.io/instance": "external-secrets"},
+                "metrics",
+            ),
+            name="monitor",
+        )

@@ -28,21 +28,39 @@ def scaled_object(m: Model, namespace: str, prometheus: str) -> dict[str, Any]:
     assert m.autoscaling is not None
     a = m.autoscaling
     return {
-        "apiVersion": versions.KEDA_API, "kind": "ScaledObject", "metadata": metadata(m.name, namespace),
+        "apiVersion": versions.KEDA_API,
+        "kind": "ScaledObject",
+        "metadata": metadata(m.name, namespace),
         "spec": {
             "scaleTargetRef": {"name": deployment_name(m)},
-            "minReplicaCount": a.min_replicas, "maxReplicaCount": a.max_replicas,
-            "cooldownPeriod": a.cooldown_seconds, "pollingInterval": a.polling_interval_seconds,
-            "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {
-                "scaleUp": {"stabilizationWindowSeconds": 0,
-                            "policies": [{"type": "Percent", "value": 100, "periodSeconds": 60}]},
-                "scaleDown": {"stabilizationWindowSeconds": a.scale_down_stabilization_seconds,
-                              "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}]},
-            }}},
-            "triggers": [{"type": "prometheus", "metadata": {
-                "serverAddress": prometheus,
-                "query": QUEUE_QUERIES[m.engine].format(ns=namespace, model=m.name),
-                "threshold": str(a.queue_depth_target)}}],
+            "minReplicaCount": a.min_replicas,
+            "maxReplicaCount": a.max_replicas,
+            "cooldownPeriod": a.cooldown_seconds,
+            "pollingInterval": a.polling_interval_seconds,
+            "advanced": {
+                "horizontalPodAutoscalerConfig": {
+                    "behavior": {
+                        "scaleUp": {
+                            "stabilizationWindowSeconds": 0,
+                            "policies": [{"type": "Percent", "value": 100, "periodSeconds": 60}],
+                        },
+                        "scaleDown": {
+                            "stabilizationWindowSeconds": a.scale_down_stabilization_seconds,
+                            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}],
+                        },
+                    }
+                }
+            },
+            "triggers": [
+                {
+                    "type": "prometheus",
+                    "metadata": {
+                        "serverAddress": prometheus,
+                        "query": QUEUE_QUERIES[m.engine].format(ns=namespace, model=m.name),
+                        "threshold": str(a.queue_depth_target),
+                    },
+                }
+            ],
         },
     }
 
@@ -62,10 +80,14 @@ class Autoscaling(pulumi.ComponentResource):
         super().__init__("agentic:k8s:Autoscaling", name, None, shared.k8s_opts())
         self.namespace = GovernedNamespace(f"{name}-ns", system_namespace(NAMESPACE), shared, parent=self)
         scope = shared.scope(self, name, NAMESPACE, depends_on=(self.namespace, *shared.cluster_ready))
-        values = KedaValues(node_selector=dict(SYSTEM_LABELS), tolerations=[SYSTEM_TOLERATION],
-                            operator=_Operator(replica_count=2 if shared.high_availability else 1))
-        self.release = release(f"{name}-keda", versions.KEDA, release_name="keda", namespace=NAMESPACE,
-                               values=values, opts=scope.opts())
+        values = KedaValues(
+            node_selector=dict(SYSTEM_LABELS),
+            tolerations=[SYSTEM_TOLERATION],
+            operator=_Operator(replica_count=2 if shared.high_availability else 1),
+        )
+        self.release = release(
+            f"{name}-keda", versions.KEDA, release_name="keda", namespace=NAMESPACE, values=values, opts=scope.opts()
+        )
         inference = shared.namespaces["inference"]
         prometheus = prometheus_url(shared.namespaces["observability"])
         objects = shared.scope(self, name, inference, depends_on=(self.release,))
@@ -77,5 +99,6 @@ class Autoscaling(pulumi.ComponentResource):
                     shared.notes.add(
                         f"model '{m.name}' scales to zero (dev only): with no replica there is no queue to measure, "
                         f"so it wakes when scaled by hand (kubectl -n {inference} scale deploy/{deployment_name(m)} "
-                        "--replicas=1); a gateway-side wake-up trigger is not built yet.")
+                        "--replicas=1); a gateway-side wake-up trigger is not built yet."
+                    )
         self.register_outputs({})

@@ -28,8 +28,17 @@ ENGINE_PORTS = {"vllm": (8000, "/health", "/metrics"), "tgi": (8080, "/health", 
 #: `vllm serve --help`); the vllm package (CUDA torch) cannot be installed here to run its own parser, so a test
 #: asserts the builder uses no flag outside this list. --disable-log-requests is left out: deprecated since 0.10
 #: (request logging is off by default).
-VLLM_FLAGS = {"--model", "--served-model-name", "--tensor-parallel-size", "--port", "--download-dir",
-              "--max-model-len", "--enable-auto-tool-choice", "--tool-call-parser", "--load-format"}
+VLLM_FLAGS = {
+    "--model",
+    "--served-model-name",
+    "--tensor-parallel-size",
+    "--port",
+    "--download-dir",
+    "--max-model-len",
+    "--enable-auto-tool-choice",
+    "--tool-call-parser",
+    "--load-format",
+}
 #: TGI launcher flags used (text-generation-launcher --help, 3.x).
 TGI_FLAGS = {"--model-id", "--port", "--num-shard", "--max-total-tokens", "--huggingface-hub-cache"}
 
@@ -52,13 +61,31 @@ def model_source(m: Model, bucket: str | None) -> str:
 def engine_args(m: Model, bucket: str | None = None) -> list[str]:
     port = ENGINE_PORTS[m.engine][0]
     if m.engine == "tgi":
-        args = ["--model-id", m.hf_model, "--port", str(port), "--num-shard", str(m.gpus),
-                "--huggingface-hub-cache", CACHE]
+        args = [
+            "--model-id",
+            m.hf_model,
+            "--port",
+            str(port),
+            "--num-shard",
+            str(m.gpus),
+            "--huggingface-hub-cache",
+            CACHE,
+        ]
         if m.max_model_len:
             args += ["--max-total-tokens", str(m.max_model_len)]
         return args
-    args = ["--model", model_source(m, bucket), "--served-model-name", m.name, "--tensor-parallel-size", str(m.gpus),
-            "--port", str(port), "--download-dir", CACHE]
+    args = [
+        "--model",
+        model_source(m, bucket),
+        "--served-model-name",
+        m.name,
+        "--tensor-parallel-size",
+        str(m.gpus),
+        "--port",
+        str(port),
+        "--download-dir",
+        CACHE,
+    ]
     if m.weights_s3_prefix:
         args += ["--load-format", "runai_streamer"]
     if m.max_model_len:
@@ -82,8 +109,9 @@ def labels_of(m: Model, variant: str | None = None) -> dict[str, str]:
     return out
 
 
-def deployment(m: Model, v: ModelVariant, namespace: str, bucket: str | None = None,
-               replicas: int | None = None) -> dict[str, Any]:
+def deployment(
+    m: Model, v: ModelVariant, namespace: str, bucket: str | None = None, replicas: int | None = None
+) -> dict[str, Any]:
     """The variant's Deployment; ``replicas`` None leaves the count to its autoscaler."""
     port, health, _ = ENGINE_PORTS[m.engine]
     name = deployment_name(m, v)
@@ -92,8 +120,9 @@ def deployment(m: Model, v: ModelVariant, namespace: str, bucket: str | None = N
     shm = max(1, int(quantity(m.memory) / 2**30 / 4))
     env: list[dict[str, Any]] = [{"name": "HF_HOME", "value": CACHE}]
     if m.hf_token:
-        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": m.hf_token.name,
-                                                                        "key": m.hf_token.key}}})
+        env.append(
+            {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": m.hf_token.name, "key": m.hf_token.key}}}
+        )
     probe = {"httpGet": {"path": health, "port": "http"}}
     container = {
         "name": m.engine,
@@ -108,8 +137,11 @@ def deployment(m: Model, v: ModelVariant, namespace: str, bucket: str | None = N
         "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}, {"name": "cache", "mountPath": CACHE}],
         # The engines' images run as root (they write their caches under /root): no privilege escalation, no
         # capabilities, default seccomp; the inference namespace is the one designed for GPU workloads.
-        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
-                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
     }
     spec: dict[str, Any] = {
         "selector": {"matchLabels": labels_of(m, variant)},
@@ -122,46 +154,71 @@ def deployment(m: Model, v: ModelVariant, namespace: str, bucket: str | None = N
                 "tolerations": [GPU_TOLERATION],
                 "terminationGracePeriodSeconds": 60,
                 "containers": [container],
-                "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{shm}Gi"}},
-                            {"name": "cache", "emptyDir": {"sizeLimit": "200Gi"}}],
+                "volumes": [
+                    {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{shm}Gi"}},
+                    {"name": "cache", "emptyDir": {"sizeLimit": "200Gi"}},
+                ],
             },
         },
     }
     if replicas is not None:
         spec = {"replicas": replicas, **spec}
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": metadata(name, namespace, labels_of(m, variant)), "spec": spec}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(name, namespace, labels_of(m, variant)),
+        "spec": spec,
+    }
 
 
 def service(m: Model, v: ModelVariant, namespace: str) -> dict[str, Any]:
     port = ENGINE_PORTS[m.engine][0]
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": metadata(f"{m.name}-{v.name}", namespace, labels_of(m, v.name)),
-            "spec": {"selector": labels_of(m, v.name), "trafficDistribution": "PreferClose",
-                     "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(f"{m.name}-{v.name}", namespace, labels_of(m, v.name)),
+        "spec": {
+            "selector": labels_of(m, v.name),
+            "trafficDistribution": "PreferClose",
+            "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
 
 
 def model_objects(m: Model, namespace: str, *, monitoring: bool, bucket: str | None = None) -> list[dict[str, Any]]:
     """Every object of one model: ServiceAccount, per variant Deployment + Service (a Flagger-managed model: its one
     Deployment; Flagger owns its Services and route), PDB, monitor."""
-    out: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "ServiceAccount",
-                                  "metadata": metadata(m.name, namespace, labels_of(m))}]
+    out: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(m.name, namespace, labels_of(m))}
+    ]
     for v in m.variants:
         out.append(deployment(m, v, namespace, bucket, None if m.autoscaling else v.replicas))
         if not m.rollout:
             out.append(service(m, v, namespace))
-    out.append({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-                "metadata": metadata(m.name, namespace, labels_of(m)),
-                "spec": {"minAvailable": 1, "selector": {"matchLabels": labels_of(m)}}})
+    out.append(
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": metadata(m.name, namespace, labels_of(m)),
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": labels_of(m)}},
+        }
+    )
     if monitoring:
-        out.append(service_monitor(m.name, namespace, labels_of(m), "http", path=ENGINE_PORTS[m.engine][2],
-                                   interval="15s"))
+        out.append(
+            service_monitor(m.name, namespace, labels_of(m), "http", path=ENGINE_PORTS[m.engine][2], interval="15s")
+        )
     return out
 
 
 class ModelServers(pulumi.ComponentResource):
-    def __init__(self, name: str, models: list[Model], shared: Shared, bucket: pulumi.Input[str] | None = None,
-                 after: tuple[pulumi.Resource, ...] = ()):
+    def __init__(
+        self,
+        name: str,
+        models: list[Model],
+        shared: Shared,
+        bucket: pulumi.Input[str] | None = None,
+        after: tuple[pulumi.Resource, ...] = (),
+    ):
         super().__init__("agentic:k8s:ModelServers", name, None, shared.k8s_opts())
         namespace = shared.namespaces["inference"]
         deps = (shared.namespace_resources["inference"], *after)
@@ -171,8 +228,13 @@ class ModelServers(pulumi.ComponentResource):
             scope = shared.scope(self, f"{name}-{m.name}", namespace, depends_on=deps)
             extra = (shared.monitoring_crds,) if monitoring else ()
             made = []
-            manifests = (pulumi.Output.from_input(bucket).apply(lambda b, m=m: model_objects(
-                m, namespace, monitoring=monitoring, bucket=b)) if bucket is not None and m.weights_s3_prefix else None)
+            manifests = (
+                pulumi.Output.from_input(bucket).apply(
+                    lambda b, m=m: model_objects(m, namespace, monitoring=monitoring, bucket=b)
+                )
+                if bucket is not None and m.weights_s3_prefix
+                else None
+            )
             for i, obj in enumerate(model_objects(m, namespace, monitoring=monitoring, bucket="models-bucket")):
                 if manifests is not None and obj["kind"] == "Deployment":
                     obj = {**obj, "spec": manifests.apply(lambda ms, i=i: ms[i]["spec"])}

@@ -16,12 +16,25 @@ from kit.shared import Shared
 def read_policy(bucket_arn: str, key_arn: str, prefix: str) -> dict:
     """Read one prefix of the bucket and decrypt with its key; nothing else."""
     prefix = prefix.strip("/")
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "ReadWeights", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"{bucket_arn}/{prefix}/*"},
-        {"Sid": "ListWeights", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket_arn,
-         "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*", prefix]}}},
-        {"Sid": "DecryptWeights", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key_arn},
-    ]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadWeights",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": f"{bucket_arn}/{prefix}/*",
+            },
+            {
+                "Sid": "ListWeights",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": bucket_arn,
+                "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*", prefix]}},
+            },
+            {"Sid": "DecryptWeights", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key_arn},
+        ],
+    }
 
 
 class ModelsBucket(pulumi.ComponentResource):
@@ -29,17 +42,28 @@ class ModelsBucket(pulumi.ComponentResource):
 
     def __init__(self, name: str, models: list[Model], shared: Shared):
         super().__init__("agentic:aws:ModelsBucket", name, None, shared.aws_opts())
-        self.bucket, self.key = secure_bucket(name, safe_name(shared.prefix, "models-", limit=37),
-                                              f"{shared.prefix}-models", f"Model weights of {shared.prefix}", self)
+        self.bucket, self.key = secure_bucket(
+            name,
+            safe_name(shared.prefix, "models-", limit=37),
+            f"{shared.prefix}-models",
+            f"Model weights of {shared.prefix}",
+            self,
+        )
         namespace = shared.namespaces["inference"]
         for m in models:
             if not m.weights_s3_prefix:
                 continue
             pod_identity_role(
-                f"{name}-{m.name}", role_name=f"{shared.prefix}-model-{m.name}",
+                f"{name}-{m.name}",
+                role_name=f"{shared.prefix}-model-{m.name}",
                 policy=pulumi.Output.all(self.bucket.arn, self.key.arn).apply(
-                    lambda a, m=m: json.dumps(read_policy(a[0], a[1], str(m.weights_s3_prefix)))),
-                cluster_name=shared.cluster_name_output, namespace=namespace, service_account=m.name, parent=self,
-                depends_on=list(shared.cluster_ready))
+                    lambda a, m=m: json.dumps(read_policy(a[0], a[1], str(m.weights_s3_prefix)))
+                ),
+                cluster_name=shared.cluster_name_output,
+                namespace=namespace,
+                service_account=m.name,
+                parent=self,
+                depends_on=list(shared.cluster_ready),
+            )
         self.bucket_name = self.bucket.bucket
         self.register_outputs({"bucket": self.bucket_name})

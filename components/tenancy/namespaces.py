@@ -58,9 +58,18 @@ POD_IDENTITY_AGENT = {"cidr": "169.254.170.23/32", "port": 80}
 POD_IDENTITY_LAYERS = {"external-secrets", "data", "inference", "agents", "logging"}
 
 #: Layers that may open HTTPS connections leaving the cluster. ``True``: any address; ``False``: public only.
-HTTPS_EGRESS: dict[str, bool] = {"agents": True, "inference": False, "data": True, "observability": True,
-                                 "gateway": False, "system": True, "keda": True, "flagger": True,
-                                 "external-secrets": True, "logging": True}
+HTTPS_EGRESS: dict[str, bool] = {
+    "agents": True,
+    "inference": False,
+    "data": True,
+    "observability": True,
+    "gateway": False,
+    "system": True,
+    "keda": True,
+    "flagger": True,
+    "external-secrets": True,
+    "logging": True,
+}
 
 
 @dataclass(frozen=True)
@@ -75,14 +84,12 @@ class NamespaceSpec:
     labels: dict[str, str]
 
     @staticmethod
-    def for_layer(ns: LayerNamespace) -> "NamespaceSpec":
+    def for_layer(ns: LayerNamespace) -> NamespaceSpec:
         return NamespaceSpec(ns.name, ns.layer, ns.pod_security, ns.quota, ns.limit_range, dict(ns.labels))
 
     @staticmethod
-    def for_tenant(t: Tenant) -> "NamespaceSpec":
-        return NamespaceSpec(
-            t.namespace, "tenant", t.pod_security, t.quota, t.limit_range, {TENANT: t.name}
-        )
+    def for_tenant(t: Tenant) -> NamespaceSpec:
+        return NamespaceSpec(t.namespace, "tenant", t.pod_security, t.quota, t.limit_range, {TENANT: t.name})
 
 
 def _peers(layer: str, layer_namespaces: dict[str, str], tenant_namespaces: list[str]) -> list[str]:
@@ -118,10 +125,14 @@ def quota_hard(q: Quota) -> dict[str, str]:
     return hard
 
 
-def network_policy_specs(me: NamespaceSpec, layer_namespaces: dict[str, str],
-                         tenant_namespaces: list[str], vpc_cidr: str | None = None,
-                         tenant_data: dict[str, list[int]] | None = None,
-                         vpc_services: dict[str, list[int]] | None = None) -> dict[str, dict]:
+def network_policy_specs(
+    me: NamespaceSpec,
+    layer_namespaces: dict[str, str],
+    tenant_namespaces: list[str],
+    vpc_cidr: str | None = None,
+    tenant_data: dict[str, list[int]] | None = None,
+    vpc_services: dict[str, list[int]] | None = None,
+) -> dict[str, dict]:
     """NetworkPolicy name -> spec for one namespace. Pure function: unit-tested without the engine.
 
     ``vpc_services``: namespace -> ports of AWS services inside the VPC it uses (ElastiCache, RDS).
@@ -174,14 +185,19 @@ def network_policy_specs(me: NamespaceSpec, layer_namespaces: dict[str, str],
             }
     data_ns = layer_namespaces.get("data")
     if me.layer == "data":
-        rules = [{"from": [_ns_peer(allowed)], "ports": _ports([port])}
-                 for port in sorted(DATA_PORTS.values())
-                 if (allowed := sorted(ns for ns, ports in tenant_data.items() if port in ports))]
+        rules = [
+            {"from": [_ns_peer(allowed)], "ports": _ports([port])}
+            for port in sorted(DATA_PORTS.values())
+            if (allowed := sorted(ns for ns, ports in tenant_data.items() if port in ports))
+        ]
         if rules:
             specs["allow-from-tenant"] = {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": rules}
     if me.layer == "tenant" and data_ns and tenant_data.get(me.name):
-        specs["allow-to-data"] = {"podSelector": {}, "policyTypes": ["Egress"],
-                                  "egress": [{"to": [_ns_peer([data_ns])], "ports": _ports(tenant_data[me.name])}]}
+        specs["allow-to-data"] = {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [_ns_peer([data_ns])], "ports": _ports(tenant_data[me.name])}],
+        }
     if me.layer == "gateway":
         specs["allow-from-clients"] = {
             "podSelector": {},
@@ -211,8 +227,12 @@ def network_policy_specs(me: NamespaceSpec, layer_namespaces: dict[str, str],
         specs["allow-pod-identity-agent"] = {
             "podSelector": {},
             "policyTypes": ["Egress"],
-            "egress": [{"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT["cidr"]}}],
-                        "ports": _ports([POD_IDENTITY_AGENT["port"]])}],
+            "egress": [
+                {
+                    "to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT["cidr"]}}],
+                    "ports": _ports([POD_IDENTITY_AGENT["port"]]),
+                }
+            ],
         }
     if me.layer in KUBE_API_CALLBACKS and vpc_cidr:
         specs["allow-from-kube-api"] = {
@@ -233,37 +253,69 @@ def network_policy_specs(me: NamespaceSpec, layer_namespaces: dict[str, str],
 def system_namespace(name: str, pods: int = 20) -> NamespaceSpec:
     """A namespace for a platform controller (Karpenter, KEDA, Flagger): restricted Pod Security, a small quota."""
     return NamespaceSpec(
-        name=name, layer=name if name in KUBE_API_CALLBACKS or name in ("keda", "flagger") else "system",
+        name=name,
+        layer=name if name in KUBE_API_CALLBACKS or name in ("keda", "flagger") else "system",
         pod_security="restricted",
-        quota=Quota(requests_cpu="4", requests_memory="8Gi", limits_cpu="8", limits_memory="16Gi", pods=pods,
-                    services=10, persistentvolumeclaims=0),
-        limit_range=LimitRange(max_cpu="4", max_memory="8Gi"), labels={},
+        quota=Quota(
+            requests_cpu="4",
+            requests_memory="8Gi",
+            limits_cpu="8",
+            limits_memory="16Gi",
+            pods=pods,
+            services=10,
+            persistentvolumeclaims=0,
+        ),
+        limit_range=LimitRange(max_cpu="4", max_memory="8Gi"),
+        labels={},
     )
 
 
-def namespace_objects(spec: NamespaceSpec, layer_namespaces: dict[str, str],
-                      tenant_namespaces: list[str], vpc_cidr: str | None = None,
-                      tenant_data: dict[str, list[int]] | None = None,
-                      vpc_services: dict[str, list[int]] | None = None) -> list[dict[str, Any]]:
+def namespace_objects(
+    spec: NamespaceSpec,
+    layer_namespaces: dict[str, str],
+    tenant_namespaces: list[str],
+    vpc_cidr: str | None = None,
+    tenant_data: dict[str, list[int]] | None = None,
+    vpc_services: dict[str, list[int]] | None = None,
+) -> list[dict[str, Any]]:
     """The Namespace (Pod Security labels) and what governs it: ResourceQuota, LimitRange, NetworkPolicies."""
     labels = {LAYER: spec.layer, **pod_security_labels(spec.pod_security), **spec.labels}
     lr = spec.limit_range
     objects: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(spec.name, labels=labels)},
-        {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": metadata(f"{spec.name}-quota", spec.name),
-         "spec": {"hard": quota_hard(spec.quota)}},
-        {"apiVersion": "v1", "kind": "LimitRange", "metadata": metadata(f"{spec.name}-limits", spec.name),
-         "spec": {"limits": [{
-             "type": "Container",
-             "default": {"cpu": lr.default_cpu, "memory": lr.default_memory},
-             "defaultRequest": {"cpu": lr.default_request_cpu, "memory": lr.default_request_memory},
-             "max": {"cpu": lr.max_cpu, "memory": lr.max_memory},
-         }]}},
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": metadata(f"{spec.name}-quota", spec.name),
+            "spec": {"hard": quota_hard(spec.quota)},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": metadata(f"{spec.name}-limits", spec.name),
+            "spec": {
+                "limits": [
+                    {
+                        "type": "Container",
+                        "default": {"cpu": lr.default_cpu, "memory": lr.default_memory},
+                        "defaultRequest": {"cpu": lr.default_request_cpu, "memory": lr.default_request_memory},
+                        "max": {"cpu": lr.max_cpu, "memory": lr.max_memory},
+                    }
+                ]
+            },
+        },
     ]
-    for policy, body in network_policy_specs(spec, layer_namespaces, tenant_namespaces, vpc_cidr,
-                                             tenant_data, vpc_services).items():
-        objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                        "metadata": metadata(policy, spec.name), "spec": body})
+    for policy, body in network_policy_specs(
+        spec, layer_namespaces, tenant_namespaces, vpc_cidr, tenant_data, vpc_services
+    ).items():
+        objects.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": metadata(policy, spec.name),
+                "spec": body,
+            }
+        )
     return objects
 
 
@@ -273,8 +325,14 @@ class GovernedNamespace(pulumi.ComponentResource):
     def __init__(self, name: str, spec: NamespaceSpec, shared: Shared, parent: pulumi.Resource | None = None):
         opts = pulumi.ResourceOptions(parent=parent) if parent is not None else shared.k8s_opts()
         super().__init__("agentic:platform:GovernedNamespace", name, None, opts)
-        namespace, *governing = namespace_objects(spec, shared.namespaces, list(shared.tenant_namespaces),
-                                                  shared.vpc_cidr, shared.tenant_data, shared.vpc_services)
+        namespace, *governing = namespace_objects(
+            spec,
+            shared.namespaces,
+            list(shared.tenant_namespaces),
+            shared.vpc_cidr,
+            shared.tenant_data,
+            shared.vpc_services,
+        )
         scope = shared.scope(self, name)
         self.namespace = scope.apply(namespace, name="ns")
         suffixes = {"ResourceQuota": "quota", "LimitRange": "limits"}

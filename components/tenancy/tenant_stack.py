@@ -24,21 +24,37 @@ VIEW_POLICY = "AmazonEKSViewPolicy"
 
 def tenant_of(cfg: TenantStack) -> Tenant:
     """The platform's tenant model for this stack (namespace, quota, limits, groups): one builder for both stacks."""
-    return Tenant(name=cfg.name, quota=cfg.quota, limit_range=cfg.limit_range, pod_security=cfg.pod_security,
-                  admin_groups=cfg.groups("admin"), viewer_groups=cfg.groups("viewer"), self_service=True,
-                  allow=TenantAllowance(redis=cfg.uses.redis, milvus=cfg.uses.milvus, models=list(cfg.models),
-                                        max_agents=len(cfg.agents)))
+    return Tenant(
+        name=cfg.name,
+        quota=cfg.quota,
+        limit_range=cfg.limit_range,
+        pod_security=cfg.pod_security,
+        admin_groups=cfg.groups("admin"),
+        viewer_groups=cfg.groups("viewer"),
+        self_service=True,
+        allow=TenantAllowance(
+            redis=cfg.uses.redis, milvus=cfg.uses.milvus, models=list(cfg.models), max_agents=len(cfg.agents)
+        ),
+    )
 
 
 def agent_context(cfg: TenantStack, facts: PlatformFacts) -> kagent_v0_10.Context:
     gw = facts.gateway
     return kagent_v0_10.Context(
-        agents_namespace=cfg.namespace, gateway_url=gw.url if gw else None,
+        agents_namespace=cfg.namespace,
+        gateway_url=gw.url if gw else None,
         model_header=gw.model_header if gw else "x-model-id",
-        platform_models={m: kagent_v0_10.PlatformModel(f.hf_model, f.header, f.engine)
-                         for m, f in facts.models.items() if m in cfg.models},
-        runtime_image=facts.runtime_image, otel_endpoint=facts.otel_endpoint, auth_env=dict(facts.runtime_auth_env),
-        redis=cfg.uses.redis, milvus=cfg.uses.milvus)
+        platform_models={
+            m: kagent_v0_10.PlatformModel(f.hf_model, f.header, f.engine)
+            for m, f in facts.models.items()
+            if m in cfg.models
+        },
+        runtime_image=facts.runtime_image,
+        otel_endpoint=facts.otel_endpoint,
+        auth_env=dict(facts.runtime_auth_env),
+        redis=cfg.uses.redis,
+        milvus=cfg.uses.milvus,
+    )
 
 
 class TenantResources(pulumi.ComponentResource):
@@ -52,29 +68,57 @@ class TenantResources(pulumi.ComponentResource):
         scope = shared.scope(self, f"{name}-connection", ns, depends_on=(namespace,))
         if cfg.uses.redis and facts.redis is not None:
             r = facts.redis
-            scope.apply(redis_data.connection_secret(
-                ns, redis_data.redis_url_template(r.host, r.tls), facts.secrets_refresh, r.aws_secret_name, r.generation,
-                f"{r.host}:{redis_data.PORT}", r.tls), name="redis")
+            scope.apply(
+                redis_data.connection_secret(
+                    ns,
+                    redis_data.redis_url_template(r.host, r.tls),
+                    facts.secrets_refresh,
+                    r.aws_secret_name,
+                    r.generation,
+                    f"{r.host}:{redis_data.PORT}",
+                    r.tls,
+                ),
+                name="redis",
+            )
         if cfg.uses.milvus and facts.milvus is not None:
             m = facts.milvus
-            scope.apply(milvus_data.connection_secret(ns, m.data_namespace, facts.secrets_refresh, m.aws_secret_name),
-                        name="milvus")
+            scope.apply(
+                milvus_data.connection_secret(ns, m.data_namespace, facts.secrets_refresh, m.aws_secret_name),
+                name="milvus",
+            )
         partition = shared.partition
         for i, person in enumerate(cfg.access):
             entry = aws.eks.AccessEntry(
-                f"{name}-access-{i}", cluster_name=facts.cluster_name, principal_arn=person.principal_arn,
-                kubernetes_groups=[cfg.groups(person.role)[0]], type="STANDARD",
-                opts=pulumi.ResourceOptions(parent=self))
+                f"{name}-access-{i}",
+                cluster_name=facts.cluster_name,
+                principal_arn=person.principal_arn,
+                kubernetes_groups=[cfg.groups(person.role)[0]],
+                type="STANDARD",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
             aws.eks.AccessPolicyAssociation(
-                f"{name}-access-{i}-view", cluster_name=facts.cluster_name, principal_arn=person.principal_arn,
+                f"{name}-access-{i}-view",
+                cluster_name=facts.cluster_name,
+                principal_arn=person.principal_arn,
                 policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/{VIEW_POLICY}",
                 access_scope={"type": "namespace", "namespaces": [ns]},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]))
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+            )
         if cfg.agents or cfg.model_configs or cfg.mcp_servers:
-            kagent = KagentConfig(line=facts.kagent_line or "0.10", model_configs=list(cfg.model_configs),
-                                  mcp_servers=list(cfg.mcp_servers),
-                                  agents=[a.model_copy(update={"namespace": ns}) for a in cfg.agents])
-            Agents(f"{name}-agents", kagent, agent_context(cfg, facts), shared, after=(namespace,),
-                   cluster_name=facts.cluster_name, parent=self)
+            kagent = KagentConfig(
+                line=facts.kagent_line or "0.10",
+                model_configs=list(cfg.model_configs),
+                mcp_servers=list(cfg.mcp_servers),
+                agents=[a.model_copy(update={"namespace": ns}) for a in cfg.agents],
+            )
+            Agents(
+                f"{name}-agents",
+                kagent,
+                agent_context(cfg, facts),
+                shared,
+                after=(namespace,),
+                cluster_name=facts.cluster_name,
+                parent=self,
+            )
         self.namespace = pulumi.Output.from_input(ns)
         self.register_outputs({"namespace": self.namespace})

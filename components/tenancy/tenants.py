@@ -18,14 +18,20 @@ ADMIN_RULES = [
         "resources": ["agents", "modelconfigs", "remotemcpservers", "mcpservers"],
         "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
     },
-    {"apiGroups": [""], "resources": ["pods", "pods/log", "services", "configmaps", "events"],
-     "verbs": ["get", "list", "watch"]},
+    {
+        "apiGroups": [""],
+        "resources": ["pods", "pods/log", "services", "configmaps", "events"],
+        "verbs": ["get", "list", "watch"],
+    },
     {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch", "patch"]},
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]},
 ]
 VIEWER_RULES = [
-    {"apiGroups": ["kagent.dev"], "resources": ["agents", "modelconfigs", "remotemcpservers", "mcpservers"],
-     "verbs": ["get", "list", "watch"]},
+    {
+        "apiGroups": ["kagent.dev"],
+        "resources": ["agents", "modelconfigs", "remotemcpservers", "mcpservers"],
+        "verbs": ["get", "list", "watch"],
+    },
     {"apiGroups": [""], "resources": ["pods", "pods/log", "events"], "verbs": ["get", "list", "watch"]},
 ]
 
@@ -33,18 +39,29 @@ VIEWER_RULES = [
 def rbac_objects(t: Tenant) -> list[dict[str, Any]]:
     """Roles ``tenant-admin`` / ``tenant-viewer`` in the tenant namespace, bound to the team's groups."""
     out: list[dict[str, Any]] = []
-    for role, rules, groups in (("tenant-admin", ADMIN_RULES, t.admin_groups),
-                                ("tenant-viewer", VIEWER_RULES, t.viewer_groups)):
+    for role, rules, groups in (
+        ("tenant-admin", ADMIN_RULES, t.admin_groups),
+        ("tenant-viewer", VIEWER_RULES, t.viewer_groups),
+    ):
         labels = {TENANT: t.name}
-        out.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-                    "metadata": metadata(role, t.namespace, labels), "rules": rules})
+        out.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": metadata(role, t.namespace, labels),
+                "rules": rules,
+            }
+        )
         if groups:
-            out.append({
-                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                "metadata": metadata(f"{role}-binding", t.namespace, labels),
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
-                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g} for g in groups],
-            })
+            out.append(
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "RoleBinding",
+                    "metadata": metadata(f"{role}-binding", t.namespace, labels),
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+                    "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g} for g in groups],
+                }
+            )
     return out
 
 

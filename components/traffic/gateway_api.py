@@ -27,8 +27,9 @@ CRD_DIR = Path(__file__).resolve().parents[2] / "catalog" / "data" / f"gateway-a
 @functools.lru_cache(maxsize=1)
 def _parsed() -> tuple[dict[str, Any], ...]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the CRDs are ~1 MB of YAML
-    return tuple(doc for path in sorted(CRD_DIR.glob("*.yaml"))
-                 for doc in yaml.load_all(path.read_text(), Loader=loader))  # noqa: S506 - a safe loader
+    return tuple(
+        doc for path in sorted(CRD_DIR.glob("*.yaml")) for doc in yaml.load_all(path.read_text(), Loader=loader)
+    )
 
 
 def gateway_api_crds() -> list[dict[str, Any]]:

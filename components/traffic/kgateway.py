@@ -25,8 +25,12 @@ GATEWAY_CLASS = "kgateway"  # created by the kgateway controller
 NLB_CLASS = "service.k8s.aws/nlb"
 NLB = "service.beta.kubernetes.io/aws-load-balancer"
 RESTRICTED_POD = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
-RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
-                        "seccompProfile": {"type": "RuntimeDefault"}}
+RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 SECONDS = {"second": "1s", "minute": "60s", "hour": "3600s"}
 
 
@@ -44,16 +48,22 @@ class KgatewayValues(HelmValues):
 
 def kgateway_values(ha: bool) -> KgatewayValues:
     return KgatewayValues(
-        controller=_Controller(replica_count=2 if ha else 1, node_selector=dict(SYSTEM_LABELS),
-                               tolerations=[SYSTEM_TOLERATION]),
-        pod_security_context=RESTRICTED_POD, security_context=RESTRICTED_CONTAINER,
+        controller=_Controller(
+            replica_count=2 if ha else 1, node_selector=dict(SYSTEM_LABELS), tolerations=[SYSTEM_TOLERATION]
+        ),
+        pod_security_context=RESTRICTED_POD,
+        security_context=RESTRICTED_CONTAINER,
     )
 
 
 def service_annotations(g: GatewayConfig) -> dict[str, str]:
     """What the AWS Load Balancer Controller reads from the gateway's Service."""
-    ann = {f"{NLB}-type": "external", f"{NLB}-nlb-target-type": "ip", f"{NLB}-scheme": g.scheme,
-           f"{NLB}-attributes": "load_balancing.cross_zone.enabled=true"}
+    ann = {
+        f"{NLB}-type": "external",
+        f"{NLB}-nlb-target-type": "ip",
+        f"{NLB}-scheme": g.scheme,
+        f"{NLB}-attributes": "load_balancing.cross_zone.enabled=true",
+    }
     if g.tls == "nlb":
         ann[f"{NLB}-ssl-cert"] = str(g.certificate_arn)
         ann[f"{NLB}-ssl-ports"] = "443"
@@ -67,80 +77,151 @@ def listeners(g: GatewayConfig, route_namespaces: list[str]) -> list[dict[str, A
     same = {"namespaces": {"from": "Selector", "selector": namespaces_in(route_namespaces)}}
     out = [{"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": same, **hostname}]
     if g.tls == "gateway":
-        out.append({"name": "https", "port": 443, "protocol": "HTTPS", "allowedRoutes": same, **hostname,
-                    "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": str(g.tls_secret)}]}})
+        out.append(
+            {
+                "name": "https",
+                "port": 443,
+                "protocol": "HTTPS",
+                "allowedRoutes": same,
+                **hostname,
+                "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": str(g.tls_secret)}]},
+            }
+        )
     return out
 
 
-def gateway_objects(g: GatewayConfig, namespace: str, route_namespaces: list[str] | None = None) -> list[dict[str, Any]]:
+def gateway_objects(
+    g: GatewayConfig, namespace: str, route_namespaces: list[str] | None = None
+) -> list[dict[str, Any]]:
     """GatewayParameters + Gateway, and the JWT chain when configured."""
-    service: dict[str, Any] = {"type": "LoadBalancer", "loadBalancerClass": NLB_CLASS,
-                               "extraAnnotations": service_annotations(g), "externalTrafficPolicy": "Local"}
+    service: dict[str, Any] = {
+        "type": "LoadBalancer",
+        "loadBalancerClass": NLB_CLASS,
+        "extraAnnotations": service_annotations(g),
+        "externalTrafficPolicy": "Local",
+    }
     if g.load_balancer_source_ranges:
         service["loadBalancerSourceRanges"] = list(g.load_balancer_source_ranges)
     objs: list[dict[str, Any]] = [
-        {"apiVersion": versions.KGATEWAY_API, "kind": "GatewayParameters", "metadata": metadata(g.name, namespace),
-         "spec": {"kube": {"service": service,
-                           # Envoy's stats on :9091 (container port http-monitoring), scraped by a PodMonitor
-                           "stats": {"enabled": True},
-                           "podTemplate": {"securityContext": RESTRICTED_POD},
-                           "envoyContainer": {"securityContext": RESTRICTED_CONTAINER}}}},
-        {"apiVersion": versions.GATEWAY_API, "kind": "Gateway", "metadata": metadata(g.name, namespace),
-         "spec": {"gatewayClassName": GATEWAY_CLASS,
-                  "infrastructure": {"parametersRef": {"group": "gateway.kgateway.dev", "kind": "GatewayParameters",
-                                                       "name": g.name}},
-                  "listeners": listeners(g, route_namespaces or [namespace])}},
+        {
+            "apiVersion": versions.KGATEWAY_API,
+            "kind": "GatewayParameters",
+            "metadata": metadata(g.name, namespace),
+            "spec": {
+                "kube": {
+                    "service": service,
+                    # Envoy's stats on :9091 (container port http-monitoring), scraped by a PodMonitor
+                    "stats": {"enabled": True},
+                    "podTemplate": {"securityContext": RESTRICTED_POD},
+                    "envoyContainer": {"securityContext": RESTRICTED_CONTAINER},
+                }
+            },
+        },
+        {
+            "apiVersion": versions.GATEWAY_API,
+            "kind": "Gateway",
+            "metadata": metadata(g.name, namespace),
+            "spec": {
+                "gatewayClassName": GATEWAY_CLASS,
+                "infrastructure": {
+                    "parametersRef": {"group": "gateway.kgateway.dev", "kind": "GatewayParameters", "name": g.name}
+                },
+                "listeners": listeners(g, route_namespaces or [namespace]),
+            },
+        },
     ]
     if g.jwt:
         url = urlsplit(g.jwt.jwks_url)
         host, port = str(url.hostname), url.port or 443
         backend = f"{g.name}-jwks"
-        provider: dict[str, Any] = {"name": "idp", "issuer": g.jwt.issuer,
-                                    "jwks": {"remote": {"url": g.jwt.jwks_url, "cacheDuration": "300s",
-                                                        "backendRef": {"group": "gateway.kgateway.dev",
-                                                                       "kind": "Backend", "name": backend,
-                                                                       "port": port}}}}
+        provider: dict[str, Any] = {
+            "name": "idp",
+            "issuer": g.jwt.issuer,
+            "jwks": {
+                "remote": {
+                    "url": g.jwt.jwks_url,
+                    "cacheDuration": "300s",
+                    "backendRef": {"group": "gateway.kgateway.dev", "kind": "Backend", "name": backend, "port": port},
+                }
+            },
+        }
         if g.jwt.audiences:
             provider["audiences"] = list(g.jwt.audiences)
         objs += [
-            {"apiVersion": versions.KGATEWAY_API, "kind": "Backend", "metadata": metadata(backend, namespace),
-             "spec": {"type": "Static", "static": {"hosts": [{"host": host, "port": port}]}}},
-            {"apiVersion": versions.KGATEWAY_API, "kind": "BackendConfigPolicy",
-             "metadata": metadata(backend, namespace),
-             "spec": {"targetRefs": [{"group": "gateway.kgateway.dev", "kind": "Backend", "name": backend}],
-                      "tls": {"sni": host, "wellKnownCACertificates": "System"}}},
-            {"apiVersion": versions.KGATEWAY_API, "kind": "GatewayExtension", "metadata": metadata(
-                f"{g.name}-jwt", namespace), "spec": {"type": "JWT", "jwt": {"providers": [provider]}}},
-            {"apiVersion": versions.KGATEWAY_API, "kind": "TrafficPolicy", "metadata": metadata(
-                f"{g.name}-jwt", namespace),
-             "spec": {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": g.name}],
-                      "jwtAuth": {"extensionRef": {"name": f"{g.name}-jwt"}}}},
+            {
+                "apiVersion": versions.KGATEWAY_API,
+                "kind": "Backend",
+                "metadata": metadata(backend, namespace),
+                "spec": {"type": "Static", "static": {"hosts": [{"host": host, "port": port}]}},
+            },
+            {
+                "apiVersion": versions.KGATEWAY_API,
+                "kind": "BackendConfigPolicy",
+                "metadata": metadata(backend, namespace),
+                "spec": {
+                    "targetRefs": [{"group": "gateway.kgateway.dev", "kind": "Backend", "name": backend}],
+                    "tls": {"sni": host, "wellKnownCACertificates": "System"},
+                },
+            },
+            {
+                "apiVersion": versions.KGATEWAY_API,
+                "kind": "GatewayExtension",
+                "metadata": metadata(f"{g.name}-jwt", namespace),
+                "spec": {"type": "JWT", "jwt": {"providers": [provider]}},
+            },
+            {
+                "apiVersion": versions.KGATEWAY_API,
+                "kind": "TrafficPolicy",
+                "metadata": metadata(f"{g.name}-jwt", namespace),
+                "spec": {
+                    "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": g.name}],
+                    "jwtAuth": {"extensionRef": {"name": f"{g.name}-jwt"}},
+                },
+            },
         ]
     return objs
 
 
 def token_bucket(limit: RateLimit) -> dict[str, Any]:
-    return {"maxTokens": limit.burst or limit.requests, "tokensPerFill": limit.requests,
-            "fillInterval": SECONDS[limit.per]}
+    return {
+        "maxTokens": limit.burst or limit.requests,
+        "tokensPerFill": limit.requests,
+        "fillInterval": SECONDS[limit.per],
+    }
 
 
 class Gateway(pulumi.ComponentResource):
-    def __init__(self, name: str, cfg: GatewayConfig, crds: pulumi.Resource, lb_controller: pulumi.Resource,
-                 shared: Shared):
+    def __init__(
+        self, name: str, cfg: GatewayConfig, crds: pulumi.Resource, lb_controller: pulumi.Resource, shared: Shared
+    ):
         super().__init__("agentic:k8s:Gateway", name, None, shared.k8s_opts())
         namespace = shared.namespaces["gateway"]
         scope = shared.scope(self, name, namespace, depends_on=(shared.namespace_resources["gateway"],))
-        self.crds_release = release(f"{name}-kgateway-crds", versions.KGATEWAY_CRDS, release_name="kgateway-crds",
-                                    namespace=namespace, opts=scope.opts([crds]))
-        self.controller = release(f"{name}-kgateway", versions.KGATEWAY, release_name="kgateway", namespace=namespace,
-                                  values=kgateway_values(shared.high_availability), skip_crds=True,
-                                  opts=scope.opts([self.crds_release, crds, *shared.cluster_ready]))
+        self.crds_release = release(
+            f"{name}-kgateway-crds",
+            versions.KGATEWAY_CRDS,
+            release_name="kgateway-crds",
+            namespace=namespace,
+            opts=scope.opts([crds]),
+        )
+        self.controller = release(
+            f"{name}-kgateway",
+            versions.KGATEWAY,
+            release_name="kgateway",
+            namespace=namespace,
+            values=kgateway_values(shared.high_availability),
+            skip_crds=True,
+            opts=scope.opts([self.crds_release, crds, *shared.cluster_ready]),
+        )
         # The gateway Service (the NLB) goes before the load balancer controller on destroy: it depends on it.
-        self.objects = {f"{obj['kind']}/{obj['metadata']['name']}": scope.apply(
-            obj, depends_on=[self.controller, lb_controller]) for obj in gateway_objects(cfg, namespace)}
+        self.objects = {
+            f"{obj['kind']}/{obj['metadata']['name']}": scope.apply(obj, depends_on=[self.controller, lb_controller])
+            for obj in gateway_objects(cfg, namespace)
+        }
         self.gateway = self.objects[f"Gateway/{cfg.name}"]
         if shared.monitoring_crds is not None:
             shared.scope(self, name, namespace, depends_on=(self.gateway, shared.monitoring_crds)).apply(
                 pod_monitor(f"{cfg.name}-envoy", namespace, {GATEWAY_NAME_LABEL: cfg.name}, "http-monitoring"),
-                name="monitor")
+                name="monitor",
+            )
         self.register_outputs({})

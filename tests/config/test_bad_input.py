@@ -37,14 +37,22 @@ def cli_validate(tmp_path, content: bytes | str) -> tuple[int, str]:
 # --- 10. tracebacks ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mutate, path", [
-    (lambda r: r["namespaces"][0]["quota"].update(requests_cpu="9" * 40), "platform.namespaces[0].quota.requests_cpu"),
-    (lambda r: r["namespaces"][0]["quota"].update(requests_memory="99999999999999999999Ei"),
-     "platform.namespaces[0].quota.requests_memory"),
-    (lambda r: r["models"][0]["variants"][0].update(replicas=10**400), "platform.models[0].variants[0].replicas"),
-    (lambda r: r["gpu_pools"][0]["limits"].update(gpus=10**30), "platform.gpu_pools[0].limits.gpus"),
-    (lambda r: r["namespaces"][0]["quota"].update(pods=float("inf")), "platform.namespaces[0].quota.pods"),
-])
+@pytest.mark.parametrize(
+    "mutate, path",
+    [
+        (
+            lambda r: r["namespaces"][0]["quota"].update(requests_cpu="9" * 40),
+            "platform.namespaces[0].quota.requests_cpu",
+        ),
+        (
+            lambda r: r["namespaces"][0]["quota"].update(requests_memory="99999999999999999999Ei"),
+            "platform.namespaces[0].quota.requests_memory",
+        ),
+        (lambda r: r["models"][0]["variants"][0].update(replicas=10**400), "platform.models[0].variants[0].replicas"),
+        (lambda r: r["gpu_pools"][0]["limits"].update(gpus=10**30), "platform.gpu_pools[0].limits.gpus"),
+        (lambda r: r["namespaces"][0]["quota"].update(pods=float("inf")), "platform.namespaces[0].quota.pods"),
+    ],
+)
 def test_huge_numbers_are_problems_not_tracebacks(mutate, path):
     raw = stack_raw("dev")
     mutate(raw)
@@ -81,15 +89,18 @@ def test_long_values_are_cut_in_messages():
     assert found and max(len(p) for p in found) < 600
 
 
-@pytest.mark.parametrize("content, fragment", [
-    ("- a\n- b\n", "must be a mapping"),
-    ("just a string\n", "must be a mapping"),
-    ("config: [1, 2]\n", "must be a mapping"),
-    ("config:\n  agentic-platform:platform: 42\n", "must be a mapping, got int"),
-    (b"config:\n  x: \xff\xfe\n", "not UTF-8"),
-    ("config: {a: [unclosed\n", "not valid YAML"),
-    ("config:\n  1: x\n  agentic-platform:platform: {}\n", "required key is missing"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ("- a\n- b\n", "must be a mapping"),
+        ("just a string\n", "must be a mapping"),
+        ("config: [1, 2]\n", "must be a mapping"),
+        ("config:\n  agentic-platform:platform: 42\n", "must be a mapping, got int"),
+        (b"config:\n  x: \xff\xfe\n", "not UTF-8"),
+        ("config: {a: [unclosed\n", "not valid YAML"),
+        ("config:\n  1: x\n  agentic-platform:platform: {}\n", "required key is missing"),
+    ],
+)
 def test_malformed_stack_files_exit_2_with_a_message(tmp_path, content, fragment):
     code, out = cli_validate(tmp_path, content)
     assert code == 2 and fragment in out, out
@@ -102,7 +113,8 @@ def test_yaml_alias_bomb_is_refused_fast(tmp_path):
         prev = "abcdefghi"[i]
         lines.append(f"{name}: &{name} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]")
     bomb = "config:\n  agentic-platform:platform:\n    environment: dev\n    aws:\n      tags:\n" + "".join(
-        f"        {line}\n" for line in lines)
+        f"        {line}\n" for line in lines
+    )
     assert len(bomb) < 2000
     import time
 
@@ -122,57 +134,104 @@ def test_a_few_aliases_are_fine_but_expansion_is_bounded():
 # --- 11. accepted but invalid ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mutate, path, fragment", [
-    (lambda r: r["namespaces"][0].update(name="ai-gateway\n"), "platform.namespaces[0].name", "DNS-1123"),
-    (lambda r: r["namespaces"][0]["quota"].update(requests_cpu="4\n"), "platform.namespaces[0].quota.requests_cpu",
-     "quantity"),
-    (lambda r: r["gpu_pools"][0]["disruption"].update(consolidate_after="10m\n"),
-     "platform.gpu_pools[0].disruption.consolidate_after", "duration"),
-    (lambda r: r["cluster"].update(name="agentic\n"), "platform.cluster.name", "DNS-1123"),
-    (lambda r: r["namespaces"][4].update(labels={"pod-security.kubernetes.io/enforce": "privileged"}),
-     "platform.namespaces[4].labels", "Pod Security"),
-    (lambda r: r["namespaces"][1].update(labels={"agentic.platform/layer": "gateway"}),
-     "platform.namespaces[1].labels", "use another prefix"),
-    (lambda r: r["namespaces"][1].update(labels={"team": "a b"}), "platform.namespaces[1].labels.team",
-     "label value"),
-    (lambda r: r["namespaces"][0].update(name="kube-system"), "platform.namespaces[0].name", "belongs to"),
-    (lambda r: r["namespaces"][0].update(name="karpenter"), "platform.namespaces[0].name", "belongs to"),
-    (lambda r: r["namespaces"][0].update(name="default"), "platform.namespaces[0].name", "belongs to"),
-    (lambda r: r["namespaces"][1].update(name="ai-gateway"), "platform.namespaces[1].name", "duplicate name"),
-    (lambda r: r["gpu_pools"][0]["disruption"].update(budgets=[{"nodes": "0", "schedule": "0 8 * * *"}]),
-     "platform.gpu_pools[0].disruption.budgets[0]", "schedule and duration together"),
-    (lambda r: r["gpu_pools"][0]["disruption"].update(budgets=[{"nodes": "0", "schedule": "0 8 * * *",
-                                                               "duration": "30s"}]),
-     "platform.gpu_pools[0].disruption.budgets[0].duration", "does not match"),
-    (lambda r: r["aws"]["tags"].update({"kubernetes.io/cluster/x": "owned"}), "platform.aws.tags", "reserved"),
-    (lambda r: r["aws"]["tags"].update({"karpenter.sh/nodepool": "x"}), "platform.aws.tags", "reserved"),
-    (lambda r: r["aws"]["tags"].update({"aws:createdBy": "x"}), "platform.aws.tags", "reserved"),
-    (lambda r: r["aws"]["tags"].update({"team": "x" * 300}), "platform.aws.tags.team", "1-256"),
-    (lambda r: r["namespaces"][1].update(limit_range={"max_cpu": "100m"}), "platform.namespaces[1].limit_range.max_cpu",
-     "below default_cpu"),
-    (lambda r: r["models"][0].update(cpu="40"), "platform.models[0].cpu", "LimitRange max_cpu"),
-    (lambda r: r["models"][0].update(memory="1000Gi"), "platform.models[0].cpu", "do not fit on any node"),
-    (lambda r: r["gpu_pools"][0]["limits"].update(cpu=2), "platform.gpu_pools[0].limits", "cannot hold even one node"),
-    (lambda r: r["network"].update(vpc_cidr="127.0.0.0/16"), "platform.network.vpc_cidr", "RFC 1918"),
-    (lambda r: r["network"].update(vpc_cidr="169.254.0.0/16"), "platform.network.vpc_cidr", "RFC 1918"),
-    (lambda r: r["network"].update(vpc_cidr="198.18.0.0/16"), "platform.network.vpc_cidr", "RFC 1918"),
-    (lambda r: r["network"].update(vpc_cidr="10.0.0.0/8"), "platform.network.vpc_cidr", "between /16 and /28"),
-    (lambda r: r["network"].update(availability_zones=["us-west-20a", "us-west-2b", "us-west-2c"]),
-     "platform.network.availability_zones[0]", "not a zone of region"),
-    (lambda r: r["network"].update(availability_zones=["us-west-2a", "us-west-2a", "us-west-2c"]),
-     "platform.network.availability_zones[1]", "listed twice"),
-    (lambda r: r["cluster"]["admins"].append(dict(r["cluster"]["admins"][0])), "platform.cluster.admins[1]",
-     "listed twice"),
-    (lambda r: r["tenants"][0].update(admin_groups=[""]), "platform.tenants[0].admin_groups[0]", "non-empty"),
-    (lambda r: r["models"][0].update(name="8b"), "platform.models[0].name", "DNS-1035"),
-    (lambda r: r["models"][0]["variants"][0].update(image="vllm:"), "platform.models[0].variants[0].image",
-     "empty or malformed tag"),
-    (lambda r: r["models"][0].update(hf_model=""), "platform.models[0].hf_model", "does not match"),
-    (lambda r: r["models"][0].update(hf_model=" "), "platform.models[0].hf_model", ""),
-    (lambda r: r.setdefault("gateway", {}).update(hostnames=["AI.Example.com"]), "platform.gateway.hostnames[0]",
-     "hostname"),
-    (lambda r: r["kagent"]["mcp_servers"][0].update(url="http://"), "platform.kagent.mcp_servers[0].url", "host"),
-])
+@pytest.mark.parametrize(
+    "mutate, path, fragment",
+    [
+        (lambda r: r["namespaces"][0].update(name="ai-gateway\n"), "platform.namespaces[0].name", "DNS-1123"),
+        (
+            lambda r: r["namespaces"][0]["quota"].update(requests_cpu="4\n"),
+            "platform.namespaces[0].quota.requests_cpu",
+            "quantity",
+        ),
+        (
+            lambda r: r["gpu_pools"][0]["disruption"].update(consolidate_after="10m\n"),
+            "platform.gpu_pools[0].disruption.consolidate_after",
+            "duration",
+        ),
+        (lambda r: r["cluster"].update(name="agentic\n"), "platform.cluster.name", "DNS-1123"),
+        (
+            lambda r: r["namespaces"][4].update(labels={"pod-security.kubernetes.io/enforce": "privileged"}),
+            "platform.namespaces[4].labels",
+            "Pod Security",
+        ),
+        (
+            lambda r: r["namespaces"][1].update(labels={"agentic.platform/layer": "gateway"}),
+            "platform.namespaces[1].labels",
+            "use another prefix",
+        ),
+        (
+            lambda r: r["namespaces"][1].update(labels={"team": "a b"}),
+            "platform.namespaces[1].labels.team",
+            "label value",
+        ),
+        (lambda r: r["namespaces"][0].update(name="kube-system"), "platform.namespaces[0].name", "belongs to"),
+        (lambda r: r["namespaces"][0].update(name="karpenter"), "platform.namespaces[0].name", "belongs to"),
+        (lambda r: r["namespaces"][0].update(name="default"), "platform.namespaces[0].name", "belongs to"),
+        (lambda r: r["namespaces"][1].update(name="ai-gateway"), "platform.namespaces[1].name", "duplicate name"),
+        (
+            lambda r: r["gpu_pools"][0]["disruption"].update(budgets=[{"nodes": "0", "schedule": "0 8 * * *"}]),
+            "platform.gpu_pools[0].disruption.budgets[0]",
+            "schedule and duration together",
+        ),
+        (
+            lambda r: r["gpu_pools"][0]["disruption"].update(
+                budgets=[{"nodes": "0", "schedule": "0 8 * * *", "duration": "30s"}]
+            ),
+            "platform.gpu_pools[0].disruption.budgets[0].duration",
+            "does not match",
+        ),
+        (lambda r: r["aws"]["tags"].update({"kubernetes.io/cluster/x": "owned"}), "platform.aws.tags", "reserved"),
+        (lambda r: r["aws"]["tags"].update({"karpenter.sh/nodepool": "x"}), "platform.aws.tags", "reserved"),
+        (lambda r: r["aws"]["tags"].update({"aws:createdBy": "x"}), "platform.aws.tags", "reserved"),
+        (lambda r: r["aws"]["tags"].update({"team": "x" * 300}), "platform.aws.tags.team", "1-256"),
+        (
+            lambda r: r["namespaces"][1].update(limit_range={"max_cpu": "100m"}),
+            "platform.namespaces[1].limit_range.max_cpu",
+            "below default_cpu",
+        ),
+        (lambda r: r["models"][0].update(cpu="40"), "platform.models[0].cpu", "LimitRange max_cpu"),
+        (lambda r: r["models"][0].update(memory="1000Gi"), "platform.models[0].cpu", "do not fit on any node"),
+        (
+            lambda r: r["gpu_pools"][0]["limits"].update(cpu=2),
+            "platform.gpu_pools[0].limits",
+            "cannot hold even one node",
+        ),
+        (lambda r: r["network"].update(vpc_cidr="127.0.0.0/16"), "platform.network.vpc_cidr", "RFC 1918"),
+        (lambda r: r["network"].update(vpc_cidr="169.254.0.0/16"), "platform.network.vpc_cidr", "RFC 1918"),
+        (lambda r: r["network"].update(vpc_cidr="198.18.0.0/16"), "platform.network.vpc_cidr", "RFC 1918"),
+        (lambda r: r["network"].update(vpc_cidr="10.0.0.0/8"), "platform.network.vpc_cidr", "between /16 and /28"),
+        (
+            lambda r: r["network"].update(availability_zones=["us-west-20a", "us-west-2b", "us-west-2c"]),
+            "platform.network.availability_zones[0]",
+            "not a zone of region",
+        ),
+        (
+            lambda r: r["network"].update(availability_zones=["us-west-2a", "us-west-2a", "us-west-2c"]),
+            "platform.network.availability_zones[1]",
+            "listed twice",
+        ),
+        (
+            lambda r: r["cluster"]["admins"].append(dict(r["cluster"]["admins"][0])),
+            "platform.cluster.admins[1]",
+            "listed twice",
+        ),
+        (lambda r: r["tenants"][0].update(admin_groups=[""]), "platform.tenants[0].admin_groups[0]", "non-empty"),
+        (lambda r: r["models"][0].update(name="8b"), "platform.models[0].name", "DNS-1035"),
+        (
+            lambda r: r["models"][0]["variants"][0].update(image="vllm:"),
+            "platform.models[0].variants[0].image",
+            "empty or malformed tag",
+        ),
+        (lambda r: r["models"][0].update(hf_model=""), "platform.models[0].hf_model", "does not match"),
+        (lambda r: r["models"][0].update(hf_model=" "), "platform.models[0].hf_model", ""),
+        (
+            lambda r: r.setdefault("gateway", {}).update(hostnames=["AI.Example.com"]),
+            "platform.gateway.hostnames[0]",
+            "hostname",
+        ),
+        (lambda r: r["kagent"]["mcp_servers"][0].update(url="http://"), "platform.kagent.mcp_servers[0].url", "host"),
+    ],
+)
 def test_accepted_but_invalid_is_now_refused(mutate, path, fragment):
     raw = stack_raw("dev")
     mutate(raw)
@@ -185,8 +244,14 @@ def test_every_derived_aws_name_fits_its_limit_with_the_longest_cluster_name():
     raw = stack_raw("dev")
     raw["cluster"]["name"] = "c" * 63
     run = build_stack(raw)
-    limits = {"aws:iam/role:Role": 64, "aws:sqs/queue:Queue": 80, "aws:cloudwatch/eventRule:EventRule": 64,
-              "aws:eks/nodeGroup:NodeGroup": 63, "aws:kms/alias:Alias": 256, "aws:ecr/repository:Repository": 256}
+    limits = {
+        "aws:iam/role:Role": 64,
+        "aws:sqs/queue:Queue": 80,
+        "aws:cloudwatch/eventRule:EventRule": 64,
+        "aws:eks/nodeGroup:NodeGroup": 63,
+        "aws:kms/alias:Alias": 256,
+        "aws:ecr/repository:Repository": 256,
+    }
     key = {"aws:eks/nodeGroup:NodeGroup": "nodeGroupName"}
     for typ, limit in limits.items():
         names = [r.inputs[key.get(typ, "name")] for r in run.of_type(typ)]

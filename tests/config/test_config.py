@@ -8,8 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agentic.cli import app
-from config import Platform
-from config import ConfigError, parse_platform
+from config import ConfigError, Platform, parse_platform
 from config.base import quantity
 from tests.conftest import stack_raw
 
@@ -33,8 +32,10 @@ def test_gpu_limit_below_model_demand_names_path_model_and_pool():
     raw = stack_raw("prod")
     raw["gpu_pools"][0]["limits"]["gpus"] = 8  # p5 hosts llama-70b: 8 GPUs x (primary + canary)
     assert any(
-        p.startswith("platform.gpu_pools[0].limits.gpus: must be >= 16 because model 'llama-70b' requests 16 GPUs "
-                     "on pool 'p5'") for p in problems(raw)
+        p.startswith(
+            "platform.gpu_pools[0].limits.gpus: must be >= 16 because model 'llama-70b' requests 16 GPUs on pool 'p5'"
+        )
+        for p in problems(raw)
     )
 
 
@@ -49,50 +50,110 @@ def test_gpu_limit_below_model_demand_names_path_model_and_pool():
         (lambda r: r["network"].update(vpc_cidr="10.0.0.1/16"), "platform.network.vpc_cidr", "host bits"),
         (lambda r: r["network"].update(vpc_cidr="8.8.0.0/16"), "platform.network.vpc_cidr", "RFC 1918"),
         (lambda r: r["network"].update(vpc_cidr="10.0.0.0/20"), "platform.network.vpc_cidr", "cannot hold 3 public"),
-        (lambda r: r["network"].update(availability_zones=["us-west-2a"]), "platform.network.availability_zones",
-         "lists 1 zones but az_count is 3"),
-        (lambda r: r["network"].update(availability_zones=["eu-west-1a", "us-west-2b", "us-west-2c"]),
-         "platform.network.availability_zones[0]", "not a zone of region us-west-2"),
-        (lambda r: r["cluster"]["endpoint"].update(public_cidrs=[]), "platform.cluster.endpoint.public_cidrs",
-         "open to the internet"),
-        (lambda r: r["cluster"]["endpoint"].update(public_cidrs=["0.0.0.0/0"]),
-         "platform.cluster.endpoint.public_cidrs[0]", "0.0.0.0/0"),
-        (lambda r: r["cluster"]["endpoint"].update(public=False, private=False), "platform.cluster.endpoint",
-         "both off"),
+        (
+            lambda r: r["network"].update(availability_zones=["us-west-2a"]),
+            "platform.network.availability_zones",
+            "lists 1 zones but az_count is 3",
+        ),
+        (
+            lambda r: r["network"].update(availability_zones=["eu-west-1a", "us-west-2b", "us-west-2c"]),
+            "platform.network.availability_zones[0]",
+            "not a zone of region us-west-2",
+        ),
+        (
+            lambda r: r["cluster"]["endpoint"].update(public_cidrs=[]),
+            "platform.cluster.endpoint.public_cidrs",
+            "open to the internet",
+        ),
+        (
+            lambda r: r["cluster"]["endpoint"].update(public_cidrs=["0.0.0.0/0"]),
+            "platform.cluster.endpoint.public_cidrs[0]",
+            "0.0.0.0/0",
+        ),
+        (
+            lambda r: r["cluster"]["endpoint"].update(public=False, private=False),
+            "platform.cluster.endpoint",
+            "both off",
+        ),
         (lambda r: r["cluster"].update(kubernetes_version="1.29"), "platform.cluster.kubernetes_version", "1.33"),
-        (lambda r: r["models"][0].update(pool="g6"), "platform.models[0].pool", "GPU pool 'g6' is not in platform.gpu_pools"),
-        (lambda r: r["models"][0]["variants"][0].update(weight=90), "platform.models[0].variants",
-         "route weights sum to 90, not 100"),
-        (lambda r: r["models"][0]["variants"][0].update(image="vllm/vllm-openai:latest"),
-         "platform.models[0].variants[0].image", "latest"),
-        (lambda r: r["models"][0]["variants"][0].update(image="vllm/vllm-openai"),
-         "platform.models[0].variants[0].image", "no tag"),
+        (
+            lambda r: r["models"][0].update(pool="g6"),
+            "platform.models[0].pool",
+            "GPU pool 'g6' is not in platform.gpu_pools",
+        ),
+        (
+            lambda r: r["models"][0]["variants"][0].update(weight=90),
+            "platform.models[0].variants",
+            "route weights sum to 90, not 100",
+        ),
+        (
+            lambda r: r["models"][0]["variants"][0].update(image="vllm/vllm-openai:latest"),
+            "platform.models[0].variants[0].image",
+            "latest",
+        ),
+        (
+            lambda r: r["models"][0]["variants"][0].update(image="vllm/vllm-openai"),
+            "platform.models[0].variants[0].image",
+            "no tag",
+        ),
         (lambda r: r["models"][0].update(gpus=8), "platform.models[0].gpus", "pool 'g5' (at most 4)"),
-        (lambda r: r["namespaces"][2]["quota"].update(gpus=0), "platform.namespaces[2].quota.gpus",
-         "must be >= 4"),
-        (lambda r: r["namespaces"][2]["quota"].update(requests_memory="8Gi"),
-         "platform.namespaces[2].quota.requests_memory", "must be >= 96.0Gi"),
-        (lambda r: r["namespaces"][0]["quota"].update(requests_cpu="lots"),
-         "platform.namespaces[0].quota.requests_cpu", "Kubernetes quantity"),
-        (lambda r: r["namespaces"][1].update(layer="gateway"), "platform.namespaces[1].layer",
-         "more than one namespace"),
+        (lambda r: r["namespaces"][2]["quota"].update(gpus=0), "platform.namespaces[2].quota.gpus", "must be >= 4"),
+        (
+            lambda r: r["namespaces"][2]["quota"].update(requests_memory="8Gi"),
+            "platform.namespaces[2].quota.requests_memory",
+            "must be >= 96.0Gi",
+        ),
+        (
+            lambda r: r["namespaces"][0]["quota"].update(requests_cpu="lots"),
+            "platform.namespaces[0].quota.requests_cpu",
+            "Kubernetes quantity",
+        ),
+        (
+            lambda r: r["namespaces"][1].update(layer="gateway"),
+            "platform.namespaces[1].layer",
+            "more than one namespace",
+        ),
         (lambda r: r["namespaces"].pop(4), "platform.namespaces", "no namespace for layer 'observability'"),
-        (lambda r: r["gpu_pools"][0].update(ami_alias="al2023@latest"), "platform.gpu_pools[0].ami_alias",
-         "does not match"),
-        (lambda r: r["gpu_pools"][0].update(capacity_types=["reserved", "spot"]),
-         "platform.gpu_pools[0].capacity_reservations", "capacity reservation ids"),
-        (lambda r: r["gpu_pools"][0].update(instance_families=["p3"]), "platform.gpu_pools[0].instance_families[0]",
-         "Input should be"),
-        (lambda r: r["gpu_pools"][0]["root_volume"].update(iops=200000),
-         "platform.gpu_pools[0].root_volume.iops", "less than or equal to 16000"),
-        (lambda r: r["kagent"]["agents"][0].update(model_config="gpt-4"), "platform.kagent.agents[0].model_config",
-         "model config 'gpt-4' is not in platform.kagent.model_configs"),
-        (lambda r: r["kagent"]["model_configs"][0].update(platform_model="nope"),
-         "platform.kagent.model_configs[0].platform_model", "model 'nope' is not in platform.models"),
-        (lambda r: r["kagent"]["agents"][0]["tools"][0].update(mcp_server="missing"),
-         "platform.kagent.agents[0].tools[0].mcp_server", "not in platform.kagent.mcp_servers"),
-        (lambda r: r["kagent"]["agents"][0]["tools"][0].update(require_approval=["k8s_delete_everything"]),
-         "platform.kagent.agents[0].tools[0].require_approval", "must also be listed in tool_names"),
+        (
+            lambda r: r["gpu_pools"][0].update(ami_alias="al2023@latest"),
+            "platform.gpu_pools[0].ami_alias",
+            "does not match",
+        ),
+        (
+            lambda r: r["gpu_pools"][0].update(capacity_types=["reserved", "spot"]),
+            "platform.gpu_pools[0].capacity_reservations",
+            "capacity reservation ids",
+        ),
+        (
+            lambda r: r["gpu_pools"][0].update(instance_families=["p3"]),
+            "platform.gpu_pools[0].instance_families[0]",
+            "Input should be",
+        ),
+        (
+            lambda r: r["gpu_pools"][0]["root_volume"].update(iops=200000),
+            "platform.gpu_pools[0].root_volume.iops",
+            "less than or equal to 16000",
+        ),
+        (
+            lambda r: r["kagent"]["agents"][0].update(model_config="gpt-4"),
+            "platform.kagent.agents[0].model_config",
+            "model config 'gpt-4' is not in platform.kagent.model_configs",
+        ),
+        (
+            lambda r: r["kagent"]["model_configs"][0].update(platform_model="nope"),
+            "platform.kagent.model_configs[0].platform_model",
+            "model 'nope' is not in platform.models",
+        ),
+        (
+            lambda r: r["kagent"]["agents"][0]["tools"][0].update(mcp_server="missing"),
+            "platform.kagent.agents[0].tools[0].mcp_server",
+            "not in platform.kagent.mcp_servers",
+        ),
+        (
+            lambda r: r["kagent"]["agents"][0]["tools"][0].update(require_approval=["k8s_delete_everything"]),
+            "platform.kagent.agents[0].tools[0].require_approval",
+            "must also be listed in tool_names",
+        ),
         (lambda r: r["tenants"].insert(1, dict(r["tenants"][0])), "platform.tenants[1].name", "duplicate name"),
         (lambda r: r.pop("cluster"), "platform.cluster", "required key is missing"),
     ],
@@ -109,14 +170,23 @@ def test_bad_dev_config_is_reported_with_path(mutate, path, fragment):
 @pytest.mark.parametrize(
     "mutate, path, fragment",
     [
-        (lambda r: r["cluster"]["endpoint"].update(public=True, public_cidrs=["203.0.113.0/24"]),
-         "platform.cluster.endpoint", "private-only API endpoint"),
-        (lambda r: [p.update(capacity_types=["spot"], capacity_reservations=[]) for p in r["gpu_pools"]],
-         "platform.gpu_pools", "on-demand fallback"),
+        (
+            lambda r: r["cluster"]["endpoint"].update(public=True, public_cidrs=["203.0.113.0/24"]),
+            "platform.cluster.endpoint",
+            "private-only API endpoint",
+        ),
+        (
+            lambda r: [p.update(capacity_types=["spot"], capacity_reservations=[]) for p in r["gpu_pools"]],
+            "platform.gpu_pools",
+            "on-demand fallback",
+        ),
         (lambda r: r["network"].update(nat_mode="single"), "platform.network.nat_mode", "per_az"),
         (lambda r: r["cluster"].update(secrets_encryption=False), "platform.cluster.secrets_encryption", "KMS"),
-        (lambda r: r["gpu_pools"][0].update(capacity_types=["on-demand"], capacity_reservations=[]),
-         "platform.gpu_pools[0].capacity_types", "single SKU"),
+        (
+            lambda r: r["gpu_pools"][0].update(capacity_types=["on-demand"], capacity_reservations=[]),
+            "platform.gpu_pools[0].capacity_types",
+            "single SKU",
+        ),
     ],
 )
 def test_prod_only_invariants(mutate, path, fragment):
@@ -166,9 +236,7 @@ def test_quantity(text, value):
 def test_cli_validate_reports_problems_without_traceback(tmp_path):
     raw = stack_raw("dev")
     raw["models"][0]["pool"] = "nope"
-    (tmp_path / "Pulumi.broken.yaml").write_text(
-        json.dumps({"config": {"agentic-platform:platform": raw}})
-    )
+    (tmp_path / "Pulumi.broken.yaml").write_text(json.dumps({"config": {"agentic-platform:platform": raw}}))
     result = CliRunner().invoke(app, ["validate", "--stack", "broken", "-C", str(tmp_path)])
     assert result.exit_code == 2
     assert "platform.models[0].pool" in result.output

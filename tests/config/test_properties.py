@@ -16,7 +16,8 @@ import typing
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
@@ -25,8 +26,12 @@ from tests.conftest import build_stack, stack_raw, validate_object
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
 PLANS = int(os.environ.get("FUZZ_PLANS", "1"))  # accepted configs rendered per test run (each ~1 s)
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 
 
 def paths(value: Any, prefix: tuple = ()) -> list[tuple]:
@@ -47,12 +52,41 @@ def get(value: Any, path: tuple) -> Any:
 
 
 weird_text = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=40) | st.sampled_from(
-    ["", " ", "a\n", "\ud800", "ai-gateway", "g5", "llama-8b", "kube-system", "0.0.0.0/0", "1e400", "-1", "∞",
-     "Never", "720h", "latest", "x" * 300, "tenant-x", "a/b:c", "${secret}"])
-weird_scalar = (st.none() | st.booleans() | st.integers() | st.integers(min_value=10**18) |
-                st.floats(allow_nan=True, allow_infinity=True) | weird_text)
-weird = st.recursive(weird_scalar, lambda inner: st.lists(inner, max_size=4) |
-                     st.dictionaries(weird_text, inner, max_size=4), max_leaves=12)
+    [
+        "",
+        " ",
+        "a\n",
+        "\ud800",
+        "ai-gateway",
+        "g5",
+        "llama-8b",
+        "kube-system",
+        "0.0.0.0/0",
+        "1e400",
+        "-1",
+        "∞",
+        "Never",
+        "720h",
+        "latest",
+        "x" * 300,
+        "tenant-x",
+        "a/b:c",
+        "${secret}",
+    ]
+)
+weird_scalar = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=10**18)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | weird_text
+)
+weird = st.recursive(
+    weird_scalar,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(weird_text, inner, max_size=4),
+    max_leaves=12,
+)
 
 
 @st.composite
@@ -116,8 +150,24 @@ def for_annotation(ann: Any, depth: int) -> st.SearchStrategy:
     if ann is int:
         return st.integers(-2, 100) | st.integers()
     if ann is str:
-        return st.sampled_from(["dev", "g5", "ai-gateway", "agents", "4", "16Gi", "10m", "10.0.0.0/16", "us-east-1",
-                                "vllm/vllm-openai:v0.11.0", "al2023@v20251016"]) | weird_text
+        return (
+            st.sampled_from(
+                [
+                    "dev",
+                    "g5",
+                    "ai-gateway",
+                    "agents",
+                    "4",
+                    "16Gi",
+                    "10m",
+                    "10.0.0.0/16",
+                    "us-east-1",
+                    "vllm/vllm-openai:v0.11.0",
+                    "al2023@v20251016",
+                ]
+            )
+            | weird_text
+        )
     if ann is type(None):
         return st.none()
     return weird_scalar

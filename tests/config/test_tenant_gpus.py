@@ -15,8 +15,11 @@ def test_tenant_gets_gpus_within_the_pools():
     raw["tenants"][0]["quota"]["gpus"] = 4
     parse_platform(raw)
     run = build_stack(raw)
-    quota = next(r.inputs for r in run.of_type("kubernetes:core/v1:ResourceQuota")
-                 if r.inputs["metadata"]["namespace"] == "tenant-sandbox")
+    quota = next(
+        r.inputs
+        for r in run.of_type("kubernetes:core/v1:ResourceQuota")
+        if r.inputs["metadata"]["namespace"] == "tenant-sandbox"
+    )
     assert quota["spec"]["hard"]["requests.nvidia.com/gpu"] == "4"
 
 
@@ -44,8 +47,10 @@ def test_a_tenant_allowance_names_only_served_models():
     raw["tenants"][1]["allow"]["models"] = ["gpt-5"]
     with pytest.raises(ConfigError) as exc:
         parse_platform(raw)
-    assert any(p.path == "platform.tenants[1].allow.models[0]" and "no platform model 'gpt-5'" in p.message
-               for p in exc.value.problems)
+    assert any(
+        p.path == "platform.tenants[1].allow.models[0]" and "no platform model 'gpt-5'" in p.message
+        for p in exc.value.problems
+    )
 
 
 def test_self_service_tenants_count_against_the_gpu_pools():

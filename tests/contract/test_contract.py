@@ -14,7 +14,7 @@ import pytest
 import catalog.versions as versions
 from kit.k8s import CLUSTER_SCOPED
 from kit.labels import MANAGED_BY, MANAGER
-from tests.conftest import without_prometheus, PROJECT_ROOT, STACKS, build_stack, crd_schemas, is_core, stack_raw
+from tests.conftest import PROJECT_ROOT, STACKS, build_stack, crd_schemas, is_core, stack_raw, without_prometheus
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 #: Namespaces the platform does not govern but uses on purpose, and why.
@@ -37,8 +37,11 @@ def test_every_kubernetes_object_uses_the_cluster_provider_and_has_a_parent(plan
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_kubernetes_object_carries_the_managed_by_label(plans, stack):
-    missing = [r.name for r in k8s_objects(plans(stack))
-               if (r.inputs.get("metadata") or {}).get("labels", {}).get(MANAGED_BY) != MANAGER]
+    missing = [
+        r.name
+        for r in k8s_objects(plans(stack))
+        if (r.inputs.get("metadata") or {}).get("labels", {}).get(MANAGED_BY) != MANAGER
+    ]
     assert missing == []
 
 
@@ -81,15 +84,20 @@ def test_monitors_exist_only_when_monitoring_is_on(plans):
     without_prometheus(raw)
     raw["models"][0].pop("autoscaling", None)  # scaling on queue depth needs Prometheus
     run = build_stack(raw)
-    assert [r.name for r in run.kubernetes_objects() if r.inputs["apiVersion"].startswith("monitoring.coreos.com/")] == []
+    assert [
+        r.name for r in run.kubernetes_objects() if r.inputs["apiVersion"].startswith("monitoring.coreos.com/")
+    ] == []
 
 
 # --- the catalog -----------------------------------------------------------------------------------------------------
 
 
 def _pins() -> list[str]:
-    return [n for n, v in vars(versions).items() if n.isupper() and not n.startswith("_")
-            and isinstance(v, (str, versions.Chart, dict, tuple))]
+    return [
+        n
+        for n, v in vars(versions).items()
+        if n.isupper() and not n.startswith("_") and isinstance(v, (str, versions.Chart, dict, tuple))
+    ]
 
 
 def _sources_outside_catalog() -> str:
@@ -115,8 +123,12 @@ def test_every_chart_pin_is_listed():
 def test_versions_are_pinned_in_one_place():
     """No component, kit or config module hard-codes a chart version or an image tag; all come from the catalog."""
     pattern = re.compile(r"version=\"\d|:v?\d+\.\d+\.\d+\"|\"v?\d+\.\d+\.\d+\"")
-    offenders = [str(p.relative_to(PROJECT_ROOT)) for layer in ("components", "kit", "config")
-                 for p in (PROJECT_ROOT / layer).rglob("*.py") if pattern.search(p.read_text())]
+    offenders = [
+        str(p.relative_to(PROJECT_ROOT))
+        for layer in ("components", "kit", "config")
+        for p in (PROJECT_ROOT / layer).rglob("*.py")
+        if pattern.search(p.read_text())
+    ]
     assert offenders == []
 
 
@@ -128,7 +140,8 @@ def test_runtime_tool_table_matches_the_runtime():
     from agent_runtime.tools import build_registry
     from catalog.runtime_tools import RUNTIME_MCP_TOOLS
 
-    settings = Settings(llm_url="http://x", gitea_url="http://g", gitea_token="t", milvus_uri="/tmp/unused.db",
-                        file_roots=["/tmp"])
+    settings = Settings(
+        llm_url="http://x", gitea_url="http://g", gitea_token="t", milvus_uri="/tmp/unused.db", file_roots=["/tmp"]
+    )
     registry = build_registry(settings, Metrics())
     assert {t.name: t.destructive for t in registry.tools.values()} == RUNTIME_MCP_TOOLS

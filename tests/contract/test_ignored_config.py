@@ -64,8 +64,11 @@ def ignored_fields(cfgs: list[Platform], config: dict[str, Any] | None = None) -
     seen: set[tuple[str, str]] = set()
     for cfg in cfgs:
         seen |= _reads_during_build(cfg, config)
-    return [path for path, model, name in _fields(Platform)
-            if (model.__name__, name) not in seen and not _covered_by_not_deployed(path)]
+    return [
+        path
+        for path, model, name in _fields(Platform)
+        if (model.__name__, name) not in seen and not _covered_by_not_deployed(path)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -77,27 +80,69 @@ def test_every_config_field_is_deployed_or_reported(committed):
     # A data volume exercises the optional GpuPool.data_volume branch the committed stacks leave unset.
     raw = stack_raw("dev")
     raw["gpu_pools"][0]["data_volume"] = {"size_gib": 500}
-    raw["models"][0].update(hf_token={"name": "hf", "key": "token", "source": "stack", "stack_key": "hf-token",
-                                      "aws_secret_name": "agentic/agentic-dev/hf"},
-                            weights_s3_prefix="llama/8b", tool_calling=True, tool_parser="llama3_json")
-    raw["secrets"] = {"path_prefix": "agentic/agentic-dev", "refresh_interval": "30m", "recovery_window_days": 3,
-                      "rotation": {"redis-auth": 2}}
+    raw["models"][0].update(
+        hf_token={
+            "name": "hf",
+            "key": "token",
+            "source": "stack",
+            "stack_key": "hf-token",
+            "aws_secret_name": "agentic/agentic-dev/hf",
+        },
+        weights_s3_prefix="llama/8b",
+        tool_calling=True,
+        tool_parser="llama3_json",
+    )
+    raw["secrets"] = {
+        "path_prefix": "agentic/agentic-dev",
+        "refresh_interval": "30m",
+        "recovery_window_days": 3,
+        "rotation": {"redis-auth": 2},
+    }
     raw["tenants"][0]["allow"] = {"redis": True, "milvus": True}
     raw["observability"]["alerts"] = {
         "slack": {"channel": "#alerts", "webhook": {"name": "slack-webhook", "key": "url"}},
-        "email": {"to": ["oncall@example.com"], "from": "am@example.com", "smarthost": "smtp.example.com:587",
-                  "username": "am", "password": {"name": "smtp", "key": "password"}}}
-    raw["kagent"]["model_configs"].append({"name": "gpt", "provider": "OpenAI", "model": "gpt-4o",
-                                           "api_key": {"name": "openai", "source": "generated", "generation": 3}})
-    raw["models"].append({"name": "mixtral", "engine": "tgi", "hf_model": "mistralai/Mixtral-8x7B-Instruct-v0.1",
-                          "pool": "g5", "gpus": 4, "cpu": "16", "memory": "96Gi", "max_model_len": 8192,
-                          "variants": [{"name": "primary", "replicas": 0, "weight": 100}],
-                          "rollout": {"strategy": "bluegreen", "iterations": 5}})
-    raw["kagent"]["mcp_servers"].append({"name": "search", "kind": "kmcp", "image": "ghcr.io/example/mcp:1.0.0",
-                                         "port": 3001, "path": "/mcp"})
+        "email": {
+            "to": ["oncall@example.com"],
+            "from": "am@example.com",
+            "smarthost": "smtp.example.com:587",
+            "username": "am",
+            "password": {"name": "smtp", "key": "password"},
+        },
+    }
+    raw["kagent"]["model_configs"].append(
+        {
+            "name": "gpt",
+            "provider": "OpenAI",
+            "model": "gpt-4o",
+            "api_key": {"name": "openai", "source": "generated", "generation": 3},
+        }
+    )
+    raw["models"].append(
+        {
+            "name": "mixtral",
+            "engine": "tgi",
+            "hf_model": "mistralai/Mixtral-8x7B-Instruct-v0.1",
+            "pool": "g5",
+            "gpus": 4,
+            "cpu": "16",
+            "memory": "96Gi",
+            "max_model_len": 8192,
+            "variants": [{"name": "primary", "replicas": 0, "weight": 100}],
+            "rollout": {"strategy": "bluegreen", "iterations": 5},
+        }
+    )
+    raw["kagent"]["mcp_servers"].append(
+        {"name": "search", "kind": "kmcp", "image": "ghcr.io/example/mcp:1.0.0", "port": 3001, "path": "/mcp"}
+    )
     raw["kagent"]["agents"][0]["tools"].append({"mcp_server": "search"})
-    raw["kagent"]["agents"].append({"name": "queue-worker", "type": "BYO", "session_memory": True,
-                                    "scaling": {"kind": "keda-redis", "list_name": "jobs", "list_length": 10}})
+    raw["kagent"]["agents"].append(
+        {
+            "name": "queue-worker",
+            "type": "BYO",
+            "session_memory": True,
+            "scaling": {"kind": "keda-redis", "list_name": "jobs", "list_length": 10},
+        }
+    )
     assert ignored_fields([*committed, parse_platform(raw)], {"agentic-platform:hf-token": "x"}) == []
 
 
@@ -112,12 +157,14 @@ def test_configured_but_not_deployed_is_said_in_the_plan(monkeypatch):
     """Every field is deployed today (NOT_DEPLOYED is empty); an entry for configured config shows up as a note,
     one for config left at its off state does not."""
     assert program.NOT_DEPLOYED == {}
-    monkeypatch.setattr(program, "NOT_DEPLOYED", {"observability.otel_collector": "the collector",
-                                                  "observability.langfuse": "Langfuse"})
+    monkeypatch.setattr(
+        program, "NOT_DEPLOYED", {"observability.otel_collector": "the collector", "observability.langfuse": "Langfuse"}
+    )
     notes = Notes()
     program.report_not_deployed(parse_platform(stack_raw("dev")), notes)
-    assert notes.items == ["platform.observability.otel_collector: configured but not deployed by this version "
-                           "(the collector)"]  # dev leaves Langfuse off: nothing to report
+    assert notes.items == [
+        "platform.observability.otel_collector: configured but not deployed by this version (the collector)"
+    ]  # dev leaves Langfuse off: nothing to report
 
 
 def test_nothing_reported_when_nothing_is_asked():

@@ -37,8 +37,13 @@ def test_monitors_only_with_monitoring(plans):
     assert obs.check_monitors_need_monitoring(resources(plans("dev").run)) == []
     off = build_stack(without_prometheus(stack_raw("dev")))
     assert obs.check_monitors_need_monitoring(resources(off)) == []  # the platform creates none without it
-    stray = resources(off) + [Resource("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "stray", {
-        "metadata": {"name": "stray", "namespace": "ai-agents"}})]
+    stray = resources(off) + [
+        Resource(
+            "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
+            "stray",
+            {"metadata": {"name": "stray", "namespace": "ai-agents"}},
+        )
+    ]
     assert [n for n, _ in obs.check_monitors_need_monitoring(stray)] == ["stray"]
 
 

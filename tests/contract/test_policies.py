@@ -23,22 +23,36 @@ def ns_resources(with_quota=True, with_limits=True, deny=True):
     spec = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     if not deny:
         spec["ingress"] = [{}]
-    out.append(Resource("kubernetes:networking.k8s.io/v1:NetworkPolicy", "np",
-                        {"metadata": {"name": "d", "namespace": "team"}, "spec": spec}))
+    out.append(
+        Resource(
+            "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+            "np",
+            {"metadata": {"name": "d", "namespace": "team"}, "spec": spec},
+        )
+    )
     return out
 
 
 def test_namespace_governance():
     assert rules.check_namespace_governance(ns_resources()) == []
     assert rules.check_namespace_governance(ns_resources(with_quota=False)) == [
-        ("ns", "namespace 'team' has no ResourceQuota")]
+        ("ns", "namespace 'team' has no ResourceQuota")
+    ]
     msg = rules.check_namespace_governance(ns_resources(with_limits=False, deny=False))[0][1]
     assert "LimitRange" in msg and "default-deny NetworkPolicy" in msg
 
 
-@pytest.mark.parametrize("image, ok", [("repo/app:v1.2", True), ("repo/app@sha256:" + "a" * 64, True),
-                                       ("repo/app:latest", False), ("repo/app", False),
-                                       ("registry:5000/app", False), ("registry:5000/app:1.0", True)])
+@pytest.mark.parametrize(
+    "image, ok",
+    [
+        ("repo/app:v1.2", True),
+        ("repo/app@sha256:" + "a" * 64, True),
+        ("repo/app:latest", False),
+        ("repo/app", False),
+        ("registry:5000/app", False),
+        ("registry:5000/app:1.0", True),
+    ],
+)
 def test_pinned_images_in_workloads(image, ok):
     assert (rules.check_pinned_images(DEPLOY, deployment(image)) == []) is ok
 
@@ -56,13 +70,21 @@ def test_no_plaintext_secrets():
     assert rules.check_no_plaintext_secrets(secret, {"stringData": "[secret]"}) == []
     assert rules.check_no_plaintext_secrets(secret, {"data": {"k": "[secret]"}}) == []
     env_bad = deployment(env=[{"name": "OPENAI_API_KEY", "value": "sk-123"}])
-    env_ok = deployment(env=[{"name": "OPENAI_API_KEY", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
-                             {"name": "LOG_LEVEL", "value": "info"}])
+    env_ok = deployment(
+        env=[
+            {"name": "OPENAI_API_KEY", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+            {"name": "LOG_LEVEL", "value": "info"},
+        ]
+    )
     assert rules.check_no_plaintext_secrets(DEPLOY, env_bad)
     assert rules.check_no_plaintext_secrets(DEPLOY, env_ok) == []
     assert rules.check_no_plaintext_secrets(rules.HELM_RELEASE, {"values": {"auth": {"password": "p"}}})
-    assert rules.check_no_plaintext_secrets(rules.HELM_RELEASE,
-                                            {"values": {"admin": {"existingSecret": "s", "passwordKey": "k"}}}) == []
+    assert (
+        rules.check_no_plaintext_secrets(
+            rules.HELM_RELEASE, {"values": {"admin": {"existingSecret": "s", "passwordKey": "k"}}}
+        )
+        == []
+    )
 
 
 def test_eks_endpoint():
@@ -72,8 +94,7 @@ def test_eks_endpoint():
     dev = {"tags": {"agentic.platform/environment": "dev"}, "endpointPublicAccess": True}
     assert rules.check_eks_endpoint("eks:index:Cluster", {**dev, "publicAccessCidrs": ["203.0.113.0/24"]}) == []
     assert rules.check_eks_endpoint("eks:index:Cluster", {**dev, "publicAccessCidrs": ["0.0.0.0/0"]})
-    assert rules.check_eks_endpoint("aws:eks/cluster:Cluster",
-                                    {**prod, "vpcConfig": {"endpointPublicAccess": True}})
+    assert rules.check_eks_endpoint("aws:eks/cluster:Cluster", {**prod, "vpcConfig": {"endpointPublicAccess": True}})
 
 
 def test_secrets_encryption():
@@ -84,14 +105,23 @@ def test_secrets_encryption():
 def test_imdsv2():
     good = {"spec": {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}}}
     assert rules.check_imdsv2(rules.NODECLASS, good) == []
-    assert len(rules.check_imdsv2(rules.NODECLASS, {"spec": {"metadataOptions": {"httpTokens": "optional",
-                                                                              "httpPutResponseHopLimit": 2}}})) == 2
+    assert (
+        len(
+            rules.check_imdsv2(
+                rules.NODECLASS, {"spec": {"metadataOptions": {"httpTokens": "optional", "httpPutResponseHopLimit": 2}}}
+            )
+        )
+        == 2
+    )
     assert rules.check_imdsv2("aws:ec2/launchTemplate:LaunchTemplate", {"metadataOptions": {"httpTokens": "optional"}})
 
 
 def gpu_pool(taint=True, limit=True):
-    spec = {"template": {"spec": {"requirements": [
-        {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["p5"]}]}}}
+    spec = {
+        "template": {
+            "spec": {"requirements": [{"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["p5"]}]}
+        }
+    }
     if taint:
         spec["template"]["spec"]["taints"] = [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]
     if limit:
@@ -103,27 +133,49 @@ def test_gpu_nodepool_guardrails():
     assert rules.check_gpu_nodepool(rules.NODEPOOL, gpu_pool()) == []
     assert "taint" in rules.check_gpu_nodepool(rules.NODEPOOL, gpu_pool(taint=False))[0]
     assert "limits" in rules.check_gpu_nodepool(rules.NODEPOOL, gpu_pool(limit=False))[0]
-    cpu = {"spec": {"template": {"spec": {"requirements": [
-        {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m"]}]}}}}
+    cpu = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "requirements": [
+                        {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m"]}
+                    ]
+                }
+            }
+        }
+    }
     assert rules.check_gpu_nodepool(rules.NODEPOOL, cpu) == []
 
 
 def test_ebs_encrypted():
-    nc = {"spec": {"blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": True}},
-                                           {"deviceName": "/dev/xvdb", "ebs": {}}]}}
+    nc = {
+        "spec": {
+            "blockDeviceMappings": [
+                {"deviceName": "/dev/xvda", "ebs": {"encrypted": True}},
+                {"deviceName": "/dev/xvdb", "ebs": {}},
+            ]
+        }
+    }
     assert rules.check_ebs_encrypted(rules.NODECLASS, nc) == ["volume /dev/xvdb is not encrypted"]
     sc = "kubernetes:storage.k8s.io/v1:StorageClass"
     assert rules.check_ebs_encrypted(sc, {"provisioner": "ebs.csi.aws.com", "parameters": {"encrypted": "true"}}) == []
     assert rules.check_ebs_encrypted(sc, {"provisioner": "ebs.csi.aws.com", "parameters": {}})
     lt = "aws:ec2/launchTemplate:LaunchTemplate"
-    assert rules.check_ebs_encrypted(lt, {"blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true"}}]}) == []
+    assert (
+        rules.check_ebs_encrypted(
+            lt, {"blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true"}}]}
+        )
+        == []
+    )
     assert rules.check_ebs_encrypted(lt, {"blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {}}]})
 
 
 def test_ecr_and_kms():
     repo = "aws:ecr/repository:Repository"
-    assert rules.check_ecr(repo, {"imageScanningConfiguration": {"scanOnPush": True},
-                                  "imageTagMutability": "IMMUTABLE"}) == []
+    assert (
+        rules.check_ecr(repo, {"imageScanningConfiguration": {"scanOnPush": True}, "imageTagMutability": "IMMUTABLE"})
+        == []
+    )
     assert len(rules.check_ecr(repo, {"imageTagMutability": "MUTABLE"})) == 2
     assert rules.check_kms_rotation("aws:kms/key:Key", {"enableKeyRotation": False})
     assert rules.check_kms_rotation("aws:kms/key:Key", {"enableKeyRotation": True}) == []

@@ -25,18 +25,29 @@ def test_long_cluster_names_make_valid_eventbridge_rule_names():
     assert len(name) <= 64
 
 
-@pytest.mark.parametrize("api_version, module", [("v1", k8s.core.v1), ("apps/v1", k8s.apps.v1),
-                                                 ("rbac.authorization.k8s.io/v1", k8s.rbac.v1),
-                                                 ("networking.k8s.io/v1", k8s.networking.v1),
-                                                 ("karpenter.sh/v1", None)])
+@pytest.mark.parametrize(
+    "api_version, module",
+    [
+        ("v1", k8s.core.v1),
+        ("apps/v1", k8s.apps.v1),
+        ("rbac.authorization.k8s.io/v1", k8s.rbac.v1),
+        ("networking.k8s.io/v1", k8s.networking.v1),
+        ("karpenter.sh/v1", None),
+    ],
+)
 def test_manifests_map_to_typed_classes_or_custom_resources(api_version, module):
     assert resource_class(api_version) is module
 
 
-@pytest.mark.parametrize("api_version, kind, token", [
-    ("v1", "Namespace", "kubernetes:core/v1:Namespace"), ("apps/v1", "Deployment", "kubernetes:apps/v1:Deployment"),
-    ("networking.k8s.io/v1", "NetworkPolicy", "kubernetes:networking.k8s.io/v1:NetworkPolicy"),
-    ("karpenter.sh/v1", "NodePool", "kubernetes:karpenter.sh/v1:NodePool")])
+@pytest.mark.parametrize(
+    "api_version, kind, token",
+    [
+        ("v1", "Namespace", "kubernetes:core/v1:Namespace"),
+        ("apps/v1", "Deployment", "kubernetes:apps/v1:Deployment"),
+        ("networking.k8s.io/v1", "NetworkPolicy", "kubernetes:networking.k8s.io/v1:NetworkPolicy"),
+        ("karpenter.sh/v1", "NodePool", "kubernetes:karpenter.sh/v1:NodePool"),
+    ],
+)
 def test_type_tokens_are_the_providers(api_version, kind, token):
     from kit.k8s import type_token
 
@@ -46,9 +57,11 @@ def test_type_tokens_are_the_providers(api_version, kind, token):
         assert getattr(module, kind)._internal_init.__qualname__  # the class exists
         import inspect
 
-        assert f"'{token}'" in inspect.getsource(getattr(module, kind).__init__.__wrapped__
-                                                 if hasattr(getattr(module, kind).__init__, "__wrapped__")
-                                                 else getattr(module, kind)._internal_init)
+        assert f"'{token}'" in inspect.getsource(
+            getattr(module, kind).__init__.__wrapped__
+            if hasattr(getattr(module, kind).__init__, "__wrapped__")
+            else getattr(module, kind)._internal_init
+        )
 
 
 def test_metadata_always_carries_the_managed_by_label():
@@ -60,5 +73,8 @@ def test_metadata_always_carries_the_managed_by_label():
 def test_monitor_builders_validate_against_prometheus_operator_crds():
     validate_custom(service_monitor("m", "ns", {"app": "x"}, "metrics"))
     validate_custom(pod_monitor("m", "ns", {"app": "x"}, "metrics"))
-    validate_custom(prometheus_rule("r", "ns", [{"name": "g", "rules": [
-        {"alert": "A", "expr": "up == 0", "labels": {"severity": "critical"}}]}]))
+    validate_custom(
+        prometheus_rule(
+            "r", "ns", [{"name": "g", "rules": [{"alert": "A", "expr": "up == 0", "labels": {"severity": "critical"}}]}]
+        )
+    )

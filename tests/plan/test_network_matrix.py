@@ -11,8 +11,15 @@ import pytest
 
 from agentic.plan.netpol import Cluster, Endpoint, from_objects
 
-LAYERS = {"gateway": "ai-gateway", "agents": "ai-agents", "inference": "ai-inference", "data": "ai-data",
-          "observability": "observability", "search": "tenant-search", "support": "tenant-support"}
+LAYERS = {
+    "gateway": "ai-gateway",
+    "agents": "ai-agents",
+    "inference": "ai-inference",
+    "data": "ai-data",
+    "observability": "observability",
+    "search": "tenant-search",
+    "support": "tenant-support",
+}
 DNS = Endpoint("kube-system", {"k8s-app": "kube-dns"})
 PUBLIC, PRIVATE = "52.94.236.248", "10.40.7.9"
 
@@ -21,24 +28,49 @@ PUBLIC, PRIVATE = "52.94.236.248", "10.40.7.9"
 #: isolated, reaching their own namespace, the gateway-facing paths, inference and the data they are allowed;
 #: observability scrapes metrics ports (9090 among them) everywhere.
 MATRIX = [
-    ("gateway", "agents", 8080, True), ("gateway", "inference", 8000, True), ("gateway", "inference", 8080, True),
-    ("gateway", "data", 6379, False), ("gateway", "data", 19530, False), ("gateway", "search", 8080, True),
-    ("agents", "inference", 8000, True), ("agents", "inference", 8080, True), ("agents", "data", 19530, True),
-    ("agents", "data", 6379, True), ("agents", "observability", 4317, True), ("agents", "observability", 4318, True),
-    ("agents", "gateway", 8080, True), ("agents", "search", 8080, True), ("agents", "data", 5432, False),
-    ("inference", "agents", 8080, False), ("inference", "data", 6379, False), ("inference", "data", 19530, False),
-    ("inference", "gateway", 8080, False), ("inference", "observability", 4317, True),
+    ("gateway", "agents", 8080, True),
+    ("gateway", "inference", 8000, True),
+    ("gateway", "inference", 8080, True),
+    ("gateway", "data", 6379, False),
+    ("gateway", "data", 19530, False),
+    ("gateway", "search", 8080, True),
+    ("agents", "inference", 8000, True),
+    ("agents", "inference", 8080, True),
+    ("agents", "data", 19530, True),
+    ("agents", "data", 6379, True),
+    ("agents", "observability", 4317, True),
+    ("agents", "observability", 4318, True),
+    ("agents", "gateway", 8080, True),
+    ("agents", "search", 8080, True),
+    ("agents", "data", 5432, False),
+    ("inference", "agents", 8080, False),
+    ("inference", "data", 6379, False),
+    ("inference", "data", 19530, False),
+    ("inference", "gateway", 8080, False),
+    ("inference", "observability", 4317, True),
     ("inference", "search", 8080, False),
-    ("data", "agents", 8080, False), ("data", "inference", 8000, False), ("data", "gateway", 8080, False),
-    ("observability", "agents", 9090, True), ("observability", "inference", 8000, True),
-    ("observability", "data", 9091, True), ("observability", "search", 8080, True),
+    ("data", "agents", 8080, False),
+    ("data", "inference", 8000, False),
+    ("data", "gateway", 8080, False),
+    ("observability", "agents", 9090, True),
+    ("observability", "inference", 8000, True),
+    ("observability", "data", 9091, True),
+    ("observability", "search", 8080, True),
     ("observability", "agents", 5432, False),
-    ("search", "support", 8080, False), ("support", "search", 8080, False),
-    ("search", "inference", 8000, True), ("search", "inference", 8080, True), ("support", "inference", 8000, True),
-    ("search", "data", 6379, True), ("search", "data", 19530, True),
-    ("support", "data", 6379, False), ("support", "data", 19530, True),
-    ("search", "agents", 8080, True), ("search", "gateway", 8080, True), ("search", "observability", 4317, True),
-    ("search", "agents", 9090, False), ("inference", "agents", 9090, False),
+    ("search", "support", 8080, False),
+    ("support", "search", 8080, False),
+    ("search", "inference", 8000, True),
+    ("search", "inference", 8080, True),
+    ("support", "inference", 8000, True),
+    ("search", "data", 6379, True),
+    ("search", "data", 19530, True),
+    ("support", "data", 6379, False),
+    ("support", "data", 19530, True),
+    ("search", "agents", 8080, True),
+    ("search", "gateway", 8080, True),
+    ("search", "observability", 4317, True),
+    ("search", "agents", 9090, False),
+    ("inference", "agents", 9090, False),
 ]
 
 
@@ -89,20 +121,33 @@ def test_the_matrix_would_fail_if_a_policy_were_removed_or_widened(cluster):
 
     assert failures(base) == []
     # removing the data namespace's tenant ingress denies tenant-search its Redis
-    no_tenant = variant(lambda ps: ps.remove(next(p for p in ps if p["metadata"]["namespace"] == "ai-data"
-                                                  and p["metadata"]["name"] == "allow-from-tenant")))
+    no_tenant = variant(
+        lambda ps: ps.remove(
+            next(
+                p
+                for p in ps
+                if p["metadata"]["namespace"] == "ai-data" and p["metadata"]["name"] == "allow-from-tenant"
+            )
+        )
+    )
     assert ("search", "data", 6379, True) in failures(no_tenant)
+
     # removing inference's policies (default-deny and its narrow allows) lets model servers call the gateway
     def open_inference(ps):
         ps[:] = [p for p in ps if p["metadata"]["namespace"] != "ai-inference"]
+
     assert ("inference", "gateway", 8080, False) in failures(variant(open_inference))
+
     # widening tenant-support's data egress to every port lets it reach Redis
     def widen(ps):
         for p in ps:
             if p["metadata"]["namespace"] == "ai-data" and p["metadata"]["name"] == "allow-from-tenant":
                 for rule in p["spec"]["ingress"]:
                     rule["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"] = [
-                        "tenant-search", "tenant-support"]
+                        "tenant-search",
+                        "tenant-support",
+                    ]
             if p["metadata"]["namespace"] == "tenant-support" and p["metadata"]["name"] == "allow-to-data":
                 p["spec"]["egress"][0].pop("ports")
+
     assert ("support", "data", 6379, False) in failures(variant(widen))

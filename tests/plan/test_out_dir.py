@@ -15,8 +15,9 @@ from agentic.plan.render import MARKER, PlanOutputError, write_plan
 def test_out_dot_in_a_project_directory_is_refused_and_nothing_is_deleted(tmp_path, monkeypatch):
     (tmp_path / "precious.txt").write_text("keep me")
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(app, ["plan", "--stack", "dev", "--out", ".", "-C",
-                                      str(__import__("tests.conftest").conftest.PROJECT_ROOT)])
+    result = CliRunner().invoke(
+        app, ["plan", "--stack", "dev", "--out", ".", "-C", str(__import__("tests.conftest").conftest.PROJECT_ROOT)]
+    )
     assert result.exit_code == 2 and "not a previous plan output" in result.output
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 
@@ -36,7 +37,7 @@ def test_extra_files_in_a_previous_plan_are_never_deleted(plans, tmp_path):
     out = tmp_path / "plan"
     write_plan(plans("dev"), out)
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(PlanOutputError, match="notes.txt"):
+    with pytest.raises(PlanOutputError, match=r"notes\.txt"):
         write_plan(plans("dev"), out)
     assert (out / "notes.txt").read_text() == "mine"
 

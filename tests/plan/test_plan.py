@@ -46,8 +46,16 @@ def test_every_rendered_object_validates(plans, written, stack):
         obj = yaml.safe_load(path.read_text())
         validate_object(obj, version)
         kinds.add(obj["kind"])
-    assert {"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "NodePool", "EC2NodeClass",
-            "StorageClass", "ServiceMonitor"} <= kinds
+    assert {
+        "Namespace",
+        "ResourceQuota",
+        "LimitRange",
+        "NetworkPolicy",
+        "NodePool",
+        "EC2NodeClass",
+        "StorageClass",
+        "ServiceMonitor",
+    } <= kinds
 
 
 def test_manifests_are_grouped_by_namespace(written):
@@ -60,8 +68,15 @@ def test_manifests_are_grouped_by_namespace(written):
 
 
 def test_schema_check_rejects_a_broken_object(plans):
-    obj = yaml.safe_load(yaml.safe_dump(next(
-        r.inputs for r in plans("dev").run.kubernetes_objects() if r.inputs.get("kind") == "NodePool" and r.inputs["metadata"]["name"] == "g5")))
+    obj = yaml.safe_load(
+        yaml.safe_dump(
+            next(
+                r.inputs
+                for r in plans("dev").run.kubernetes_objects()
+                if r.inputs.get("kind") == "NodePool" and r.inputs["metadata"]["name"] == "g5"
+            )
+        )
+    )
     obj["spec"]["template"]["spec"]["taints"][0]["effect"] = "Sometimes"
     with pytest.raises(Exception):
         validate_object(obj, "1.33")
@@ -119,8 +134,11 @@ def test_kubeconfig_output_is_secret_and_redacted(plans, written):
 
 def test_pulumi_secrets_are_redacted_everywhere(tmp_path):
     def program():
-        k8s.core.v1.Secret("s", metadata={"name": "llm", "namespace": "ai-agents"},
-                           string_data={"api-key": pulumi.Output.secret("sk-live-123")})
+        k8s.core.v1.Secret(
+            "s",
+            metadata={"name": "llm", "namespace": "ai-agents"},
+            string_data={"api-key": pulumi.Output.secret("sk-live-123")},
+        )
 
     run = run_under_mocks(program)
     secret = run.get("kubernetes:core/v1:Secret", "s")
@@ -149,12 +167,15 @@ def test_cli_plan_exits_nonzero_on_invalid_config(tmp_path):
 
 def test_cli_plan_exits_nonzero_on_mandatory_policy_violation(tmp_path):
     # A program that declares a namespace with no quota/limits/default-deny must fail a prod plan (advisory in dev).
-    (tmp_path / "Pulumi.bare.yaml").write_text(yaml.safe_dump({"config": {"agentic-platform:platform":
-                                                                          stack_raw("prod")}}))
-    (tmp_path / "__main__.py").write_text(textwrap.dedent("""
+    (tmp_path / "Pulumi.bare.yaml").write_text(
+        yaml.safe_dump({"config": {"agentic-platform:platform": stack_raw("prod")}})
+    )
+    (tmp_path / "__main__.py").write_text(
+        textwrap.dedent("""
         import pulumi_kubernetes as k8s
         k8s.core.v1.Namespace("naked", metadata={"name": "naked"})
-    """))
+    """)
+    )
     result = CliRunner().invoke(app, ["plan", "--stack", "bare", "-C", str(tmp_path)])
     assert result.exit_code == 3, result.output
     assert "namespace 'naked' has no ResourceQuota" in result.output
@@ -194,8 +215,11 @@ def test_the_plan_renders_the_agent_runtime_auth_settings(plans, tmp_path):
     section = text.split("## Agent runtime authentication", 1)[1].split("##", 1)[0]
     assert "A2A (kagent -> agents): open inside the cluster" in section and "`AGENT_AUTH_A2A=false`" in section
     env = runtime_auth_env(RuntimeAuth(jwks_url="https://idp.example.com/jwks", a2a="required", mcp="required"))
-    assert env == {"AGENT_JWT_JWKS_URL": "https://idp.example.com/jwks", "AGENT_AUTH_A2A": "true",
-                   "AGENT_AUTH_MCP": "true"}
+    assert env == {
+        "AGENT_JWT_JWKS_URL": "https://idp.example.com/jwks",
+        "AGENT_AUTH_A2A": "true",
+        "AGENT_AUTH_MCP": "true",
+    }
 
 
 def test_required_runtime_auth_needs_an_identity_provider():
@@ -206,5 +230,5 @@ def test_required_runtime_auth_needs_an_identity_provider():
 
     raw = stack_raw("dev")
     raw["kagent"]["runtime_auth"] = {"a2a": "required"}
-    with pytest.raises(ConfigError, match="platform.kagent.runtime_auth.a2a"):
+    with pytest.raises(ConfigError, match=r"platform\.kagent\.runtime_auth\.a2a"):
         parse_platform(raw)

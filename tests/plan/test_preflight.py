@@ -13,8 +13,12 @@ from tests.conftest import stack_raw
 
 @pytest.fixture()
 def aws(monkeypatch):
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-                 "AWS_DEFAULT_REGION": "us-west-2"}.items():
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-west-2",
+    }.items():
         monkeypatch.setenv(k, v)
     with mock_aws():
         yield boto3.Session(region_name="us-west-2")
@@ -41,8 +45,13 @@ def test_clean_account_passes(aws):
     report = run_preflight(dev_cfg(), aws)
     assert report.blockers == [], [(c.name, c.detail) for c in report.blockers]
     names = {c.name for c in report.checks}
-    assert {"AWS account", "availability zones", "GPU pool 'g5' instance types", "ECR repository agentic-dev/agent-runtime",
-            "KMS alias alias/agentic-dev-eks-secrets"} <= names
+    assert {
+        "AWS account",
+        "availability zones",
+        "GPU pool 'g5' instance types",
+        "ECR repository agentic-dev/agent-runtime",
+        "KMS alias alias/agentic-dev-eks-secrets",
+    } <= names
 
 
 def test_missing_admin_role_blocks(aws):
@@ -86,9 +95,11 @@ def test_instance_types_not_offered_block(aws, monkeypatch):
             class P:
                 def paginate(self_inner, **kw):
                     for page in pag.paginate(**kw):
-                        page["InstanceTypeOfferings"] = [o for o in page["InstanceTypeOfferings"]
-                                                         if not o["InstanceType"].startswith("g5")]
+                        page["InstanceTypeOfferings"] = [
+                            o for o in page["InstanceTypeOfferings"] if not o["InstanceType"].startswith("g5")
+                        ]
                         yield page
+
             return P()
 
     monkeypatch.setattr(aws, "client", lambda svc, **kw: NoGpuEc2(real(svc, **kw)) if svc == "ec2" else real(svc, **kw))
@@ -115,8 +126,9 @@ def test_resources_already_ours_pass(aws):
     kms = aws.client("kms")
     key = kms.create_key(Tags=[{"TagKey": OWNER_TAG, "TagValue": "agentic-dev"}])["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName="alias/agentic-dev-ecr", TargetKeyId=key)
-    aws.client("ecr").create_repository(repositoryName="agentic-dev/agent-runtime",
-                                        tags=[{"Key": OWNER_TAG, "Value": "agentic-dev"}])
+    aws.client("ecr").create_repository(
+        repositoryName="agentic-dev/agent-runtime", tags=[{"Key": OWNER_TAG, "Value": "agentic-dev"}]
+    )
     aws.client("sqs").create_queue(QueueName="agentic-dev-karpenter", tags={OWNER_TAG: "agentic-dev"})
     report = run_preflight(dev_cfg(), aws)
     assert report.blockers == []

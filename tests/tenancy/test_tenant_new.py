@@ -41,13 +41,16 @@ def test_unknown_tenant_gets_a_default_quota_and_the_snippet_for_the_platform_te
     assert load_tenant_stack("tenant-newteam", project)[1].quota.pods == 20
 
 
-@pytest.mark.parametrize("name, stack, words", [
-    ("sandbox", "acme/agentic-platform/dev", "managed by the platform stack"),
-    ("ai-agents", "acme/agentic-platform/dev", "is a namespace of the platform stack"),
-    ("agents", "acme/agentic-platform/dev", "platform layer or system name"),
-    ("Bad_Name", "acme/agentic-platform/dev", "tenant.name"),
-    ("team", "not-a-stack", "tenant.platform_stack"),
-])
+@pytest.mark.parametrize(
+    "name, stack, words",
+    [
+        ("sandbox", "acme/agentic-platform/dev", "managed by the platform stack"),
+        ("ai-agents", "acme/agentic-platform/dev", "is a namespace of the platform stack"),
+        ("agents", "acme/agentic-platform/dev", "platform layer or system name"),
+        ("Bad_Name", "acme/agentic-platform/dev", "tenant.name"),
+        ("team", "not-a-stack", "tenant.platform_stack"),
+    ],
+)
 def test_refused_with_the_path_and_nothing_written(project, name, stack, words):
     result = new(project, name, "--platform-stack", stack)
     assert result.exit_code == 2 and words in result.output.replace("\n", " "), result.output

@@ -41,8 +41,11 @@ def test_reads_the_platform_stack_through_a_stack_reference(tenant):
     [ref] = tenant.run.of_type(STACK_REF)
     assert ref.inputs["name"] == "organization/agentic-platform/dev"
     assert json.loads(ref.inputs["outputs"]["tenancy"])["cluster_name"] == "agentic-dev"
-    assert tenant.run.outputs == {"namespace": "tenant-demo", "platform_stack": "organization/agentic-platform/dev",
-                                  "cluster_name": "agentic-dev"}
+    assert tenant.run.outputs == {
+        "namespace": "tenant-demo",
+        "platform_stack": "organization/agentic-platform/dev",
+        "cluster_name": "agentic-dev",
+    }
 
 
 def test_creates_the_governed_namespace_with_its_own_quota(tenant):
@@ -82,7 +85,9 @@ def test_rendered_objects_validate_against_the_schemas(tenant):
 
 def test_access_entries_map_the_team_to_its_groups_in_its_namespace_only(tenant):
     entries = {r.inputs["principalArn"]: r.inputs for r in tenant.run.of_type("aws:eks/accessEntry:AccessEntry")}
-    assert entries["arn:aws:iam::111122223333:role/team-demo-admins"]["kubernetesGroups"] == ["agentic:tenant-demo:admin"]
+    assert entries["arn:aws:iam::111122223333:role/team-demo-admins"]["kubernetesGroups"] == [
+        "agentic:tenant-demo:admin"
+    ]
     assert entries["arn:aws:iam::111122223333:role/team-demo"]["kubernetesGroups"] == ["agentic:tenant-demo:viewer"]
     assert all(e["clusterName"] == "agentic-dev" for e in entries.values())
     for a in tenant.run.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation"):
@@ -96,8 +101,11 @@ def test_access_entries_map_the_team_to_its_groups_in_its_namespace_only(tenant)
 def test_connection_secret_reads_the_platforms_redis_credential(tenant, plans):
     [es] = objects(tenant, "ExternalSecret")
     assert es["metadata"] == {**es["metadata"], "name": "redis-connection", "namespace": "tenant-demo"}
-    platform = next(r.inputs for r in plans("dev").run.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
-                    if r.inputs["metadata"]["name"] == "redis-connection")
+    platform = next(
+        r.inputs
+        for r in plans("dev").run.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
+        if r.inputs["metadata"]["name"] == "redis-connection"
+    )
     assert es["spec"]["data"] == platform["spec"]["data"]  # the same Secrets Manager secret, by name
     assert es["spec"]["target"]["template"] == platform["spec"]["target"]["template"]
 
@@ -127,16 +135,19 @@ def test_the_platform_publishes_allowances_and_leaves_the_namespace_to_the_team(
     names = {r.inputs["metadata"]["name"] for r in dev.of_type("kubernetes:core/v1:Namespace")}
     assert "tenant-sandbox" in names and "tenant-demo" not in names  # the tenant stack owns it
     # ... but the platform's own NetworkPolicies still admit the tenant where the matrix says
-    gateway_in = next(p.inputs["spec"] for p in dev.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
-                      if p.inputs["metadata"]["namespace"] == "ai-gateway"
-                      and p.inputs["metadata"]["name"] == "allow-from-tenant")
+    gateway_in = next(
+        p.inputs["spec"]
+        for p in dev.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if p.inputs["metadata"]["namespace"] == "ai-gateway" and p.inputs["metadata"]["name"] == "allow-from-tenant"
+    )
     assert "tenant-demo" in json.dumps(gateway_in)
 
 
 def test_plan_command_plans_the_platform_to_answer_the_reference(tmp_path):
     """End to end, no outputs file: `agentic plan --stack tenant-demo` plans dev itself, then the tenant."""
-    result = CliRunner().invoke(app, ["plan", "--stack", "tenant-demo", "-C", str(PROJECT_ROOT), "-o",
-                                      str(tmp_path / "t")])
+    result = CliRunner().invoke(
+        app, ["plan", "--stack", "tenant-demo", "-C", str(PROJECT_ROOT), "-o", str(tmp_path / "t")]
+    )
     assert result.exit_code == 0, result.output
     assert "tenant demo" in result.output and "platform allows" in result.output
     summary = (tmp_path / "t" / "summary.md").read_text()
@@ -159,17 +170,28 @@ def _refused(tmp_path, raw, outputs, stack="tenant-demo"):
     return {p.path: p.message for p in exc.value.problems}
 
 
-@pytest.mark.parametrize("change, path, words", [
-    (lambda r: r["quota"].update(gpus=3), "tenant.quota.gpus", "3 GPUs is more than the 2"),
-    (lambda r: r["quota"].update(requests_cpu="5"), "tenant.quota.requests_cpu", "above the 4"),
-    (lambda r: r["models"].append("mixtral"), "tenant.models[1]", "may not call model 'mixtral'"),
-    (lambda r: r["agents"].extend({"name": f"a{i}", "model_config": "llama-8b", "system_message": "x"}
-                                  for i in range(4)), "tenant.agents", "6 agents is more than the 5"),
-    (lambda r: r["uses"].update(milvus=True), "tenant.uses.milvus", "may not use milvus"),
-    (lambda r: r["agents"][1].update(knowledge_base=True), "tenant.agents[1].knowledge_base",
-     "may not use milvus: allow it at tenant.uses.milvus"),
-    (lambda r: r.update(name="sandbox"), "tenant.name", "holds tenant 'sandbox'"),
-])
+@pytest.mark.parametrize(
+    "change, path, words",
+    [
+        (lambda r: r["quota"].update(gpus=3), "tenant.quota.gpus", "3 GPUs is more than the 2"),
+        (lambda r: r["quota"].update(requests_cpu="5"), "tenant.quota.requests_cpu", "above the 4"),
+        (lambda r: r["models"].append("mixtral"), "tenant.models[1]", "may not call model 'mixtral'"),
+        (
+            lambda r: r["agents"].extend(
+                {"name": f"a{i}", "model_config": "llama-8b", "system_message": "x"} for i in range(4)
+            ),
+            "tenant.agents",
+            "6 agents is more than the 5",
+        ),
+        (lambda r: r["uses"].update(milvus=True), "tenant.uses.milvus", "may not use milvus"),
+        (
+            lambda r: r["agents"][1].update(knowledge_base=True),
+            "tenant.agents[1].knowledge_base",
+            "may not use milvus: allow it at tenant.uses.milvus",
+        ),
+        (lambda r: r.update(name="sandbox"), "tenant.name", "holds tenant 'sandbox'"),
+    ],
+)
 def test_over_allowance_is_refused_with_the_path(tmp_path, dev_outputs, change, path, words):
     raw = _tenant_raw()
     change(raw)
@@ -202,11 +224,14 @@ def test_two_stacks_for_one_tenant_are_refused(tmp_path, dev_outputs):
     assert "name it tenant-demo" in problems["tenant.name"]
 
 
-@pytest.mark.parametrize("change, words", [
-    (lambda o: o.pop("tenancy"), "has no output 'tenancy'"),
-    (lambda o: o["tenancy"].pop("tenants"), "output tenancy.tenants: required key is missing"),
-    (lambda o: o["tenancy"].update(version=2), "tenancy version 2"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda o: o.pop("tenancy"), "has no output 'tenancy'"),
+        (lambda o: o["tenancy"].pop("tenants"), "output tenancy.tenants: required key is missing"),
+        (lambda o: o["tenancy"].update(version=2), "tenancy version 2"),
+    ],
+)
 def test_platform_outputs_missing_what_the_tenant_needs(tmp_path, dev_outputs, change, words):
     outputs = copy.deepcopy(dev_outputs)
     change(outputs)
@@ -231,8 +256,13 @@ def test_the_program_itself_refuses_before_registering_anything_of_the_tenant(de
             records.append(True)
 
     with pytest.raises(Exception, match=r"tenant.models\[0\]: tenant 'demo' may not call model 'llama-8b'"):
-        run_program(program, project="agentic-platform", stack="tenant-demo", config=config,
-                    stack_outputs={cfg.platform_stack: outputs})
+        run_program(
+            program,
+            project="agentic-platform",
+            stack="tenant-demo",
+            config=config,
+            stack_outputs={cfg.platform_stack: outputs},
+        )
 
 
 def test_static_rules_need_no_platform(tmp_path):

@@ -12,8 +12,9 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from agent_runtime.llm import Completion, LLMClient
 from agent_runtime.memory import SessionMemory
@@ -23,10 +24,8 @@ from agent_runtime.vectors import VectorStore
 
 log = get_logger("agent")
 
-CONTINUE_PROMPT = ("Continue with the task. If it is complete, reply with a short summary that starts with "
-                   "'Done:'.")
-SUMMARY_PROMPT = ("Summarize the conversation so far for your own later use: facts, decisions, open tasks. "
-                  "Be concise.")
+CONTINUE_PROMPT = "Continue with the task. If it is complete, reply with a short summary that starts with 'Done:'."
+SUMMARY_PROMPT = "Summarize the conversation so far for your own later use: facts, decisions, open tasks. Be concise."
 _FINISHED = re.compile(r"\b(done|finished|complete[d]?|summary|all set)\b|완료|요약|끝났", re.IGNORECASE)
 
 
@@ -63,8 +62,15 @@ class RequestTimeout(Exception):
 
 
 class Agent:
-    def __init__(self, settings: Any, llm: LLMClient, tools: ToolRegistry, memory: SessionMemory, metrics: Metrics,
-                 long_term: VectorStore | None = None):
+    def __init__(
+        self,
+        settings: Any,
+        llm: LLMClient,
+        tools: ToolRegistry,
+        memory: SessionMemory,
+        metrics: Metrics,
+        long_term: VectorStore | None = None,
+    ):
         self.settings = settings
         self.llm = llm
         self.tools = tools
@@ -81,8 +87,11 @@ class Agent:
             keep += 1
         old, recent = history[:-keep], history[-keep:]
         summary = await self.llm.complete(
-            [{"role": "system", "content": SUMMARY_PROMPT},
-             {"role": "user", "content": json.dumps(old, ensure_ascii=False)[:60_000]}])
+            [
+                {"role": "system", "content": SUMMARY_PROMPT},
+                {"role": "user", "content": json.dumps(old, ensure_ascii=False)[:60_000]},
+            ]
+        )
         compact = [{"role": "system", "content": f"Summary of the earlier conversation: {summary.content}"}, *recent]
         await self.memory.replace(session, compact)
         return compact
@@ -92,7 +101,7 @@ class Agent:
             return []
         try:
             hits = await self.long_term.search(text, top_k=3)
-        except Exception as exc:  # noqa: BLE001 - memory is a help, not a dependency
+        except Exception as exc:
             log.warning("long-term memory unavailable", error=str(exc))
             return []
         useful = [h["content"] for h in hits if h["score"] > 0.3]
@@ -118,8 +127,15 @@ class Agent:
         status = "success"
         try:
             async with asyncio.timeout(self.settings.request_timeout):
-                return await self._run(user_message, session_id or uuid.uuid4().hex, trace_id, messages, on_event,
-                                       stream, approved_tools or set())
+                return await self._run(
+                    user_message,
+                    session_id or uuid.uuid4().hex,
+                    trace_id,
+                    messages,
+                    on_event,
+                    stream,
+                    approved_tools or set(),
+                )
         except TimeoutError:
             status = "timeout"
             raise RequestTimeout(f"request exceeded {self.settings.request_timeout:.0f}s") from None
@@ -140,8 +156,7 @@ class Agent:
         if with_memory:
             history = await self._maybe_summarize(session_id, await self.memory.history(session_id))
             new = [{"role": "user", "content": user_message}]
-            convo = [{"role": "system", "content": s.system_prompt}, *await self._recall(user_message), *history,
-                     *new]
+            convo = [{"role": "system", "content": s.system_prompt}, *await self._recall(user_message), *history, *new]
         else:
             new = []
             convo = list(messages)
@@ -159,15 +174,18 @@ class Agent:
                 if result.llm_calls >= s.max_llm_calls:
                     # A hard cap, whatever the model does: the request ends with a clear final message.
                     result.stopped = "max_llm_calls"
-                    result.reply = (f"Stopped: this request reached the limit of {s.max_llm_calls} model calls "
-                                    f"({len(result.tool_calls)} tool calls). Partial answer: {result.reply}").rstrip()
+                    result.reply = (
+                        f"Stopped: this request reached the limit of {s.max_llm_calls} model calls "
+                        f"({len(result.tool_calls)} tool calls). Partial answer: {result.reply}"
+                    ).rstrip()
                     stop = {"role": "assistant", "content": result.reply}
                     convo.append(stop)
                     new.append(stop)
                     break
                 budget_left = s.max_tool_calls - len(result.tool_calls)
                 completion: Completion = await self.llm.complete(
-                    convo, tool_specs if budget_left > 0 else None, delta if stream else None)
+                    convo, tool_specs if budget_left > 0 else None, delta if stream else None
+                )
                 result.llm_calls += 1
                 result.prompt_tokens += completion.prompt_tokens
                 result.completion_tokens += completion.completion_tokens
@@ -175,7 +193,8 @@ class Agent:
                     # Tools are no longer offered but the model keeps calling them: stop instead of looping.
                     result.stopped = "max_tool_calls"
                     result.reply = completion.content or (
-                        f"Stopped: the limit of {s.max_tool_calls} tool calls per request is reached.")
+                        f"Stopped: the limit of {s.max_tool_calls} tool calls per request is reached."
+                    )
                     final = {"role": "assistant", "content": result.reply}
                     convo.append(final)
                     new.append(final)
@@ -187,8 +206,10 @@ class Agent:
                 if completion.tool_calls:
                     for call in completion.tool_calls:
                         if len(result.tool_calls) >= s.max_tool_calls:
-                            output = (f"error: the limit of {s.max_tool_calls} tool calls per request is reached; "
-                                      "answer with what you have")
+                            output = (
+                                f"error: the limit of {s.max_tool_calls} tool calls per request is reached; "
+                                "answer with what you have"
+                            )
                             ok = False
                         else:
                             if on_event:
@@ -210,8 +231,12 @@ class Agent:
                     continue
                 result.reply = completion.content
                 used_tools = bool(result.tool_calls)
-                if (s.autonomous and used_tools and not looks_finished(completion.content)
-                        and len(result.tool_calls) < s.max_tool_calls):
+                if (
+                    s.autonomous
+                    and used_tools
+                    and not looks_finished(completion.content)
+                    and len(result.tool_calls) < s.max_tool_calls
+                ):
                     if result.continues >= s.max_continues:
                         result.stopped = "max_continues"
                         break
@@ -229,10 +254,18 @@ class Agent:
             await self.memory.append(session_id, new)
             if self.long_term is not None and s.long_term_memory:
                 try:
-                    await self.long_term.add([f"Q: {user_message}\nA: {result.reply}"], category="memory",
-                                             metadata={"session": session_id})
-                except Exception as exc:  # noqa: BLE001
+                    await self.long_term.add(
+                        [f"Q: {user_message}\nA: {result.reply}"], category="memory", metadata={"session": session_id}
+                    )
+                except Exception as exc:
                     log.warning("could not store long-term memory", error=str(exc))
-        log.info("agent request", agent_name=s.agent_name, session_id=session_id, tool_calls=len(result.tool_calls),
-                 continues=result.continues, stopped=result.stopped, status="success")
+        log.info(
+            "agent request",
+            agent_name=s.agent_name,
+            session_id=session_id,
+            tool_calls=len(result.tool_calls),
+            continues=result.continues,
+            stopped=result.stopped,
+            status="success",
+        )
         return result

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Optional
 
 import typer
 
@@ -21,20 +20,24 @@ PORT = typer.Option(None, "--port", "-p", help="Port [AGENT_PORT, default 8080]"
 
 
 @app.command()
-def serve(llm_url: Optional[str] = LLM_URL, llm_model: Optional[str] = LLM_MODEL,
-          namespace: Optional[str] = NAMESPACE, host: Optional[str] = HOST, port: Optional[int] = PORT) -> None:
+def serve(
+    llm_url: str | None = LLM_URL,
+    llm_model: str | None = LLM_MODEL,
+    namespace: str | None = NAMESPACE,
+    host: str | None = HOST,
+    port: int | None = PORT,
+) -> None:
     """Serve A2A on /, the agent card, /chat, /v1/chat/completions, /health, /ready, /metrics."""
     import uvicorn
 
     from agent_runtime.server import create_app
 
     settings = load_settings(llm_url=llm_url, llm_model=llm_model, namespace=namespace, host=host, port=port)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
-                access_log=False)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", access_log=False)
 
 
 @app.command()
-def mcp(namespace: Optional[str] = NAMESPACE, host: Optional[str] = HOST, port: Optional[int] = PORT) -> None:
+def mcp(namespace: str | None = NAMESPACE, host: str | None = HOST, port: int | None = PORT) -> None:
     """Serve the tools as an MCP server (streamable HTTP on /mcp)."""
     import uvicorn
 
@@ -44,14 +47,22 @@ def mcp(namespace: Optional[str] = NAMESPACE, host: Optional[str] = HOST, port: 
 
     settings = load_settings(namespace=namespace, host=host, port=port)
     configure_logging(settings.log_level, settings.secret_values())
-    uvicorn.run(create_mcp_app(build_registry(settings, Metrics()), host=settings.host, settings=settings),
-                host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(
+        create_mcp_app(build_registry(settings, Metrics()), host=settings.host, settings=settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+    )
 
 
 @app.command()
-def chat(message: str = typer.Argument(..., help="What to ask"), llm_url: Optional[str] = LLM_URL,
-         llm_model: Optional[str] = LLM_MODEL, namespace: Optional[str] = NAMESPACE,
-         session: Optional[str] = typer.Option(None, "--session", help="Session id to continue")) -> None:
+def chat(
+    message: str = typer.Argument(..., help="What to ask"),
+    llm_url: str | None = LLM_URL,
+    llm_model: str | None = LLM_MODEL,
+    namespace: str | None = NAMESPACE,
+    session: str | None = typer.Option(None, "--session", help="Session id to continue"),
+) -> None:
     """Ask once and print the answer."""
     import io
 
@@ -62,6 +73,7 @@ def chat(message: str = typer.Argument(..., help="What to ask"), llm_url: Option
 
     settings = load_settings(llm_url=llm_url, llm_model=llm_model, namespace=namespace)
     configure_logging("ERROR", settings.secret_values(), stream=io.StringIO())
+
     async def once():
         rt = Runtime.build(settings)
         try:
@@ -73,7 +85,7 @@ def chat(message: str = typer.Argument(..., help="What to ask"), llm_url: Option
         result = asyncio.run(once())
     except (LLMError, RequestTimeout) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     typer.echo(result.reply)
 
 
@@ -83,11 +95,13 @@ if __name__ == "__main__":
 
 @kb_app.command("init")
 def kb_init(
-    collection: Optional[str] = typer.Option(None, "--collection", help="[AGENT_KNOWLEDGE_COLLECTION]"),
-    dim: Optional[int] = typer.Option(None, "--dim", min=8, help="Embedding dimension [AGENT_EMBEDDINGS_DIM]"),
+    collection: str | None = typer.Option(None, "--collection", help="[AGENT_KNOWLEDGE_COLLECTION]"),
+    dim: int | None = typer.Option(None, "--dim", min=8, help="Embedding dimension [AGENT_EMBEDDINGS_DIM]"),
     bootstrap_root_password: bool = typer.Option(
-        False, "--bootstrap-root-password",
-        help="If Milvus still has its initial root password, replace it with the one in MILVUS_TOKEN"),
+        False,
+        "--bootstrap-root-password",
+        help="If Milvus still has its initial root password, replace it with the one in MILVUS_TOKEN",
+    ),
     wait: float = typer.Option(0, "--wait", min=0, help="Seconds to wait for Milvus to accept connections"),
 ) -> None:
     """Create the knowledge-base collection (HNSW M=16 efConstruction=256, COSINE, tenant_id partition key), or
@@ -114,5 +128,6 @@ def kb_init(
     except kb.SchemaMismatch as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"collection {name}: {result} (dim {size}, HNSW M=16 efConstruction=256, COSINE, "
-               "partition key tenant_id)")
+    typer.echo(
+        f"collection {name}: {result} (dim {size}, HNSW M=16 efConstruction=256, COSINE, partition key tenant_id)"
+    )

@@ -45,8 +45,9 @@ def build_schema(dim: int) -> Any:
 
     from agent_runtime.vectors import milvus_client_class
 
-    schema = milvus_client_class().create_schema(auto_id=False, enable_dynamic_field=False,
-                                        description="Knowledge base for agents")
+    schema = milvus_client_class().create_schema(
+        auto_id=False, enable_dynamic_field=False, description="Knowledge base for agents"
+    )
     for name, spec in expected_fields(dim).items():
         extra = {k: v for k, v in spec.items() if k != "type"}
         schema.add_field(name, getattr(DataType, spec["type"]), **extra)
@@ -81,16 +82,20 @@ def init_collection(client: Any, collection: str, dim: int) -> str:
     if client.has_collection(collection):
         problems = schema_problems(client.describe_collection(collection), dim)
         if problems:
-            raise SchemaMismatch(f"collection '{collection}' exists with another schema: {'; '.join(problems)}. "
-                                 "Migrate its data to a new collection (AGENT_KNOWLEDGE_COLLECTION) or drop it")
+            raise SchemaMismatch(
+                f"collection '{collection}' exists with another schema: {'; '.join(problems)}. "
+                "Migrate its data to a new collection (AGENT_KNOWLEDGE_COLLECTION) or drop it"
+            )
         indexes = client.list_indexes(collection, field_name="embedding")
         if not indexes:
             client.create_index(collection, _index_params(client))
         else:
             index = client.describe_index(collection, indexes[0])
             if index.get("index_type") != INDEX["index_type"] or index.get("metric_type") != INDEX["metric_type"]:
-                raise SchemaMismatch(f"collection '{collection}' is indexed {index.get('index_type')}/"
-                                     f"{index.get('metric_type')}, expected HNSW/COSINE: drop the index and rerun")
+                raise SchemaMismatch(
+                    f"collection '{collection}' is indexed {index.get('index_type')}/"
+                    f"{index.get('metric_type')}, expected HNSW/COSINE: drop the index and rerun"
+                )
         client.load_collection(collection)
         return "exists"
     client.create_collection(collection, schema=build_schema(dim), index_params=_index_params(client))
@@ -99,8 +104,12 @@ def init_collection(client: Any, collection: str, dim: int) -> str:
 
 def _index_params(client: Any) -> Any:
     params = client.prepare_index_params()
-    params.add_index(field_name="embedding", index_type=INDEX["index_type"], metric_type=INDEX["metric_type"],
-                     params=dict(INDEX["params"]))
+    params.add_index(
+        field_name="embedding",
+        index_type=INDEX["index_type"],
+        metric_type=INDEX["metric_type"],
+        params=dict(INDEX["params"]),
+    )
     return params
 
 
@@ -140,7 +149,7 @@ def bootstrap_root_password(uri: str, token: str, wait_seconds: float = 0) -> tu
 def tenant_of(namespace: str | None, explicit: str | None = None) -> str:
     """The caller's tenant: explicit (AGENT_TENANT_ID), else ``tenant-<name>`` namespaces map to ``<name>``, else
     ``platform`` (the platform's own agents)."""
-    tenant = explicit or (namespace[len("tenant-"):] if namespace and namespace.startswith("tenant-") else "platform")
+    tenant = explicit or (namespace[len("tenant-") :] if namespace and namespace.startswith("tenant-") else "platform")
     if not _TENANT.match(tenant):
         raise ValueError(f"tenant id {tenant!r} is not a DNS label")
     return tenant
@@ -156,16 +165,22 @@ class KnowledgeBase:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any, embedder: Embedder | None = None) -> "KnowledgeBase":
+    def from_settings(cls, settings: Any, embedder: Embedder | None = None) -> KnowledgeBase:
         from agent_runtime.vectors import embedder_from_settings
 
         token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
-        return cls(settings.milvus_uri, settings.knowledge_collection, embedder or embedder_from_settings(settings),
-                   tenant_of(settings.effective_namespace, settings.tenant_id), token)
+        return cls(
+            settings.milvus_uri,
+            settings.knowledge_collection,
+            embedder or embedder_from_settings(settings),
+            tenant_of(settings.effective_namespace, settings.tenant_id),
+            token,
+        )
 
     async def _ensure(self) -> Any:
         async with self._lock:
             if self._client is None:
+
                 def open_() -> Any:
                     client = connect(self.uri, self.token)
                     if self.uri.endswith(".db"):  # milvus-lite (local runs): nobody ran `kb init`, so do it here
@@ -179,13 +194,16 @@ class KnowledgeBase:
         client = await self._ensure()
         vectors = await self.embedder.embed(texts)
         meta = {**(metadata or {}), **({"category": category} if category else {})}
-        rows = [{"id": uuid.uuid4().hex, "content": t, "embedding": v, "metadata": meta, "tenant_id": self.tenant}
-                for t, v in zip(texts, vectors)]
+        rows = [
+            {"id": uuid.uuid4().hex, "content": t, "embedding": v, "metadata": meta, "tenant_id": self.tenant}
+            for t, v in zip(texts, vectors, strict=False)
+        ]
         await asyncio.to_thread(client.insert, collection_name=self.collection, data=rows)
         return len(rows)
 
-    async def search(self, query: str, top_k: int = TOP_K, category: str | None = None,
-                     threshold: float = SCORE_THRESHOLD) -> list[dict[str, Any]]:
+    async def search(
+        self, query: str, top_k: int = TOP_K, category: str | None = None, threshold: float = SCORE_THRESHOLD
+    ) -> list[dict[str, Any]]:
         client = await self._ensure()
         [vector] = await self.embedder.embed([query])
         expr = f'tenant_id == "{self.tenant}"'  # validated DNS label: nothing to escape
@@ -194,8 +212,14 @@ class KnowledgeBase:
                 raise ValueError("category has characters that are not allowed")
             expr += f' and metadata["category"] == "{category}"'
         result = await asyncio.to_thread(
-            client.search, collection_name=self.collection, data=[vector], limit=top_k, filter=expr,
-            output_fields=["content", "metadata"], search_params={"metric_type": "COSINE", "params": {"ef": 64}})
+            client.search,
+            collection_name=self.collection,
+            data=[vector],
+            limit=top_k,
+            filter=expr,
+            output_fields=["content", "metadata"],
+            search_params={"metric_type": "COSINE", "params": {"ef": 64}},
+        )
         hits = []
         for h in result[0]:
             score = float(h["distance"])
@@ -204,8 +228,14 @@ class KnowledgeBase:
             meta = h["entity"].get("metadata") or {}
             if isinstance(meta, str):
                 meta = json.loads(meta)
-            hits.append({"score": score, "content": h["entity"]["content"], "category": meta.get("category", ""),
-                         "metadata": meta})
+            hits.append(
+                {
+                    "score": score,
+                    "content": h["entity"]["content"],
+                    "category": meta.get("category", ""),
+                    "metadata": meta,
+                }
+            )
         return hits
 
     async def aclose(self) -> None:

@@ -4,9 +4,11 @@ and cost accounting, optional streaming of content deltas."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import httpx
 
@@ -67,7 +69,7 @@ def _tool_call(raw: Any, i: int) -> ToolCall:
     return ToolCall(call_id, name, args)
 
 
-def parse_completion(resp: Any) -> "Completion":
+def parse_completion(resp: Any) -> Completion:
     """An OpenAI chat completion response, checked field by field; anything else is an LLMBadResponse."""
     if not isinstance(resp, dict):
         raise _bad(f"the body is {type(resp).__name__}, not a JSON object")
@@ -199,7 +201,7 @@ class LLMClient:
                 return await call()
             except LLMError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 reason = _retryable(exc)
                 if reason is None:
                     raise _classify(exc) from exc
@@ -212,10 +214,8 @@ class LLMClient:
                 delay = self.settings.llm_backoff * (2 ** (attempt - 1))
                 retry_after = getattr(getattr(exc, "response", None), "headers", {}).get("retry-after")
                 if retry_after:
-                    try:
+                    with contextlib.suppress(ValueError):
                         delay = max(delay, min(float(retry_after), 30.0))
-                    except ValueError:
-                        pass
                 log.warning("llm retry", attempt=attempt, reason=reason, delay_s=delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
@@ -224,8 +224,10 @@ class LLMClient:
         name, model, provider = self.settings.agent_name, self.settings.llm_model, self.settings.llm_provider
         self.metrics.tokens.labels(name, model, provider, "prompt").inc(c.prompt_tokens)
         self.metrics.tokens.labels(name, model, provider, "completion").inc(c.completion_tokens)
-        cost = (c.prompt_tokens * self.settings.usd_per_1k_prompt_tokens
-                + c.completion_tokens * self.settings.usd_per_1k_completion_tokens) / 1000
+        cost = (
+            c.prompt_tokens * self.settings.usd_per_1k_prompt_tokens
+            + c.completion_tokens * self.settings.usd_per_1k_completion_tokens
+        ) / 1000
         # Always exported (0 for self-hosted models without a price), so cost queries see every model.
         self.metrics.cost.labels(name, model, provider).inc(cost)
 
@@ -248,7 +250,8 @@ class LLMClient:
 
         async def streamed() -> Completion:
             stream = await self.client.chat.completions.create(
-                **kwargs, stream=True, stream_options={"include_usage": True})
+                **kwargs, stream=True, stream_options={"include_usage": True}
+            )
             content: list[str] = []
             calls: dict[int, dict[str, str]] = {}
             out = Completion("")
@@ -276,8 +279,9 @@ class LLMClient:
             if not all(isinstance(c, str) for c in content):
                 raise _bad("a streamed content delta is not a string")
             out.content = "".join(content)
-            out.tool_calls = [ToolCall(c["id"] or f"call_{i}", c["name"], c["arguments"] or "{}")
-                              for i, c in sorted(calls.items())]
+            out.tool_calls = [
+                ToolCall(c["id"] or f"call_{i}", c["name"], c["arguments"] or "{}") for i, c in sorted(calls.items())
+            ]
             if any(not isinstance(c.name, str) or not c.name for c in out.tool_calls):
                 raise _bad("a streamed tool call has no function name")
             return out
@@ -292,8 +296,10 @@ class LLMClient:
 
     async def reachable(self, timeout: float = 2.0) -> tuple[bool, str]:
         """GET {llm_url}/models: the endpoint answers and accepts our key."""
-        headers = {**self.settings.llm_headers,
-                   "Authorization": f"Bearer {self.settings.llm_api_key.get_secret_value()}"}
+        headers = {
+            **self.settings.llm_headers,
+            "Authorization": f"Bearer {self.settings.llm_api_key.get_secret_value()}",
+        }
         try:
             async with httpx.AsyncClient(timeout=timeout) as client:
                 resp = await client.get(self.settings.llm_url.rstrip("/") + "/models", headers=headers)

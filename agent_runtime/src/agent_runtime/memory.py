@@ -59,8 +59,9 @@ class SessionMemory:
         if redis_url:
             import redis.asyncio as aioredis
 
-            self.redis = aioredis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
-                                           retry_on_timeout=False, decode_responses=True)
+            self.redis = aioredis.from_url(
+                redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, retry_on_timeout=False, decode_responses=True
+            )
             self._script = self.redis.register_script(_WRITE)
         self._mirror: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         self._pending: OrderedDict[str, list[Batch]] = OrderedDict()
@@ -83,7 +84,7 @@ class SessionMemory:
         return lock
 
     def _remember(self, session: str, messages: list[dict[str, Any]]) -> None:
-        self._mirror[session] = messages[-self.max_history:]
+        self._mirror[session] = messages[-self.max_history :]
         self._mirror.move_to_end(session)
         while len(self._mirror) > MIRROR_SESSIONS:
             old = next((s for s in self._mirror if s not in self._pending), None)  # keep what Redis lacks
@@ -113,9 +114,11 @@ class SessionMemory:
                 return False
             batch = queue[0]
             try:
-                await self._script(keys=[self._key(session), f"agent:{self.agent}:batch:{batch.id}"],
-                                   args=[self.ttl, self.max_history, "1" if batch.replace else "0", *batch.messages])
-            except Exception as exc:  # noqa: BLE001 - any Redis failure: keep the batch, retry later
+                await self._script(
+                    keys=[self._key(session), f"agent:{self.agent}:batch:{batch.id}"],
+                    args=[self.ttl, self.max_history, "1" if batch.replace else "0", *batch.messages],
+                )
+            except Exception as exc:
                 self._set_degraded(exc)
                 return False
             queue.pop(0)
@@ -150,7 +153,7 @@ class SessionMemory:
                     self._remember(session, msgs)
                     self._set_degraded(None)
                     return msgs
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     self._set_degraded(exc)
             return list(self._mirror.get(session, []))
 
@@ -178,13 +181,15 @@ class SessionMemory:
         try:
             await self.redis.ping()
             self._set_degraded(None)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._set_degraded(exc)
         await self._flush_all()
         if not self.degraded and not self._pending:
             return "ok"
-        return (f"degraded (in-process fallback, {len(self._pending)} session(s) pending): "
-                f"{self.last_error.split(':', 1)[0] or 'retrying'}")
+        return (
+            f"degraded (in-process fallback, {len(self._pending)} session(s) pending): "
+            f"{self.last_error.split(':', 1)[0] or 'retrying'}"
+        )
 
     async def close(self) -> None:
         if self.redis is not None:

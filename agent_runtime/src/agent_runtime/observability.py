@@ -6,8 +6,9 @@ import contextvars
 import logging
 import sys
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -47,7 +48,7 @@ def _scrubbing_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         return record
     try:
         message = record.getMessage()
-    except Exception:  # noqa: BLE001 - a bad format string must not break logging
+    except Exception:
         message = str(record.msg)
     record.msg, record.args = scrub(message), None
     if record.exc_info and record.exc_info[0] is not None:
@@ -95,21 +96,32 @@ class Metrics:
         r = self.registry
         # Names and labels are the platform's metrics contract (README "Metrics"; seed 002 §4.1): alert rules,
         # dashboards and KEDA query exactly these.
-        self.requests = Counter("agent_requests_total", "Agent requests by outcome", ["agent_name", "status"],
-                                registry=r)
-        self.duration = Histogram("agent_request_duration_seconds", "Agent request duration", ["agent_name"],
-                                  buckets=(0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120), registry=r)
-        self.tokens = Counter("llm_tokens_total", "LLM tokens", ["agent_name", "model", "provider", "type"],
-                              registry=r)
+        self.requests = Counter(
+            "agent_requests_total", "Agent requests by outcome", ["agent_name", "status"], registry=r
+        )
+        self.duration = Histogram(
+            "agent_request_duration_seconds",
+            "Agent request duration",
+            ["agent_name"],
+            buckets=(0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120),
+            registry=r,
+        )
+        self.tokens = Counter("llm_tokens_total", "LLM tokens", ["agent_name", "model", "provider", "type"], registry=r)
         self.cost = Counter("llm_cost_usd_total", "LLM cost in USD", ["agent_name", "model", "provider"], registry=r)
         self.active_sessions = Gauge("agent_active_sessions", "Requests in flight", ["agent_name"], registry=r)
-        self.tool_calls = Counter("agent_tool_calls_total", "Tool calls by outcome", ["agent_name", "tool", "status"],
-                                  registry=r)
+        self.tool_calls = Counter(
+            "agent_tool_calls_total", "Tool calls by outcome", ["agent_name", "tool", "status"], registry=r
+        )
         self.llm_retries = Counter("llm_retries_total", "LLM call retries", ["agent_name", "reason"], registry=r)
-        self.memory_degraded = Gauge("agent_memory_degraded", "1 while Redis is unreachable and the in-process "
-                                     "fallback holds session history", ["agent_name"], registry=r)
-        self.rate_limited = Counter("agent_rate_limited_total", "Requests refused by the rate limiter",
-                                    ["agent_name"], registry=r)
+        self.memory_degraded = Gauge(
+            "agent_memory_degraded",
+            "1 while Redis is unreachable and the in-process fallback holds session history",
+            ["agent_name"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "agent_rate_limited_total", "Requests refused by the rate limiter", ["agent_name"], registry=r
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -21,9 +21,11 @@ EXIT_WORDS = {"exit", "quit", "bye"}
 
 
 def banner(settings: Settings) -> str:
-    return (f"Connected to LLM: {settings.llm_url}\nNamespace:        {settings.effective_namespace}\n"
-            f"Gitea:            {settings.gitea_url or '(not configured)'}\n\n"
-            "Type your message and press Enter. Ctrl+C to cancel, Ctrl+D to exit.")
+    return (
+        f"Connected to LLM: {settings.llm_url}\nNamespace:        {settings.effective_namespace}\n"
+        f"Gitea:            {settings.gitea_url or '(not configured)'}\n\n"
+        "Type your message and press Enter. Ctrl+C to cancel, Ctrl+D to exit."
+    )
 
 
 async def repl(settings: Settings, console: Console, session: Any, runtime: Any = None) -> int:
@@ -39,8 +41,13 @@ async def repl(settings: Settings, console: Console, session: Any, runtime: Any 
         if event.kind == "tool_call":
             console.print(f"[dim]Tool:[/] [bold]{event.data['name']}[/]")
         elif event.kind == "tool_result":
-            console.print(Panel(event.data["output"][:4000], title=event.data["name"],
-                                border_style="green" if event.data["ok"] else "red"))
+            console.print(
+                Panel(
+                    event.data["output"][:4000],
+                    title=event.data["name"],
+                    border_style="green" if event.data["ok"] else "red",
+                )
+            )
         elif event.kind == "continue":
             console.print(f"[dim]continuing ({event.data['n']})...[/]")
 
@@ -63,7 +70,7 @@ async def repl(settings: Settings, console: Console, session: Any, runtime: Any 
             task.cancel()
             console.print("[yellow]Cancelled.[/]")
             continue
-        except Exception as exc:  # noqa: BLE001 - shown, the REPL goes on
+        except Exception as exc:
             console.print(f"[red]error:[/] {exc}")
             continue
         answered += 1
@@ -74,15 +81,17 @@ async def repl(settings: Settings, console: Console, session: Any, runtime: Any 
     return answered
 
 
-def _run(llm_url: Optional[str] = typer.Option(None, "--llm-url", "-l", help="[KUBE_AGENT_LLM_URL]"),
-         llm_model: Optional[str] = typer.Option(None, "--llm-model", "-m", help="[KUBE_AGENT_LLM_MODEL]"),
-         llm_api_key: Optional[str] = typer.Option(None, "--llm-api-key", help="[KUBE_AGENT_LLM_API_KEY]"),
-         gitea_url: Optional[str] = typer.Option(None, "--gitea-url", "-g", help="[KUBE_AGENT_GITEA_URL]"),
-         gitea_token: Optional[str] = typer.Option(None, "--gitea-token", help="[KUBE_AGENT_GITEA_TOKEN]"),
-         namespace: Optional[str] = typer.Option(None, "--namespace", "-n", help="[KUBE_AGENT_NAMESPACE]"),
-         kube_context: Optional[str] = typer.Option(None, "--kube-context", help="[KUBE_AGENT_CONTEXT]"),
-         verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging"),
-         version: bool = typer.Option(False, "--version", help="Print the version")) -> None:
+def _run(
+    llm_url: str | None = typer.Option(None, "--llm-url", "-l", help="[KUBE_AGENT_LLM_URL]"),
+    llm_model: str | None = typer.Option(None, "--llm-model", "-m", help="[KUBE_AGENT_LLM_MODEL]"),
+    llm_api_key: str | None = typer.Option(None, "--llm-api-key", help="[KUBE_AGENT_LLM_API_KEY]"),
+    gitea_url: str | None = typer.Option(None, "--gitea-url", "-g", help="[KUBE_AGENT_GITEA_URL]"),
+    gitea_token: str | None = typer.Option(None, "--gitea-token", help="[KUBE_AGENT_GITEA_TOKEN]"),
+    namespace: str | None = typer.Option(None, "--namespace", "-n", help="[KUBE_AGENT_NAMESPACE]"),
+    kube_context: str | None = typer.Option(None, "--kube-context", help="[KUBE_AGENT_CONTEXT]"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging"),
+    version: bool = typer.Option(False, "--version", help="Print the version"),
+) -> None:
     if version:
         typer.echo(f"kube-agent {__version__}")
         raise typer.Exit()
@@ -90,10 +99,18 @@ def _run(llm_url: Optional[str] = typer.Option(None, "--llm-url", "-l", help="[K
 
     from agent_runtime.observability import configure_logging
 
-    settings = load_settings(llm_url=llm_url, llm_model=llm_model, llm_api_key=llm_api_key, gitea_url=gitea_url,
-                             gitea_token=gitea_token, namespace=namespace, kube_context=kube_context)
-    configure_logging("DEBUG" if verbose else "ERROR", settings.secret_values(),
-                      stream=None if verbose else io.StringIO())
+    settings = load_settings(
+        llm_url=llm_url,
+        llm_model=llm_model,
+        llm_api_key=llm_api_key,
+        gitea_url=gitea_url,
+        gitea_token=gitea_token,
+        namespace=namespace,
+        kube_context=kube_context,
+    )
+    configure_logging(
+        "DEBUG" if verbose else "ERROR", settings.secret_values(), stream=None if verbose else io.StringIO()
+    )
     asyncio.run(repl(settings, Console(), PromptSession()))
 
 

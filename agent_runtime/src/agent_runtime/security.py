@@ -20,8 +20,15 @@ from agent_runtime.observability import Metrics, get_logger
 
 log = get_logger("security")
 
-OPEN_PATHS = {"/health", "/ready", "/metrics", "/.well-known/agent-card.json", "/.well-known/agent.json",
-              "/openapi.json", "/docs"}
+OPEN_PATHS = {
+    "/health",
+    "/ready",
+    "/metrics",
+    "/.well-known/agent-card.json",
+    "/.well-known/agent.json",
+    "/openapi.json",
+    "/docs",
+}
 
 
 class AuthError(Exception):
@@ -49,11 +56,23 @@ class Authenticator:
         try:
             if self.jwks is not None:
                 key = self.jwks.get_signing_key_from_jwt(token).key
-                claims = jwt.decode(token, key, algorithms=["RS256", "ES256"], audience=self.audience,
-                                    issuer=self.issuer, options=options)
+                claims = jwt.decode(
+                    token,
+                    key,
+                    algorithms=["RS256", "ES256"],
+                    audience=self.audience,
+                    issuer=self.issuer,
+                    options=options,
+                )
             else:
-                claims = jwt.decode(token, self.secret, algorithms=["HS256"], audience=self.audience,
-                                    issuer=self.issuer, options=options)
+                claims = jwt.decode(
+                    token,
+                    self.secret,
+                    algorithms=["HS256"],
+                    audience=self.audience,
+                    issuer=self.issuer,
+                    options=options,
+                )
         except jwt.ExpiredSignatureError:
             raise AuthError("token expired") from None
         except jwt.PyJWTError as exc:
@@ -105,8 +124,9 @@ class SecurityMiddleware:
         self.agent = settings.agent_name
         metrics.rate_limited.labels(self.agent)  # exported (at 0) from the start: the metrics contract
         if not self.auth.enabled:
-            log.warning("JWT auth disabled: set AGENT_JWT_SECRET or AGENT_JWT_JWKS_URL to require tokens",
-                        surface=surface)
+            log.warning(
+                "JWT auth disabled: set AGENT_JWT_SECRET or AGENT_JWT_JWKS_URL to require tokens", surface=surface
+            )
         elif surface == "http" and not self.auth_a2a:
             log.warning("A2A is open without a token (AGENT_AUTH_A2A=false): keep it behind NetworkPolicies")
         elif surface == "mcp" and not self.auth_mcp:
@@ -133,14 +153,20 @@ class SecurityMiddleware:
             try:
                 principal = "sub:" + self.auth.principal(raw.decode("latin-1") if raw else None)
             except AuthError as exc:
-                await JSONResponse({"error": "unauthorized", "detail": str(exc)}, status_code=401,
-                                   headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
+                await JSONResponse(
+                    {"error": "unauthorized", "detail": str(exc)},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )(scope, receive, send)
                 return
         ok, wait = self.limiter.allow(principal)
         if not ok:
             self.metrics.rate_limited.labels(self.agent).inc()
-            await JSONResponse({"error": "rate limited", "retry_after_seconds": round(wait, 2)}, status_code=429,
-                               headers={"Retry-After": str(max(1, int(wait + 0.999)))})(scope, receive, send)
+            await JSONResponse(
+                {"error": "rate limited", "retry_after_seconds": round(wait, 2)},
+                status_code=429,
+                headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+            )(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

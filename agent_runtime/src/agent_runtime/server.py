@@ -7,9 +7,10 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Literal
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,7 +22,12 @@ from agent_runtime.agent import Agent, Event, RequestTimeout
 from agent_runtime.llm import LLMClient, LLMError
 from agent_runtime.memory import SessionMemory
 from agent_runtime.observability import (
-    Metrics, configure_logging, configure_tracing, get_logger, new_trace_id, scrub,
+    Metrics,
+    configure_logging,
+    configure_tracing,
+    get_logger,
+    new_trace_id,
+    scrub,
 )
 from agent_runtime.security import BodySizeLimit, SecurityMiddleware
 from agent_runtime.settings import Settings
@@ -41,12 +47,13 @@ class Runtime:
     agent: Agent
 
     @classmethod
-    def build(cls, settings: Settings, **overrides: Any) -> "Runtime":
+    def build(cls, settings: Settings, **overrides: Any) -> Runtime:
         metrics = overrides.get("metrics") or Metrics()
         llm = overrides.get("llm") or LLMClient(settings, metrics)
         tools = overrides.get("tools") or build_registry(settings, metrics)
-        memory = overrides.get("memory") or SessionMemory(settings.redis_url, settings.agent_name,
-                                                          settings.session_ttl, settings.max_history, metrics)
+        memory = overrides.get("memory") or SessionMemory(
+            settings.redis_url, settings.agent_name, settings.session_ttl, settings.max_history, metrics
+        )
         long_term = overrides.get("long_term")
         if long_term is None and settings.long_term_memory and settings.milvus_uri:
             from agent_runtime.vectors import VectorStore
@@ -63,7 +70,7 @@ class Runtime:
         for close in closers:
             try:
                 await close()
-            except Exception as exc:  # noqa: BLE001 - best effort at shutdown
+            except Exception as exc:
                 log.debug("close failed", error=str(exc))
 
 
@@ -108,8 +115,10 @@ class ChatCompletionRequest(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    error: str = Field(description="Stable code: llm_unavailable, llm_rejected, llm_bad_response, timeout, "
-                                   "invalid_input, unauthorized, rate limited, request too large, client_closed")
+    error: str = Field(
+        description="Stable code: llm_unavailable, llm_rejected, llm_bad_response, timeout, "
+        "invalid_input, unauthorized, rate limited, request too large, client_closed"
+    )
     detail: str | None = None
     trace_id: str | None = None
 
@@ -122,18 +131,30 @@ def agent_card(settings: Settings) -> Any:
 
     url = settings.public_url or f"http://{settings.agent_name}.{settings.effective_namespace}:{settings.port}/"
     skills = [
-        AgentSkill(id="kubernetes", name="Kubernetes operations",
-                   description="Inspect and operate workloads in the agent's namespace", tags=["kubernetes"]),
-        AgentSkill(id="gitea", name="Gitea and Git", description="Repositories, webhooks, clone/commit/push",
-                   tags=["git"]),
-        AgentSkill(id="files", name="Files", description="Read and edit files under /tmp and /home/agent",
-                   tags=["files"]),
+        AgentSkill(
+            id="kubernetes",
+            name="Kubernetes operations",
+            description="Inspect and operate workloads in the agent's namespace",
+            tags=["kubernetes"],
+        ),
+        AgentSkill(
+            id="gitea", name="Gitea and Git", description="Repositories, webhooks, clone/commit/push", tags=["git"]
+        ),
+        AgentSkill(
+            id="files", name="Files", description="Read and edit files under /tmp and /home/agent", tags=["files"]
+        ),
     ]
     return AgentCard(
-        name=settings.agent_name, description="agentic-platform runtime agent (kube-agent tools over A2A)",
-        url=url, version=__version__, protocol_version="0.3.0", preferred_transport="JSONRPC",
-        capabilities=AgentCapabilities(streaming=True), default_input_modes=["text"],
-        default_output_modes=["text"], skills=skills,
+        name=settings.agent_name,
+        description="agentic-platform runtime agent (kube-agent tools over A2A)",
+        url=url,
+        version=__version__,
+        protocol_version="0.3.0",
+        preferred_transport="JSONRPC",
+        capabilities=AgentCapabilities(streaming=True),
+        default_input_modes=["text"],
+        default_output_modes=["text"],
+        skills=skills,
     )
 
 
@@ -153,14 +174,16 @@ def a2a_executor(runtime: Runtime) -> Any:
                 if invalid_text(text):
                     raise InvalidInput(invalid_text(text))
                 result = await runtime.agent.run(text, session_id=context.context_id, trace_id=trace)
-            except Exception as exc:  # noqa: BLE001 - every failure is a failed task, never a JSON-RPC 500
+            except Exception as exc:
                 code, message = error_of(exc)
                 updater = TaskUpdater(event_queue, context.task_id, context.context_id)
-                await updater.failed(new_agent_text_message(f"error [{code}]: {message} (trace {trace})",
-                                                            context.context_id, context.task_id))
+                await updater.failed(
+                    new_agent_text_message(
+                        f"error [{code}]: {message} (trace {trace})", context.context_id, context.task_id
+                    )
+                )
                 return
-            await event_queue.enqueue_event(new_agent_text_message(result.reply, context.context_id,
-                                                                   context.task_id))
+            await event_queue.enqueue_event(new_agent_text_message(result.reply, context.context_id, context.task_id))
 
         async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
             raise ServerError(error=UnsupportedOperationError())
@@ -270,8 +293,14 @@ class A2AInputGuard:
             doc = None
         if doc is not None and any(invalid_text(t) for t in _strings(doc)):
             rpc_id = doc.get("id") if isinstance(doc, dict) and isinstance(doc.get("id"), (str, int)) else None
-            error = {"jsonrpc": "2.0", "id": rpc_id, "error": {
-                "code": -32602, "message": "Invalid params: the text contains a lone surrogate (not valid Unicode)"}}
+            error = {
+                "jsonrpc": "2.0",
+                "id": rpc_id,
+                "error": {
+                    "code": -32602,
+                    "message": "Invalid params: the text contains a lone surrogate (not valid Unicode)",
+                },
+            }
             await JSONResponse(error, status_code=200)(scope, receive, send)
             return
         replayed = False
@@ -303,8 +332,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         warm.cancel()
         await rt.aclose()
 
-    app = FastAPI(title="agent-runtime", version=__version__, lifespan=lifespan,
-                  description="kagent BYO agent: A2A, chat, OpenAI-compatible completions")
+    app = FastAPI(
+        title="agent-runtime",
+        version=__version__,
+        lifespan=lifespan,
+        description="kagent BYO agent: A2A, chat, OpenAI-compatible completions",
+    )
     app.state.runtime = rt
 
     @app.exception_handler(RequestValidationError)
@@ -313,12 +346,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         cannot break the error response itself."""
         errors = exc.errors()
         if any(e.get("type") == "string_unicode" for e in errors):
-            return JSONResponse({"error": "invalid_input",
-                                 "detail": "the text contains a lone surrogate: it is not valid Unicode"},
-                                status_code=400)
+            return JSONResponse(
+                {"error": "invalid_input", "detail": "the text contains a lone surrogate: it is not valid Unicode"},
+                status_code=400,
+            )
         safe = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in errors]
         body = json.dumps({"detail": safe}, ensure_ascii=True, default=str)
         return Response(body, status_code=422, media_type="application/json")
+
     app.add_middleware(A2AInputGuard)
     app.add_middleware(SecurityMiddleware, settings=settings, metrics=rt.metrics)
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
@@ -328,7 +363,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     def trace_of(request: Request) -> str:
         incoming = request.headers.get("x-trace-id")
         return new_trace_id(incoming if incoming and len(incoming) <= 64 else None)
-
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:
@@ -341,36 +375,66 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             ready_cache["llm"] = await rt.llm.reachable()
             ready_cache["at"] = now
         llm_ok, llm_detail = ready_cache["llm"]
-        body = {"ready": llm_ok, "llm": llm_detail, "redis": await rt.memory.status(),
-                "agent": settings.agent_name, "namespace": settings.effective_namespace}
+        body = {
+            "ready": llm_ok,
+            "llm": llm_detail,
+            "redis": await rt.memory.status(),
+            "agent": settings.agent_name,
+            "namespace": settings.effective_namespace,
+        }
         return JSONResponse(body, status_code=200 if llm_ok else 503)
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:
         return PlainTextResponse(rt.metrics.render().decode(), media_type="text/plain; version=0.0.4")
 
-    @app.post("/chat", response_model=ChatResponse, tags=["agent"],
-              responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 429: {"model": ErrorBody},
-                         413: {"model": ErrorBody}, 499: {"model": ErrorBody}, 502: {"model": ErrorBody},
-                         504: {"model": ErrorBody}})
+    @app.post(
+        "/chat",
+        response_model=ChatResponse,
+        tags=["agent"],
+        responses={
+            400: {"model": ErrorBody},
+            401: {"model": ErrorBody},
+            429: {"model": ErrorBody},
+            413: {"model": ErrorBody},
+            499: {"model": ErrorBody},
+            502: {"model": ErrorBody},
+            504: {"model": ErrorBody},
+        },
+    )
     async def chat(body: ChatRequest, request: Request) -> Any:
         trace = trace_of(request)
         try:
             if invalid_text(body.message):
                 raise InvalidInput(invalid_text(body.message))
             result = await until_disconnect(
-                request, rt.agent.run(body.message, session_id=body.session_id, trace_id=trace))
-        except Exception as exc:  # noqa: BLE001 - mapped to a stable error code
+                request, rt.agent.run(body.message, session_id=body.session_id, trace_id=trace)
+            )
+        except Exception as exc:
             return error_response(exc, trace)
         if isinstance(result, JSONResponse):
             return result
-        return ChatResponse(reply=result.reply, session_id=result.session_id, trace_id=trace,
-                            tool_calls=[ToolCallInfo(**c) for c in result.tool_calls], continues=result.continues,
-                            stopped=result.stopped)
+        return ChatResponse(
+            reply=result.reply,
+            session_id=result.session_id,
+            trace_id=trace,
+            tool_calls=[ToolCallInfo(**c) for c in result.tool_calls],
+            continues=result.continues,
+            stopped=result.stopped,
+        )
 
-    @app.post("/v1/chat/completions", tags=["openai"],
-              responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 429: {"model": ErrorBody},
-                         499: {"model": ErrorBody}, 502: {"model": ErrorBody}, 504: {"model": ErrorBody}})
+    @app.post(
+        "/v1/chat/completions",
+        tags=["openai"],
+        responses={
+            400: {"model": ErrorBody},
+            401: {"model": ErrorBody},
+            429: {"model": ErrorBody},
+            499: {"model": ErrorBody},
+            502: {"model": ErrorBody},
+            504: {"model": ErrorBody},
+        },
+    )
     async def completions(body: ChatCompletionRequest, request: Request) -> Any:
         trace = trace_of(request)
         messages = [m.model_dump(exclude_none=True) for m in body.messages]
@@ -383,25 +447,43 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if not body.stream:
             try:
                 result = await until_disconnect(
-                    request, rt.agent.run(messages=messages, session_id=body.user, trace_id=trace))
-            except Exception as exc:  # noqa: BLE001 - mapped to a stable error code
+                    request, rt.agent.run(messages=messages, session_id=body.user, trace_id=trace)
+                )
+            except Exception as exc:
                 return error_response(exc, trace)
             if isinstance(result, JSONResponse):
                 return result
             return {
-                "id": cid, "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": result.reply},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
-                          "total_tokens": result.prompt_tokens + result.completion_tokens},
+                "id": cid,
+                "object": "chat.completion",
+                "created": created,
+                "model": model,
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": result.reply}, "finish_reason": "stop"}
+                ],
+                "usage": {
+                    "prompt_tokens": result.prompt_tokens,
+                    "completion_tokens": result.completion_tokens,
+                    "total_tokens": result.prompt_tokens + result.completion_tokens,
+                },
             }
 
         queue: asyncio.Queue[str | None] = asyncio.Queue()
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-            return "data: " + json.dumps({"id": cid, "object": "chat.completion.chunk", "created": created,
-                                          "model": model,
-                                          "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
+            return (
+                "data: "
+                + json.dumps(
+                    {
+                        "id": cid,
+                        "object": "chat.completion.chunk",
+                        "created": created,
+                        "model": model,
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                    }
+                )
+                + "\n\n"
+            )
 
         async def sink(event: Event) -> None:
             if event.kind == "delta":
@@ -410,13 +492,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         async def produce() -> None:
             try:
                 await queue.put(chunk({"role": "assistant"}))
-                await rt.agent.run(messages=messages, session_id=body.user, trace_id=trace, on_event=sink,
-                                   stream=True)
+                await rt.agent.run(messages=messages, session_id=body.user, trace_id=trace, on_event=sink, stream=True)
                 await queue.put(chunk({}, "stop"))
-            except Exception as exc:  # noqa: BLE001 - an error event, never a broken stream
+            except Exception as exc:
                 code, message = error_of(exc)
-                await queue.put("data: " + json.dumps({"error": {"code": code, "message": message,
-                                                                 "trace_id": trace}}) + "\n\n")
+                await queue.put(
+                    "data: " + json.dumps({"error": {"code": code, "message": message, "trace_id": trace}}) + "\n\n"
+                )
             finally:
                 await queue.put("data: [DONE]\n\n")
                 await queue.put(None)
@@ -438,6 +520,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from a2a.server.tasks import InMemoryTaskStore
 
     handler = DefaultRequestHandler(agent_executor=a2a_executor(rt), task_store=InMemoryTaskStore())
-    A2AStarletteApplication(agent_card=agent_card(settings), http_handler=handler,
-                            max_content_length=settings.max_request_bytes).add_routes_to_app(app)
+    A2AStarletteApplication(
+        agent_card=agent_card(settings), http_handler=handler, max_content_length=settings.max_request_bytes
+    ).add_routes_to_app(app)
     return app

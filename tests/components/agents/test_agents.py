@@ -23,8 +23,11 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def objects(run, kind: str, namespace: str | None = None) -> dict[str, dict]:
-    return {r.inputs["metadata"]["name"]: r.inputs for r in run.registrations
-            if r.inputs.get("kind") == kind and (namespace is None or r.inputs["metadata"].get("namespace") == namespace)}
+    return {
+        r.inputs["metadata"]["name"]: r.inputs
+        for r in run.registrations
+        if r.inputs.get("kind") == kind and (namespace is None or r.inputs["metadata"].get("namespace") == namespace)
+    }
 
 
 def problems(raw) -> dict[str, str]:
@@ -37,8 +40,14 @@ def problems(raw) -> dict[str, str]:
 
 
 def test_kagent_values_are_chart_keys_with_demos_off():
-    values = kagent_values(KagentConfig(), ha=True, watch=["ai-agents", "tenant-a"], rds=True,
-                           otel_endpoint="http://otel:4317", vector=False).render()
+    values = kagent_values(
+        KagentConfig(),
+        ha=True,
+        watch=["ai-agents", "tenant-a"],
+        rds=True,
+        otel_endpoint="http://otel:4317",
+        vector=False,
+    ).render()
     assert unknown_keys(values, chart_defaults("kagent")) == []
     assert all(values[chart] == {"enabled": False} for chart in DEMO_SUBCHARTS)
     assert "providers" in values and values["providers"] is None  # no default ModelConfig from the chart
@@ -48,8 +57,9 @@ def test_kagent_values_are_chart_keys_with_demos_off():
     assert values["database"]["postgres"]["urlFile"] == "/etc/kagent-database/url"
     assert "url" not in values["database"]["postgres"]  # never the URL itself
     assert values["otel"]["tracing"]["exporter"]["otlp"]["endpoint"] == "http://otel:4317"
-    dev = kagent_values(KagentConfig(), ha=False, watch=["ai-agents"], rds=False, otel_endpoint=None,
-                        vector=False).render()
+    dev = kagent_values(
+        KagentConfig(), ha=False, watch=["ai-agents"], rds=False, otel_endpoint=None, vector=False
+    ).render()
     assert dev["controller"]["replicas"] == 1 and dev["controller"]["pdb"] == {"enabled": False}
     assert dev["database"]["postgres"]["bundled"] == {"enabled": True, "storageClassName": "gp3"}
 
@@ -92,7 +102,9 @@ def test_prod_database_is_rds_private_encrypted_backed_up_and_never_plaintext(pl
 
 def test_model_configs_platform_bedrock_and_keyed_providers(plans):
     dev = objects(plans("dev").run, "ModelConfig", "ai-agents")["llama-8b"]["spec"]
-    assert dev["provider"] == "OpenAI" and dev["openAI"]["baseUrl"] == "http://ai-gateway.ai-gateway.svc.cluster.local/v1"
+    assert (
+        dev["provider"] == "OpenAI" and dev["openAI"]["baseUrl"] == "http://ai-gateway.ai-gateway.svc.cluster.local/v1"
+    )
     assert dev["defaultHeaders"] == {"x-model-id": "llama-8b"} and dev["model"] == "meta-llama/Llama-3.1-8B-Instruct"
     prod = plans("prod").run
     bedrock = objects(prod, "ModelConfig", "tenant-support")["claude-bedrock"]["spec"]
@@ -100,18 +112,31 @@ def test_model_configs_platform_bedrock_and_keyed_providers(plans):
     llama = objects(prod, "ModelConfig", "ai-agents")["llama-70b"]["spec"]
     assert (llama["apiKeySecret"], llama["apiKeySecretKey"]) == ("gateway-token", "token")
     assert "gateway-token" in objects(prod, "ExternalSecret", "ai-agents")
-    k = KagentConfig.model_validate({"model_configs": [
-        {"name": "gpt", "provider": "OpenAI", "model": "gpt-4o", "api_key": {"name": "openai", "key": "k"}},
-        {"name": "claude", "provider": "Anthropic", "model": "claude", "api_key": {"name": "anthropic"}},
-        {"name": "azure", "provider": "AzureOpenAI", "model": "gpt", "api_key": {"name": "az"},
-         "azure_endpoint": "https://x.openai.azure.com", "azure_api_version": "2024-10-21"}]})
+    k = KagentConfig.model_validate(
+        {
+            "model_configs": [
+                {"name": "gpt", "provider": "OpenAI", "model": "gpt-4o", "api_key": {"name": "openai", "key": "k"}},
+                {"name": "claude", "provider": "Anthropic", "model": "claude", "api_key": {"name": "anthropic"}},
+                {
+                    "name": "azure",
+                    "provider": "AzureOpenAI",
+                    "model": "gpt",
+                    "api_key": {"name": "az"},
+                    "azure_endpoint": "https://x.openai.azure.com",
+                    "azure_api_version": "2024-10-21",
+                },
+            ]
+        }
+    )
     ctx = Context("ai-agents", None, "x-model-id", {})
     made = {o["metadata"]["name"]: o for o in translate(k, ctx)}
-    for name, obj in made.items():
+    for _name, obj in made.items():
         validate_object(obj, "1.35")
         assert obj["spec"]["apiKeySecret"] and obj["spec"]["apiKeySecretKey"]
-    assert made["azure"]["spec"]["azureOpenAI"] == {"azureEndpoint": "https://x.openai.azure.com",
-                                                    "apiVersion": "2024-10-21"}
+    assert made["azure"]["spec"]["azureOpenAI"] == {
+        "azureEndpoint": "https://x.openai.azure.com",
+        "apiVersion": "2024-10-21",
+    }
 
 
 # --- 3. MCP servers ------------------------------------------------------------------------------------------------
@@ -127,8 +152,10 @@ def test_platform_tool_server_deployment_role_and_remote_server(plans):
     assert dep["spec"]["template"]["spec"]["serviceAccountName"] == "kube-agent-mcp"
     env = {e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["AGENT_TOOLS"].split(",") == plans("dev").config.kagent.mcp_servers[0].tools
-    roles = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs
-             for r in run.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")}
+    roles = {
+        (r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs
+        for r in run.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
+    }
     scoped = sorted(ns for ns, name in roles if name == "kube-agent-mcp-tools")
     assert scoped == ["ai-agents", "ai-inference", "tenant-sandbox"]  # exactly config's namespaces
     rules = roles[("ai-inference", "kube-agent-mcp-tools")]["rules"]
@@ -136,20 +163,24 @@ def test_platform_tool_server_deployment_role_and_remote_server(plans):
     assert {"pods/log", "events", "services", "configmaps"} <= {x for r in rules for x in r["resources"]}
     assert any(r["resources"] == ["deployments"] and "patch" in r["verbs"] for r in rules)
     assert not run.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")  # namespace-scoped only
-    assert RULES == rules
+    assert rules == RULES
 
 
 def test_kmcp_servers_and_secret_tool_refused():
     raw = stack_raw("dev")
-    raw["kagent"]["mcp_servers"].append({"name": "search", "kind": "kmcp", "image": "ghcr.io/example/mcp:1.2.0",
-                                         "port": 3001})
+    raw["kagent"]["mcp_servers"].append(
+        {"name": "search", "kind": "kmcp", "image": "ghcr.io/example/mcp:1.2.0", "port": 3001}
+    )
     raw["kagent"]["agents"][0]["tools"].append({"mcp_server": "search"})
     run = build_stack(raw)
     server = objects(run, "MCPServer", "ai-agents")["search"]
     validate_object(server, "1.35")
     assert server["spec"]["deployment"] == {"image": "ghcr.io/example/mcp:1.2.0", "port": 3001}
     tools = objects(run, "Agent", "ai-agents")["k8s-assistant"]["spec"]["declarative"]["tools"]
-    assert {"type": "McpServer", "mcpServer": {"name": "search", "apiGroup": "kagent.dev", "kind": "MCPServer"}} in tools
+    assert {
+        "type": "McpServer",
+        "mcpServer": {"name": "search", "apiGroup": "kagent.dev", "kind": "MCPServer"},
+    } in tools
     raw = stack_raw("dev")
     raw["kagent"]["mcp_servers"][0]["tools"].append("k8s_list_secrets")
     assert "returns their data" in problems(raw)["platform.kagent.mcp_servers[0].tools"]
@@ -187,8 +218,10 @@ def test_byo_agent_container_and_scaling(plans):
     assert byo["envFrom"] == [{"secretRef": {"name": "redis-connection"}}, {"secretRef": {"name": "milvus-connection"}}]
     scaled = objects(dev, "ScaledObject", "ai-agents")["kube-agent"]["spec"]
     assert scaled["scaleTargetRef"] == {"name": "kube-agent"}
-    assert 'agent_active_sessions{namespace="ai-agents", agent_name="kube-agent"}' in scaled["triggers"][0]["metadata"][
-        "query"]
+    assert (
+        'agent_active_sessions{namespace="ai-agents", agent_name="kube-agent"}'
+        in scaled["triggers"][0]["metadata"]["query"]
+    )
     prod = plans("prod").run
     pbyo = objects(prod, "Agent", "ai-agents")["kube-agent"]["spec"]["byo"]["deployment"]
     key = next(e for e in pbyo["env"] if e["name"] == "KUBE_AGENT_LLM_API_KEY")
@@ -218,11 +251,11 @@ def test_redis_list_scaling_with_trigger_authentication():
 def test_seed_pipeline_as_agents_as_tools(plans):
     agents = objects(plans("dev").run, "Agent", "ai-agents")
     tools = agents["research-report"]["spec"]["declarative"]["tools"]
-    assert [t["agent"]["name"] for t in tools] == ["research-agent", "analysis-agent", "writer-agent",
-                                                   "reviewer-agent"]
+    assert [t["agent"]["name"] for t in tools] == ["research-agent", "analysis-agent", "writer-agent", "reviewer-agent"]
     support = objects(plans("prod").run, "Agent", "tenant-support")["support-agent"]["spec"]
-    assert support["declarative"]["tools"] == [{"type": "Agent", "agent": {"name": "sre-assistant",
-                                                                            "namespace": "ai-agents"}}]
+    assert support["declarative"]["tools"] == [
+        {"type": "Agent", "agent": {"name": "sre-assistant", "namespace": "ai-agents"}}
+    ]
     sre = objects(plans("prod").run, "Agent", "ai-agents")["sre-assistant"]["spec"]
     assert sre["allowedNamespaces"]["from"] == "Selector"  # tenant-support may call it
     assert sre["allowedNamespaces"]["selector"]["matchExpressions"][0]["values"] == ["tenant-support"]
@@ -240,11 +273,15 @@ def test_service_account_per_agent_and_bedrock_role(plans):
             spec = objects(run, "Agent", ns)[a]["spec"]
             dep = (spec.get("declarative") or spec.get("byo"))["deployment"]
             assert dep["serviceAccountName"] == f"agent-{a}"
-    assoc = [a.inputs for a in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
-             if a.inputs["serviceAccount"].startswith("agent-")]
+    assoc = [
+        a.inputs
+        for a in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        if a.inputs["serviceAccount"].startswith("agent-")
+    ]
     assert [(a["namespace"], a["serviceAccount"]) for a in assoc] == [("tenant-support", "agent-support-agent")]
-    policy = json.loads(run.get("aws:iam/rolePolicy:RolePolicy", "agentic-prod-agents-support-agent-policy")
-                        .inputs["policy"])
+    policy = json.loads(
+        run.get("aws:iam/rolePolicy:RolePolicy", "agentic-prod-agents-support-agent-policy").inputs["policy"]
+    )
     [st] = policy["Statement"]
     assert st["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
     assert st["Resource"][0] == "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-20250514-v1:0"
@@ -261,13 +298,17 @@ def test_people_rbac_and_access_entries(plans):
     assert all("secrets" not in r["resources"] for o in ("agent-operator", "agent-viewer") for r in rules[o]["rules"])
     assert all(set(r["verbs"]) <= {"get", "list", "watch"} for r in rules["agent-viewer"]["rules"])
     run = plans("dev").run
-    entries = {e.inputs["principalArn"]: e.inputs for e in run.of_type("aws:eks/accessEntry:AccessEntry")
-               if e.inputs.get("type") == "STANDARD" and e.inputs.get("kubernetesGroups")}
+    entries = {
+        e.inputs["principalArn"]: e.inputs
+        for e in run.of_type("aws:eks/accessEntry:AccessEntry")
+        if e.inputs.get("type") == "STANDARD" and e.inputs.get("kubernetesGroups")
+    }
     assert entries["arn:aws:iam::111122223333:role/agent-operators"]["kubernetesGroups"] == ["agentic:agent-operators"]
     assert entries["arn:aws:iam::111122223333:role/developers"]["kubernetesGroups"] == ["agentic:agent-viewers"]
     binding = objects(run, "RoleBinding", "ai-agents")["agent-operator"]
-    assert binding["subjects"] == [{"kind": "Group", "name": "agentic:agent-operators",
-                                    "apiGroup": "rbac.authorization.k8s.io"}]
+    assert binding["subjects"] == [
+        {"kind": "Group", "name": "agentic:agent-operators", "apiGroup": "rbac.authorization.k8s.io"}
+    ]
 
 
 # --- 9. routes -----------------------------------------------------------------------------------------------------
@@ -282,8 +323,11 @@ def test_routes_to_exposed_agents_behind_the_gateway(plans, stack):
         rule = routes[f"agent-{a.name}"]["spec"]["rules"][0]
         assert rule["matches"][0]["path"] == {"type": "PathPrefix", "value": f"/agents/{a.name}"}
         assert rule["backendRefs"] == [{"name": a.name, "namespace": a.namespace or "ai-agents", "port": 8080}]
-    grants = [g.inputs for g in run.of_type("kubernetes:gateway.networking.k8s.io/v1beta1:ReferenceGrant")
-              if g.inputs["metadata"]["name"] == "gateway-to-agents"]
+    grants = [
+        g.inputs
+        for g in run.of_type("kubernetes:gateway.networking.k8s.io/v1beta1:ReferenceGrant")
+        if g.inputs["metadata"]["name"] == "gateway-to-agents"
+    ]
     assert sorted(t["name"] for g in grants for t in g["spec"]["to"]) == sorted(a.name for a in exposed)
     if stack == "prod":  # JWT at the gateway covers every route on it, the agents' included
         policy = objects(run, "TrafficPolicy", "ai-gateway")["ai-gateway-jwt"]["spec"]
@@ -293,8 +337,12 @@ def test_routes_to_exposed_agents_behind_the_gateway(plans, stack):
 # --- 10. policies --------------------------------------------------------------------------------------------------
 
 
-POLICIES = {"agent-references-resolve", "byo-images-from-platform-ecr", "destructive-tools-need-approval",
-            "agents-cannot-read-secrets"}
+POLICIES = {
+    "agent-references-resolve",
+    "byo-images-from-platform-ecr",
+    "destructive-tools-need-approval",
+    "agents-cannot-read-secrets",
+}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -323,8 +371,23 @@ def test_policy_byo_images_from_platform_ecr_by_digest(plans):
             image = r.props["spec"]["byo"]["deployment"]["image"]
             r.props["spec"]["byo"]["deployment"]["image"] = image.split("@")[0]
     assert any("pinned by digest" in m for _, m in agent_policies.check_byo_images(res))
-    other = [Resource(AGENT, "a", {"metadata": {"name": "a", "namespace": "x"}, "spec": {"type": "BYO", "byo": {
-        "deployment": {"image": "999999999999.dkr.ecr.us-west-2.amazonaws.com/elsewhere@sha256:" + "a" * 64}}}})]
+    other = [
+        Resource(
+            AGENT,
+            "a",
+            {
+                "metadata": {"name": "a", "namespace": "x"},
+                "spec": {
+                    "type": "BYO",
+                    "byo": {
+                        "deployment": {
+                            "image": "999999999999.dkr.ecr.us-west-2.amazonaws.com/elsewhere@sha256:" + "a" * 64
+                        }
+                    },
+                },
+            },
+        )
+    ]
     assert any("not one of this platform's ECR" in m for _, m in agent_policies.check_byo_images(other))
 
 
@@ -341,15 +404,23 @@ def test_policy_destructive_tools_need_approval(plans):
 def test_policy_agents_cannot_read_secrets(plans):
     res = _resources(plans("dev"))
     assert agent_policies.check_agent_secret_access(res) == []
-    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-            "metadata": {"name": "peek", "namespace": "ai-agents"},
-            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]}
-    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-               "metadata": {"name": "peek", "namespace": "ai-agents"},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "peek"},
-               "subjects": [{"kind": "ServiceAccount", "name": "agent-kube-agent", "namespace": "ai-agents"}]}
-    res += [Resource("kubernetes:rbac.authorization.k8s.io/v1:Role", "peek", role),
-            Resource("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "peek-b", binding)]
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "peek", "namespace": "ai-agents"},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "peek", "namespace": "ai-agents"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "peek"},
+        "subjects": [{"kind": "ServiceAccount", "name": "agent-kube-agent", "namespace": "ai-agents"}],
+    }
+    res += [
+        Resource("kubernetes:rbac.authorization.k8s.io/v1:Role", "peek", role),
+        Resource("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "peek-b", binding),
+    ]
     assert [n for n, _ in agent_policies.check_agent_secret_access(res)] == ["peek-b"]
     assert any(f.policy == "agents-cannot-read-secrets" for f in evaluate(res))
 
@@ -382,14 +453,17 @@ def test_cycles_and_unknown_agents_rejected():
     cycle = next(m for p, m in found.items() if "cycle" in m)
     assert "research-report -> writer-agent -> research-report" in cycle
     idx = list(agents).index("analysis-agent")
-    assert "unknown agent 'nobody'" in found[f"platform.kagent.agents[{idx}].tools[0].agent"] or \
-        "nobody" in found[f"platform.kagent.agents[{idx}].tools[0].agent"]
+    assert (
+        "unknown agent 'nobody'" in found[f"platform.kagent.agents[{idx}].tools[0].agent"]
+        or "nobody" in found[f"platform.kagent.agents[{idx}].tools[0].agent"]
+    )
 
 
 def test_literal_api_key_rejected():
     raw = stack_raw("dev")
-    raw["kagent"]["model_configs"].append({"name": "gpt", "provider": "OpenAI", "model": "gpt-4o",
-                                           "api_key": "sk-live-123"})
+    raw["kagent"]["model_configs"].append(
+        {"name": "gpt", "provider": "OpenAI", "model": "gpt-4o", "api_key": "sk-live-123"}
+    )
     assert "literal secret value" in problems(raw)["platform.kagent.model_configs[1].api_key"]
 
 
@@ -419,8 +493,9 @@ def test_translator_is_selected_by_line():
         raw["kagent"]["line"] = "1.0"
         parse_platform(raw)
     ctx = Context("ai-agents", "http://gw", "x-model-id", {"m": PlatformModel("org/m", "m")})
-    k = KagentConfig.model_validate({"model_configs": [{"name": "m", "provider": "OpenAI", "model": "x",
-                                                        "platform_model": "m"}]})
+    k = KagentConfig.model_validate(
+        {"model_configs": [{"name": "m", "provider": "OpenAI", "model": "x", "platform_model": "m"}]}
+    )
     assert TRANSLATORS["0.10"](k, ctx)[0]["apiVersion"] == "kagent.dev/v1alpha2"
 
 

@@ -30,15 +30,19 @@ REDIS = shutil.which("redis-server")
 
 
 def _es_template(run: Any, namespace: str, name: str) -> dict[str, str]:
-    es = next(e.inputs for e in run.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
-              if e.inputs["metadata"]["namespace"] == namespace and e.inputs["metadata"]["name"] == name)
+    es = next(
+        e.inputs
+        for e in run.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
+        if e.inputs["metadata"]["namespace"] == namespace and e.inputs["metadata"]["name"] == name
+    )
     return es["spec"]["target"]["template"]["data"]
 
 
 def _fill(template: str, password: str) -> str:
     """What external-secrets does with the template: the password in, URL-quoted where the template says so."""
-    return (template.replace("{{ .password | urlquery }}", urllib.parse.quote_plus(password))
-            .replace("{{ .password }}", password))
+    return template.replace("{{ .password | urlquery }}", urllib.parse.quote_plus(password)).replace(
+        "{{ .password }}", password
+    )
 
 
 def _container_env(env: list[dict[str, Any]], namespace: str, secrets: dict[str, dict[str, str]]) -> dict[str, str]:
@@ -80,9 +84,25 @@ def redis_with_password(tmp_path):
     if REDIS is None:
         pytest.skip("redis-server not installed")
     port, password = free_port(), "wired/pw+1"
-    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--requirepass", password,
-                             "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            REDIS,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            password,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 10
     while time.time() < deadline:
         try:
@@ -96,16 +116,25 @@ def redis_with_password(tmp_path):
 
 
 def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE_AGENT", "AGENT_", "REDIS", "MILVUS",
-                                                                      "KAGENT", "OTEL"))}
-    return subprocess.Popen([sys.executable, "-m", "agent_runtime.cli", *args], env={**base, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KUBE_AGENT", "AGENT_", "REDIS", "MILVUS", "KAGENT", "OTEL"))
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent_runtime.cli", *args],
+        env={**base, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_byo_agent_runs_with_the_rendered_container(plans, llm, redis_with_password, tmp_path):
     run = plans("dev").run
-    agent = next(a.inputs for a in run.of_type("kubernetes:kagent.dev/v1alpha2:Agent")
-                 if a.inputs["spec"]["type"] == "BYO")
+    agent = next(
+        a.inputs for a in run.of_type("kubernetes:kagent.dev/v1alpha2:Agent") if a.inputs["spec"]["type"] == "BYO"
+    )
     ns, name = agent["metadata"]["namespace"], agent["metadata"]["name"]
     dep = agent["spec"]["byo"]["deployment"]
     assert dep["args"] == ["serve"]
@@ -124,9 +153,16 @@ def test_byo_agent_runs_with_the_rendered_container(plans, llm, redis_with_passw
     env.pop("OTEL_EXPORTER_OTLP_ENDPOINT")
     port = free_port()
     # kagent's own variables on BYO pods; the port kagent probes is the runtime's default (A2A_PORT): moved for the test
-    env.update(KAGENT_NAME=name, KAGENT_NAMESPACE=ns, KAGENT_URL="http://kagent-controller.ai-agents:8083",
-               AGENT_PUBLIC_URL=f"http://127.0.0.1:{port}/", AGENT_PORT=str(port), AGENT_HOST="127.0.0.1",
-               HOME=str(tmp_path), AGENT_FILE_ROOTS=str(tmp_path))
+    env.update(
+        KAGENT_NAME=name,
+        KAGENT_NAMESPACE=ns,
+        KAGENT_URL="http://kagent-controller.ai-agents:8083",
+        AGENT_PUBLIC_URL=f"http://127.0.0.1:{port}/",
+        AGENT_PORT=str(port),
+        AGENT_HOST="127.0.0.1",
+        HOME=str(tmp_path),
+        AGENT_FILE_ROOTS=str(tmp_path),
+    )
     from agent_runtime.settings import Settings
 
     assert Settings.model_fields["port"].default == A2A_PORT  # in the pod the runtime listens where kagent probes
@@ -155,7 +191,9 @@ def test_byo_agent_runs_with_the_rendered_container(plans, llm, redis_with_passw
         import redis
 
         stored = redis.Redis(port=redis_port, password=password, decode_responses=True)
-        assert any("status?" in m for k in stored.keys("*") if stored.type(k) == "list" for m in stored.lrange(k, 0, -1))
+        assert any(
+            "status?" in m for k in stored.keys("*") if stored.type(k) == "list" for m in stored.lrange(k, 0, -1)
+        )
     finally:
         proc.kill()
         proc.wait()
@@ -163,16 +201,18 @@ def test_byo_agent_runs_with_the_rendered_container(plans, llm, redis_with_passw
 
 def test_platform_mcp_server_lists_exactly_the_configured_tools(plans, tmp_path):
     run = plans("dev").run
-    dep = next(d.inputs for d in run.of_type("kubernetes:apps/v1:Deployment")
-               if d.inputs["metadata"]["name"] == TOOLS_SERVER)
+    dep = next(
+        d.inputs for d in run.of_type("kubernetes:apps/v1:Deployment") if d.inputs["metadata"]["name"] == TOOLS_SERVER
+    )
     c = dep["spec"]["template"]["spec"]["containers"][0]
     assert c["args"] == ["mcp", "--port", str(TOOLS_PORT)]
     assert c["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     env = _container_env(c["env"], dep["metadata"]["namespace"], {})
     port = free_port()
     args = [a if a != str(TOOLS_PORT) else str(port) for a in c["args"]]
-    proc = _start(args, {**env, "AGENT_HOST": "127.0.0.1", "HOME": str(tmp_path),
-                         "KUBE_AGENT_LLM_URL": "http://127.0.0.1:9/v1"})
+    proc = _start(
+        args, {**env, "AGENT_HOST": "127.0.0.1", "HOME": str(tmp_path), "KUBE_AGENT_LLM_URL": "http://127.0.0.1:9/v1"}
+    )
     try:
         assert _wait_http(f"http://127.0.0.1:{port}/health", proc).status_code == 200
 
@@ -182,8 +222,11 @@ def test_platform_mcp_server_lists_exactly_the_configured_tools(plans, tmp_path)
             async with Client(f"http://127.0.0.1:{port}/mcp") as mcp:
                 return {t.name for t in (await mcp.list_tools()).tools}
 
-        configured = next(s for s in run.of_type("kubernetes:kagent.dev/v1alpha2:RemoteMCPServer")
-                          if s.inputs["spec"]["url"].startswith(f"http://{TOOLS_SERVER}."))
+        configured = next(
+            s
+            for s in run.of_type("kubernetes:kagent.dev/v1alpha2:RemoteMCPServer")
+            if s.inputs["spec"]["url"].startswith(f"http://{TOOLS_SERVER}.")
+        )
         server_cfg = plans("dev").config.kagent.mcp_servers[0]
         assert configured.inputs["metadata"]["name"] == server_cfg.name
         assert asyncio.run(names()) == set(server_cfg.tools)

@@ -12,7 +12,6 @@ import pytest
 
 from components.data.milvus import kb_init_job, milvus_values
 from components.data.redis import valkey_values
-from components.secrets.credentials import GENERATION
 from config import ConfigError, parse_platform
 from config.data import MilvusConfig, RedisConfig
 from config.secrets import SecretRef
@@ -32,20 +31,28 @@ def problems(raw) -> dict[str, str]:
 
 
 def external_secrets(run, name):
-    return {e.inputs["metadata"]["namespace"]: e.inputs for e in run.of_type(ES) if e.inputs["metadata"]["name"] == name}
+    return {
+        e.inputs["metadata"]["namespace"]: e.inputs for e in run.of_type(ES) if e.inputs["metadata"]["name"] == name
+    }
 
 
 # --- Redis -------------------------------------------------------------------------------------------------------
 
 
 def test_valkey_values_are_the_charts_and_validate_against_its_schema():
-    values = valkey_values(RedisConfig(), SecretRef(name="redis-auth", key="password", source="generated"),
-                           monitoring=True).render()
+    values = valkey_values(
+        RedisConfig(), SecretRef(name="redis-auth", key="password", source="generated"), monitoring=True
+    ).render()
     assert unknown_keys(values, chart_defaults("valkey")) == []
-    jsonschema.validate(merged(chart_defaults("valkey"), values),
-                        json.loads((FIXTURES / "charts/valkey/values.schema.json").read_text()))
-    assert values["auth"] == {"enabled": True, "usersExistingSecret": "redis-auth",
-                              "aclUsers": {"default": {"permissions": "~* &* +@all", "passwordKey": "password"}}}
+    jsonschema.validate(
+        merged(chart_defaults("valkey"), values),
+        json.loads((FIXTURES / "charts/valkey/values.schema.json").read_text()),
+    )
+    assert values["auth"] == {
+        "enabled": True,
+        "usersExistingSecret": "redis-auth",
+        "aclUsers": {"default": {"permissions": "~* &* +@all", "passwordKey": "password"}},
+    }
     assert values["dataStorage"] == {"enabled": True, "requestedSize": "8Gi", "className": "gp3"}
     assert values["metrics"]["serviceMonitor"]["enabled"] is True
     assert "password" not in json.dumps(values["auth"]["aclUsers"]["default"].get("password", ""))
@@ -78,8 +85,11 @@ def test_prod_runs_elasticache_multi_az_tls_kms_auth_private(plans):
     private = [r for r in run.of_type("aws:ec2/subnet:Subnet") if "-private-" in r.name]
     assert sorted(n.split()[1].removesuffix(".id") for n in named) == sorted(r.name for r in private)
     assert len(private) == 3
-    [rule] = [r for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-              if r.name == "agentic-prod-redis-from-nodes"]
+    [rule] = [
+        r
+        for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.name == "agentic-prod-redis-from-nodes"
+    ]
     assert rule.inputs["fromPort"] == rule.inputs["toPort"] == 6379
     assert rule.inputs["referencedSecurityGroupId"] and "cidrIpv4" not in rule.inputs  # nodes only, no CIDR
     assert not [r for r in run.of_type(RELEASE) if r.inputs["chart"] == "valkey"]
@@ -105,14 +115,21 @@ def test_tenants_get_data_only_when_allowed():
     assert set(external_secrets(run, "milvus-connection")) == {"ai-agents", "ai-data"}
 
     def policy(ns, name):
-        return next((p.inputs["spec"] for p in run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
-                     if p.inputs["metadata"]["namespace"] == ns and p.inputs["metadata"]["name"] == name), None)
+        return next(
+            (
+                p.inputs["spec"]
+                for p in run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                if p.inputs["metadata"]["namespace"] == ns and p.inputs["metadata"]["name"] == name
+            ),
+            None,
+        )
 
     assert policy("tenant-search", "allow-to-data")["egress"][0]["ports"] == [{"protocol": "TCP", "port": 6379}]
     assert policy("tenant-sandbox", "allow-to-data") is None
     ingress = policy("ai-data", "allow-from-tenant")["ingress"]
-    assert [(r["ports"][0]["port"], r["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"])
-            for r in ingress] == [(6379, ["tenant-demo", "tenant-search"])]  # demo: self-service, its own stack
+    assert [
+        (r["ports"][0]["port"], r["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"]) for r in ingress
+    ] == [(6379, ["tenant-demo", "tenant-search"])]  # demo: self-service, its own stack
     assert "tenant-demo" not in external_secrets(run, "redis-connection")  # its stack makes its connection Secret
 
 
@@ -136,10 +153,16 @@ def test_runtime_reads_the_rendered_redis_secret_from_a_real_redis_server(plans,
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    url = (template["data"]["REDIS_URL"].replace("{{ .password | urlquery }}", urllib.parse.quote_plus(password))
-           .replace("valkey.ai-data.svc.cluster.local", "127.0.0.1").replace(":6379/", f":{port}/"))
-    proc = subprocess.Popen([server, "--port", str(port), "--requirepass", password, "--save", "", "--appendonly",
-                             "no"], stdout=subprocess.DEVNULL)
+    url = (
+        template["data"]["REDIS_URL"]
+        .replace("{{ .password | urlquery }}", urllib.parse.quote_plus(password))
+        .replace("valkey.ai-data.svc.cluster.local", "127.0.0.1")
+        .replace(":6379/", f":{port}/")
+    )
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--requirepass", password, "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -177,8 +200,9 @@ def test_runtime_reads_the_rendered_redis_secret_from_a_real_redis_server(plans,
 
 def test_milvus_values_standalone_and_cluster():
     dev = milvus_values(MilvusConfig(), "us-west-2", monitoring=True).render()
-    prod = milvus_values(MilvusConfig(mode="cluster", storage_gib=500, query_nodes=3), "us-west-2", True,
-                         "bucket-x").render()
+    prod = milvus_values(
+        MilvusConfig(mode="cluster", storage_gib=500, query_nodes=3), "us-west-2", True, "bucket-x"
+    ).render()
     for values in (dev, prod):
         assert unknown_keys(values, chart_defaults("milvus")) == []
         assert values["pulsarv3"] == {"enabled": False}  # 2.6: Woodpecker, no Pulsar
@@ -198,15 +222,22 @@ def test_milvus_values_standalone_and_cluster():
 def test_prod_milvus_bucket_is_private_encrypted_and_reached_by_pod_identity(plans):
     run = plans("prod").run
     bucket = run.get("aws:s3/bucket:Bucket", "agentic-prod-milvus-bucket-bucket")
-    block = run.get("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-                    "agentic-prod-milvus-bucket-public-access-block")
-    assert all(block.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
-                                         "restrictPublicBuckets"))
+    block = run.get(
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "agentic-prod-milvus-bucket-public-access-block"
+    )
+    assert all(
+        block.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
     assert run.get("aws:s3/bucketVersioning:BucketVersioning", "agentic-prod-milvus-bucket-versioning")
-    tls = json.loads(run.get("aws:s3/bucketPolicy:BucketPolicy", "agentic-prod-milvus-bucket-tls-only").inputs["policy"])
+    tls = json.loads(
+        run.get("aws:s3/bucketPolicy:BucketPolicy", "agentic-prod-milvus-bucket-tls-only").inputs["policy"]
+    )
     assert tls["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assoc = next(a for a in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
-                 if a.inputs["serviceAccount"] == "milvus")
+    assoc = next(
+        a
+        for a in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        if a.inputs["serviceAccount"] == "milvus"
+    )
     assert assoc.inputs["namespace"] == "ai-data"
     policy = json.loads(run.get("aws:iam/rolePolicy:RolePolicy", "agentic-prod-milvus-policy").inputs["policy"])
     resources = {st["Sid"]: st["Resource"] for st in policy["Statement"]}
@@ -225,7 +256,10 @@ def test_kb_init_job_runs_the_platform_image_after_milvus(plans, stack):
     assert c["envFrom"] == [{"secretRef": {"name": "milvus-connection"}}]
     assert "@sha256:" in c["image"]  # the digest-pinned image the stack builds
     conn = external_secrets(run, "milvus-connection")["ai-data"]["spec"]["target"]["template"]["data"]
-    assert conn == {"MILVUS_URI": "http://milvus.ai-data.svc.cluster.local:19530", "MILVUS_TOKEN": "root:{{ .password }}"}
+    assert conn == {
+        "MILVUS_URI": "http://milvus.ai-data.svc.cluster.local:19530",
+        "MILVUS_TOKEN": "root:{{ .password }}",
+    }
     urn_of = {r.urn: r.name for r in run.registrations}
     assert f"agentic-{stack}-milvus-release" in {urn_of.get(u) for u in job.dependencies}
 
@@ -262,15 +296,19 @@ def test_stack_exports_data_endpoints_not_secrets(plans, stack):
 
 def test_bad_data_config_is_rejected_with_path_and_fix():
     raw = stack_raw("dev")
-    raw["data"] = {"redis": {"mode": "elasticache", "storage_gib": 20, "resources": {"cpu": "1"}},
-                   "milvus": {"mode": "cluster", "object_storage": "in_cluster"}}
+    raw["data"] = {
+        "redis": {"mode": "elasticache", "storage_gib": 20, "resources": {"cpu": "1"}},
+        "milvus": {"mode": "cluster", "object_storage": "in_cluster"},
+    }
     found = problems(raw)
     assert "ElastiCache sizes by node_type" in found["platform.data.redis.storage_gib"]
     assert "platform.data.redis.resources" in found
     assert "set s3" in found["platform.data.milvus.object_storage"]
     raw = stack_raw("dev")
-    raw["data"] = {"redis": {"mode": "in_cluster", "node_type": "cache.r7g.large"},
-                   "milvus": {"mode": "standalone", "query_nodes": 4}}
+    raw["data"] = {
+        "redis": {"mode": "in_cluster", "node_type": "cache.r7g.large"},
+        "milvus": {"mode": "standalone", "query_nodes": 4},
+    }
     found = problems(raw)
     assert "set mode: elasticache" in found["platform.data.redis.node_type"]
     assert "set mode: cluster" in found["platform.data.milvus.query_nodes"]
@@ -315,9 +353,12 @@ def test_policy_secrets_only_from_external_secrets():
 def test_policy_elasticache_tls_and_auth(plans):
     [group] = plans("prod").run.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
     assert data_policies.check_elasticache(group.type, group.inputs) == []
-    for key, value, words in (("transitEncryptionEnabled", False, "in transit"),
-                              ("transitEncryptionMode", "preferred", "required"),
-                              ("atRestEncryptionEnabled", False, "at rest"), ("authToken", None, "auth")):
+    for key, value, words in (
+        ("transitEncryptionEnabled", False, "in transit"),
+        ("transitEncryptionMode", "preferred", "required"),
+        ("atRestEncryptionEnabled", False, "at rest"),
+        ("authToken", None, "auth"),
+    ):
         bad = {**group.inputs, key: value}
         assert any(words in m for m in data_policies.check_elasticache(group.type, bad)), key
 
@@ -327,8 +368,12 @@ def test_policy_buckets_private_and_tls_only(plans):
     assert data_policies.check_buckets(resources) == []
     no_block = [r for r in resources if r.name != "agentic-prod-milvus-bucket-public-access-block"]
     assert [n for n, _ in data_policies.check_buckets(no_block)] == ["agentic-prod-milvus-bucket-bucket"]
-    weak = [Resource(r.type, r.name, {**r.props, "policy": json.dumps({"Statement": []})})
-            if r.name == "agentic-prod-models-bucket-tls-only" else r for r in resources]
+    weak = [
+        Resource(r.type, r.name, {**r.props, "policy": json.dumps({"Statement": []})})
+        if r.name == "agentic-prod-models-bucket-tls-only"
+        else r
+        for r in resources
+    ]
     if any(r.name == "agentic-prod-models-bucket-bucket" for r in resources):
         assert any("SecureTransport" in m for _, m in data_policies.check_buckets(weak))
 
@@ -344,6 +389,9 @@ def test_policy_volumes_on_encrypted_classes(plans):
             r = Resource(r.type, r.name, props)
         bad.append(r)
     assert any("gp2" in m for _, m in data_policies.check_encrypted_volumes(bad))
-    plain_sc = Resource("kubernetes:storage.k8s.io/v1:StorageClass", "sc",
-                        {"metadata": {"name": "plain"}, "parameters": {"type": "gp3"}})
+    plain_sc = Resource(
+        "kubernetes:storage.k8s.io/v1:StorageClass",
+        "sc",
+        {"metadata": {"name": "plain"}, "parameters": {"type": "gp3"}},
+    )
     assert any("encrypted" in m for _, m in data_policies.check_encrypted_volumes([plain_sc]))

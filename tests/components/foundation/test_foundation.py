@@ -54,8 +54,10 @@ def test_cluster_auth_encryption_logs_version_oidc(plans):
     assert set(eks["enabledClusterLogTypes"]) == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
     entries = eks["accessEntries"]
     assert {e["principalArn"] for e in entries.values()} == {
-        "arn:aws:iam::444455556666:role/platform-admins", "arn:aws:iam::444455556666:role/sre-oncall",
-        "arn:aws:iam::444455556666:role/ci-readonly"}
+        "arn:aws:iam::444455556666:role/platform-admins",
+        "arn:aws:iam::444455556666:role/sre-oncall",
+        "arn:aws:iam::444455556666:role/ci-readonly",
+    }
     policies = {e["accessPolicies"]["policy"]["policyArn"].rsplit("/", 1)[-1] for e in entries.values()}
     assert policies == {"AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy", "AmazonEKSViewPolicy"}
     assert eks["vpcCniOptions"]["enableNetworkPolicy"] is True  # NetworkPolicies are enforced
@@ -79,8 +81,10 @@ def test_addons_and_system_node_group(plans):
     assert lt["metadataOptions"]["httpTokens"] == "required"
     assert lt["blockDeviceMappings"][0]["ebs"]["encrypted"] == "true"
     sc = run.of_type("kubernetes:storage.k8s.io/v1:StorageClass")[0].inputs
-    assert sc["parameters"]["type"] == "gp3" and sc["metadata"]["annotations"][
-        "storageclass.kubernetes.io/is-default-class"] == "true"
+    assert (
+        sc["parameters"]["type"] == "gp3"
+        and sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    )
 
 
 def test_one_kubernetes_provider_from_the_cluster_kubeconfig(plans):

@@ -28,16 +28,27 @@ UPSTREAM_1_14 = {
     "AllowPassingInstanceRole": {"iam:PassRole"},
     "AllowScopedInstanceProfileCreationActions": {"iam:CreateInstanceProfile"},
     "AllowScopedInstanceProfileTagActions": {"iam:TagInstanceProfile"},
-    "AllowScopedInstanceProfileActions": {"iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile",
-                                          "iam:DeleteInstanceProfile"},
+    "AllowScopedInstanceProfileActions": {
+        "iam:AddRoleToInstanceProfile",
+        "iam:RemoveRoleFromInstanceProfile",
+        "iam:DeleteInstanceProfile",
+    },
     "AllowAPIServerEndpointDiscovery": {"eks:DescribeCluster"},
     "AllowInterruptionQueueActions": {"sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"},
     "AllowZonalShiftStatusReadOnly": {"arc-zonal-shift:GetManagedResource"},
-    "AllowRegionalReadActions": {"ec2:DescribeCapacityReservations", "ec2:DescribeImages", "ec2:DescribeInstances",
-                                 "ec2:DescribeInstanceStatus", "ec2:DescribeInstanceTypeOfferings",
-                                 "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplates",
-                                 "ec2:DescribePlacementGroups", "ec2:DescribeSecurityGroups",
-                                 "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets"},
+    "AllowRegionalReadActions": {
+        "ec2:DescribeCapacityReservations",
+        "ec2:DescribeImages",
+        "ec2:DescribeInstances",
+        "ec2:DescribeInstanceStatus",
+        "ec2:DescribeInstanceTypeOfferings",
+        "ec2:DescribeInstanceTypes",
+        "ec2:DescribeLaunchTemplates",
+        "ec2:DescribePlacementGroups",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSpotPriceHistory",
+        "ec2:DescribeSubnets",
+    },
     "AllowSSMReadActions": {"ssm:GetParameter"},
     "AllowPricingReadActions": {"pricing:GetProducts"},
     "AllowUnscopedInstanceProfileListAction": {"iam:ListInstanceProfiles"},
@@ -74,8 +85,9 @@ def test_list_instance_profiles_is_unscoped_as_iam_requires():
     assert stmt["Resource"] == "*"
 
 
-@pytest.mark.parametrize("region, expected", [("us-east-1", "aws"), ("us-gov-west-1", "aws-us-gov"),
-                                              ("cn-north-1", "aws-cn")])
+@pytest.mark.parametrize(
+    "region, expected", [("us-east-1", "aws"), ("us-gov-west-1", "aws-us-gov"), ("cn-north-1", "aws-cn")]
+)
 def test_arns_follow_the_partition_of_the_region(region, expected):
     assert partition(region) == expected
     doc = str(policy(region, partition(region)))
@@ -93,7 +105,11 @@ def test_govcloud_stack_plans_with_govcloud_arns():
     run = build_stack(raw)
     import json
 
-    pol = json.loads(next(r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("karpenter-controller-policy")).inputs["policy"])
+    pol = json.loads(
+        next(
+            r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("karpenter-controller-policy")
+        ).inputs["policy"]
+    )
     assert all(":aws:" not in str(s["Resource"]) for s in pol["Statement"])
     attachments = [r.inputs["policyArn"] for r in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")]
     assert attachments and all(a.startswith("arn:aws-us-gov:iam::aws:policy/") for a in attachments)
@@ -107,9 +123,18 @@ def test_pool_builders_validate_against_the_karpenter_crds(stack):
     cfg = parse_platform(stack_raw(stack))
     for pool in cfg.gpu_pools:
         validate_custom(gpu_nodepool(pool))
-        validate_custom(nodeclass(pool.name, cluster="c1", node_role="r", ami_alias=pool.ami_alias,
-                                  root=pool.root_volume, data=pool.data_volume,
-                                  capacity_reservations=list(pool.capacity_reservations), tags={"a": "b"}))
+        validate_custom(
+            nodeclass(
+                pool.name,
+                cluster="c1",
+                node_role="r",
+                ami_alias=pool.ami_alias,
+                root=pool.root_volume,
+                data=pool.data_volume,
+                capacity_reservations=list(pool.capacity_reservations),
+                tags={"a": "b"},
+            )
+        )
     validate_custom(cpu_nodepool(cfg.cpu_pool))
 
 
@@ -120,11 +145,14 @@ def test_dcgm_service_monitor_validates():
 # --- typed chart values ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("chart, values", [
-    ("karpenter", lambda: karpenter_values("c1", "queue", True)),
-    ("nvidia-device-plugin", lambda: device_plugin_values(["g5"])),
-    ("dcgm-exporter", lambda: dcgm_values()),
-])
+@pytest.mark.parametrize(
+    "chart, values",
+    [
+        ("karpenter", lambda: karpenter_values("c1", "queue", True)),
+        ("nvidia-device-plugin", lambda: device_plugin_values(["g5"])),
+        ("dcgm-exporter", lambda: dcgm_values()),
+    ],
+)
 def test_every_values_key_exists_in_the_chart(chart, values):
     assert unknown_keys(values().render(), chart_defaults(chart)) == []
 

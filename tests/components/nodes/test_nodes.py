@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.components.foundation.test_foundation import EKS, NODECLASS, NODEPOOL, RELEASE, by_suffix, depends
-from tests.conftest import without_prometheus, build_stack, stack_raw
+from tests.conftest import build_stack, stack_raw, without_prometheus
 
 
 def test_interruption_queue_and_five_rules(plans):
@@ -19,9 +19,13 @@ def test_interruption_queue_and_five_rules(plans):
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     rules = {r.name: json.loads(r.inputs["eventPattern"]) for r in run.of_type("aws:cloudwatch/eventRule:EventRule")}
     detail_types = {p["detail-type"][0] for p in rules.values()}
-    assert detail_types == {"AWS Health Event", "EC2 Spot Instance Interruption Warning",
-                            "EC2 Instance Rebalance Recommendation", "EC2 Instance State-change Notification",
-                            "EC2 Capacity Reservation Instance Interruption Warning"}
+    assert detail_types == {
+        "AWS Health Event",
+        "EC2 Spot Instance Interruption Warning",
+        "EC2 Instance Rebalance Recommendation",
+        "EC2 Instance State-change Notification",
+        "EC2 Capacity Reservation Instance Interruption Warning",
+    }
     targets = run.of_type("aws:cloudwatch/eventTarget:EventTarget")
     assert len(targets) == 5 and all(t.inputs["arn"] == queue.outputs["arn"] for t in targets)
 
@@ -29,21 +33,38 @@ def test_interruption_queue_and_five_rules(plans):
 def test_karpenter_roles_pod_identity_and_chart(plans):
     run = plans("prod").run
     node_role = by_suffix(run, "aws:iam/role:Role", "karpenter-node-role")
-    attached = {r.inputs["policyArn"].rsplit("/", 1)[-1] for r in run.of_type(
-        "aws:iam/rolePolicyAttachment:RolePolicyAttachment") if r.parent == node_role.urn}
-    assert attached == {"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryPullOnly",
-                        "AmazonSSMManagedInstanceCore"}
-    entry = next(e.inputs for e in run.of_type("aws:eks/accessEntry:AccessEntry") if e.inputs.get("type") == "EC2_LINUX")
+    attached = {
+        r.inputs["policyArn"].rsplit("/", 1)[-1]
+        for r in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r.parent == node_role.urn
+    }
+    assert attached == {
+        "AmazonEKSWorkerNodePolicy",
+        "AmazonEKS_CNI_Policy",
+        "AmazonEC2ContainerRegistryPullOnly",
+        "AmazonSSMManagedInstanceCore",
+    }
+    entry = next(
+        e.inputs for e in run.of_type("aws:eks/accessEntry:AccessEntry") if e.inputs.get("type") == "EC2_LINUX"
+    )
     assert entry["type"] == "EC2_LINUX" and entry["principalArn"] == node_role.outputs["arn"]
-    pia = next(r for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
-               if r.name.endswith("karpenter-pod-identity")).inputs
+    pia = next(
+        r
+        for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        if r.name.endswith("karpenter-pod-identity")
+    ).inputs
     assert (pia["namespace"], pia["serviceAccount"]) == ("karpenter", "karpenter")
     trust = json.loads(by_suffix(run, "aws:iam/role:Role", "karpenter-controller-role").inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-    policy = json.loads(next(r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("karpenter-controller-policy")).inputs["policy"])
+    policy = json.loads(
+        next(
+            r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("karpenter-controller-policy")
+        ).inputs["policy"]
+    )
     sids = {s["Sid"]: s for s in policy["Statement"]}
     assert sids["AllowScopedDeletion"]["Condition"]["StringEquals"] == {
-        "aws:ResourceTag/kubernetes.io/cluster/agentic-prod": "owned"}
+        "aws:ResourceTag/kubernetes.io/cluster/agentic-prod": "owned"
+    }
     assert sids["AllowPassingInstanceRole"]["Resource"] == node_role.outputs["arn"]
     assert sids["AllowAPIServerEndpointDiscovery"]["Resource"].endswith(":cluster/agentic-prod")
     release = next(r for r in run.of_type(RELEASE) if r.inputs["name"] == "karpenter")
@@ -86,11 +107,16 @@ def test_gpu_nodepools_taint_limits_requirements(plans):
     caps = {r["key"]: r["values"] for r in pools["p5"]["template"]["spec"]["requirements"]}
     assert caps["karpenter.sh/capacity-type"] == ["reserved", "on-demand"]
     assert {r["key"]: r["values"] for r in pools["p4d"]["template"]["spec"]["requirements"]}[
-        "karpenter.k8s.aws/instance-family"] == ["p4d", "p4de"]
+        "karpenter.k8s.aws/instance-family"
+    ] == ["p4d", "p4de"]
     assert "taints" not in pools["general"]["template"]["spec"]
     budgets = pools["p5"]["disruption"]["budgets"]
-    assert budgets[0] == {"nodes": "0", "schedule": "0 8 * * mon-fri", "duration": "10h",
-                          "reasons": ["Drifted", "Underutilized", "Empty"]}
+    assert budgets[0] == {
+        "nodes": "0",
+        "schedule": "0 8 * * mon-fri",
+        "duration": "10h",
+        "reasons": ["Drifted", "Underutilized", "Empty"],
+    }
 
 
 def test_ec2nodeclasses_imds_volumes_discovery(plans):
@@ -104,8 +130,13 @@ def test_ec2nodeclasses_imds_volumes_discovery(plans):
         assert spec["subnetSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": "agentic-prod"}}]
         assert spec["role"] == "agentic-prod-karpenter-node"
     assert classes["p5"]["blockDeviceMappings"][0]["ebs"] == {
-        "volumeSize": "500Gi", "volumeType": "gp3", "iops": 10000, "throughput": 500, "encrypted": True,
-        "deleteOnTermination": True}
+        "volumeSize": "500Gi",
+        "volumeType": "gp3",
+        "iops": 10000,
+        "throughput": 500,
+        "encrypted": True,
+        "deleteOnTermination": True,
+    }
     assert classes["p5"]["capacityReservationSelectorTerms"] == [{"id": "cr-0a1b2c3d4e5f60718"}]
     assert "capacityReservationSelectorTerms" not in classes["g5"]
 
@@ -119,8 +150,11 @@ def test_device_plugin_tolerates_gpu_taint_and_dcgm_service_monitor(plans):
     assert terms[0]["matchExpressions"][0]["values"] == ["g5", "p4d", "p5"]
     dcgm = releases["dcgm-exporter"].inputs["values"]
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in dcgm["tolerations"]
-    sm = next(r for r in run.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
-              if r.inputs["metadata"]["name"] == "dcgm-exporter")
+    sm = next(
+        r
+        for r in run.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+        if r.inputs["metadata"]["name"] == "dcgm-exporter"
+    )
     assert releases["kube-prometheus-stack"].urn in sm.dependencies
 
 

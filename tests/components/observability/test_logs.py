@@ -24,10 +24,15 @@ def test_log_group_role_and_privileged_namespace(plans):
     policy = json.loads(run.get("aws:iam/rolePolicy:RolePolicy", "agentic-dev-logs-policy").inputs["policy"])
     assert policy == write_policy(group.outputs["arn"])  # that group, nothing else
     assert group.outputs["arn"].endswith(":log-group:/aws/eks/agentic-dev/containers")
-    assoc = next(a.inputs for a in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
-                 if a.inputs["serviceAccount"] == "fluent-bit")
+    assoc = next(
+        a.inputs
+        for a in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        if a.inputs["serviceAccount"] == "fluent-bit"
+    )
     assert assoc["namespace"] == "logging"
-    ns = next(r.inputs for r in run.of_type("kubernetes:core/v1:Namespace") if r.inputs["metadata"]["name"] == "logging")
+    ns = next(
+        r.inputs for r in run.of_type("kubernetes:core/v1:Namespace") if r.inputs["metadata"]["name"] == "logging"
+    )
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
 
 

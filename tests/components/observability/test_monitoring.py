@@ -12,8 +12,15 @@ def test_values_keys_exist_in_the_chart_and_follow_config():
     # Subchart keys kube-prometheus-stack's own values.yaml does not repeat: podAnnotations and persistence of
     # grafana/helm-charts charts/grafana/values.yaml, tolerations of prometheus-community's prometheus-node-exporter.
     assert sorted(unknown_keys(values, chart_defaults("kube-prometheus-stack"))) == [
-        "grafana.persistence", "grafana.podAnnotations", "prometheus-node-exporter.tolerations"]
+        "grafana.persistence",
+        "grafana.podAnnotations",
+        "prometheus-node-exporter.tolerations",
+    ]
     spec = values["prometheus"]["prometheusSpec"]
-    assert spec["retention"] == "30d" and spec["replicas"] == 2 and spec["serviceMonitorSelectorNilUsesHelmValues"] is False
+    assert (
+        spec["retention"] == "30d"
+        and spec["replicas"] == 2
+        and spec["serviceMonitorSelectorNilUsesHelmValues"] is False
+    )
     assert values["grafana"]["enabled"] is False
     assert values["alertmanager"]["alertmanagerSpec"]["replicas"] == 2

@@ -33,10 +33,29 @@ sys.path.insert(0, str(RUNTIME_TESTS))
 from fake_llm import FakeLLM, free_port  # noqa: E402
 
 PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")
-pytestmark = pytest.mark.skipif((PROMETHEUS is None or PROMTOOL is None) and not os.environ.get("CI"),
-                                reason="Debian's prometheus package is not installed")
-PROMQL_KEYWORDS = {"sum", "by", "rate", "increase", "histogram_quantile", "max", "avg", "on", "and", "or",
-                   "label_replace", "without", "ignoring", "group_left", "group_right", "bool", "offset"}
+pytestmark = pytest.mark.skipif(
+    (PROMETHEUS is None or PROMTOOL is None) and not os.environ.get("CI"),
+    reason="Debian's prometheus package is not installed",
+)
+PROMQL_KEYWORDS = {
+    "sum",
+    "by",
+    "rate",
+    "increase",
+    "histogram_quantile",
+    "max",
+    "avg",
+    "on",
+    "and",
+    "or",
+    "label_replace",
+    "without",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "offset",
+}
 
 
 def expressions() -> list[tuple[str, str]]:
@@ -77,16 +96,26 @@ def scrape(tmp_path_factory) -> str:
     llm = FakeLLM().start()
     work = tmp_path_factory.mktemp("work")
     (work / "notes.txt").write_text("hello")
-    settings = Settings(llm_url=llm.url, llm_model="meta-llama/Llama-3.1-8B-Instruct", llm_provider="vllm",
-                        agent_name="kube-agent", namespace="ai-agents", llm_backoff=0.01, llm_retries=1,
-                        file_roots=[str(work)], kube_api_url="http://127.0.0.1:9", usd_per_1k_prompt_tokens=0.5,
-                        usd_per_1k_completion_tokens=1.5)
+    settings = Settings(
+        llm_url=llm.url,
+        llm_model="meta-llama/Llama-3.1-8B-Instruct",
+        llm_provider="vllm",
+        agent_name="kube-agent",
+        namespace="ai-agents",
+        llm_backoff=0.01,
+        llm_retries=1,
+        file_roots=[str(work)],
+        kube_api_url="http://127.0.0.1:9",
+        usd_per_1k_prompt_tokens=0.5,
+        usd_per_1k_completion_tokens=1.5,
+    )
 
     async def drive() -> str:
         rt = Runtime.build(settings)
         app = create_app(settings, rt)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent",
-                                     timeout=30) as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://agent", timeout=30
+        ) as client:
             llm.reply("all good")
             assert (await client.post("/chat", json={"message": "status?"})).status_code == 200
             llm.tool("file_list", path=str(work)).reply("one file")
@@ -115,13 +144,15 @@ def _scraped(scrape: str) -> dict[str, set[str]]:
 
 def test_the_runtime_exports_the_contract(scrape):
     seen = _scraped(scrape)
-    for name, (kind, labels, _) in cited.RUNTIME.items():
+    for name, (_kind, labels, _) in cited.RUNTIME.items():
         assert name in seen, f"{name} missing from the runtime's /metrics"
         assert set(labels) <= seen[name], (name, seen[name])
     assert 'agent_requests_total{agent_name="kube-agent",status="failure"}' in scrape
     assert 'agent_tool_calls_total{agent_name="kube-agent",status="ok",tool="file_list"}' in scrape
-    assert 'llm_tokens_total{agent_name="kube-agent",model="meta-llama/Llama-3.1-8B-Instruct",provider="vllm",' \
-           'type="prompt"}' in scrape
+    assert (
+        'llm_tokens_total{agent_name="kube-agent",model="meta-llama/Llama-3.1-8B-Instruct",provider="vllm",'
+        'type="prompt"}' in scrape
+    )
 
 
 def test_every_query_uses_metrics_and_labels_that_exist(scrape):
@@ -142,7 +173,9 @@ def test_every_query_uses_metrics_and_labels_that_exist(scrape):
 
 def test_the_name_and_label_extraction_can_fail():
     assert names_in('sum by (agent_name) (rate(agent_requests_total{status="x"}[5m])) / foo_bar') == {
-        "agent_requests_total", "foo_bar"}
+        "agent_requests_total",
+        "foo_bar",
+    }
     assert labels_in('sum by (agent, le) (rate(x{status=~"a"}[5m]))') == {"agent", "status"}
 
 
@@ -157,12 +190,14 @@ def _openmetrics(scrape: str, now: int) -> str:
                 continue
             labels = ",".join(f'{k}="{v}"' for k, v in sorted({**s.labels, "namespace": "ai-agents"}.items()))
             series.append((s.name, labels, s.value, counter))
-    extra = [("vllm:num_requests_waiting", 'model_name="llama-8b",namespace="ai-inference"', 3.0, False),
-             ("vllm:kv_cache_usage_perc", 'model_name="llama-8b",namespace="ai-inference"', 0.4, False),
-             ("DCGM_FI_DEV_GPU_UTIL", 'Hostname="n1",gpu="0"', 80.0, False),
-             ("DCGM_FI_DEV_FB_USED", 'Hostname="n1",gpu="0"', 20000.0, False),
-             ("DCGM_FI_DEV_FB_FREE", 'Hostname="n1",gpu="0"', 60000.0, False),
-             ("karpenter_nodepools_usage", 'nodepool="g5",resource_type="nvidia.com/gpu"', 4.0, False)]
+    extra = [
+        ("vllm:num_requests_waiting", 'model_name="llama-8b",namespace="ai-inference"', 3.0, False),
+        ("vllm:kv_cache_usage_perc", 'model_name="llama-8b",namespace="ai-inference"', 0.4, False),
+        ("DCGM_FI_DEV_GPU_UTIL", 'Hostname="n1",gpu="0"', 80.0, False),
+        ("DCGM_FI_DEV_FB_USED", 'Hostname="n1",gpu="0"', 20000.0, False),
+        ("DCGM_FI_DEV_FB_FREE", 'Hostname="n1",gpu="0"', 60000.0, False),
+        ("karpenter_nodepools_usage", 'nodepool="g5",resource_type="nvidia.com/gpu"', 4.0, False),
+    ]
     series += extra
     for name, labels, value, counter in series:
         for i in range(31):
@@ -177,15 +212,25 @@ def test_a_real_prometheus_runs_every_panel_and_rule(scrape, tmp_path):
     om = tmp_path / "metrics.om"
     om.write_text(_openmetrics(scrape, now))
     data = tmp_path / "data"
-    made = subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
-                          capture_output=True, text=True)
+    made = subprocess.run(
+        [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)], capture_output=True, text=True
+    )
     assert made.returncode == 0, made.stderr
     config = tmp_path / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 1h\n")
     port = free_port()
-    proc = subprocess.Popen([PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={data}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=10y"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=10y",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         api = f"http://127.0.0.1:{port}/api/v1"
         deadline = time.time() + 30
@@ -203,8 +248,11 @@ def test_a_real_prometheus_runs_every_panel_and_rule(scrape, tmp_path):
             assert r["status"] == "success", (where, r)
             if where.startswith("panel") and not r["data"]["result"]:
                 empty.append(where)
-        runtime_panels = [f"panel {d}/{p}" for d, p, q in queries()
-                          if names_in(q) and all(base(n) in cited.RUNTIME for n in names_in(q))]
+        runtime_panels = [
+            f"panel {d}/{p}"
+            for d, p, q in queries()
+            if names_in(q) and all(base(n) in cited.RUNTIME for n in names_in(q))
+        ]
         assert runtime_panels and not set(runtime_panels) & set(empty), set(runtime_panels) & set(empty)
     finally:
         proc.terminate()

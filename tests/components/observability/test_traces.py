@@ -63,8 +63,11 @@ def test_langfuse_dev_in_cluster_prod_on_rds_and_s3(plans):
     assert release["s3"]["deploy"] is False and "accessKeyId" not in release["s3"]  # Pod Identity, no keys
     db = [r for r in prod_plan.of_type("aws:rds/instance:Instance") if r.inputs["dbName"] == "langfuse"]
     assert len(db) == 1 and db[0].inputs["manageMasterUserPassword"]
-    assoc = [a for a in prod_plan.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
-             if a.inputs["serviceAccount"] == "langfuse"]
+    assoc = [
+        a
+        for a in prod_plan.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        if a.inputs["serviceAccount"] == "langfuse"
+    ]
     assert assoc and assoc[0].inputs["namespace"] == "observability"
     assert any("ClickHouse operator" in n for n in prod_plan.outputs["plan_notes"])
 
@@ -81,14 +84,21 @@ def test_langfuse_keys_are_secret_references():
 
 def test_external_langfuse_gets_the_keys_secret_without_the_release():
     raw = stack_raw("dev")
-    raw["observability"]["langfuse_keys"] = {"host": "https://cloud.langfuse.com",
-                                             "public_key": {"name": "langfuse-pk", "source": "external"},
-                                             "secret_key": {"name": "langfuse-sk", "source": "external"}}
+    raw["observability"]["langfuse_keys"] = {
+        "host": "https://cloud.langfuse.com",
+        "public_key": {"name": "langfuse-pk", "source": "external"},
+        "secret_key": {"name": "langfuse-sk", "source": "external"},
+    }
     run = build_stack(raw)
     assert not [r for r in run.of_type(RELEASE) if r.inputs["chart"] == "langfuse"]
     collector = next(r for r in run.of_type(RELEASE) if r.inputs["chart"] == "opentelemetry-collector")
-    assert collector.inputs["values"]["config"]["exporters"]["otlphttp/langfuse"]["endpoint"] == \
-        "https://cloud.langfuse.com/api/public/otel"
-    keys = [e.inputs for e in run.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
-            if e.inputs["metadata"]["name"] == KEYS_SECRET]
+    assert (
+        collector.inputs["values"]["config"]["exporters"]["otlphttp/langfuse"]["endpoint"]
+        == "https://cloud.langfuse.com/api/public/otel"
+    )
+    keys = [
+        e.inputs
+        for e in run.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
+        if e.inputs["metadata"]["name"] == KEYS_SECRET
+    ]
     assert keys and keys[0]["spec"]["data"][0]["remoteRef"]["key"] == "agentic/agentic-dev/langfuse-pk"

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 
-from agentic.plan.render import Plan, write_plan
 from agentic.plan.engine import run_program
+from agentic.plan.render import Plan, write_plan
 from components.secrets.credentials import GENERATION, external_secret, generation_annotations
 from components.secrets.operator import cluster_secret_store, operator_values, read_policy
 from config import ConfigError, parse_platform
@@ -34,8 +33,11 @@ def test_operator_role_reads_only_the_platform_prefix():
     policy = read_policy("us-west-2", "agentic/agentic-dev", "arn:aws:kms:us-west-2:1:key/k")
     read, decrypt = policy["Statement"]
     assert read["Resource"] == "arn:aws:secretsmanager:us-west-2:*:secret:agentic/agentic-dev/*"
-    assert set(read["Action"]) == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret",
-                                   "secretsmanager:ListSecretVersionIds"}
+    assert set(read["Action"]) == {
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:ListSecretVersionIds",
+    }
     assert decrypt["Action"] == ["kms:Decrypt"] and decrypt["Resource"].endswith("key/k")
     assert read_policy("us-gov-west-1", "p", "k")["Statement"][0]["Resource"].startswith("arn:aws-us-gov:")
 
@@ -54,8 +56,14 @@ def test_operator_values_are_chart_keys_and_pin_it_to_system_nodes():
 
 def test_store_and_external_secret_validate_against_pinned_crds():
     validate_object(cluster_secret_store("us-west-2"), "1.35")
-    es = external_secret("redis-connection", "ai-agents", "1h", {"password": "agentic/x/redis-auth"},
-                         template={"REDIS_URL": "redis://:{{ .password }}@h:6379/0"}, generation=2)
+    es = external_secret(
+        "redis-connection",
+        "ai-agents",
+        "1h",
+        {"password": "agentic/x/redis-auth"},
+        template={"REDIS_URL": "redis://:{{ .password }}@h:6379/0"},
+        generation=2,
+    )
     validate_object(es, "1.35")
     assert es["metadata"]["annotations"] == {"force-sync": "generation-2"}
     bad = json.loads(json.dumps(es))
@@ -78,24 +86,36 @@ def test_every_credential_is_a_secrets_manager_secret_synced_by_external_secrets
     assert not run.of_type("kubernetes:core/v1:Secret")  # none made directly: all through external-secrets
     stores = run.of_type("kubernetes:external-secrets.io/v1:ClusterSecretStore")
     assert [s.inputs["spec"]["provider"]["aws"]["service"] for s in stores] == ["SecretsManager"]
-    remote = {d["remoteRef"]["key"] for es in run.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
-              for d in es.inputs["spec"]["data"]}
+    remote = {
+        d["remoteRef"]["key"]
+        for es in run.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
+        for d in es.inputs["spec"]["data"]
+    }
     rds = {r.outputs["masterUserSecrets"][0]["secretArn"] for r in run.of_type("aws:rds/instance:Instance")}
     assert len(rds) == (2 if stack == "prod" else 0)  # prod: kagent's and Langfuse's passwords, managed by RDS
     assert remote <= set(secrets) | rds  # every ExternalSecret reads a secret the stack creates
-    association = next(a for a in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
-                       if a.inputs["serviceAccount"] == "external-secrets")
+    association = next(
+        a
+        for a in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        if a.inputs["serviceAccount"] == "external-secrets"
+    )
     assert association.inputs["namespace"] == "external-secrets"
 
 
 def test_value_sources_and_a_missing_stack_secret():
     raw = stack_raw("dev")
     raw["models"][0]["hf_token"] = {"name": "hf-token", "key": "token", "source": "stack", "stack_key": "hf"}
-    raw["kagent"]["model_configs"].append({"name": "gpt", "provider": "OpenAI", "model": "gpt-4o",
-                                           "api_key": {"name": "openai", "source": "external"}})
-    run = run_program(lambda: __import__("program").build(parse_platform(raw)), project=PROJECT, stack="t",
-                      config={FULL_KEY: raw, f"{PROJECT}:hf": "hf_PLANTEDvalue"}, secret_keys=[f"{PROJECT}:hf"],
-                      region="us-west-2")
+    raw["kagent"]["model_configs"].append(
+        {"name": "gpt", "provider": "OpenAI", "model": "gpt-4o", "api_key": {"name": "openai", "source": "external"}}
+    )
+    run = run_program(
+        lambda: __import__("program").build(parse_platform(raw)),
+        project=PROJECT,
+        stack="t",
+        config={FULL_KEY: raw, f"{PROJECT}:hf": "hf_PLANTEDvalue"},
+        secret_keys=[f"{PROJECT}:hf"],
+        region="us-west-2",
+    )
     versions = {v.name for v in run.of_type("aws:secretsmanager/secretVersion:SecretVersion")}
     assert "agentic-dev-credentials-hf-token-version" in versions
     assert "agentic-dev-credentials-openai-version" not in versions  # external: an operator fills it
@@ -120,13 +140,21 @@ def test_literal_secret_values_are_rejected(literal):
 def test_secret_reference_rules_name_the_path_and_fix():
     raw = stack_raw("dev")
     raw["models"][0]["hf_token"] = {"name": "hf", "source": "stack"}
-    raw["kagent"]["model_configs"].append({"name": "gpt", "provider": "OpenAI", "model": "gpt-4o", "api_key": {
-        "name": "openai", "aws_secret_name": "prod/shared/openai"}})
+    raw["kagent"]["model_configs"].append(
+        {
+            "name": "gpt",
+            "provider": "OpenAI",
+            "model": "gpt-4o",
+            "api_key": {"name": "openai", "aws_secret_name": "prod/shared/openai"},
+        }
+    )
     raw["secrets"] = {"rotation": {"milvus-root": 2, "redis": 2}}
     found = problems(raw)
     assert "pulumi config set --secret" in found["platform.models[0].hf_token.stack_key"]
-    assert "outside the platform's prefix 'agentic/agentic-dev/'" in found[
-        "platform.kagent.model_configs[1].api_key.aws_secret_name"]
+    assert (
+        "outside the platform's prefix 'agentic/agentic-dev/'"
+        in found["platform.kagent.model_configs[1].api_key.aws_secret_name"]
+    )
     assert "cannot be rotated" in found["platform.secrets.rotation.milvus-root"]
     assert "redis-auth" in found["platform.secrets.rotation.redis"]
     raw = stack_raw("dev")
@@ -151,16 +179,22 @@ def test_rotation_changes_the_value_and_restarts_the_readers():
 
     assert valkey(before)["podAnnotations"] == {GENERATION: "redis-auth=1"}
     assert valkey(after)["podAnnotations"] == {GENERATION: "redis-auth=2"}  # a new pod template: pods restart
-    conn = [e.inputs for e in after.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
-            if e.inputs["metadata"]["name"] == "redis-connection"]
+    conn = [
+        e.inputs
+        for e in after.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
+        if e.inputs["metadata"]["name"] == "redis-connection"
+    ]
     assert conn and all(c["metadata"]["annotations"]["force-sync"] == "generation-2" for c in conn)
     note = next(n for n in after.outputs["plan_notes"] if n.startswith("credential 'redis-auth'"))
     assert "generation 2" in note and "valkey (ai-data)" in note and "ai-agents" in note
 
 
 def test_generation_annotations_only_for_generated():
-    refs = [SecretRef(name="b", source="generated", generation=3), SecretRef(name="a", source="generated"),
-            SecretRef(name="c", source="external")]
+    refs = [
+        SecretRef(name="b", source="generated", generation=3),
+        SecretRef(name="a", source="generated"),
+        SecretRef(name="c", source="external"),
+    ]
     assert generation_annotations(refs) == {GENERATION: "a=1,b=3"}
     assert generation_annotations([SecretRef(name="c")]) == {}
 
@@ -173,9 +207,14 @@ def test_no_secret_value_appears_in_any_plan_output(tmp_path, stack):
     raw["models"][0]["hf_token"] = {"name": "hf-token", "source": "stack", "stack_key": "hf"}
     planted_config = "hf_PLANTED_d0e4c1b2a3f4"
     cfg = parse_platform(raw)
-    run = run_program(lambda: __import__("program").build(cfg), project=PROJECT, stack=stack,
-                      config={FULL_KEY: raw, f"{PROJECT}:hf": planted_config}, secret_keys=[f"{PROJECT}:hf"],
-                      region=cfg.aws.region)
+    run = run_program(
+        lambda: __import__("program").build(cfg),
+        project=PROJECT,
+        stack=stack,
+        config={FULL_KEY: raw, f"{PROJECT}:hf": planted_config},
+        secret_keys=[f"{PROJECT}:hf"],
+        region=cfg.aws.region,
+    )
     passwords = run.of_type("random:index/randomPassword:RandomPassword")
     assert len(passwords) >= 3
     planted = [planted_config, *run.placeholders.secrets]  # the mock cloud's generated passwords
@@ -196,4 +235,3 @@ def test_no_secret_value_appears_in_any_plan_output(tmp_path, stack):
     if stack == "prod":
         [group] = run.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
         assert "authToken" in group.secret_paths
-

@@ -8,20 +8,42 @@ import json
 import pytest
 
 from components.serving.models import (
-    DO_NOT_DISRUPT, TGI_FLAGS, VLLM_FLAGS, engine_args, model_objects,
+    DO_NOT_DISRUPT,
+    TGI_FLAGS,
+    VLLM_FLAGS,
+    engine_args,
+    model_objects,
 )
 from components.serving.weights import read_policy
-from kit.aws import tls_only_policy
 from config import ConfigError, parse_platform
 from config.serving import Model
+from kit.aws import tls_only_policy
 from tests.conftest import build_stack, stack_raw, validate_object
 
-VLLM = {"name": "llama-8b", "hf_model": "meta-llama/Llama-3.1-8B-Instruct", "pool": "g5", "gpus": 2, "cpu": "8",
-        "memory": "64Gi", "max_model_len": 16384, "tool_calling": True, "tool_parser": "llama3_json",
-        "hf_token": {"name": "hf", "key": "token"}, "variants": [{"name": "primary", "replicas": 2, "weight": 100}]}
-TGI = {"name": "mixtral", "engine": "tgi", "hf_model": "mistralai/Mixtral-8x7B-Instruct-v0.1", "pool": "g5",
-       "gpus": 4, "cpu": "16", "memory": "96Gi", "max_model_len": 8192,
-       "variants": [{"name": "primary", "replicas": 1, "weight": 100}]}
+VLLM = {
+    "name": "llama-8b",
+    "hf_model": "meta-llama/Llama-3.1-8B-Instruct",
+    "pool": "g5",
+    "gpus": 2,
+    "cpu": "8",
+    "memory": "64Gi",
+    "max_model_len": 16384,
+    "tool_calling": True,
+    "tool_parser": "llama3_json",
+    "hf_token": {"name": "hf", "key": "token"},
+    "variants": [{"name": "primary", "replicas": 2, "weight": 100}],
+}
+TGI = {
+    "name": "mixtral",
+    "engine": "tgi",
+    "hf_model": "mistralai/Mixtral-8x7B-Instruct-v0.1",
+    "pool": "g5",
+    "gpus": 4,
+    "cpu": "16",
+    "memory": "96Gi",
+    "max_model_len": 8192,
+    "variants": [{"name": "primary", "replicas": 1, "weight": 100}],
+}
 
 
 def by_kind(objs, kind):
@@ -41,14 +63,20 @@ def test_vllm_pod_spec():
     c = pod["spec"]["containers"][0]
     assert pod["metadata"]["annotations"][DO_NOT_DISRUPT] == "true"
     terms = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-    assert terms["nodeSelectorTerms"][0]["matchExpressions"][0] == {"key": "agentic.platform/pool", "operator": "In",
-                                                                     "values": ["g5"]}
+    assert terms["nodeSelectorTerms"][0]["matchExpressions"][0] == {
+        "key": "agentic.platform/pool",
+        "operator": "In",
+        "values": ["g5"],
+    }
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["spec"]["tolerations"]
-    assert c["resources"]["requests"] == c["resources"]["limits"] == {"nvidia.com/gpu": "2", "cpu": "8",
-                                                                       "memory": "64Gi"}
+    assert (
+        c["resources"]["requests"] == c["resources"]["limits"] == {"nvidia.com/gpu": "2", "cpu": "8", "memory": "64Gi"}
+    )
     args = c["args"]
-    assert args[args.index("--tensor-parallel-size") + 1] == "2" and args[args.index("--served-model-name") + 1] == \
-        "llama-8b"
+    assert (
+        args[args.index("--tensor-parallel-size") + 1] == "2"
+        and args[args.index("--served-model-name") + 1] == "llama-8b"
+    )
     assert args[args.index("--max-model-len") + 1] == "16384"
     assert "--enable-auto-tool-choice" in args and args[args.index("--tool-call-parser") + 1] == "llama3_json"
     assert c["startupProbe"]["failureThreshold"] * c["startupProbe"]["periodSeconds"] == 30 * 60  # load_timeout 30m
@@ -117,11 +145,15 @@ def test_s3_models_get_the_bucket_role_and_pod_identity():
     assert run.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")[0].inputs["blockPublicPolicy"]
     sse = run.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")[0]
     assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
-    pia = [r for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
-           if r.inputs["serviceAccount"] == "llama-8b"]
+    pia = [
+        r
+        for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        if r.inputs["serviceAccount"] == "llama-8b"
+    ]
     assert pia and pia[0].inputs["namespace"] == "ai-inference"
-    dep = next(r for r in run.of_type("kubernetes:apps/v1:Deployment") if r.inputs["metadata"]["name"] ==
-               "llama-8b-primary")
+    dep = next(
+        r for r in run.of_type("kubernetes:apps/v1:Deployment") if r.inputs["metadata"]["name"] == "llama-8b-primary"
+    )
     args = dep.inputs["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--model") + 1].startswith("s3://agentic-dev-models-")
 
@@ -130,8 +162,9 @@ def test_capacity_table_in_the_summary(plans):
     from agentic.plan.tables import model_capacity
 
     rows = {r["model"]: r for r in model_capacity(plans("prod").config)}
-    assert rows["llama-70b"]["gpus_at_max"] == 16 and rows["llama-70b"]["pool_limit"] == 16 and rows["llama-70b"][
-        "fits"]
+    assert (
+        rows["llama-70b"]["gpus_at_max"] == 16 and rows["llama-70b"]["pool_limit"] == 16 and rows["llama-70b"]["fits"]
+    )
     assert rows["embed"]["pool_gpus_at_max"] == 10  # llama-8b autoscaled to 8 + embed 2 on g5
     assert rows["llama-70b"]["max_replicas"] == 2  # Flagger's primary and canary side by side
 
@@ -145,25 +178,47 @@ def problems(raw) -> list[str]:
     return [str(p) for p in exc.value.problems]
 
 
-@pytest.mark.parametrize("mutate, path, fragment", [
-    (lambda m: m.update(pool="p9"), "platform.models[0].pool", "is not in platform.gpu_pools"),
-    (lambda m: m.update(gpus=8), "platform.models[0].gpus", "do not fit on one node"),
-    (lambda m: m["variants"][0].update(weight=60), "platform.models[0].variants", "sum to 60"),
-    (lambda m: m.update(rollout={"max_error_rate_percent": None, "max_latency_ratio": None}),
-     "platform.models[0].rollout", "without metrics"),
-    (lambda m: m.update(autoscaling={"max_replicas": 3}), "platform.models[0].variants[0].replicas",
-     "no fixed replica count"),
-    (lambda m: m.update(engine="tgi", tool_calling=True, tool_parser="hermes"), "platform.models[0].tool_parser",
-     "vLLM option"),
-    (lambda m: m.update(engine="tgi", weights_s3_prefix="w/x"), "platform.models[0].weights_s3_prefix",
-     "vLLM option"),
-    (lambda m: m.update(tool_calling=True), "platform.models[0].tool_parser", "needs a tool-call parser"),
-    (lambda m: m.update(rollout={"step_weights": [50, 10]}), "platform.models[0].rollout.step_weights", "rise"),
-])
+@pytest.mark.parametrize(
+    "mutate, path, fragment",
+    [
+        (lambda m: m.update(pool="p9"), "platform.models[0].pool", "is not in platform.gpu_pools"),
+        (lambda m: m.update(gpus=8), "platform.models[0].gpus", "do not fit on one node"),
+        (lambda m: m["variants"][0].update(weight=60), "platform.models[0].variants", "sum to 60"),
+        (
+            lambda m: m.update(rollout={"max_error_rate_percent": None, "max_latency_ratio": None}),
+            "platform.models[0].rollout",
+            "without metrics",
+        ),
+        (
+            lambda m: m.update(autoscaling={"max_replicas": 3}),
+            "platform.models[0].variants[0].replicas",
+            "no fixed replica count",
+        ),
+        (
+            lambda m: m.update(engine="tgi", tool_calling=True, tool_parser="hermes"),
+            "platform.models[0].tool_parser",
+            "vLLM option",
+        ),
+        (
+            lambda m: m.update(engine="tgi", weights_s3_prefix="w/x"),
+            "platform.models[0].weights_s3_prefix",
+            "vLLM option",
+        ),
+        (lambda m: m.update(tool_calling=True), "platform.models[0].tool_parser", "needs a tool-call parser"),
+        (lambda m: m.update(rollout={"step_weights": [50, 10]}), "platform.models[0].rollout.step_weights", "rise"),
+    ],
+)
 def test_bad_model_input_is_refused_with_path_and_fix(mutate, path, fragment):
     raw = stack_raw("dev")
-    raw["models"][0] = {"name": "llama-8b", "hf_model": "meta-llama/Llama-3.1-8B-Instruct", "pool": "g5", "gpus": 1,
-                        "cpu": "4", "memory": "24Gi", "variants": [{"name": "primary", "replicas": 1, "weight": 100}]}
+    raw["models"][0] = {
+        "name": "llama-8b",
+        "hf_model": "meta-llama/Llama-3.1-8B-Instruct",
+        "pool": "g5",
+        "gpus": 1,
+        "cpu": "4",
+        "memory": "24Gi",
+        "variants": [{"name": "primary", "replicas": 1, "weight": 100}],
+    }
     mutate(raw["models"][0])
     found = problems(raw)
     assert any(p.startswith(path) and fragment in p for p in found), found
@@ -186,5 +241,7 @@ def test_pool_limit_must_hold_every_model_at_max_replicas():
     raw["models"][1]["variants"] = [{"name": "primary", "weight": 100}]
     raw["models"][1]["autoscaling"] = {"max_replicas": 30}
     found = problems(raw)
-    assert any(p.startswith("platform.gpu_pools[2].limits.gpus: must be >= 32") and "llama-8b" in p and "embed" in p
-               for p in found), found
+    assert any(
+        p.startswith("platform.gpu_pools[2].limits.gpus: must be >= 32") and "llama-8b" in p and "embed" in p
+        for p in found
+    ), found

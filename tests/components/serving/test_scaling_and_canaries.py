@@ -23,12 +23,24 @@ def model(**kw):
     return Model.model_validate({"name": "m", **BASE, **kw})
 
 
-@pytest.mark.parametrize("engine, metric", [("vllm", 'vllm:num_requests_waiting{namespace="ai-inference", '
-                                                     'model_name="m"}'),
-                                            ("tgi", 'tgi_queue_size{namespace="ai-inference", service=~"m-.*"}')])
+@pytest.mark.parametrize(
+    "engine, metric",
+    [
+        ("vllm", 'vllm:num_requests_waiting{namespace="ai-inference", model_name="m"}'),
+        ("tgi", 'tgi_queue_size{namespace="ai-inference", service=~"m-.*"}'),
+    ],
+)
 def test_scaled_object_on_queue_depth(engine, metric):
-    m = model(engine=engine, autoscaling={"min_replicas": 1, "max_replicas": 6, "queue_depth_target": 7,
-                                          "cooldown_seconds": 120, "scale_down_stabilization_seconds": 900})
+    m = model(
+        engine=engine,
+        autoscaling={
+            "min_replicas": 1,
+            "max_replicas": 6,
+            "queue_depth_target": 7,
+            "cooldown_seconds": 120,
+            "scale_down_stabilization_seconds": 900,
+        },
+    )
     so = scaled_object(m, "ai-inference", "http://prom:9090")
     validate_custom(json.loads(json.dumps(so)))
     spec = so["spec"]
@@ -38,8 +50,10 @@ def test_scaled_object_on_queue_depth(engine, metric):
     assert trigger["type"] == "prometheus" and metric in trigger["metadata"]["query"]
     assert trigger["metadata"]["threshold"] == "7" and trigger["metadata"]["serverAddress"] == "http://prom:9090"
     behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
-    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 900 and behavior["scaleUp"][
-        "stabilizationWindowSeconds"] == 0
+    assert (
+        behavior["scaleDown"]["stabilizationWindowSeconds"] == 900
+        and behavior["scaleUp"]["stabilizationWindowSeconds"] == 0
+    )
     [dep] = [o for o in model_objects(m, "ai-inference", monitoring=True) if o["kind"] == "Deployment"]
     assert "replicas" not in dep["spec"]  # the ScaledObject owns it
 
@@ -84,24 +98,37 @@ def test_flagger_owns_the_services_and_route_of_a_model_it_rolls_out(plans):
 def test_chart_values_are_keys_the_charts_know():
     keda = KedaValues.model_validate({"nodeSelector": {}, "tolerations": [], "operator": {"replicaCount": 2}})
     assert unknown_keys(keda.render(), chart_defaults("keda")) == []
-    flagger = FlaggerValues.model_validate({"meshProvider": "gatewayapi:v1", "metricsServer": "http://p:9090",
-                                            "nodeSelector": {}, "tolerations": [],
-                                            "leaderElection": {"enabled": True, "replicaCount": 2}})
+    flagger = FlaggerValues.model_validate(
+        {
+            "meshProvider": "gatewayapi:v1",
+            "metricsServer": "http://p:9090",
+            "nodeSelector": {},
+            "tolerations": [],
+            "leaderElection": {"enabled": True, "replicaCount": 2},
+        }
+    )
     assert unknown_keys(flagger.render(), chart_defaults("flagger")) == []
 
 
 def test_keda_and_flagger_reach_prometheus_and_the_api_server_reaches_keda():
     layers = {"observability": "observability", "keda": "keda", "flagger": "flagger", "inference": "ai-inference"}
     keda = network_policy_specs(system_namespace("keda"), layers, [], "10.0.0.0/16")
-    assert keda["allow-from-kube-api"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 6443},
-                                                                  {"protocol": "TCP", "port": 9443}]
+    assert keda["allow-from-kube-api"]["ingress"][0]["ports"] == [
+        {"protocol": "TCP", "port": 6443},
+        {"protocol": "TCP", "port": 9443},
+    ]
     assert {"protocol": "TCP", "port": 9090} in keda["allow-to-observability"]["egress"][0]["ports"]
     from components.tenancy.namespaces import NamespaceSpec
     from config.tenancy import Quota
 
-    obs = NamespaceSpec("observability", "observability", "baseline",
-                        Quota(requests_cpu="1", requests_memory="1Gi", limits_cpu="1", limits_memory="1Gi"),
-                        system_namespace("x").limit_range, {})
+    obs = NamespaceSpec(
+        "observability",
+        "observability",
+        "baseline",
+        Quota(requests_cpu="1", requests_memory="1Gi", limits_cpu="1", limits_memory="1Gi"),
+        system_namespace("x").limit_range,
+        {},
+    )
     specs = network_policy_specs(obs, layers, [], "10.0.0.0/16")
     assert specs["allow-from-keda"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 9090}]
     assert specs["allow-from-flagger"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 9090}]

@@ -17,8 +17,7 @@ from config.serving import GatewayConfig, Model
 from tests.conftest import stack_raw, validate_custom, validate_object
 from tests.helm_values import chart_defaults, unknown_keys
 
-JWT = {"issuer": "https://login.example.com/", "jwks_url": "https://login.example.com/keys",
-       "audiences": ["agentic"]}
+JWT = {"issuer": "https://login.example.com/", "jwks_url": "https://login.example.com/keys", "audiences": ["agentic"]}
 
 
 def kinds(objs):
@@ -28,14 +27,24 @@ def kinds(objs):
 def test_gateway_api_crds_are_the_standard_channel_and_valid():
     crds = gateway_api_crds()
     names = {c["metadata"]["name"] for c in crds}
-    assert {"gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io",
-            "referencegrants.gateway.networking.k8s.io", "gatewayclasses.gateway.networking.k8s.io"} <= names
+    assert {
+        "gateways.gateway.networking.k8s.io",
+        "httproutes.gateway.networking.k8s.io",
+        "referencegrants.gateway.networking.k8s.io",
+        "gatewayclasses.gateway.networking.k8s.io",
+    } <= names
     assert all(c["metadata"]["annotations"]["gateway.networking.k8s.io/bundle-version"] == "v1.6.1" for c in crds)
     validate_object(crds[0], "1.35")
 
 
-@pytest.mark.parametrize("tls, extra", [("none", {}), ("gateway", {"tls_secret": "gw-tls"}),
-                                        ("nlb", {"certificate_arn": "arn:aws:acm:us-east-1:111122223333:certificate/ab"})])
+@pytest.mark.parametrize(
+    "tls, extra",
+    [
+        ("none", {}),
+        ("gateway", {"tls_secret": "gw-tls"}),
+        ("nlb", {"certificate_arn": "arn:aws:acm:us-east-1:111122223333:certificate/ab"}),
+    ],
+)
 def test_gateway_listeners_and_nlb_per_tls_mode(tls, extra):
     g = GatewayConfig(tls=tls, scheme="internet-facing", load_balancer_source_ranges=["203.0.113.0/24"], **extra)
     objs = kinds(gateway_objects(g, "ai-gateway"))
@@ -71,10 +80,12 @@ def test_jwt_at_the_edge():
     assert objs["Backend/ai-gateway-jwks"]["spec"]["static"]["hosts"] == [{"host": "login.example.com", "port": 443}]
     assert objs["BackendConfigPolicy/ai-gateway-jwks"]["spec"]["tls"]["sni"] == "login.example.com"
     policy = objs["TrafficPolicy/ai-gateway-jwt"]["spec"]
-    assert policy["targetRefs"][0]["kind"] == "Gateway" and policy["jwtAuth"]["extensionRef"]["name"] == \
-        "ai-gateway-jwt"
-    assert not any(k.startswith(("GatewayExtension", "Backend")) for k in kinds(gateway_objects(GatewayConfig(),
-                                                                                              "ai-gateway")))
+    assert (
+        policy["targetRefs"][0]["kind"] == "Gateway" and policy["jwtAuth"]["extensionRef"]["name"] == "ai-gateway-jwt"
+    )
+    assert not any(
+        k.startswith(("GatewayExtension", "Backend")) for k in kinds(gateway_objects(GatewayConfig(), "ai-gateway"))
+    )
 
 
 def test_chart_values_are_keys_the_charts_know():
@@ -90,13 +101,17 @@ def test_lb_controller_policy_is_upstreams_in_the_stacks_partition():
     assert len(aws["Statement"]) == len(gov["Statement"]) >= 15
     assert "arn:aws:" not in json.dumps(gov)
     actions = {a for s in aws["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-    assert {"elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup",
-            "ec2:AuthorizeSecurityGroupIngress"} <= actions
+    assert {
+        "elasticloadbalancing:CreateLoadBalancer",
+        "elasticloadbalancing:CreateTargetGroup",
+        "ec2:AuthorizeSecurityGroupIngress",
+    } <= actions
 
 
 def model(name, variants, **kw):
-    return Model.model_validate({"name": name, "hf_model": "org/x", "pool": "g5", "gpus": 1, "variants": variants,
-                                 **kw})
+    return Model.model_validate(
+        {"name": name, "hf_model": "org/x", "pool": "g5", "gpus": 1, "variants": variants, **kw}
+    )
 
 
 def test_routes_match_the_model_header_on_the_openai_paths_with_weights():
@@ -109,20 +124,26 @@ def test_routes_match_the_model_header_on_the_openai_paths_with_weights():
     rule = objs["HTTPRoute/model-llama"]["spec"]["rules"][0]
     assert [mt["path"]["value"] for mt in rule["matches"]] == list(OPENAI_PATHS)
     assert all(mt["headers"] == [{"type": "Exact", "name": "x-model-id", "value": "llama"}] for mt in rule["matches"])
-    assert [(b["name"], b["weight"], b["port"]) for b in rule["backendRefs"]] == [("llama-primary", 80, 8000),
-                                                                                  ("llama-canary", 20, 8000)]
+    assert [(b["name"], b["weight"], b["port"]) for b in rule["backendRefs"]] == [
+        ("llama-primary", 80, 8000),
+        ("llama-canary", 20, 8000),
+    ]
     assert rule["timeouts"] == {"request": "90s"}
     assert objs["HTTPRoute/model-mixtral"]["spec"]["rules"][0]["backendRefs"][0]["port"] == 8080
     bucket = objs["TrafficPolicy/model-llama-rate-limit"]["spec"]["rateLimit"]["local"]["tokenBucket"]
     assert bucket == {"maxTokens": 10, "tokensPerFill": 60, "fillInterval": "60s"}
     grant = objs["ReferenceGrant/gateway-to-models"]
     assert grant["metadata"]["namespace"] == "ai-inference"
-    assert grant["spec"]["from"] == [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute",
-                                      "namespace": "ai-gateway"}]
+    assert grant["spec"]["from"] == [
+        {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "ai-gateway"}
+    ]
     assert sorted(t["name"] for t in grant["spec"]["to"]) == ["llama-canary", "llama-primary", "mixtral-primary"]
     unknown = objs["HTTPRoute/unknown-model"]["spec"]["rules"][0]
-    assert unknown["filters"][0]["extensionRef"] == {"group": "gateway.kgateway.dev", "kind": "DirectResponse",
-                                                     "name": "unknown-model"}
+    assert unknown["filters"][0]["extensionRef"] == {
+        "group": "gateway.kgateway.dev",
+        "kind": "DirectResponse",
+        "name": "unknown-model",
+    }
     direct = objs["DirectResponse/unknown-model"]["spec"]
     assert direct["status"] == 404 and json.loads(direct["body"])["error"]["type"] == "model_not_found"
 
@@ -143,20 +164,27 @@ def test_plans_install_crds_before_kgateway_and_the_nlb_goes_before_its_controll
     for obj in (gateway, params):
         assert releases["aws-load-balancer-controller"].urn in obj.dependencies
     assert releases["kgateway"].inputs["values"]["controller"]["nodeSelector"] == {
-        "node.agentic.platform/role": "system"}
-    [pia] = [r for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
-             if r.inputs["serviceAccount"] == "aws-load-balancer-controller"]
+        "node.agentic.platform/role": "system"
+    }
+    [pia] = [
+        r
+        for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        if r.inputs["serviceAccount"] == "aws-load-balancer-controller"
+    ]
     assert pia.inputs["namespace"] == "kube-system"
 
 
-@pytest.mark.parametrize("gateway, path, fragment", [
-    ({"tls": "gateway"}, "platform.gateway.tls_secret", "certificate Secret"),
-    ({"tls": "nlb"}, "platform.gateway.certificate_arn", "ACM certificate"),
-    ({"tls_secret": "x"}, "platform.gateway.tls_secret", "only used with tls: gateway"),
-    ({"jwt": {**JWT, "jwks_url": "http://login.example.com/keys"}}, "platform.gateway.jwt.jwks_url", "https"),
-    ({"enabled": False}, "platform.gateway.enabled", "served through the gateway"),
-    ({"scheme": "public"}, "platform.gateway.scheme", "Input should be"),
-])
+@pytest.mark.parametrize(
+    "gateway, path, fragment",
+    [
+        ({"tls": "gateway"}, "platform.gateway.tls_secret", "certificate Secret"),
+        ({"tls": "nlb"}, "platform.gateway.certificate_arn", "ACM certificate"),
+        ({"tls_secret": "x"}, "platform.gateway.tls_secret", "only used with tls: gateway"),
+        ({"jwt": {**JWT, "jwks_url": "http://login.example.com/keys"}}, "platform.gateway.jwt.jwks_url", "https"),
+        ({"enabled": False}, "platform.gateway.enabled", "served through the gateway"),
+        ({"scheme": "public"}, "platform.gateway.scheme", "Input should be"),
+    ],
+)
 def test_bad_gateway_input(gateway, path, fragment):
     raw = stack_raw("dev")
     raw["gateway"] = gateway
@@ -172,7 +200,10 @@ def test_gateway_envoy_metrics_are_scraped(plans):
     run = plans("dev").run
     params = next(r.inputs for r in run.registrations if r.inputs.get("kind") == "GatewayParameters")
     assert params["spec"]["kube"]["stats"] == {"enabled": True}
-    monitor = next(r.inputs for r in run.registrations if r.inputs.get("kind") == "PodMonitor"
-                   and r.inputs["metadata"]["name"] == "ai-gateway-envoy")
+    monitor = next(
+        r.inputs
+        for r in run.registrations
+        if r.inputs.get("kind") == "PodMonitor" and r.inputs["metadata"]["name"] == "ai-gateway-envoy"
+    )
     assert monitor["spec"]["selector"]["matchLabels"] == {"gateway.networking.k8s.io/gateway-name": "ai-gateway"}
     assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "http-monitoring"

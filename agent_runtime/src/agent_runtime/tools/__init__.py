@@ -6,8 +6,9 @@ A tool failure never crashes a request: :meth:`ToolRegistry.call` returns the er
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import jsonschema
 
@@ -32,8 +33,10 @@ class Tool:
     group: str = "general"
 
     def openai_spec(self) -> dict[str, Any]:
-        return {"type": "function",
-                "function": {"name": self.name, "description": self.description, "parameters": self.parameters}}
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
 
 
 @dataclass
@@ -45,8 +48,7 @@ class ToolResult:
 
 
 def params(properties: dict[str, Any] | None = None, required: list[str] | None = None) -> dict[str, Any]:
-    return {"type": "object", "properties": properties or {}, "required": required or [],
-            "additionalProperties": False}
+    return {"type": "object", "properties": properties or {}, "required": required or [], "additionalProperties": False}
 
 
 @dataclass
@@ -81,8 +83,9 @@ class ToolRegistry:
                 raise ToolError(f"unknown tool '{name}'. Available: {', '.join(sorted(self.tools))}")
             if self.needs_approval(tool) and not approved:
                 status = "needs_approval"
-                raise ToolError(f"'{name}' changes things and requires approval; ask the user to approve it "
-                                "explicitly, then retry")
+                raise ToolError(
+                    f"'{name}' changes things and requires approval; ask the user to approve it explicitly, then retry"
+                )
             try:
                 jsonschema.validate(arguments, tool.parameters)
             except jsonschema.ValidationError as exc:
@@ -93,7 +96,7 @@ class ToolRegistry:
         except ToolError as exc:
             output, ok = f"error: {exc}", False
             status = status if status != "ok" else "error"
-        except Exception as exc:  # noqa: BLE001 - the model gets the error, the request survives
+        except Exception as exc:
             output, ok, status = f"error: {type(exc).__name__}: {exc}", False, "error"
             log.warning("tool failed", tool=name, error=f"{type(exc).__name__}: {exc}")
         output = scrub(output)
@@ -109,7 +112,7 @@ def table(rows: list[list[Any]], header: list[str]) -> str:
         return "(none)"
     cells = [header] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in cells]
     return "\n".join(lines)
 
 

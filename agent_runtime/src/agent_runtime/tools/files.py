@@ -75,7 +75,12 @@ def tools(settings: Any) -> list[Tool]:
     return [
         Tool("file_list", "List a directory", params(path, ["path"]), file_list, group="files"),
         Tool("file_read", "Read a UTF-8 text file", params(path, ["path"]), file_read, group="files"),
-        Tool("file_write", "Create or overwrite a text file",
-             params({**path, "content": {"type": "string"}}, ["path", "content"]), file_write, destructive=True,
-             group="files"),
+        Tool(
+            "file_write",
+            "Create or overwrite a text file",
+            params({**path, "content": {"type": "string"}}, ["path", "content"]),
+            file_write,
+            destructive=True,
+            group="files",
+        ),
     ]

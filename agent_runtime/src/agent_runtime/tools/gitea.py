@@ -30,16 +30,34 @@ GIT_TIMEOUT = 120
 #: core.pager, filter.*, alias.*, include.*, hooks via core.hooksPath, ...) can make git run a command: refused.
 SAFE_REPO_CONFIG = re.compile(
     r"core\.(repositoryformatversion|filemode|bare|logallrefupdates|ignorecase|precomposeunicode|symlinks)"
-    r"|remote\.origin\.(url|fetch)|branch\.[^.]+\.(remote|merge)|extensions\.objectformat")
+    r"|remote\.origin\.(url|fetch)|branch\.[^.]+\.(remote|merge)|extensions\.objectformat"
+)
 #: Options on every git command line: no hooks, no fsmonitor, no pager, no SSH command, transports refused except
 #: the Gitea server's own scheme (added per call).
-HARDENING = ["-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.pager=cat",
-             "-c", "core.sshCommand=false", "-c", "protocol.allow=never", "-c", "credential.helper=",
-             "-c", "core.editor=false", "-c", "gpg.program=false", "--no-pager"]
+HARDENING = [
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.pager=cat",
+    "-c",
+    "core.sshCommand=false",
+    "-c",
+    "protocol.allow=never",
+    "-c",
+    "credential.helper=",
+    "-c",
+    "core.editor=false",
+    "-c",
+    "gpg.program=false",
+    "--no-pager",
+]
 
 
 def same_origin(url: str, base: str) -> bool:
     """Is ``url`` on the Gitea server ``base`` (scheme, host and port, after normalisation)?"""
+
     def parts(u: str) -> tuple[str, str, int] | None:
         if any(c in u for c in "\x00\n\r\t\\") or u != u.strip():
             return None
@@ -66,13 +84,16 @@ class Gitea:
 
     def _require(self) -> None:
         if not self.url or not self.token:
-            raise ToolError("Gitea is not configured: set --gitea-url and --gitea-token "
-                            "(KUBE_AGENT_GITEA_URL / KUBE_AGENT_GITEA_TOKEN)")
+            raise ToolError(
+                "Gitea is not configured: set --gitea-url and --gitea-token "
+                "(KUBE_AGENT_GITEA_URL / KUBE_AGENT_GITEA_TOKEN)"
+            )
 
     async def api(self, method: str, path: str, **kwargs: Any) -> Any:
         self._require()
-        async with httpx.AsyncClient(base_url=f"{self.url}/api/v1", timeout=30,
-                                     headers={"Authorization": f"token {self.token}"}) as client:
+        async with httpx.AsyncClient(
+            base_url=f"{self.url}/api/v1", timeout=30, headers={"Authorization": f"token {self.token}"}
+        ) as client:
             resp = await client.request(method, path, **kwargs)
         if resp.status_code >= 400:
             detail = resp.text[:300]
@@ -94,8 +115,10 @@ class Gitea:
         out = await self._exec(["config", "--file", str(repo / ".git" / "config"), "--name-only", "--list"], None)
         unsafe = [k for k in out.splitlines() if k and not SAFE_REPO_CONFIG.fullmatch(k.lower())]
         if unsafe:
-            raise ToolError(f"the repository config sets {', '.join(sorted(set(unsafe)))}, which could run "
-                            "commands: refusing to run git there")
+            raise ToolError(
+                f"the repository config sets {', '.join(sorted(set(unsafe)))}, which could run "
+                "commands: refusing to run git there"
+            )
 
     async def git(self, *args: str, cwd: Path | None = None) -> str:
         self._require()
@@ -109,19 +132,35 @@ class Gitea:
         return await self._exec(cmd, cwd)
 
     async def _exec(self, args: list[str], cwd: Path | None) -> str:
-        env = {"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self.home,
-               "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_PAGER": "cat", "PAGER": "cat",
-               "GIT_ASKPASS": "false", "SSH_ASKPASS": "false", "GIT_EDITOR": "false",
-               "GIT_ALLOW_PROTOCOL": urlsplit(self.url).scheme or "https",
-               "GIT_AUTHOR_NAME": "kube-agent", "GIT_AUTHOR_EMAIL": "kube-agent@localhost",
-               "GIT_COMMITTER_NAME": "kube-agent", "GIT_COMMITTER_EMAIL": "kube-agent@localhost"}
+        env = {
+            "GIT_TERMINAL_PROMPT": "0",
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": self.home,
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": "/dev/null",
+            "GIT_PAGER": "cat",
+            "PAGER": "cat",
+            "GIT_ASKPASS": "false",
+            "SSH_ASKPASS": "false",
+            "GIT_EDITOR": "false",
+            "GIT_ALLOW_PROTOCOL": urlsplit(self.url).scheme or "https",
+            "GIT_AUTHOR_NAME": "kube-agent",
+            "GIT_AUTHOR_EMAIL": "kube-agent@localhost",
+            "GIT_COMMITTER_NAME": "kube-agent",
+            "GIT_COMMITTER_EMAIL": "kube-agent@localhost",
+        }
         proc = await asyncio.create_subprocess_exec(
-            "git", *args, cwd=str(cwd) if cwd else self.home, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL, env=env,
+            "git",
+            *args,
+            cwd=str(cwd) if cwd else self.home,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL,
+            env=env,
         )
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), GIT_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             raise ToolError(f"git {args[-1] if args else ''} timed out after {GIT_TIMEOUT}s") from None
         text = out.decode(errors="replace").strip()
@@ -136,17 +175,29 @@ def tools(settings: Any) -> list[Tool]:
 
     async def list_repos(a: dict[str, Any]) -> str:
         repos = await g.api("GET", "/user/repos", params={"limit": 50})
-        return table([[r["full_name"], "private" if r.get("private") else "public", r.get("default_branch", "")]
-                      for r in repos], ["REPO", "VISIBILITY", "DEFAULT BRANCH"])
+        return table(
+            [[r["full_name"], "private" if r.get("private") else "public", r.get("default_branch", "")] for r in repos],
+            ["REPO", "VISIBILITY", "DEFAULT BRANCH"],
+        )
 
     async def get_repo(a: dict[str, Any]) -> str:
         r = await g.api("GET", f"/repos/{a['owner']}/{a['name']}")
-        return "\n".join(f"{k}: {r.get(k)}" for k in ("full_name", "description", "private", "default_branch",
-                                                      "clone_url", "updated_at"))
+        return "\n".join(
+            f"{k}: {r.get(k)}"
+            for k in ("full_name", "description", "private", "default_branch", "clone_url", "updated_at")
+        )
 
     async def create_repo(a: dict[str, Any]) -> str:
-        r = await g.api("POST", "/user/repos", json={"name": a["name"], "description": a.get("description", ""),
-                                                     "private": a.get("private", False), "auto_init": True})
+        r = await g.api(
+            "POST",
+            "/user/repos",
+            json={
+                "name": a["name"],
+                "description": a.get("description", ""),
+                "private": a.get("private", False),
+                "auto_init": True,
+            },
+        )
         return f"created {r['full_name']} ({r.get('clone_url')})"
 
     async def delete_repo(a: dict[str, Any]) -> str:
@@ -159,26 +210,40 @@ def tools(settings: Any) -> list[Tool]:
 
     async def list_users(a: dict[str, Any]) -> str:
         users = await g.api("GET", "/admin/users", params={"limit": 50})
-        return table([[u["login"], u.get("email", ""), u.get("is_admin", False)] for u in users],
-                     ["LOGIN", "EMAIL", "ADMIN"])
+        return table(
+            [[u["login"], u.get("email", ""), u.get("is_admin", False)] for u in users], ["LOGIN", "EMAIL", "ADMIN"]
+        )
 
     async def create_webhook(a: dict[str, Any]) -> str:
-        hook = await g.api("POST", f"/repos/{a['owner']}/{a['repo']}/hooks", json={
-            "type": "gitea", "active": True, "events": a.get("events") or ["push"],
-            "config": {"url": a["target_url"], "content_type": "json"}})
+        hook = await g.api(
+            "POST",
+            f"/repos/{a['owner']}/{a['repo']}/hooks",
+            json={
+                "type": "gitea",
+                "active": True,
+                "events": a.get("events") or ["push"],
+                "config": {"url": a["target_url"], "content_type": "json"},
+            },
+        )
         return f"webhook {hook.get('id')} -> {a['target_url']}"
 
     async def list_webhooks(a: dict[str, Any]) -> str:
         hooks = await g.api("GET", f"/repos/{a['owner']}/{a['repo']}/hooks")
-        return table([[h["id"], h.get("config", {}).get("url", ""), ",".join(h.get("events", [])), h.get("active")]
-                      for h in hooks], ["ID", "URL", "EVENTS", "ACTIVE"])
+        return table(
+            [
+                [h["id"], h.get("config", {}).get("url", ""), ",".join(h.get("events", [])), h.get("active")]
+                for h in hooks
+            ],
+            ["ID", "URL", "EVENTS", "ACTIVE"],
+        )
 
     async def clone(a: dict[str, Any]) -> str:
         g._require()
         url = a["repo_url"]
         if not same_origin(url, g.url):
-            raise ToolError(f"can only clone from the configured Gitea server {g.url} over http(s); "
-                            f"{url[:200]!r} is not on it")
+            raise ToolError(
+                f"can only clone from the configured Gitea server {g.url} over http(s); {url[:200]!r} is not on it"
+            )
         dest = g.sandbox.resolve(a["path"])
         if dest.exists() and any(dest.iterdir()):
             raise ToolError(f"{a['path']} exists and is not empty")
@@ -207,21 +272,42 @@ def tools(settings: Any) -> list[Tool]:
     return [
         Tool("gitea_list_repos", "List repositories the token can see", params(), list_repos, group="gitea"),
         Tool("gitea_get_repo", "Show a repository", owner_name, get_repo, group="gitea"),
-        Tool("gitea_create_repo", "Create a repository",
-             params({"name": s, "description": s, "private": {"type": "boolean"}}, ["name"]), create_repo,
-             group="gitea"),
+        Tool(
+            "gitea_create_repo",
+            "Create a repository",
+            params({"name": s, "description": s, "private": {"type": "boolean"}}, ["name"]),
+            create_repo,
+            group="gitea",
+        ),
         Tool("gitea_delete_repo", "Delete a repository", owner_name, delete_repo, destructive=True, group="gitea"),
         Tool("gitea_list_branches", "List branches", owner_repo, list_branches, group="gitea"),
         Tool("gitea_list_users", "List users (admin token)", params(), list_users, group="gitea"),
-        Tool("gitea_create_webhook", "Create a webhook",
-             params({"owner": s, "repo": s, "target_url": s, "events": {"type": "array", "items": s}},
-                    ["owner", "repo", "target_url"]), create_webhook, group="gitea"),
+        Tool(
+            "gitea_create_webhook",
+            "Create a webhook",
+            params(
+                {"owner": s, "repo": s, "target_url": s, "events": {"type": "array", "items": s}},
+                ["owner", "repo", "target_url"],
+            ),
+            create_webhook,
+            group="gitea",
+        ),
         Tool("gitea_list_webhooks", "List webhooks", owner_repo, list_webhooks, group="gitea"),
-        Tool("gitea_clone_repo", "git clone into a path under /tmp or /home/agent",
-             params({"repo_url": s, "path": s}, ["repo_url", "path"]), clone, group="gitea"),
+        Tool(
+            "gitea_clone_repo",
+            "git clone into a path under /tmp or /home/agent",
+            params({"repo_url": s, "path": s}, ["repo_url", "path"]),
+            clone,
+            group="gitea",
+        ),
         Tool("gitea_git_pull", "git pull --ff-only", path, pull, group="gitea"),
         Tool("gitea_git_status", "git status", path, status, group="gitea"),
-        Tool("gitea_commit_and_push", "Commit every change and push",
-             params({"path": s, "message": s}, ["path", "message"]), commit_and_push, destructive=True,
-             group="gitea"),
+        Tool(
+            "gitea_commit_and_push",
+            "Commit every change and push",
+            params({"path": s, "message": s}, ["path", "message"]),
+            commit_and_push,
+            destructive=True,
+            group="gitea",
+        ),
     ]

@@ -60,7 +60,7 @@ def make_tool(spec: HttpToolSpec, backoff: float = 0.2) -> Tool:
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}"
             if attempt < spec.retries:
-                await asyncio.sleep(backoff * 2 ** attempt)
+                await asyncio.sleep(backoff * 2**attempt)
         raise ToolError(f"{spec.name}: {spec.endpoint} failed after {spec.retries + 1} attempt(s): {last}")
 
     return Tool(spec.name, spec.description, spec.parameters, call, destructive=spec.destructive, group="http")

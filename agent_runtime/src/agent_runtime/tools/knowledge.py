@@ -18,18 +18,33 @@ def tools(settings: Any, kb: KnowledgeBase | None = None) -> list[Tool]:
 
     async def search(a: dict[str, Any]) -> str:
         try:
-            hits = await base.search(a["query"], top_k=a.get("top_k", TOP_K),
-                                     category=None if a.get("category") in (None, "all") else a["category"])
+            hits = await base.search(
+                a["query"],
+                top_k=a.get("top_k", TOP_K),
+                category=None if a.get("category") in (None, "all") else a["category"],
+            )
         except ValueError as exc:
             raise ToolError(str(exc)) from None
         if not hits:
             raise ToolError(f"no documents scored {SCORE_THRESHOLD} or more; try other words")
-        return table([[f"{h['score']:.3f}", h.get("category", ""), h["content"][:400]] for h in hits],
-                     ["SCORE", "CATEGORY", "CONTENT"])
+        return table(
+            [[f"{h['score']:.3f}", h.get("category", ""), h["content"][:400]] for h in hits],
+            ["SCORE", "CATEGORY", "CONTENT"],
+        )
 
-    return [Tool(
-        "search_knowledge_base", "Search the knowledge base for passages relevant to a question",
-        params({"query": {"type": "string", "minLength": 1},
-                "top_k": {"type": "integer", "minimum": 1, "maximum": 20},
-                "category": {"type": "string"}}, ["query"]),
-        search, group="knowledge")]
+    return [
+        Tool(
+            "search_knowledge_base",
+            "Search the knowledge base for passages relevant to a question",
+            params(
+                {
+                    "query": {"type": "string", "minLength": 1},
+                    "top_k": {"type": "integer", "minimum": 1, "maximum": 20},
+                    "category": {"type": "string"},
+                },
+                ["query"],
+            ),
+            search,
+            group="knowledge",
+        )
+    ]

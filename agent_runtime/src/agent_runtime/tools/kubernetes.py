@@ -13,7 +13,7 @@ from agent_runtime.tools import Tool, ToolError, params, table
 def _age(ts: dt.datetime | None) -> str:
     if ts is None:
         return "?"
-    secs = int((dt.datetime.now(dt.timezone.utc) - ts).total_seconds())
+    secs = int((dt.datetime.now(dt.UTC) - ts).total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if secs >= size:
             return f"{secs // size}{unit}"
@@ -78,16 +78,23 @@ def tools(settings: Any, kube: Kube | None = None) -> list[Tool]:
 
     async def get_pod(a: dict[str, Any]) -> str:
         p = await _run(k.core().read_namespaced_pod, a["name"], ns)
-        lines = [f"name: {p.metadata.name}", f"namespace: {ns}", f"phase: {p.status.phase}",
-                 f"node: {p.spec.node_name}", f"ip: {p.status.pod_ip}"]
+        lines = [
+            f"name: {p.metadata.name}",
+            f"namespace: {ns}",
+            f"phase: {p.status.phase}",
+            f"node: {p.spec.node_name}",
+            f"ip: {p.status.pod_ip}",
+        ]
         for c in p.spec.containers:
             lines.append(f"container {c.name}: image {c.image}")
         for cs in p.status.container_statuses or []:
             state = next((s for s in ("running", "waiting", "terminated") if getattr(cs.state, s)), "unknown")
             detail = getattr(cs.state, state, None)
             reason = getattr(detail, "reason", None) if detail else None
-            lines.append(f"status {cs.name}: ready={cs.ready} restarts={cs.restart_count} state={state}"
-                         + (f" ({reason})" if reason else ""))
+            lines.append(
+                f"status {cs.name}: ready={cs.ready} restarts={cs.restart_count} state={state}"
+                + (f" ({reason})" if reason else "")
+            )
         for cond in p.status.conditions or []:
             lines.append(f"condition {cond.type}={cond.status}")
         return "\n".join(lines)
@@ -100,14 +107,26 @@ def tools(settings: Any, kube: Kube | None = None) -> list[Tool]:
 
     async def list_deployments(a: dict[str, Any]) -> str:
         deps = await _run(k.apps().list_namespaced_deployment, ns)
-        rows = [[d.metadata.name, f"{d.status.ready_replicas or 0}/{d.spec.replicas}", d.status.updated_replicas or 0,
-                 d.status.available_replicas or 0, _age(d.metadata.creation_timestamp)] for d in deps.items]
+        rows = [
+            [
+                d.metadata.name,
+                f"{d.status.ready_replicas or 0}/{d.spec.replicas}",
+                d.status.updated_replicas or 0,
+                d.status.available_replicas or 0,
+                _age(d.metadata.creation_timestamp),
+            ]
+            for d in deps.items
+        ]
         return table(rows, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"])
 
     async def get_deployment(a: dict[str, Any]) -> str:
         d = await _run(k.apps().read_namespaced_deployment, a["name"], ns)
-        lines = [f"name: {d.metadata.name}", f"replicas: {d.spec.replicas}",
-                 f"ready: {d.status.ready_replicas or 0}", f"available: {d.status.available_replicas or 0}"]
+        lines = [
+            f"name: {d.metadata.name}",
+            f"replicas: {d.spec.replicas}",
+            f"ready: {d.status.ready_replicas or 0}",
+            f"available: {d.status.available_replicas or 0}",
+        ]
         for c in d.spec.template.spec.containers:
             lines.append(f"container {c.name}: image {c.image}")
             for e in c.env or []:
@@ -117,7 +136,7 @@ def tools(settings: Any, kube: Kube | None = None) -> list[Tool]:
         return "\n".join(lines)
 
     async def restart_deployment(a: dict[str, Any]) -> str:
-        now = dt.datetime.now(dt.timezone.utc).isoformat()
+        now = dt.datetime.now(dt.UTC).isoformat()
         body = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}}
         await _run(k.apps().patch_namespaced_deployment, a["name"], ns, body)
         return f"Deployment '{a['name']}' rolling restart started"
@@ -128,8 +147,15 @@ def tools(settings: Any, kube: Kube | None = None) -> list[Tool]:
 
     async def list_services(a: dict[str, Any]) -> str:
         svcs = await _run(k.core().list_namespaced_service, ns)
-        rows = [[s.metadata.name, s.spec.type, s.spec.cluster_ip,
-                 ",".join(f"{p.port}/{p.protocol}" for p in (s.spec.ports or []))] for s in svcs.items]
+        rows = [
+            [
+                s.metadata.name,
+                s.spec.type,
+                s.spec.cluster_ip,
+                ",".join(f"{p.port}/{p.protocol}" for p in (s.spec.ports or [])),
+            ]
+            for s in svcs.items
+        ]
         return table(rows, ["NAME", "TYPE", "CLUSTER-IP", "PORTS"])
 
     async def list_configmaps(a: dict[str, Any]) -> str:
@@ -147,30 +173,65 @@ def tools(settings: Any, kube: Kube | None = None) -> list[Tool]:
 
     async def get_events(a: dict[str, Any]) -> str:
         events = await _run(k.core().list_namespaced_event, ns)
-        items = sorted(events.items, key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp
-                       or dt.datetime.min.replace(tzinfo=dt.timezone.utc), reverse=True)[: a.get("limit", 20)]
-        rows = [[e.type, e.reason, f"{e.involved_object.kind}/{e.involved_object.name}", (e.message or "")[:120]]
-                for e in items]
+        items = sorted(
+            events.items,
+            key=lambda e: (
+                e.last_timestamp
+                or e.event_time
+                or e.metadata.creation_timestamp
+                or dt.datetime.min.replace(tzinfo=dt.UTC)
+            ),
+            reverse=True,
+        )[: a.get("limit", 20)]
+        rows = [
+            [e.type, e.reason, f"{e.involved_object.kind}/{e.involved_object.name}", (e.message or "")[:120]]
+            for e in items
+        ]
         return table(rows, ["TYPE", "REASON", "OBJECT", "MESSAGE"])
 
     name = {"name": {"type": "string", "description": "Object name"}}
     return [
         Tool("k8s_list_pods", "List pods in the agent's namespace", params(), list_pods, group="kubernetes"),
         Tool("k8s_get_pod", "Show one pod", params(name, ["name"]), get_pod, group="kubernetes"),
-        Tool("k8s_get_pod_logs", "Tail a pod's logs", params({**name, "container": {"type": "string"},
-             "tail": {"type": "integer", "minimum": 1, "maximum": 5000}}, ["name"]), pod_logs, group="kubernetes"),
+        Tool(
+            "k8s_get_pod_logs",
+            "Tail a pod's logs",
+            params(
+                {**name, "container": {"type": "string"}, "tail": {"type": "integer", "minimum": 1, "maximum": 5000}},
+                ["name"],
+            ),
+            pod_logs,
+            group="kubernetes",
+        ),
         Tool("k8s_list_deployments", "List deployments", params(), list_deployments, group="kubernetes"),
         Tool("k8s_get_deployment", "Show one deployment", params(name, ["name"]), get_deployment, group="kubernetes"),
-        Tool("k8s_restart_deployment", "Rolling-restart a deployment", params(name, ["name"]), restart_deployment,
-             destructive=True, group="kubernetes"),
-        Tool("k8s_scale_deployment", "Set a deployment's replicas",
-             params({**name, "replicas": {"type": "integer", "minimum": 0, "maximum": 100}}, ["name", "replicas"]),
-             scale_deployment, destructive=True, group="kubernetes"),
+        Tool(
+            "k8s_restart_deployment",
+            "Rolling-restart a deployment",
+            params(name, ["name"]),
+            restart_deployment,
+            destructive=True,
+            group="kubernetes",
+        ),
+        Tool(
+            "k8s_scale_deployment",
+            "Set a deployment's replicas",
+            params({**name, "replicas": {"type": "integer", "minimum": 0, "maximum": 100}}, ["name", "replicas"]),
+            scale_deployment,
+            destructive=True,
+            group="kubernetes",
+        ),
         Tool("k8s_list_services", "List services", params(), list_services, group="kubernetes"),
         Tool("k8s_list_configmaps", "List config maps", params(), list_configmaps, group="kubernetes"),
-        Tool("k8s_get_configmap", "Show a config map's data", params(name, ["name"]), get_configmap,
-             group="kubernetes"),
+        Tool(
+            "k8s_get_configmap", "Show a config map's data", params(name, ["name"]), get_configmap, group="kubernetes"
+        ),
         Tool("k8s_list_secrets", "List secret names (never their data)", params(), list_secrets, group="kubernetes"),
-        Tool("k8s_get_events", "Recent events in the namespace",
-             params({"limit": {"type": "integer", "minimum": 1, "maximum": 200}}), get_events, group="kubernetes"),
+        Tool(
+            "k8s_get_events",
+            "Recent events in the namespace",
+            params({"limit": {"type": "integer", "minimum": 1, "maximum": 200}}),
+            get_events,
+            group="kubernetes",
+        ),
     ]
