@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: deps plan test fuzz bench clean
+.PHONY: deps lint plan test fuzz bench clean
 
 $(BIN)/agentic: pyproject.toml agent_runtime/pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -31,8 +31,15 @@ deps:
 plan: $(BIN)/agentic deps
 	$(BIN)/agentic plan --stack $(STACK)
 
-test: $(BIN)/agentic deps
-	$(BIN)/python -m pytest -n auto
+# Code health first (fast), then the suite with coverage of the platform packages.
+lint: $(BIN)/agentic
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: $(BIN)/agentic deps lint
+	$(BIN)/python -m pytest -n auto --cov=catalog --cov=config --cov=kit --cov=components --cov=program \
+	  --cov=agentic --cov=policies --cov-report=term:skip-covered --cov-report=xml:out/coverage.xml
 
 # The property tests with many more examples than CI runs (tests/config/test_properties.py, runtime properties).
 fuzz: $(BIN)/agentic

@@ -132,8 +132,14 @@ def plan(
         _print_tenant_plan(result, out_dir, BANNER)
     else:
         _print_plan(result, out_dir, BANNER)
-    if result.mandatory_violations:
-        err.print(f"[bold red]{len(result.mandatory_violations)} mandatory policy violation(s)[/]")
+    console.print(f"[{'red' if result.rejected else 'green'}]{result.cel.line}[/]")
+    for f in result.rejected:
+        err.print(f"[bold red]rejected[/] {f['resource']} at {f['path']}: {f['message']}")
+    if result.mandatory_violations or result.rejected:
+        err.print(
+            f"[bold red]{len(result.mandatory_violations)} mandatory policy violation(s), "
+            f"{len(result.rejected)} object(s) the API server would reject[/]"
+        )
         raise typer.Exit(EXIT_POLICY)
 
 

@@ -69,7 +69,9 @@ class ClusterConfig(Strict):
     name: DnsLabel
     kubernetes_version: Literal[KUBERNETES_VERSIONS] = DEFAULT_KUBERNETES_VERSION  # type: ignore[valid-type]
     endpoint: EndpointAccess = EndpointAccess()
-    log_types: list[ClusterLogType] = Field(default_factory=lambda: ["api", "audit", "authenticator"])
+    log_types: list[ClusterLogType] = Field(
+        default_factory=lambda: ["api", "audit", "authenticator"]  # type: ignore[arg-type]
+    )
     admins: list[ClusterAdmin] = Field(default_factory=list)
     system_node_group: SystemNodeGroup = SystemNodeGroup()
     secrets_encryption: bool = True
@@ -208,7 +210,7 @@ def check_kubernetes_support(cfg: Platform, today: dt.date) -> list[Problem]:
         f"per cluster hour): upgrade to {newest} (standard support until "
         f"{EKS_STANDARD_SUPPORT_END[newest].isoformat()})"
     )
-    severity = "error" if cfg.environment == "prod" else "warning"
+    severity: Literal["error", "warning"] = "error" if cfg.environment == "prod" else "warning"
     return [Problem(f"{ROOT}.cluster.kubernetes_version", message, severity)]
 
 

@@ -69,9 +69,16 @@ class GpuPool(Strict):
 
 class CpuPool(Strict):
     name: DnsLabel = "general"
-    instance_categories: list[Literal["c", "m", "r", "t"]] = Field(default_factory=lambda: ["c", "m", "r"])
-    architectures: list[Literal["amd64", "arm64"]] = Field(default_factory=lambda: ["amd64"])
-    capacity_types: list[CapacityType] = Field(default_factory=lambda: ["spot", "on-demand"], min_length=1)
+    instance_categories: list[Literal["c", "m", "r", "t"]] = Field(
+        default_factory=lambda: ["c", "m", "r"]  # type: ignore[arg-type]
+    )
+    architectures: list[Literal["amd64", "arm64"]] = Field(
+        default_factory=lambda: ["amd64"]  # type: ignore[arg-type]
+    )
+    capacity_types: list[CapacityType] = Field(
+        default_factory=lambda: ["spot", "on-demand"],  # type: ignore[arg-type]
+        min_length=1,
+    )
     cpu_limit: int = Field(default=200, ge=1, le=1_000_000)
     memory_limit_gib: int = Field(default=800, ge=1, le=100_000_000)
     ami_alias: AmiAlias

@@ -367,7 +367,9 @@ def check_quota_covers(cfg: Platform) -> list[Problem]:
     if gpus > quota.gpus:
         out.append(Problem(f"{p}.gpus", f"must be >= {gpus}: the models in this stack request {gpus} GPUs"))
     if cpu > quantity(quota.requests_cpu):
-        out.append(Problem(f"{p}.requests_cpu", f"must be >= {cpu.normalize():f}: the models request that much CPU"))
+        out.append(
+            Problem(f"{p}.requests_cpu", f"must be >= {Decimal(cpu).normalize():f}: the models request that much CPU")
+        )
     if mem > quantity(quota.requests_memory):
         gib = (Decimal(mem) / 2**30).quantize(Decimal("0.1"))
         out.append(Problem(f"{p}.requests_memory", f"must be >= {gib}Gi: the models request that much memory"))

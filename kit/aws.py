@@ -98,7 +98,7 @@ def pod_identity_role(
     *,
     role_name: str,
     policy: pulumi.Input[str],
-    cluster_name: pulumi.Input[str],
+    cluster_name: pulumi.Input[str] | None,
     namespace: str,
     service_account: str,
     parent: pulumi.Resource,

@@ -104,7 +104,9 @@ class Scope:
         opts = self.opts(depends_on, **extra_opts)
         if kind == "Secret" and api_version == "v1":
             rest = {k: v for k, v in body.items() if k not in ("apiVersion", "kind", "metadata")}
-            return k8s.core.v1.Secret(rname, metadata=meta, opts=opts, **{_snake(k): v for k, v in rest.items()})
+            return k8s.core.v1.Secret(  # type: ignore[call-overload]  # keyword arguments built from the manifest
+                rname, metadata=meta, opts=opts, **{_snake(k): v for k, v in rest.items()}
+            )
         return pulumi.CustomResource(type_token(api_version, kind), rname, body, opts)
 
 

@@ -167,7 +167,7 @@ def check_agent_secret_access(resources: list[Any]) -> list[tuple[str, str]]:
             dep = _get(spec, "declarative", "deployment") or _get(spec, "byo", "deployment") or {}
             if dep.get("serviceAccountName"):
                 agent_accounts.add((ns, dep["serviceAccountName"]))
-    roles = {
+    roles: dict[tuple[Any, Any, Any], Any] = {
         (
             _get(r.props, "metadata", "namespace") or "",
             r.props.get("kind") or r.type.rsplit(":", 1)[-1],
@@ -187,7 +187,7 @@ def check_agent_secret_access(resources: list[Any]) -> list[tuple[str, str]]:
             if (
                 s.get("kind") == "ServiceAccount"
                 and (s.get("namespace") or ns, s.get("name")) in agent_accounts
-                and _reads_secrets(rules)
+                and _reads_secrets(rules or [])
             ):
                 out.append(
                     (

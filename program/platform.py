@@ -264,7 +264,8 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
 def build_traces(cfg: Platform, shared: Shared, store: SecretsStore) -> None:
     """Langfuse (in-cluster, or external at langfuse_keys.host) and the OpenTelemetry collector in front of it."""
     obs, ns = cfg.observability, shared.namespaces["observability"]
-    url, after = None, ()
+    url: str | None = None
+    after: tuple[pulumi.Resource, ...] = ()
     if obs.langfuse:
         langfuse = Langfuse(f"{cfg.prefix}-langfuse", *langfuse_refs(cfg), store, shared)
         url, after = langfuse_web_url(ns), (langfuse.keys,)

@@ -90,7 +90,7 @@ def _strict(schema: Any) -> Any:
 def crd_schemas() -> dict[tuple[str, str], dict]:
     found: dict[tuple[str, str], dict] = {}
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the pinned CRDs are megabytes of YAML
-    for path in (FIXTURES / "crds").rglob("*.yaml"):
+    for path in (PROJECT_ROOT / "catalog" / "crds").rglob("*.yaml"):
         for doc in yaml.load_all(path.read_text(), Loader=loader):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
@@ -105,7 +105,7 @@ def validate_custom(obj: dict) -> None:
     key = (obj["apiVersion"], obj["kind"])
     schemas = crd_schemas()
     if key not in schemas:
-        raise AssertionError(f"no pinned CRD schema for {key}: copy it into tests/fixtures/crds")
+        raise AssertionError(f"no pinned CRD schema for {key}: copy it into catalog/crds")
     jsonschema.validate(obj, schemas[key], cls=jsonschema.Draft7Validator)
 
 

@@ -40,6 +40,12 @@ class Plan:
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
     facts: Any = None  # a tenant stack: the platform's published PlatformFacts
+    cel: Any = None  # agentic.plan.cel.CelReport: the CRDs' CEL rules on every custom resource
+
+    @property
+    def rejected(self) -> list[dict[str, str]]:
+        """What the API server would refuse (failed CEL rules)."""
+        return list(self.cel.failures) if self.cel is not None else []
 
     @property
     def is_tenant(self) -> bool:
@@ -92,7 +98,9 @@ def synthesize(stack: str, root: Path | None = None, platform_outputs: Path | No
         pool_cost_ceiling(p.name, list(p.instance_families), p.limits.gpus, list(p.gpu_counts))
         for p in platform.gpu_pools
     ]
-    return Plan(stack, platform, run, findings, costs)
+    from agentic.plan import cel
+
+    return Plan(stack, platform, run, findings, costs, cel=cel.evaluate([r.inputs for r in run.kubernetes_objects()]))
 
 
 def _run_in(root: Path, program: Path) -> None:
@@ -213,6 +221,17 @@ def placeholders_used(plan: Plan, texts: list[str]) -> dict[str, str]:
     return plan.run.placeholders.found_in(blob)
 
 
+def cel_lines(plan: Plan) -> list[str]:
+    """The CRDs' CEL validation rules run on the rendered custom resources: counts, and every failure."""
+    if plan.cel is None:
+        return []
+    out = ["", "## CEL validation (x-kubernetes-validations of the pinned CRDs)", "", plan.cel.line + "."]
+    out += [
+        f"- **rejected** `{f['resource']}` at `{f['path']}`: {f['message']} (`{f['rule']}`)" for f in plan.cel.failures
+    ]
+    return out
+
+
 def summary_markdown(plan: Plan, used: dict[str, str]) -> str:
     from agentic.plan.tables import agent_lines, credential_lines, model_capacity_lines
 
@@ -266,6 +285,7 @@ def summary_markdown(plan: Plan, used: dict[str, str]) -> str:
             )
     else:
         lines.append("All policies pass.")
+    lines += cel_lines(plan)
     lines += ["", "## Agent runtime authentication", ""] + runtime_auth_lines(cfg)
     notes = run.outputs.get("plan_notes") or []
     if notes:
@@ -368,6 +388,7 @@ def _write_into(plan: Plan, out: Path) -> Plan:
         "mandatory_violations": len(plan.mandatory_violations),
         "findings": [asdict(f) for f in plan.findings],
         "policies": sorted(rule.name for rule in RULES),
+        "cel": plan.cel.as_dict() if plan.cel is not None else None,
     }
     (out / "policy-report.json").write_text(json.dumps(report, indent=2))
     texts = [p.read_text() for p in manifests] + [

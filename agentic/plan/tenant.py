@@ -84,7 +84,11 @@ def synthesize_tenant(
         stack_outputs={cfg.platform_stack: outputs},
     )
     findings = evaluate([Resource(r.type, r.name, r.inputs) for r in run.registrations], facts.environment)
-    return Plan(stack, cfg, run, findings, [], facts=facts)
+    from agentic.plan import cel
+
+    return Plan(
+        stack, cfg, run, findings, [], facts=facts, cel=cel.evaluate([r.inputs for r in run.kubernetes_objects()])
+    )
 
 
 def allowance_rows(cfg: TenantStack, facts: PlatformFacts) -> list[tuple[str, str, str]]:
@@ -131,11 +135,14 @@ def tenant_summary(plan: Any, banner: str) -> str:
         if r.custom:
             counts[r.type] = counts.get(r.type, 0) + 1
     lines += [f"| `{t}` | {n} |" for t, n in sorted(counts.items())]
+    from agentic.plan.render import cel_lines
+
     lines += [""] + agent_lines(plan) + ["## Policy report", ""]
     lines += [
         f"- **{'MANDATORY' if f.mandatory else 'advisory'}** `{f.policy}` on `{f.resource}`: {f.message}"
         for f in plan.findings
     ] or ["All policies pass."]
+    lines += cel_lines(plan)
     lines += ["", "## Stack outputs", "", "| output | value |", "|---|---|"]
     lines += [f"| {k} | `{v if isinstance(v, str) else json.dumps(v)}` |" for k, v in run.outputs.items()]
     return "\n".join(lines) + "\n"

@@ -88,7 +88,7 @@ def tools_server_objects(
             "ports": [{"name": "http", "port": TOOLS_PORT, "targetPort": "http", "protocol": "TCP"}],
         },
     }
-    out = [sa, deployment, service]
+    out: list[dict[str, Any]] = [sa, deployment, service]
     for ns in scope_namespaces(server, agents_ns):
         out.append(
             {

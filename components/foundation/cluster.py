@@ -135,7 +135,7 @@ class EksCluster(pulumi.ComponentResource):
             tag_specifications=[{"resource_type": "instance", "tags": {**shared.tags, "Name": f"{cfg.name}-system"}}],
             opts=child,
         )
-        self.system_node_group = aws.eks.NodeGroup(
+        self.system_node_group = aws.eks.NodeGroup(  # type: ignore[call-overload]  # plain dicts for the Args types
             f"{name}-system",
             cluster_name=cluster_name,
             node_group_name=safe_name(cfg.name, "system", limit="eks_nodegroup"),
@@ -208,7 +208,7 @@ class EksCluster(pulumi.ComponentResource):
         self.storage_class = scope.apply(gp3_storage_class(), name="gp3", depends_on=[self.ebs_csi_addon])
         #: what every in-cluster controller must wait for
         self.ready = (self.system_node_group, self.pod_identity_addon)
-        self.kubeconfig = pulumi.Output.secret(self.cluster.kubeconfig_json)
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(self.cluster.kubeconfig_json)
         self.oidc_issuer = self.cluster.oidc_issuer
         self.register_outputs(
             {"cluster_name": cluster_name, "kubeconfig": self.kubeconfig, "oidc_issuer": self.oidc_issuer}

@@ -48,7 +48,7 @@ class Network(pulumi.ComponentResource):
             names = aws.get_availability_zones_output(
                 state="available", opts=pulumi.InvokeOutputOptions(parent=self)
             ).names
-            zones = [names.apply(lambda n, i=i: n[i]) for i in range(cfg.az_count)]
+            zones = [names.apply(lambda n, i=i: n[i]) for i in range(cfg.az_count)]  # type: ignore[misc]
         n = cfg.az_count
         cidrs = allocate_subnets(cfg.vpc_cidr, [cfg.private_subnet_prefix] * n + [cfg.public_subnet_prefix] * n)
         private_cidrs, public_cidrs = cidrs[:n], cidrs[n:]

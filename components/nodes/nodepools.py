@@ -200,7 +200,9 @@ class NodePools(pulumi.ComponentResource):
         role = pulumi.Output.from_input(node_role_name)
         for pool_name, nodepool, nc in pools:
             manifest = role.apply(
-                lambda r, pn=pool_name, nc=nc: nodeclass(pn, cluster=shared.prefix, node_role=r, tags=shared.tags, **nc)
+                lambda r, pn=pool_name, nc=nc: nodeclass(  # type: ignore[misc]
+                    pn, cluster=shared.prefix, node_role=r, tags=shared.tags, **nc
+                )
             )
             ec2nc = scope.apply(
                 {

@@ -198,7 +198,7 @@ def alertmanager_config(routing: AlertRouting) -> tuple[dict[str, Any], list[str
                 ],
             }
         )
-    routes = [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}]
+    routes: list[dict[str, Any]] = [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}]
     for severity in ("critical", "warning"):
         for target in routing.targets(severity):
             routes.append({"receiver": target, "continue": True, "matchers": [f'severity = "{severity}"']})

@@ -152,7 +152,7 @@ class Monitoring(pulumi.ComponentResource):
         namespace = shared.namespaces["observability"]
         scope = shared.scope(self, name, namespace, depends_on=(shared.namespace_resources["observability"],))
         generation = shared.rotation.get(GRAFANA_ADMIN.name, 1)
-        after = []
+        after: list[pulumi.Resource] = []
         if cfg.grafana:
             after.append(
                 scope.apply(

@@ -158,7 +158,10 @@ class Credentials(pulumi.ComponentResource):
             )
         if value is not None:
             aws.secretsmanager.SecretVersion(
-                f"{name}-{ref.name}-version", secret_id=secret.id, secret_string=pulumi.Output.secret(value), opts=child
+                f"{name}-{ref.name}-version",
+                secret_id=secret.id,
+                secret_string=pulumi.Output.secret(value),  # type: ignore[arg-type]
+                opts=child,
             )
         return _Made(secret, pulumi.Output.secret(value) if value is not None else None)
 

@@ -226,18 +226,19 @@ class ModelServers(pulumi.ComponentResource):
         self.objects: dict[str, list[pulumi.Resource]] = {}
         for m in models:
             scope = shared.scope(self, f"{name}-{m.name}", namespace, depends_on=deps)
-            extra = (shared.monitoring_crds,) if monitoring else ()
-            made = []
+            extra: tuple[pulumi.Resource, ...] = (shared.monitoring_crds,) if shared.monitoring_crds else ()
+            made: list[pulumi.Resource] = []
             manifests = (
                 pulumi.Output.from_input(bucket).apply(
-                    lambda b, m=m: model_objects(m, namespace, monitoring=monitoring, bucket=b)
+                    lambda b, m=m: model_objects(m, namespace, monitoring=monitoring, bucket=b)  # type: ignore[misc]
                 )
                 if bucket is not None and m.weights_s3_prefix
                 else None
             )
             for i, obj in enumerate(model_objects(m, namespace, monitoring=monitoring, bucket="models-bucket")):
                 if manifests is not None and obj["kind"] == "Deployment":
-                    obj = {**obj, "spec": manifests.apply(lambda ms, i=i: ms[i]["spec"])}
+                    spec = manifests.apply(lambda ms, i=i: ms[i]["spec"])  # type: ignore[misc]
+                    obj = {**obj, "spec": spec}
                 made.append(scope.apply(obj, depends_on=extra if obj["kind"] == "ServiceMonitor" else ()))
             self.objects[m.name] = made
         self.register_outputs({})

@@ -57,7 +57,7 @@ class ModelsBucket(pulumi.ComponentResource):
                 f"{name}-{m.name}",
                 role_name=f"{shared.prefix}-model-{m.name}",
                 policy=pulumi.Output.all(self.bucket.arn, self.key.arn).apply(
-                    lambda a, m=m: json.dumps(read_policy(a[0], a[1], str(m.weights_s3_prefix)))
+                    lambda a, m=m: json.dumps(read_policy(a[0], a[1], str(m.weights_s3_prefix)))  # type: ignore[misc]
                 ),
                 cluster_name=shared.cluster_name_output,
                 namespace=namespace,

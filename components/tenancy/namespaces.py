@@ -54,7 +54,7 @@ KUBE_API_CALLBACKS: dict[str, list[int]] = {"keda": [6443, 9443], "external-secr
 #: The EKS Pod Identity agent: pods with a Pod Identity role fetch credentials from this link-local address, which a
 #: default-deny egress policy would block. Layers whose workloads carry such roles (external-secrets' operator,
 #: Milvus on S3, model servers reading weights from S3, agents calling Bedrock) may reach it.
-POD_IDENTITY_AGENT = {"cidr": "169.254.170.23/32", "port": 80}
+POD_IDENTITY_AGENT: dict[str, Any] = {"cidr": "169.254.170.23/32", "port": 80}
 POD_IDENTITY_LAYERS = {"external-secrets", "data", "inference", "agents", "logging"}
 
 #: Layers that may open HTTPS connections leaving the cluster. ``True``: any address; ``False``: public only.
@@ -215,7 +215,9 @@ def network_policy_specs(
         specs["allow-vpc-services"] = {
             "podSelector": {},
             "policyTypes": ["Egress"],
-            "egress": [{"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": _ports(sorted(vpc_services[me.name]))}],
+            "egress": [
+                {"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": _ports(sorted((vpc_services or {})[me.name]))}
+            ],
         }
     if me.layer == "observability" and vpc_cidr:
         specs["allow-scrape-nodes"] = {

@@ -18,7 +18,7 @@ from typing import Any
 
 from agent_runtime.vectors import Embedder
 
-INDEX = {"index_type": "HNSW", "metric_type": "COSINE", "params": {"M": 16, "efConstruction": 256}}
+INDEX: dict[str, Any] = {"index_type": "HNSW", "metric_type": "COSINE", "params": {"M": 16, "efConstruction": 256}}
 SCORE_THRESHOLD = 0.7
 TOP_K = 5
 DEFAULT_ROOT_TOKEN = "root:Milvus"  # Milvus' documented initial root credentials

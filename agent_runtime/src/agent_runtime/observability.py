@@ -26,7 +26,7 @@ def scrub(text: str) -> str:
     return text
 
 
-def _scrub_processor(_, __, event: dict[str, Any]) -> dict[str, Any]:
+def _scrub_processor(_: Any, __: str, event: Any) -> Any:
     if "component" in event:
         event["logger"] = event.pop("component")
     for k, v in list(event.items()):
@@ -58,6 +58,10 @@ def _scrubbing_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     return record
 
 
+def _scrub_rendered(_logger: Any, _name: str, rendered: Any) -> Any:  # a structlog processor after rendering
+    return scrub(rendered)
+
+
 def configure_logging(level: str = "INFO", secrets: list[str] | None = None, stream: Any = None) -> None:
     _SCRUB[:] = [s for s in (secrets or []) if s]
     logging.setLogRecordFactory(_scrubbing_record_factory)
@@ -69,7 +73,7 @@ def configure_logging(level: str = "INFO", secrets: list[str] | None = None, str
             _scrub_processor,
             structlog.processors.EventRenamer("message"),
             structlog.processors.JSONRenderer(default=str),
-            lambda _, __, rendered: scrub(rendered),  # whatever a value held (exceptions, nested data)
+            _scrub_rendered,  # whatever a value held (exceptions, nested data)
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),

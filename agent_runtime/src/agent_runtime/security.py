@@ -52,7 +52,7 @@ class Authenticator:
         if not authorization or not authorization.lower().startswith("bearer "):
             raise AuthError("missing bearer token")
         token = authorization.split(" ", 1)[1].strip()
-        options = {"require": ["exp", "sub"], "verify_aud": self.audience is not None}
+        options: Any = {"require": ["exp", "sub"], "verify_aud": self.audience is not None}
         try:
             if self.jwks is not None:
                 key = self.jwks.get_signing_key_from_jwt(token).key
@@ -67,7 +67,7 @@ class Authenticator:
             else:
                 claims = jwt.decode(
                     token,
-                    self.secret,
+                    self.secret or "",
                     algorithms=["HS256"],
                     audience=self.audience,
                     issuer=self.issuer,

@@ -176,7 +176,7 @@ def a2a_executor(runtime: Runtime) -> Any:
                 result = await runtime.agent.run(text, session_id=context.context_id, trace_id=trace)
             except Exception as exc:
                 code, message = error_of(exc)
-                updater = TaskUpdater(event_queue, context.task_id, context.context_id)
+                updater = TaskUpdater(event_queue, context.task_id or "", context.context_id or "")
                 await updater.failed(
                     new_agent_text_message(
                         f"error [{code}]: {message} (trace {trace})", context.context_id, context.task_id

