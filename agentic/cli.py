@@ -277,6 +277,44 @@ def _print_tenant_plan(result, out_dir: Path, banner: str) -> None:
     console.print(f"wrote {out_dir}/: manifests/, inventory.json, policy-report.json, outputs.json, summary.md")
 
 
+EXIT_CHANGED = 1
+
+
+@app.command()
+def diff(
+    old: Path = typer.Argument(None, help="The old plan's directory (with NEW; or use --stack and --base)"),
+    new: Path = typer.Argument(None, help="The new plan's directory"),
+    stack: str = typer.Option(None, "--stack", "-s", help="Plan this stack in the working tree and at --base"),
+    base: str = typer.Option(None, "--base", help="Git ref to compare with (e.g. origin/main)"),
+    markdown_out: Path = typer.Option(None, "--markdown", help="Also write the diff as Markdown (a PR comment)"),
+    cwd: Path = CWD,
+) -> None:
+    """Compare two plans as `pulumi preview` would: create, update, replace, delete. Exit 0: no changes; 1: changes."""
+    from agentic.plan.diff import diff_plans, markdown, print_terminal
+
+    try:
+        if stack and base:
+            from agentic.plan.base import plans_against_base
+
+            old, new = plans_against_base(stack, base, _project(cwd))
+        elif old is None or new is None:
+            err.print("[red]give two plan directories, or --stack and --base[/]")
+            raise typer.Exit(EXIT_CONFIG)
+        result = diff_plans(old, new)
+    except ConfigError as exc:
+        _config_failure(exc)
+        raise
+    except (FileNotFoundError, RuntimeError) as exc:
+        err.print(f"[bold red]Cannot diff:[/] {exc}")
+        raise typer.Exit(EXIT_CONFIG) from None
+    print_terminal(result, console)
+    if markdown_out:
+        markdown_out.write_text(markdown(result))
+        console.print(f"wrote {markdown_out}")
+    if result.changed:
+        raise typer.Exit(EXIT_CHANGED)
+
+
 tenant_app = typer.Typer(no_args_is_help=True, help="Self-service tenant stacks (Pulumi.tenant-<name>.yaml).")
 app.add_typer(tenant_app, name="tenant")
 

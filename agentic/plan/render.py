@@ -402,6 +402,12 @@ def _write_into(plan: Plan, out: Path) -> Plan:
     else:
         summary = summary_markdown(plan, placeholders_used(plan, texts))
     (out / "summary.md").write_text(summary)
+    (out / "cost.json").write_text(
+        json.dumps(
+            {"notice": BANNER, "total_usd_per_hour": plan.total_ceiling, "pools": [asdict(c) for c in plan.costs]},
+            indent=2,
+        )
+    )
     (out / "outputs.json").write_text(
         json.dumps({"notice": BANNER, "stack": plan.stack, "outputs": redact(plan.run.outputs)}, indent=2)
     )
