@@ -9,6 +9,7 @@ objects are shown as YAML diffs, Helm releases as values diffs, with the GPU cos
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 from dataclasses import dataclass, field
@@ -56,10 +57,8 @@ class PlanDiff:
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(value, str) and value[:1] in "{[":  # providers take some inputs as JSON strings: compare content
-        try:
+        with contextlib.suppress(ValueError):
             value = json.loads(value)
-        except ValueError:
-            pass
     if isinstance(value, dict) and value:
         out: dict[str, Any] = {}
         for k, v in value.items():
