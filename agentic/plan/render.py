@@ -414,4 +414,8 @@ def _write_into(plan: Plan, out: Path) -> Plan:
     from agentic.plan.graph import write_graph
 
     plan.files = {"summary": out / "summary.md", **write_graph(plan, out)}
+    from agentic.plan.report import render
+
+    (out / "index.html").write_text(render(plan, out, manifest_of, releases, BANNER))
+    plan.files["report"] = out / "index.html"
     return plan
