@@ -46,68 +46,97 @@ def render(plan: Any, out: Path, manifest_of: Any, helm_releases: list[dict[str,
     objs = run.kubernetes_objects()
     kinds = Counter(r.type.rsplit(":", 1)[-1] for r in run.registrations if r.custom)
     cfg = plan.config
-    title = (f"tenant stack {plan.stack}" if plan.is_tenant else f"stack {plan.stack}")
-    where = (f"tenant {cfg.name} on {cfg.platform_stack}" if plan.is_tenant
-             else f"{cfg.environment} / {cfg.aws.region} / cluster {cfg.cluster.name}")
+    title = f"tenant stack {plan.stack}" if plan.is_tenant else f"stack {plan.stack}"
+    where = (
+        f"tenant {cfg.name} on {cfg.platform_stack}"
+        if plan.is_tenant
+        else f"{cfg.environment} / {cfg.aws.region} / cluster {cfg.cluster.name}"
+    )
     mandatory = len(plan.mandatory_violations)
     cel = plan.cel
-    cards = [("resources", len(run.registrations)), ("Kubernetes objects", len(objs)),
-             ("Helm releases", len(helm_releases)), ("GPU ceiling $/h", f"{plan.total_ceiling:,.2f}"),
-             ("policy findings", f"{len(plan.findings)} ({mandatory} mandatory)"),
-             ("CEL rules failed", len(cel.failures) if cel else "-")]
-    parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>agentic-platform plan: {_e(title)}"
-             f"</title><style>{STYLE}</style></head><body>",
-             f"<header><h1>agentic-platform plan: {_e(title)}</h1><div>{_e(where)}</div></header>",
-             f"<div class=banner>{_e(banner)}</div><main>",
-             "<section id=summary><h2>Summary</h2><div class=cards>"]
+    cards = [
+        ("resources", len(run.registrations)),
+        ("Kubernetes objects", len(objs)),
+        ("Helm releases", len(helm_releases)),
+        ("GPU ceiling $/h", f"{plan.total_ceiling:,.2f}"),
+        ("policy findings", f"{len(plan.findings)} ({mandatory} mandatory)"),
+        ("CEL rules failed", len(cel.failures) if cel else "-"),
+    ]
+    parts = [
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>agentic-platform plan: {_e(title)}"
+        f"</title><style>{STYLE}</style></head><body>",
+        f"<header><h1>agentic-platform plan: {_e(title)}</h1><div>{_e(where)}</div></header>",
+        f"<div class=banner>{_e(banner)}</div><main>",
+        "<section id=summary><h2>Summary</h2><div class=cards>",
+    ]
     parts += [f"<div class=card><b>{_e(v)}</b>{_e(k)}</div>" for k, v in cards]
-    verdict = ("<p class=bad>Blocked: mandatory policy violations or objects the API server would reject.</p>"
-               if mandatory or (cel and cel.failures) else "<p class=ok>No mandatory violation; every CEL rule "
-                                                           "that can run passes.</p>")
+    verdict = (
+        "<p class=bad>Blocked: mandatory policy violations or objects the API server would reject.</p>"
+        if mandatory or (cel and cel.failures)
+        else "<p class=ok>No mandatory violation; every CEL rule that can run passes.</p>"
+    )
     parts += ["</div>", verdict, "<table><tr><th>kind</th><th>count</th></tr>"]
     parts += [f"<tr><td>{_e(k)}</td><td>{n}</td></tr>" for k, n in kinds.most_common(12)]
     parts.append("</table></section>")
     if plan.costs:
-        parts.append("<section id=cost><h2>GPU pools: on-demand cost ceiling</h2><table><tr><th>pool</th>"
-                     "<th>GPU limit</th><th>priciest instance</th><th>$/GPU-h</th><th>ceiling $/h</th></tr>")
-        parts += [f"<tr><td>{_e(c.pool)}</td><td>{c.gpu_limit}</td><td>{_e(c.worst_instance)}</td>"
-                  f"<td>{c.usd_per_gpu_hour:.2f}</td><td>{c.ceiling_usd_per_hour:,.2f}</td></tr>" for c in plan.costs]
-        parts.append(f"<tr><th>total</th><td></td><td></td><td></td><th>{plan.total_ceiling:,.2f}</th></tr>"
-                     "</table></section>")
+        parts.append(
+            "<section id=cost><h2>GPU pools: on-demand cost ceiling</h2><table><tr><th>pool</th>"
+            "<th>GPU limit</th><th>priciest instance</th><th>$/GPU-h</th><th>ceiling $/h</th></tr>"
+        )
+        parts += [
+            f"<tr><td>{_e(c.pool)}</td><td>{c.gpu_limit}</td><td>{_e(c.worst_instance)}</td>"
+            f"<td>{c.usd_per_gpu_hour:.2f}</td><td>{c.ceiling_usd_per_hour:,.2f}</td></tr>"
+            for c in plan.costs
+        ]
+        parts.append(
+            f"<tr><th>total</th><td></td><td></td><td></td><th>{plan.total_ceiling:,.2f}</th></tr></table></section>"
+        )
     parts.append("<section id=policies><h2>Policies and validation</h2>")
     if plan.findings:
         parts.append("<table><tr><th>level</th><th>policy</th><th>resource</th><th>message</th></tr>")
-        parts += [f"<tr><td class={'bad' if f.mandatory else 'warn'}>{'mandatory' if f.mandatory else 'advisory'}"
-                  f"</td><td>{_e(f.policy)}</td><td>{_e(f.resource)}</td><td>{_e(f.message)}</td></tr>"
-                  for f in plan.findings]
+        parts += [
+            f"<tr><td class={'bad' if f.mandatory else 'warn'}>{'mandatory' if f.mandatory else 'advisory'}"
+            f"</td><td>{_e(f.policy)}</td><td>{_e(f.resource)}</td><td>{_e(f.message)}</td></tr>"
+            for f in plan.findings
+        ]
         parts.append("</table>")
     else:
         parts.append("<p class=ok>All policies pass.</p>")
     if cel is not None:
         parts.append(f"<p id=cel>{_e(cel.line)}</p>")
-        parts += [f"<p class=bad>rejected {_e(f['resource'])} at {_e(f['path'])}: {_e(f['message'])}</p>"
-                  for f in cel.failures]
+        parts += [
+            f"<p class=bad>rejected {_e(f['resource'])} at {_e(f['path'])}: {_e(f['message'])}</p>"
+            for f in cel.failures
+        ]
     parts.append("</section>")
     svg = out / "graph.svg"
     if svg.is_file():
         body = svg.read_text()
-        body = body[body.index("<svg"):] if "<svg" in body else body
+        body = body[body.index("<svg") :] if "<svg" in body else body
         parts.append(f"<section id=diagram class=diagram><h2>Components and dependencies</h2>{body}</section>")
-    parts.append(f"<section id=browser><h2>Objects (<span id=shown>{len(objs) + len(helm_releases)}</span>)</h2>"
-                 "<input id=filter placeholder='filter: kind, namespace or name' aria-label=filter><div id=objects>")
+    parts.append(
+        f"<section id=browser><h2>Objects (<span id=shown>{len(objs) + len(helm_releases)}</span>)</h2>"
+        "<input id=filter placeholder='filter: kind, namespace or name' aria-label=filter><div id=objects>"
+    )
     for r in sorted(objs, key=lambda r: (str(r.inputs.get("metadata", {}).get("namespace", "")), r.type, r.name)):
         m = manifest_of(r)
         meta = m.get("metadata") or {}
         key = f"{m.get('kind')} {meta.get('namespace', '')} {meta.get('name', '')}".lower()
-        parts.append(f"<details data-key='{_e(key)}'><summary>{_e(m.get('kind'))} <b>{_e(meta.get('name'))}</b> "
-                     f"<span class=ns>{_e(meta.get('namespace', 'cluster-wide'))}</span></summary>"
-                     f"<pre>{_e(yaml.safe_dump(m, sort_keys=False))}</pre></details>")
+        parts.append(
+            f"<details data-key='{_e(key)}'><summary>{_e(m.get('kind'))} <b>{_e(meta.get('name'))}</b> "
+            f"<span class=ns>{_e(meta.get('namespace', 'cluster-wide'))}</span></summary>"
+            f"<pre>{_e(yaml.safe_dump(m, sort_keys=False))}</pre></details>"
+        )
     for rel in helm_releases:
         key = f"helmrelease {rel['namespace']} {rel['name']} {rel['chart']}".lower()
-        parts.append(f"<details data-key='{_e(key)}'><summary>HelmRelease <b>{_e(rel['name'])}</b> "
-                     f"<span class=ns>{_e(rel['namespace'])} - {_e(rel['chart'])} {_e(rel['version'])}</span>"
-                     f"</summary><pre>{_e(yaml.safe_dump(rel['values'], sort_keys=False))}</pre></details>")
-    parts.append(f"</div></section></main><script>{SCRIPT}</script>"
-                 f"<script type=application/json id=plan-data>{_e(json.dumps({'stack': plan.stack}))}</script>"
-                 "</body></html>")
+        parts.append(
+            f"<details data-key='{_e(key)}'><summary>HelmRelease <b>{_e(rel['name'])}</b> "
+            f"<span class=ns>{_e(rel['namespace'])} - {_e(rel['chart'])} {_e(rel['version'])}</span>"
+            f"</summary><pre>{_e(yaml.safe_dump(rel['values'], sort_keys=False))}</pre></details>"
+        )
+    parts.append(
+        f"</div></section></main><script>{SCRIPT}</script>"
+        f"<script type=application/json id=plan-data>{_e(json.dumps({'stack': plan.stack}))}</script>"
+        "</body></html>"
+    )
     return "".join(parts)

@@ -11,7 +11,7 @@ import pytest
 
 from agentic.plan.render import write_plan
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 
 
 def chromium(*args: str, timeout: int = 60) -> subprocess.CompletedProcess:
@@ -19,8 +19,20 @@ def chromium(*args: str, timeout: int = 60) -> subprocess.CompletedProcess:
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed (make deps installs it)")
         pytest.skip("chromium is not installed")
-    return subprocess.run([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                           "--virtual-time-budget=3000", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [
+            CHROMIUM,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=3000",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +56,18 @@ def test_summary_renders_in_chromium(page):
     assert f"<b>{plan.total_ceiling:,.2f}</b>GPU ceiling $/h" in dom
     assert plan.cel.line in dom and "All policies pass." in dom
     assert dom.count("<details") == len(plan.run.kubernetes_objects()) + len(
-        plan.run.of_type("kubernetes:helm.sh/v3:Release"))
+        plan.run.of_type("kubernetes:helm.sh/v3:Release")
+    )
 
 
 def test_object_filter_runs_in_the_browser(page):
     html, plan = page
     dom = chromium("--dump-dom", html.as_uri() + "#q=networkpolicy ai-inference").stdout
-    expected = sum(1 for r in plan.run.kubernetes_objects() if r.inputs["kind"] == "NetworkPolicy"
-                   and r.inputs["metadata"].get("namespace") == "ai-inference")
+    expected = sum(
+        1
+        for r in plan.run.kubernetes_objects()
+        if r.inputs["kind"] == "NetworkPolicy" and r.inputs["metadata"].get("namespace") == "ai-inference"
+    )
     assert expected and f'<span id="shown">{expected}</span>' in dom
 
 

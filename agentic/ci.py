@@ -1,0 +1,161 @@
+"""What a change touches, for CI (seed 002's change detection, on this project's layout).
+
+- a platform stack file: that stack, and every tenant stack on it (its allowances may have changed);
+- a tenant stack file: that tenant stack only;
+- the program (``catalog/``, ``config/``, ``kit/``, ``components/``, ``program/``, ``__main__.py``, ``Pulumi.yaml``,
+  the dependency pins) or the policy pack: every stack;
+- ``agent_runtime/``: the image build (previewed on pull requests; pushed by ``pulumi up``, tagged with the commit);
+- anything else (the CLI, tests, docs, workflows): no stack; the test workflow covers it.
+
+Each stack comes with what its deploy job needs, read from its stack file: region, environment, the AWS role and the
+Pulumi backend (``agentic-platform:deploy``), and the policy pack config of its environment.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from config import ConfigError, Problem
+from config.deploy import DeployConfig
+from config.loader import FULL_KEY, PROJECT, read_stack_config
+from config.validate import problems_from_pydantic
+
+PROGRAM = (
+    "catalog/",
+    "config/",
+    "kit/",
+    "components/",
+    "program/",
+    "policies/",
+    "__main__.py",
+    "Pulumi.yaml",
+    "pyproject.toml",
+    "constraints.txt",
+)
+IMAGE = ("agent_runtime/",)
+
+
+@dataclass
+class StackJob:
+    stack: str
+    kind: str  # platform | tenant
+    environment: str  # dev | staging | prod (the platform's, for a tenant)
+    region: str
+    github_environment: str
+    aws_role_arn: str
+    backend: str
+    login_url: str
+    pulumi_organization: str
+    policy_config: str
+
+
+@dataclass
+class Affected:
+    stacks: list[StackJob] = field(default_factory=list)
+    image: bool = False
+
+    def matrix(self) -> dict[str, Any]:
+        return {"include": [asdict(s) for s in self.stacks]}
+
+    @property
+    def first(self) -> list[dict[str, Any]]:
+        """Deployed first, with no approval: the dev environment's stacks."""
+        return [asdict(s) for s in self.stacks if s.environment == "dev"]
+
+    @property
+    def gated(self) -> list[dict[str, Any]]:
+        """Deployed after dev succeeded, each behind its GitHub environment's required reviewers."""
+        return [asdict(s) for s in self.stacks if s.environment != "dev"]
+
+
+def _stack_files(project: Path) -> dict[str, dict[str, Any]]:
+    return {p.name[len("Pulumi.") : -len(".yaml")]: read_stack_config(p) for p in sorted(project.glob("Pulumi.*.yaml"))}
+
+
+def stack_job(stack: str, configs: dict[str, dict[str, Any]]) -> StackJob:
+    config = configs[stack]
+    tenant = config.get(f"{PROJECT}:tenant")
+    if tenant is not None:
+        platform = str(tenant.get("platform_stack", "")).rsplit("/", 1)[-1]
+        if platform not in configs:
+            raise ConfigError(
+                [
+                    Problem(
+                        f"Pulumi.{stack}.yaml:tenant.platform_stack",
+                        f"platform stack '{platform}' has no stack file here: CI cannot tell its "
+                        "region and environment",
+                    )
+                ]
+            )
+        kind, base = "tenant", configs[platform].get(FULL_KEY) or {}
+    else:
+        kind, base = "platform", config.get(FULL_KEY) or {}
+    raw = config.get(f"{PROJECT}:deploy")
+    if raw is None:
+        raise ConfigError(
+            [
+                Problem(
+                    f"Pulumi.{stack}.yaml:{PROJECT}:deploy",
+                    "is not set: CI needs the AWS role, "
+                    "GitHub environment and Pulumi backend of this stack (see README, CI/CD)",
+                )
+            ]
+        )
+    try:
+        deploy = DeployConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_pydantic(exc, DeployConfig, f"Pulumi.{stack}.yaml:{PROJECT}:deploy")) from None
+    env = str(base.get("environment", "dev"))
+    return StackJob(
+        stack,
+        kind,
+        env,
+        str((base.get("aws") or {}).get("region", "")),
+        deploy.github_environment,
+        deploy.aws_role_arn,
+        deploy.backend,
+        deploy.login_url,
+        deploy.pulumi_organization or "",
+        f"policies/config.{env}.json",
+    )
+
+
+def affected(changed: list[str], project: Path) -> Affected:
+    configs = _stack_files(project)
+    tenants_of: dict[str, list[str]] = {}
+    for name, config in configs.items():
+        tenant = config.get(f"{PROJECT}:tenant")
+        if tenant is not None:
+            tenants_of.setdefault(str(tenant.get("platform_stack", "")).rsplit("/", 1)[-1], []).append(name)
+    wanted: set[str] = set()
+    image = False
+    for path in changed:
+        if path.startswith(PROGRAM) or path in PROGRAM:
+            wanted |= set(configs)
+        elif path.startswith(IMAGE):
+            image = True
+        elif path.startswith("Pulumi.") and path.endswith(".yaml") and "/" not in path:
+            stack = path[len("Pulumi.") : -len(".yaml")]
+            if stack in configs:  # a deleted stack file previews nothing (pulumi stack rm is a human's call)
+                wanted.add(stack)
+                wanted |= set(tenants_of.get(stack, []))
+    order = sorted(wanted, key=lambda s: (f"{PROJECT}:tenant" in configs[s], s))  # platforms first
+    return Affected([stack_job(s, configs) for s in order], image)
+
+
+def changed_files(base: str, project: Path) -> list[str]:
+    """Files changed between ``base`` and HEAD (three-dot: since the branch left base), relative to the project."""
+    done = subprocess.run(
+        ["git", "-C", str(project), "diff", "--name-only", "--relative", f"{base}...HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"git diff against {base!r} failed: {done.stderr.strip()[:200]}")
+    return [line for line in done.stdout.splitlines() if line]
