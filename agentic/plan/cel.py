@@ -284,6 +284,17 @@ def evaluate_object(obj: dict[str, Any], report: CelReport, name: str = "") -> N
                 report.failures.append({"resource": label, "path": where, "rule": r["rule"], "message": r["message"]})
 
 
+def markdown_lines(report: CelReport | None) -> list[str]:
+    """The CEL section of a plan's summary: the counts, and every object the API server would reject."""
+    if report is None:
+        return []
+    out = ["", "## CEL validation (x-kubernetes-validations of the pinned CRDs)", "", report.line + "."]
+    out += [
+        f"- **rejected** `{f['resource']}` at `{f['path']}`: {f['message']} (`{f['rule']}`)" for f in report.failures
+    ]
+    return out
+
+
 def evaluate(objects: list[dict[str, Any]]) -> CelReport:
     report = CelReport()
     for obj in objects:

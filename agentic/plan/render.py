@@ -222,14 +222,9 @@ def placeholders_used(plan: Plan, texts: list[str]) -> dict[str, str]:
 
 
 def cel_lines(plan: Plan) -> list[str]:
-    """The CRDs' CEL validation rules run on the rendered custom resources: counts, and every failure."""
-    if plan.cel is None:
-        return []
-    out = ["", "## CEL validation (x-kubernetes-validations of the pinned CRDs)", "", plan.cel.line + "."]
-    out += [
-        f"- **rejected** `{f['resource']}` at `{f['path']}`: {f['message']} (`{f['rule']}`)" for f in plan.cel.failures
-    ]
-    return out
+    from agentic.plan.cel import markdown_lines
+
+    return markdown_lines(plan.cel)
 
 
 def summary_markdown(plan: Plan, used: dict[str, str]) -> str:

@@ -157,3 +157,16 @@ def test_rules_it_cannot_run_are_counted_with_the_reason():
     cel.evaluate_object(obj, report)
     assert report.skipped["transition rule (reads oldSelf, the previous object)"] >= 1
     assert "skipped" in report.line
+
+
+def test_core_schema_validation_still_rejects_bad_objects():
+    """The cached kubernetes-validate schemas (tests/conftest) refuse an unknown field and a wrong type."""
+    import jsonschema
+
+    from tests.conftest import validate_object
+
+    ok = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "y"}, "data": {"a": "b"}}
+    validate_object(ok, "1.33")
+    for bad in ({**ok, "colour": "blue"}, {**ok, "data": {"a": 1}}):
+        with pytest.raises(jsonschema.ValidationError):
+            validate_object(bad, "1.33")
