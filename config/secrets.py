@@ -101,6 +101,11 @@ def secret_refs(cfg: Platform) -> list[tuple[str, SecretRef]]:
         for i, a in enumerate(cfg.kagent.agents)
         for k, ref in sorted(a.secret_env.items())
     ]
+    refs += [
+        (f"{ROOT}.tenants[{i}].allow.gateway_token", t.allow.gateway_token)
+        for i, t in enumerate(cfg.tenants)
+        if t.allow.gateway_token
+    ]
     alerts = cfg.observability.alerts
     if alerts.slack:
         refs.append((f"{ROOT}.observability.alerts.slack.webhook", alerts.slack.webhook))

@@ -19,6 +19,7 @@ from config.base import (
     label_value_problem,
     quantity,
 )
+from config.secrets import SecretRef
 
 if TYPE_CHECKING:
     from config.platform import Platform
@@ -78,6 +79,11 @@ class TenantAllowance(Strict):
         description="Platform models (platform.models[].name) the tenant's agents may call through the gateway",
     )
     max_agents: int = Field(default=10, ge=0, le=1000, description="Agents a tenant stack may declare")
+    gateway_token: SecretRef | None = Field(
+        default=None,
+        description="Self-service tenants behind a JWT gateway: the team's token (from the identity "
+        "provider), kept in Secrets Manager by this stack; the tenant stack syncs it for its model configs",
+    )
 
 
 class Tenant(Strict):
@@ -182,6 +188,22 @@ def check_namespaces(cfg: Platform) -> list[Problem]:
                         f"no platform model '{m}' (models: {', '.join(sorted(models)) or 'none'})",
                     )
                 )
+        if t.self_service and t.allow.models and cfg.gateway.jwt is not None and t.allow.gateway_token is None:
+            out.append(
+                Problem(
+                    f"{ROOT}.tenants[{i}].allow.gateway_token",
+                    "the gateway requires JWTs (gateway.jwt): "
+                    "give the team's token as a credential "
+                    "reference, or its agents cannot call models",
+                )
+            )
+        if t.allow.gateway_token is not None and not t.self_service:
+            out.append(
+                Problem(
+                    f"{ROOT}.tenants[{i}].allow.gateway_token",
+                    "only read for self-service tenants: agents in this stack carry api_key",
+                )
+            )
         if t.self_service and t.pod_security == "privileged":
             out.append(Problem(f"{ROOT}.tenants[{i}].pod_security", "a self-service tenant cannot be privileged"))
         if len(t.namespace) > 63:

@@ -67,6 +67,15 @@ class TenantStack(Strict):
 # --- what the platform publishes ----------------------------------------------------------------------------------
 
 
+class GatewayTokenFacts(Strict):
+    aws_secret_name: str
+    key: str
+
+
+#: the Secret a tenant stack syncs its gateway token into; its model configs present it as their API key
+GATEWAY_TOKEN_SECRET = "gateway-token"
+
+
 class TenantFacts(Strict):
     namespace: str
     self_service: bool
@@ -74,6 +83,7 @@ class TenantFacts(Strict):
     allow: TenantAllowance
     data_ports: list[int] = Field(default_factory=list)
     vpc_service_ports: list[int] = Field(default_factory=list)
+    gateway_token: GatewayTokenFacts | None = None
 
 
 class GatewayFacts(Strict):
@@ -298,6 +308,16 @@ def check_against(cfg: TenantStack, facts: PlatformFacts) -> list[Problem]:
             out.append(Problem(f"{r}.models[{i}]", f"the platform stack serves no model '{m}'"))
     if (cfg.models or cfg.model_configs) and facts.gateway is None:
         out.append(Problem(f"{r}.models", "the platform's gateway is disabled: no model can be reached"))
+    jwt = facts.gateway is not None and facts.gateway.jwt
+    if jwt and cfg.model_configs and mine.gateway_token is None:
+        out.append(
+            Problem(
+                f"{r}.model_configs",
+                f"the platform's gateway requires JWTs and tenant '{cfg.name}' has "
+                "no gateway token: ask the platform team to set its "
+                "tenants[].allow.gateway_token",
+            )
+        )
     for store in ("redis", "milvus"):
         if getattr(cfg.uses, store):
             if not getattr(mine.allow, store):
@@ -325,7 +345,7 @@ def check_against(cfg: TenantStack, facts: PlatformFacts) -> list[Problem]:
         milvus=facts.milvus is not None,
         prometheus=facts.prometheus,
         gateway=False,
-        gateway_jwt=facts.gateway is not None and facts.gateway.jwt,
+        gateway_jwt=False,  # behind a JWT gateway the stack injects the platform's token as api_key
         runtime_image=facts.runtime_image is not None,
         memory=False,
         namespaces=frozenset({cfg.namespace}),

@@ -121,6 +121,16 @@ def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
             Credential(ref, (), (), f"Langfuse project {what} key")
             for what, ref in zip(("public", "secret"), langfuse_refs(cfg), strict=False)
         ]
+    out += [
+        Credential(
+            t.allow.gateway_token,
+            (),
+            (f"tenant {t.name}'s model configs (its own stack syncs it)",),
+            f"gateway token of tenant {t.name}",
+        )
+        for t in cfg.tenants
+        if t.allow.gateway_token is not None and t.self_service
+    ]
     if data.milvus.enabled:
         out.append(Credential(MILVUS_ROOT, (), (), "Milvus root password (set once by the kb-init job)"))
     return out
@@ -220,6 +230,12 @@ def tenancy_facts(cfg: Platform, shared: Shared, store: SecretsStore, image: Any
                 },
                 "data_ports": data[t.namespace],
                 "vpc_service_ports": vpc.get(t.namespace, []),
+                "gateway_token": {
+                    "aws_secret_name": aws_name(t.allow.gateway_token, store.prefix),
+                    "key": t.allow.gateway_token.key,
+                }
+                if t.allow.gateway_token is not None and t.self_service
+                else None,
             }
             for t in cfg.tenants
         },

@@ -11,10 +11,12 @@ from components.agents import kagent_v0_10
 from components.agents.agents import Agents
 from components.data import milvus as milvus_data
 from components.data import redis as redis_data
+from components.secrets.credentials import external_secret
 from components.tenancy.tenants import TenantNamespace
 from config.agents import KagentConfig
+from config.secrets import SecretRef
 from config.tenancy import Tenant, TenantAllowance
-from config.tenant_stack import PlatformFacts, TenantStack
+from config.tenant_stack import GATEWAY_TOKEN_SECRET, PlatformFacts, TenantStack
 from kit.shared import Shared
 
 #: EKS access policy every tenant principal gets, scoped to the tenant's namespace: read, never Secrets. Writes come
@@ -104,10 +106,21 @@ class TenantResources(pulumi.ComponentResource):
                 access_scope={"type": "namespace", "namespaces": [ns]},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
             )
+        model_configs = list(cfg.model_configs)
+        token = facts.tenants[cfg.name].gateway_token
+        if facts.gateway is not None and facts.gateway.jwt and token is not None:
+            scope.apply(
+                external_secret(GATEWAY_TOKEN_SECRET, ns, facts.secrets_refresh, {token.key: token.aws_secret_name}),
+                name="gateway-token",
+            )
+            ref = SecretRef(name=GATEWAY_TOKEN_SECRET, key=token.key)
+            model_configs = [
+                mc.model_copy(update={"api_key": ref}) if mc.platform_model else mc for mc in model_configs
+            ]
         if cfg.agents or cfg.model_configs or cfg.mcp_servers:
             kagent = KagentConfig(
                 line=facts.kagent_line or "0.10",
-                model_configs=list(cfg.model_configs),
+                model_configs=model_configs,
                 mcp_servers=list(cfg.mcp_servers),
                 agents=[a.model_copy(update={"namespace": ns}) for a in cfg.agents],
             )

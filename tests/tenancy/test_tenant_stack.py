@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 
 import pytest
 import yaml
@@ -275,3 +276,63 @@ def test_static_rules_need_no_platform(tmp_path):
         load_tenant_stack("tenant-demo", tmp_path)
     paths = {p.path for p in exc.value.problems}
     assert {"tenant.agents[0].namespace", "tenant.model_configs[0].platform_model", "tenant.agents[1].expose"} <= paths
+
+
+# --- behind a JWT gateway (prod) ------------------------------------------------------------------------------------
+
+
+def _prod_with_payments(token=True):
+    from tests.conftest import stack_raw
+
+    raw = stack_raw("prod")
+    allow = {"models": ["llama-8b"], "max_agents": 3}
+    if token:
+        allow["gateway_token"] = {"name": "payments-gateway-token", "key": "token"}
+    raw["tenants"].append(
+        {
+            "name": "payments",
+            "self_service": True,
+            "allow": allow,
+            "quota": {"requests_cpu": "4", "requests_memory": "8Gi", "limits_cpu": "8", "limits_memory": "16Gi"},
+        }
+    )
+    return raw
+
+
+def test_a_jwt_gateway_needs_a_token_for_self_service_tenants():
+    from config import parse_platform
+
+    with pytest.raises(ConfigError) as exc:
+        parse_platform(_prod_with_payments(token=False))
+    assert any(p.path == "platform.tenants[2].allow.gateway_token" for p in exc.value.problems)
+
+
+def test_tenant_model_configs_present_the_platforms_token_to_a_jwt_gateway(tmp_path):
+    from tests.conftest import build_stack
+
+    outputs = build_stack(_prod_with_payments(), stack="prod").outputs
+    facts = json.loads(outputs["tenancy"])
+    assert facts["gateway"]["jwt"] is True
+    assert facts["tenants"]["payments"]["gateway_token"] == {
+        "aws_secret_name": "agentic/agentic-prod/payments-gateway-token",
+        "key": "token",
+    }
+    raw = _tenant_raw()
+    raw.update(name="payments", platform_stack="organization/agentic-platform/prod", uses={})
+    raw["agents"] = raw["agents"][:1]  # the declarative helpdesk (no session memory: payments may not use Redis)
+    (tmp_path / "Pulumi.tenant-payments.yaml").write_text(yaml.safe_dump({"config": {"agentic-platform:tenant": raw}}))
+    for f in ("__main__.py", "Pulumi.yaml"):  # the program runs from its project directory
+        shutil.copy(PROJECT_ROOT / f, tmp_path / f)
+    plan = synthesize_tenant("tenant-payments", tmp_path.resolve(), outputs=outputs)
+    [mc] = objects(plan, "ModelConfig")
+    assert (mc["spec"]["apiKeySecret"], mc["spec"]["apiKeySecretKey"]) == ("gateway-token", "token")
+    [es] = objects(plan, "ExternalSecret")
+    assert es["metadata"]["name"] == "gateway-token"
+    assert es["spec"]["data"] == [
+        {"secretKey": "token", "remoteRef": {"key": "agentic/agentic-prod/payments-gateway-token"}}
+    ]
+    assert not plan.mandatory_violations and not plan.rejected
+    facts["tenants"]["payments"]["gateway_token"] = None  # a platform that has not given the token
+    with pytest.raises(ConfigError) as exc:
+        synthesize_tenant("tenant-payments", tmp_path.resolve(), outputs={**outputs, "tenancy": json.dumps(facts)})
+    assert "no gateway token" in {p.path: p.message for p in exc.value.problems}["tenant.model_configs"]
