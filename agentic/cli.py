@@ -402,3 +402,9 @@ def preflight(stack: str = STACK, cwd: Path = CWD) -> None:
 
 if __name__ == "__main__":
     app()
+
+
+from agentic.cluster.commands import cluster_app, verify  # noqa: E402 - registered after the helpers they use
+
+app.command()(verify)
+app.add_typer(cluster_app, name="cluster")

@@ -87,6 +87,26 @@ GPU_INSTANCES: dict[str, InstanceType] = {
     ]
 }
 
+
+@dataclass(frozen=True)
+class NodeShape:
+    """A CPU instance type's size (EC2 instance type specifications), for simulated nodes in the control-plane tests."""
+
+    name: str
+    vcpus: int
+    memory_gib: int
+
+
+#: The system node group's and the CPU pool's instance types (vCPU, GiB), from the EC2 instance type pages.
+NODE_SHAPES: dict[str, NodeShape] = {
+    s.name: s
+    for fam in ("m7i", "m6i", "c7i", "r7i")
+    for s in [
+        NodeShape(f"{fam}.{size}", cpu, mem * {"m": 4, "c": 2, "r": 8}[fam[0]])
+        for size, cpu, mem in [("large", 2, 2), ("xlarge", 4, 4), ("2xlarge", 8, 8), ("4xlarge", 16, 16)]
+    ]
+}
+
 GPU_FAMILIES: tuple[str, ...] = tuple(sorted({t.family for t in GPU_INSTANCES.values()}))
 
 

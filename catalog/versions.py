@@ -36,6 +36,14 @@ EKS_STANDARD_SUPPORT_END: dict[str, dt.date] = {
 KUBERNETES_VERSIONS: tuple[str, ...] = tuple(EKS_STANDARD_SUPPORT_END)
 DEFAULT_KUBERNETES_VERSION = "1.35"
 
+# --- Test infrastructure: the control plane the suite applies plans to (controlplane/go.mod builds it) ----------
+#: k8s.io/kubernetes (Go module proxy); its staging modules (k8s.io/api, apiserver, ...) are replaced by their
+#: published v0.<minor>.<patch> releases in controlplane/go.mod. Same minor as DEFAULT_KUBERNETES_VERSION.
+CONTROL_PLANE_KUBERNETES = "v1.35.4"
+#: go.etcd.io/etcd/server/v3, the version k8s.io/kubernetes v1.35.4's module graph selects (Debian 12's etcd-server is
+#: 3.4.23, older than the 3.5+ Kubernetes 1.35 supports).
+CONTROL_PLANE_ETCD = "v3.6.5"
+
 # --- Helm charts -------------------------------------------------------------------------------------------------
 KARPENTER_CRD = Chart("karpenter-crd", "1.14.1", "oci://public.ecr.aws/karpenter")
 KARPENTER = Chart("karpenter", "1.14.1", "oci://public.ecr.aws/karpenter")

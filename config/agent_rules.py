@@ -207,6 +207,11 @@ def check_agents(
             for f in ("image", "llm_model", "env", "secret_env", "session_memory", "knowledge_base"):
                 if f in a.model_fields_set and getattr(a, f):
                     out.append(Problem(f"{p}.{f}", "is a BYO option: kagent runs Declarative agents itself"))
+            for f in ("kubernetes_tools", "kubernetes_secrets_list"):
+                if f in a.model_fields_set:
+                    out.append(
+                        Problem(f"{p}.{f}", "is a BYO option: a Declarative agent's tools come from its MCP servers")
+                    )
             if a.memory_model_config is not None:
                 if a.memory_model_config not in mcs:
                     out.append(
@@ -233,6 +238,18 @@ def check_agents(
                             "(set llm_model for the platform model it calls)",
                         )
                     )
+            if a.image is not None:
+                for f in ("kubernetes_tools", "kubernetes_secrets_list"):
+                    if f in a.model_fields_set:
+                        out.append(
+                            Problem(
+                                f"{p}.{f}",
+                                "applies to the platform's agent-runtime image only: give your own image its RBAC "
+                                "in your own manifests",
+                            )
+                        )
+            if a.kubernetes_secrets_list and not a.kubernetes_tools:
+                out.append(Problem(f"{p}.kubernetes_secrets_list", "needs kubernetes_tools: true"))
             for f in ("tools", "skills"):
                 if getattr(a, f):
                     out.append(

@@ -106,6 +106,16 @@ class Agent(Strict):
     secret_env: dict[str, SecretRef] = Field(default_factory=dict, description="BYO: environment from credentials")
     session_memory: bool = Field(default=False, description="BYO: Redis session memory (redis-connection)")
     knowledge_base: bool = Field(default=False, description="BYO: the Milvus knowledge base (milvus-connection)")
+    kubernetes_tools: bool = Field(
+        default=True,
+        description="BYO on the platform image: a Role for its Kubernetes tools in its own namespace (seed 003 §4.4: "
+        "read pods, logs, events, services, configmaps, deployments; update/patch deployments and their scale)",
+    )
+    kubernetes_secrets_list: bool = Field(
+        default=False,
+        description="BYO: also 'list' Secrets (seed 003 §4.4). A list returns every Secret's data, not only names, "
+        "so it is off unless set",
+    )
     replicas: int | None = Field(default=None, ge=0, le=1000, description="Fixed replicas (not with scaling)")
     scaling: AgentScaling | None = None
     cpu: Quantity = "500m"

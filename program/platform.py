@@ -185,7 +185,14 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
         bucket = None
         if any(m.weights_s3_prefix for m in cfg.models):
             bucket = ModelsBucket(f"{prefix}-models-bucket", list(cfg.models), shared).bucket_name
-        servers = ModelServers(f"{prefix}-models", list(cfg.models), shared, bucket=bucket, after=(karpenter.release,))
+        servers = ModelServers(
+            f"{prefix}-models",
+            list(cfg.models),
+            shared,
+            bucket=bucket,
+            after=(karpenter.release,),
+            kubernetes_version=cfg.cluster.kubernetes_version,
+        )
         if gateway is not None:
             ModelRoutes(f"{prefix}-routes", list(cfg.models), cfg.gateway, gateway.gateway, shared, after=(servers,))
         if needs_keda(cfg):

@@ -169,3 +169,22 @@ def without_prometheus(raw: dict[str, Any]) -> dict[str, Any]:
         if (a.get("scaling") or {}).get("kind") == "keda-sessions":
             a["scaling"] = {"kind": "hpa", "min_replicas": 1, "max_replicas": a["scaling"].get("max_replicas", 3)}
     return raw
+
+
+# --- the control plane's figures (tests/cluster) printed at the end of the run ------------------------------------
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller (or a run without xdist): drop stale figures
+        import shutil
+
+        shutil.rmtree(PROJECT_ROOT / "out" / "verify", ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    folder = PROJECT_ROOT / "out" / "verify"
+    lines = [line for p in sorted(folder.glob("*.txt")) for line in p.read_text().splitlines()]
+    if lines:
+        terminalreporter.section("plans on the real control plane (agentic verify)")
+        for line in lines:
+            terminalreporter.write_line(line)

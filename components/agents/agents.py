@@ -79,6 +79,47 @@ def people_rbac(namespace: str) -> list[dict[str, Any]]:
     return out
 
 
+#: Seed 003 §4.4: the kube-agent's namespace-scoped Role (its Kubernetes tools), without the Secrets rule.
+KUBE_TOOLS_RULES: list[dict[str, Any]] = [
+    {"apiGroups": [""], "resources": ["pods", "pods/log", "pods/status"], "verbs": ["get", "list", "watch"]},
+    {
+        "apiGroups": ["apps"],
+        "resources": ["deployments", "statefulsets", "replicasets"],
+        "verbs": ["get", "list", "watch", "update", "patch"],
+    },
+    {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "update", "patch"]},
+    {"apiGroups": [""], "resources": ["services", "configmaps", "events"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["get", "list", "watch"]},
+]
+
+
+def kube_tools_rbac(a: Agent, namespace: str) -> list[dict[str, Any]]:
+    """The Role and RoleBinding a BYO agent on the platform image needs for its Kubernetes tools, which act on its
+    own namespace (KUBE_AGENT_NAMESPACE from the Downward API)."""
+    if a.type != "BYO" or a.image is not None or not a.kubernetes_tools:
+        return []
+    rules = list(KUBE_TOOLS_RULES)
+    if a.kubernetes_secrets_list:
+        rules.append({"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]})
+    name = f"agent-{a.name}-kube-tools"
+    labels = {AGENT_NAME_LABEL: a.name}
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": metadata(name, namespace, labels),
+            "rules": rules,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": metadata(name, namespace, labels),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": service_account(a), "namespace": namespace}],
+        },
+    ]
+
+
 def agent_route(a: Agent, namespace: str, gateway: str, gateway_ns: str) -> dict[str, Any]:
     """``/agents/<name>`` on the gateway -> the agent's Service on 8080 (the prefix stripped). The route lives in the
     gateway namespace (where the Gateway admits routes, and its JWT policy applies)."""
@@ -208,6 +249,7 @@ class Agents(pulumi.ComponentResource):
                 "metadata": metadata(service_account(a), ns, {AGENT_NAME_LABEL: a.name}),
             }
             by_ns[ns].insert(0, sa)
+            by_ns[ns].extend(kube_tools_rbac(a, ns))
             policy = agent_policy(a, mcs, shared.region)
             if policy is not None:
                 pod_identity_role(

