@@ -76,3 +76,14 @@ def test_no_image_when_build_is_off():
     raw["kagent"]["mcp_servers"][0].pop("namespaces")
     run = build_stack(raw)
     assert run.of_type("docker-build:index:Image") == []
+
+
+def test_no_extra_of_the_default_install_pulls_torch():
+    """`make` installs the runtime with its test, lite and local-embeddings extras; none may need torch (a CPU build
+    is not available, and the CUDA one is gigabytes): local embeddings run on ONNX Runtime."""
+    import tomllib
+
+    project = tomllib.loads((RUNTIME / "pyproject.toml").read_text())["project"]
+    for extra in ("test", "lite", "local-embeddings"):
+        deps = project["optional-dependencies"][extra]
+        assert not any(d.startswith(("torch", "sentence-transformers", "transformers")) for d in deps), extra

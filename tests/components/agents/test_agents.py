@@ -515,3 +515,44 @@ def test_plan_lists_agents_with_approval_scaling_identity_and_route(plans):
     dev = {r["agent"]: r for r in agent_rows(plans("dev"))}
     assert dev["kube-agent"]["scaling"] == "KEDA" and dev["research-report"]["tools"][0] == "agent:research-agent"
     assert agent_lines(plans("dev"))[0] == "## Agents (kagent.dev/v1alpha2)"
+
+
+def test_byo_agents_on_the_platform_image_get_seed_003s_role_without_secrets(plans):
+    """Seed 003 §4.4: read pods, logs, events, services, configmaps, deployments; update/patch deployments and their
+    scale, in the agent's own namespace. 'list' on Secrets returns their data, so it is not granted by default."""
+    objs = [r.inputs for r in plans("dev").run.kubernetes_objects()]
+    role = next(o for o in objs if o["kind"] == "Role" and o["metadata"]["name"] == "agent-kube-agent-kube-tools")
+    binding = next(
+        o for o in objs if o["kind"] == "RoleBinding" and o["metadata"]["name"] == "agent-kube-agent-kube-tools"
+    )
+    assert role["metadata"]["namespace"] == "ai-agents"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "agent-kube-agent", "namespace": "ai-agents"}]
+    assert not any("secrets" in r["resources"] for r in role["rules"])
+    assert {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "update", "patch"]} in role[
+        "rules"
+    ]
+
+
+def test_kubernetes_tools_options_are_byo_options():
+    raw = stack_raw("dev")
+    agent = next(a for a in raw["kagent"]["agents"] if a["name"] == "k8s-assistant")
+    agent["kubernetes_tools"] = True
+    byo = next(a for a in raw["kagent"]["agents"] if a["name"] == "kube-agent")
+    byo["kubernetes_tools"] = False
+    byo["kubernetes_secrets_list"] = True
+    found = problems(raw)
+    assert (
+        "a Declarative agent's tools come from its MCP servers" in found["platform.kagent.agents[0].kubernetes_tools"]
+    )
+    i = raw["kagent"]["agents"].index(byo)
+    assert found[f"platform.kagent.agents[{i}].kubernetes_secrets_list"] == "needs kubernetes_tools: true"
+
+
+def test_kubernetes_secrets_list_is_granted_only_when_asked():
+    from components.agents.agents import kube_tools_rbac
+    from config.agents import Agent
+
+    agent = Agent.model_validate({"name": "kube-agent", "type": "BYO", "kubernetes_secrets_list": True})
+    role = kube_tools_rbac(agent, "ai-agents")[0]
+    assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]} in role["rules"]
+    assert kube_tools_rbac(Agent.model_validate({"name": "x", "type": "BYO", "kubernetes_tools": False}), "n") == []
