@@ -175,7 +175,11 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     if cfg.gateway.enabled:
         crds = GatewayApiCrds(f"{prefix}-gateway-api", shared)
         lbc = LoadBalancerController(f"{prefix}-lb-controller", network.vpc_id, shared)
-        gateway = Gateway(f"{prefix}-gateway", cfg.gateway, crds, lbc.release, shared)
+        # Flagger writes a rolled-out model's HTTPRoute into the inference namespace: the listeners must admit it
+        route_namespaces = [shared.namespaces["gateway"]]
+        if any(m.rollout for m in cfg.models):
+            route_namespaces.append(shared.namespaces["inference"])
+        gateway = Gateway(f"{prefix}-gateway", cfg.gateway, crds, lbc.release, shared, route_namespaces)
     else:
         notes.add("Gateway disabled (gateway.enabled: false): nothing reaches the models from outside the cluster.")
 

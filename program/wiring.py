@@ -15,6 +15,7 @@ from components.observability.monitoring import GRAFANA_ADMIN
 from components.secrets.credentials import Credential
 from components.secrets.operator import SecretsStore
 from components.tenancy.namespaces import DATA_PORTS
+from components.traffic.kgateway import in_cluster_host
 from config import Platform
 from config.agents import database_mode, runtime_auth_env
 from config.secrets import SecretRef, aws_name
@@ -139,9 +140,7 @@ def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
 def agent_context(cfg: Platform, shared: Shared, image: Any = None) -> kagent_v0_10.Context:
     """What the kagent translator needs from the rest of the platform."""
     obs = shared.namespaces.get("observability")
-    gateway = (
-        f"http://{cfg.gateway.name}.{shared.namespaces['gateway']}.svc.cluster.local" if cfg.gateway.enabled else None
-    )
+    gateway = f"http://{in_cluster_host(cfg.gateway, shared.namespaces['gateway'])}" if cfg.gateway.enabled else None
     return kagent_v0_10.Context(
         agents_namespace=shared.namespaces["agents"],
         gateway_url=gateway,

@@ -13,6 +13,7 @@ from catalog import versions
 from components.observability.monitoring import prometheus_url
 from components.serving.models import ENGINE_PORTS
 from components.tenancy.namespaces import GovernedNamespace, system_namespace
+from components.traffic.kgateway import served_hostnames
 from config.serving import GatewayConfig, Model
 from kit.helm import HelmValues, release
 from kit.labels import SYSTEM_LABELS, SYSTEM_TOLERATION, metadata
@@ -96,7 +97,7 @@ def canary(m: Model, g: GatewayConfig, namespace: str, gateway_ns: str) -> dict[
         "match": [{"headers": {g.model_header: {"exact": m.header_value}}}],
     }
     if g.hostnames:
-        service["hosts"] = list(g.hostnames)
+        service["hosts"] = served_hostnames(g, gateway_ns)
     spec: dict[str, Any] = {
         "provider": "gatewayapi:v1",
         "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": m.name},

@@ -11,7 +11,7 @@ import pulumi
 
 from catalog import versions
 from components.serving.models import ENGINE_PORTS
-from components.traffic.kgateway import token_bucket
+from components.traffic.kgateway import served_hostnames, token_bucket
 from config.serving import GatewayConfig, Model
 from kit.labels import metadata
 from kit.shared import Shared
@@ -37,7 +37,7 @@ def model_route(m: Model, g: GatewayConfig, gateway_ns: str, inference_ns: str) 
         ],
     }
     if g.hostnames:
-        spec["hostnames"] = list(g.hostnames)
+        spec["hostnames"] = served_hostnames(g, gateway_ns)
     return {
         "apiVersion": versions.GATEWAY_API,
         "kind": "HTTPRoute",
@@ -97,7 +97,7 @@ def unknown_model_objects(g: GatewayConfig, gateway_ns: str) -> list[dict[str, A
         ],
     }
     if g.hostnames:
-        route["hostnames"] = list(g.hostnames)
+        route["hostnames"] = served_hostnames(g, gateway_ns)
     return [
         {
             "apiVersion": versions.KGATEWAY_API,

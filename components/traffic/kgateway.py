@@ -70,23 +70,43 @@ def service_annotations(g: GatewayConfig) -> dict[str, str]:
     return ann
 
 
-def listeners(g: GatewayConfig, route_namespaces: list[str]) -> list[dict[str, Any]]:
-    """HTTP (and HTTPS when the gateway terminates TLS); routes attach from the gateway namespace and the inference
-    namespace (where Flagger writes the routes of the models it rolls out), nowhere else."""
-    hostname = {"hostname": g.hostnames[0]} if len(g.hostnames) == 1 else {}
+def in_cluster_host(g: GatewayConfig, namespace: str) -> str:
+    """The name in-cluster clients (model configs, BYO agents, tenants) call the gateway by: its proxy Service."""
+    return f"{g.name}.{namespace}.svc.cluster.local"
+
+
+def served_hostnames(g: GatewayConfig, namespace: str) -> list[str]:
+    """Hosts the listeners and routes serve: the configured hostnames plus the in-cluster Service name (empty: any
+    host). Without the latter, in-cluster clients' Host header would match no listener."""
+    return [*g.hostnames, in_cluster_host(g, namespace)] if g.hostnames else []
+
+
+def listeners(g: GatewayConfig, namespace: str, route_namespaces: list[str]) -> list[dict[str, Any]]:
+    """HTTP for every served host (HTTPS for the configured hostnames when the gateway terminates TLS; in-cluster
+    traffic stays on HTTP inside the mesh of NetworkPolicies); routes attach from ``route_namespaces`` only: the
+    gateway namespace and, when a model is rolled out by Flagger, the inference namespace where Flagger writes its
+    route."""
     same = {"namespaces": {"from": "Selector", "selector": namespaces_in(route_namespaces)}}
-    out = [{"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": same, **hostname}]
+    hosts: list[str | None] = list(served_hostnames(g, namespace)) or [None]
+    out = []
+    for i, host in enumerate(hosts):
+        suffix = "" if len(hosts) == 1 else f"-{i}"
+        hostname = {"hostname": host} if host else {}
+        out.append({"name": f"http{suffix}", "port": 80, "protocol": "HTTP", "allowedRoutes": same, **hostname})
     if g.tls == "gateway":
-        out.append(
-            {
-                "name": "https",
-                "port": 443,
-                "protocol": "HTTPS",
-                "allowedRoutes": same,
-                **hostname,
-                "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": str(g.tls_secret)}]},
-            }
-        )
+        for i, host in enumerate(list(g.hostnames) or [None]):
+            suffix = "" if len(g.hostnames) <= 1 else f"-{i}"
+            hostname = {"hostname": host} if host else {}
+            out.append(
+                {
+                    "name": f"https{suffix}",
+                    "port": 443,
+                    "protocol": "HTTPS",
+                    "allowedRoutes": same,
+                    **hostname,
+                    "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": str(g.tls_secret)}]},
+                }
+            )
     return out
 
 
@@ -126,7 +146,7 @@ def gateway_objects(
                 "infrastructure": {
                     "parametersRef": {"group": "gateway.kgateway.dev", "kind": "GatewayParameters", "name": g.name}
                 },
-                "listeners": listeners(g, route_namespaces or [namespace]),
+                "listeners": listeners(g, namespace, route_namespaces or [namespace]),
             },
         },
     ]
@@ -192,7 +212,13 @@ def token_bucket(limit: RateLimit) -> dict[str, Any]:
 
 class Gateway(pulumi.ComponentResource):
     def __init__(
-        self, name: str, cfg: GatewayConfig, crds: pulumi.Resource, lb_controller: pulumi.Resource, shared: Shared
+        self,
+        name: str,
+        cfg: GatewayConfig,
+        crds: pulumi.Resource,
+        lb_controller: pulumi.Resource,
+        shared: Shared,
+        route_namespaces: list[str] | None = None,
     ):
         super().__init__("agentic:k8s:Gateway", name, None, shared.k8s_opts())
         namespace = shared.namespaces["gateway"]
@@ -216,7 +242,7 @@ class Gateway(pulumi.ComponentResource):
         # The gateway Service (the NLB) goes before the load balancer controller on destroy: it depends on it.
         self.objects = {
             f"{obj['kind']}/{obj['metadata']['name']}": scope.apply(obj, depends_on=[self.controller, lb_controller])
-            for obj in gateway_objects(cfg, namespace)
+            for obj in gateway_objects(cfg, namespace, route_namespaces)
         }
         self.gateway = self.objects[f"Gateway/{cfg.name}"]
         if shared.monitoring_crds is not None:
