@@ -135,36 +135,29 @@ def resolve(objs: list[dict[str, Any]], url: str, headers: dict[str, str], path:
     return f"no HTTPRoute attached to {gw_ns}/{gw_name} serves {host}{full_path} with {headers}"
 
 
+def _find(objs: list[dict[str, Any]], kind: str, name: str, namespace: str) -> dict[str, Any] | None:
+    return next(
+        (
+            o
+            for o in objs
+            if o["kind"] == kind and o["metadata"]["name"] == name and o["metadata"].get("namespace") == namespace
+        ),
+        None,
+    )
+
+
 def _backend(objs: list[dict[str, Any]], rule: dict[str, Any], route_ns: str) -> str:
     for ref in rule.get("backendRefs", []):
         ns = ref.get("namespace", route_ns)
         if "flagger" in ref:  # Flagger's primary/canary Services run the target Deployment's pods
-            dep = next(
-                (
-                    o
-                    for o in objs
-                    if o["kind"] == "Deployment"
-                    and o["metadata"]["name"] == ref["name"]
-                    and o["metadata"].get("namespace") == ns
-                ),
-                None,
-            )
+            dep = _find(objs, "Deployment", ref["name"], ns)
             if dep is None:
                 return f"Flagger's target Deployment {ns}/{ref['name']} is not rendered"
             ports = [p for c in dep["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])]
             if not any(ref["flagger"] in (p.get("name"), p.get("containerPort")) for p in ports):
                 return f"Flagger's Services target port {ref['flagger']}, which no container of {ref['name']} serves"
             continue
-        svc = next(
-            (
-                o
-                for o in objs
-                if o["kind"] == "Service"
-                and o["metadata"]["name"] == ref["name"]
-                and o["metadata"].get("namespace") == ns
-            ),
-            None,
-        )
+        svc = _find(objs, "Service", ref["name"], ns)
         if svc is None:
             return f"backend Service {ns}/{ref['name']} is not rendered"
         if ns != route_ns and not any(
