@@ -146,3 +146,15 @@ def test_openapi_schemathesis_no_server_errors(llm_server, make_settings):
 
     asyncio.run(app.state.runtime.aclose())
     assert failures == []
+
+
+@pytest.mark.parametrize("depth", [65, 100_000])
+async def test_a2a_deeply_nested_json_is_a_client_error(make_client, depth):
+    """Nesting the parsers would recurse through (a RecursionError inside the A2A SDK was a 500) answers 400."""
+    client = make_client()
+    body = (
+        '{"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": ' + '{"a": ' * depth + "1" + "}" * depth + "}"
+    )
+    r = await client.post("/", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == -32600 and "nested deeper than 64" in r.json()["error"]["message"]

@@ -267,6 +267,27 @@ def _strings(value: Any) -> Any:
             yield from _strings(v)
 
 
+#: Deepest JSON nesting an A2A request may have (A2A messages nest a few levels; the parsers recurse per level).
+MAX_JSON_DEPTH = 64
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON document, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def _rpc_error(status: int, code: int, message: str, rpc_id: Any = None) -> JSONResponse:
+    return JSONResponse(
+        {"jsonrpc": "2.0", "id": rpc_id, "error": {"code": code, "message": message}}, status_code=status
+    )
+
+
 class A2AInputGuard:
     """Refuses an A2A JSON-RPC request whose text is not valid Unicode (a lone surrogate) with a JSON-RPC error,
     before the A2A SDK stores it in a task it could then not serialize."""
@@ -291,6 +312,18 @@ class A2AInputGuard:
             doc = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             doc = None
+        except RecursionError:  # nested deeper than the parser can follow: a client error, never a 500
+            log.info("a2a request refused: JSON nested too deeply", bytes=len(body))
+            await _rpc_error(400, -32600, f"Invalid Request: JSON nested deeper than {MAX_JSON_DEPTH} levels")(
+                scope, receive, send
+            )
+            return
+        if doc is not None and json_depth(doc) > MAX_JSON_DEPTH:
+            log.info("a2a request refused: JSON nested too deeply", bytes=len(body))
+            await _rpc_error(400, -32600, f"Invalid Request: JSON nested deeper than {MAX_JSON_DEPTH} levels")(
+                scope, receive, send
+            )
+            return
         if doc is not None and any(invalid_text(t) for t in _strings(doc)):
             rpc_id = doc.get("id") if isinstance(doc, dict) and isinstance(doc.get("id"), (str, int)) else None
             error = {
