@@ -87,26 +87,24 @@ def listeners(g: GatewayConfig, namespace: str, route_namespaces: list[str]) -> 
     gateway namespace and, when a model is rolled out by Flagger, the inference namespace where Flagger writes its
     route."""
     same = {"namespaces": {"from": "Selector", "selector": namespaces_in(route_namespaces)}}
-    hosts: list[str | None] = list(served_hostnames(g, namespace)) or [None]
-    out = []
-    for i, host in enumerate(hosts):
-        suffix = "" if len(hosts) == 1 else f"-{i}"
-        hostname = {"hostname": host} if host else {}
-        out.append({"name": f"http{suffix}", "port": 80, "protocol": "HTTP", "allowedRoutes": same, **hostname})
+
+    def per_host(protocol: str, port: int, hosts: list[str], extra: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": protocol.lower() + ("" if len(hosts) <= 1 else f"-{i}"),
+                "port": port,
+                "protocol": protocol,
+                "allowedRoutes": same,
+                **({"hostname": host} if host else {}),
+                **extra,
+            }
+            for i, host in enumerate(hosts or [""])
+        ]
+
+    out = per_host("HTTP", 80, served_hostnames(g, namespace), {})
     if g.tls == "gateway":
-        for i, host in enumerate(list(g.hostnames) or [None]):
-            suffix = "" if len(g.hostnames) <= 1 else f"-{i}"
-            hostname = {"hostname": host} if host else {}
-            out.append(
-                {
-                    "name": f"https{suffix}",
-                    "port": 443,
-                    "protocol": "HTTPS",
-                    "allowedRoutes": same,
-                    **hostname,
-                    "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": str(g.tls_secret)}]},
-                }
-            )
+        tls = {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": str(g.tls_secret)}]}
+        out += per_host("HTTPS", 443, list(g.hostnames), {"tls": tls})
     return out
 
 
