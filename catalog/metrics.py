@@ -3,7 +3,7 @@ pinned versions (tests check every rule and panel query against these and the ru
 
 from __future__ import annotations
 
-#: vLLM v0.28 (vllm/v1/metrics/loggers.py: the Prometheus logger's gauges, counters and histograms).
+#: vLLM v0.34.0 (vllm/v1/metrics/loggers.py: the Prometheus logger's gauges, counters and histograms).
 VLLM = {
     "vllm:num_requests_waiting",
     "vllm:num_requests_running",

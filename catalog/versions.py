@@ -120,8 +120,14 @@ KMCP_API = "kagent.dev/v1alpha1"  # kmcp MCPServer (kmcp v0.3.0, installed by ka
 
 # --- Images -----------------------------------------------------------------------------------------------------
 #: Default model server images per engine (platform.models[].engine); a variant may pin another tag.
-#: vLLM 0.28.0: the newest release verifiable here (released 2026-08-26, vllm-project/vllm commit 2cf0a69).
-VLLM_IMAGE = "vllm/vllm-openai:v0.28.0"
+#: vLLM 0.34.0: the newest release verifiable here (PyPI vllm 0.34.0, the release the vllm/vllm-openai tag is built
+#: from; its wheel's engine arguments and vllm/v1/metrics/loggers.py checked against VLLM_FLAGS and catalog.metrics).
+VLLM_IMAGE = "vllm/vllm-openai:v0.34.0"
+#: Known vLLM vulnerabilities: (id, first fixed release, what it does). A pinned or configured vLLM image older than
+#: the fix is refused with the id.
+VLLM_VULNERABILITIES: tuple[tuple[str, str, str], ...] = (
+    ("CVE-2026-105757", "0.30.0", "a structured-output request crashes the shared engine"),
+)
 #: Hugging Face TGI 3.3.6 (the last 3.3 patch with published images; seed 001 serves Mixtral with TGI on 8080).
 TGI_IMAGE = "ghcr.io/huggingface/text-generation-inference:3.3.6"
 AGENT_RUNTIME_BASE_IMAGE = "python:3.11-slim"

@@ -89,6 +89,15 @@ def check_observability(cfg: Platform) -> list[Problem]:
                         f"routes to '{target}' but alerts.{target} is not configured: configure it or remove it here",
                     )
                 )
+    if cfg.environment == "prod" and o.prometheus and o.alerts.slack is None and o.alerts.email is None:
+        out.append(
+            Problem(
+                f"{base}.alerts",
+                "prod raises alerts but routes them to no receiver (every alert would go to 'null'): configure "
+                "alerts.slack {channel, webhook: <credential>} or alerts.email {to, from, smarthost, username, "
+                "password: <credential>}",
+            )
+        )
     if o.thresholds.p95_latency_seconds >= o.thresholds.p99_latency_seconds:
         out.append(Problem(f"{base}.thresholds.p95_latency_seconds", "must be below p99_latency_seconds"))
     if not o.prometheus:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from catalog.instances import instances_of, max_gpus_per_node
-from catalog.versions import TGI_IMAGE, VLLM_IMAGE
+from catalog.versions import TGI_IMAGE, VLLM_IMAGE, VLLM_VULNERABILITIES
 from config.base import (
     ROOT,
     Cidr,
@@ -179,6 +180,26 @@ def check_gateway(cfg: Platform) -> list[Problem]:
     return out
 
 
+def vllm_vulnerabilities(image: str) -> list[str]:
+    """The known vulnerabilities of a vLLM image by its tag (``v0.28.0``, ``0.28.0``, ``v0.28.0-cu128``); an
+    unversioned tag (``latest``, a digest) cannot be checked and yields none."""
+    tag = image.rsplit("@", 1)[0].rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
+    m = re.match(r"^v?(\d+)\.(\d+)\.(\d+)", tag)
+    if not m:
+        return []
+    have = tuple(int(x) for x in m.groups())
+    return [
+        f"{cve} ({what}; fixed in {fixed})"
+        for cve, fixed, what in VLLM_VULNERABILITIES
+        if have < tuple(int(x) for x in fixed.split("."))
+    ]
+
+
+#: Hugging Face repositories that serve weights only to accounts that accepted the model's licence (an anonymous
+#: download answers 401/403): Meta Llama, Google Gemma, Mistral's instruct and large models.
+GATED_REPOS = ("meta-llama/", "google/gemma", "mistralai/")
+
+
 def check_models(cfg: Platform) -> list[Problem]:
     out = duplicates(cfg.models, "name", f"{ROOT}.models")
     pools = {p.name: p for p in cfg.gpu_pools}
@@ -197,6 +218,24 @@ def check_models(cfg: Platform) -> list[Problem]:
             )
         out += duplicates(m.variants, "name", f"{p}.variants")
         out += _check_engine_and_scaling(cfg, m, p)
+        for j, v in enumerate(m.variants):
+            found = vllm_vulnerabilities(v.image) if m.engine == "vllm" and v.image else []
+            if found:
+                out.append(
+                    Problem(
+                        f"{p}.variants[{j}].image",
+                        f"{v.image} is affected by {', '.join(found)}: use {VLLM_IMAGE} or newer",
+                    )
+                )
+        if m.hf_model.startswith(GATED_REPOS) and m.hf_token is None and not m.weights_s3_prefix:
+            out.append(
+                Problem(
+                    f"{p}.hf_token",
+                    f"{m.hf_model} is a gated Hugging Face model: its pods cannot download it anonymously. Set "
+                    "hf_token (a credential, e.g. {name: hf-token, key: token, source: external}) or "
+                    "weights_s3_prefix (weights copied into the models bucket)",
+                )
+            )
         if headers[m.header_value] > 1:
             out.append(Problem(f"{p}.route_header_value", f"'{m.header_value}' routes to more than one model"))
         pool = pools.get(m.pool)

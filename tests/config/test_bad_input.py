@@ -266,3 +266,50 @@ def test_cli_reports_all_of_it_as_exit_2(tmp_path):
     code, out = cli_validate(tmp_path, yaml.safe_dump({"config": {"agentic-platform:platform": raw}}))
     assert code == 2 and "platform.models[0].name" in out and "platform.cluster.name" in out
     assert json.dumps(raw)  # the raw config itself is fine data
+
+
+# --- day-one prerequisites (issue 20.5) -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_gated_model_needs_a_token_or_s3_weights(stack):
+    raw = stack_raw(stack)
+    i = next(i for i, m in enumerate(raw["models"]) if m["hf_model"].startswith("meta-llama/"))
+    raw["models"][i].pop("hf_token")
+    has(raw, f"platform.models[{i}].hf_token", "is a gated Hugging Face model")
+    raw["models"][i]["weights_s3_prefix"] = "llama/"
+    if raw["models"][i].get("engine", "vllm") == "vllm":
+        assert not any(p.startswith(f"platform.models[{i}].hf_token") for p in _problems_or_none(raw))
+
+
+def _problems_or_none(raw) -> list[str]:
+    try:
+        parse_platform(raw)
+    except ConfigError as exc:
+        return [str(p) for p in exc.value.problems]
+    return []
+
+
+def test_prod_alerts_need_a_real_receiver():
+    raw = stack_raw("prod")
+    raw["observability"].pop("alerts")
+    has(raw, "platform.observability.alerts", "routes them to no receiver")
+    raw = stack_raw("dev")
+    assert not any(p.startswith("platform.observability.alerts") for p in _problems_or_none(raw))
+
+
+def test_a_vllm_image_older_than_a_security_fix_is_refused():
+    raw = stack_raw("dev")
+    raw["models"][0]["variants"][0]["image"] = "vllm/vllm-openai:v0.28.0"
+    has(raw, "platform.models[0].variants[0].image", "CVE-2026-105757")
+    raw["models"][0]["variants"][0]["image"] = "vllm/vllm-openai:v0.30.0"
+    assert not any(".image" in p for p in _problems_or_none(raw))
+
+
+def test_the_pinned_vllm_has_no_known_vulnerability():
+    from catalog.versions import VLLM_IMAGE
+    from config.serving import vllm_vulnerabilities
+
+    assert vllm_vulnerabilities(VLLM_IMAGE) == []
+    assert vllm_vulnerabilities("registry.example.com:5000/vllm:0.29.9-cu128") != []
+    assert vllm_vulnerabilities("vllm/vllm-openai:latest") == []

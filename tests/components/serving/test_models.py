@@ -85,7 +85,7 @@ def test_vllm_pod_spec():
     shm = next(v for v in pod["spec"]["volumes"] if v["name"] == "dshm")
     assert shm["emptyDir"]["medium"] == "Memory"
     assert {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}} in c["env"]
-    assert dep["spec"]["replicas"] == 2 and c["image"] == "vllm/vllm-openai:v0.28.0"
+    assert dep["spec"]["replicas"] == 2 and c["image"] == "vllm/vllm-openai:v0.34.0"
     [svc] = by_kind(objs, "Service")
     assert svc["spec"]["trafficDistribution"] == "PreferSameZone" and svc["spec"]["ports"][0]["port"] == 8000
     [pdb] = by_kind(objs, "PodDisruptionBudget")
