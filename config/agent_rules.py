@@ -207,7 +207,7 @@ def check_agents(
             for f in ("image", "llm_model", "env", "secret_env", "session_memory", "knowledge_base"):
                 if f in a.model_fields_set and getattr(a, f):
                     out.append(Problem(f"{p}.{f}", "is a BYO option: kagent runs Declarative agents itself"))
-            for f in ("kubernetes_tools", "kubernetes_secrets_list"):
+            for f in ("kubernetes_tools", "kubernetes_secrets_list", "gitea"):
                 if f in a.model_fields_set:
                     out.append(
                         Problem(f"{p}.{f}", "is a BYO option: a Declarative agent's tools come from its MCP servers")
@@ -239,7 +239,7 @@ def check_agents(
                         )
                     )
             if a.image is not None:
-                for f in ("kubernetes_tools", "kubernetes_secrets_list"):
+                for f in ("kubernetes_tools", "kubernetes_secrets_list", "gitea"):
                     if f in a.model_fields_set:
                         out.append(
                             Problem(

@@ -84,6 +84,13 @@ class AgentScaling(Strict):
     list_length: int = Field(default=5, ge=1, le=100_000, description="keda-redis: target items per replica")
 
 
+class GiteaAccess(Strict):
+    """Seed 003 §7: the Gitea server a BYO agent's 12 Gitea tools call, and its API token (a credential)."""
+
+    url: HttpUrl = Field(description="Gitea base URL, e.g. https://gitea.example.com")
+    token: SecretRef = Field(description="Gitea API token (KUBE_AGENT_GITEA_TOKEN), through Secrets Manager")
+
+
 class AgentAws(Strict):
     s3_read: list[str] = Field(default_factory=list, description="bucket/prefix the agent may read (knowledge)")
 
@@ -110,6 +117,9 @@ class Agent(Strict):
         default=True,
         description="BYO on the platform image: a Role for its Kubernetes tools in its own namespace (seed 003 §4.4: "
         "read pods, logs, events, services, configmaps, deployments; update/patch deployments and their scale)",
+    )
+    gitea: GiteaAccess | None = Field(
+        default=None, description="BYO on the platform image: the Gitea its Gitea tools use (none: they are not usable)"
     )
     kubernetes_secrets_list: bool = Field(
         default=False,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from config.base import ROOT, Problem, Quantity, Strict
+from config.base import ROOT, DnsLabel, Problem, Quantity, Strict
 
 if TYPE_CHECKING:
     from config.platform import Platform
@@ -15,6 +15,23 @@ if TYPE_CHECKING:
 class Resources(Strict):
     cpu: Quantity = "500m"
     memory: Quantity = "1Gi"
+
+
+#: The agent runtime's packaged model (extra local-embeddings, in the image): all-MiniLM-L6-v2 on ONNX Runtime.
+LOCAL_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+LOCAL_EMBEDDING_DIM = 384
+
+
+class Embeddings(Strict):
+    """The one embedding model of the knowledge base: kb-init creates the collection with its dimension, agents embed
+    with it, and (provider platform) the platform serves it."""
+
+    provider: Literal["platform", "local"] = Field(
+        default="platform",
+        description="platform: a models[] entry with embedding_dim, through the gateway; local: the runtime's "
+        f"packaged {LOCAL_EMBEDDING_MODEL} ({LOCAL_EMBEDDING_DIM} dimensions, CPU, in every agent pod)",
+    )
+    model: DnsLabel | None = Field(default=None, description="provider platform: the name of the embedding model")
 
 
 class MilvusConfig(Strict):
@@ -30,8 +47,8 @@ class MilvusConfig(Strict):
     data_nodes: int = Field(default=2, ge=1, le=100, description="cluster mode: data node replicas")
     proxies: int = Field(default=2, ge=1, le=100, description="cluster mode: proxy replicas")
     resources: Resources = Resources(cpu="1", memory="4Gi")
-    embedding_dim: int = Field(
-        default=1536, ge=8, le=32_768, description="Dimension of the embedding model (seed 001: 1536)"
+    embedding: Embeddings | None = Field(
+        default=None, description="The knowledge base's embedding model (required when an agent or tenant uses it)"
     )
     collection: str = Field(default="agent_knowledge", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 
@@ -57,10 +74,59 @@ class DataConfig(Strict):
     redis: RedisConfig = RedisConfig()
 
 
+def embedding_of(cfg: Platform) -> tuple[str, str, int, str | None] | None:
+    """(provider, model id, dimension, platform model name) of the knowledge base's embedding model: the one place
+    the dimension is read from (the model's own embedding_dim, or the packaged local model's)."""
+    e = cfg.data.milvus.embedding
+    if e is None:
+        return None
+    if e.provider == "local":
+        return ("local", LOCAL_EMBEDDING_MODEL, LOCAL_EMBEDDING_DIM, None)
+    model = next((m for m in cfg.models if m.name == e.model), None)
+    if model is None or model.embedding_dim is None:
+        return None
+    return ("platform", model.hf_model, model.embedding_dim, model.name)
+
+
+def _check_embedding(cfg: Platform) -> list[Problem]:
+    m, base = cfg.data.milvus, f"{ROOT}.data.milvus.embedding"
+    users = [f"kagent.agents[{i}]" for i, a in enumerate(cfg.kagent.agents) if a.knowledge_base]
+    users += [f"tenants[{i}]" for i, t in enumerate(cfg.tenants) if t.allow.milvus]
+    if not m.enabled:
+        return []
+    if m.embedding is None:
+        if users:
+            return [
+                Problem(
+                    base,
+                    f"the knowledge base is used ({', '.join(users[:3])}) but has no embedding model: set "
+                    "{provider: platform, model: <a models[] entry with embedding_dim>} or {provider: local}",
+                )
+            ]
+        return []
+    e = m.embedding
+    if e.provider == "local":
+        return [Problem(f"{base}.model", "is for provider platform: the local model is fixed")] if e.model else []
+    if e.model is None:
+        return [Problem(f"{base}.model", "provider platform needs the name of a served embedding model")]
+    names = {x.name: x for x in cfg.models}
+    if e.model not in names:
+        return [Problem(f"{base}.model", f"'{e.model}' is not in models[] (served: {', '.join(names) or 'none'})")]
+    if names[e.model].embedding_dim is None:
+        i = list(names).index(e.model)
+        return [
+            Problem(
+                f"{base}.model",
+                f"'{e.model}' is not an embedding model: set models[{i}].embedding_dim to its output dimension",
+            )
+        ]
+    return []
+
+
 def check_data(cfg: Platform) -> list[Problem]:
     base = f"{ROOT}.data"
     r, m = cfg.data.redis, cfg.data.milvus
-    out: list[Problem] = []
+    out: list[Problem] = _check_embedding(cfg)
     set_fields = r.model_fields_set
     if r.enabled and r.mode == "elasticache":
         stray = sorted({"storage_gib", "resources"} & set_fields)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from catalog.instances import instances_of, max_gpus_per_node
-from catalog.versions import TGI_IMAGE, VLLM_IMAGE, VLLM_VULNERABILITIES
+from catalog.versions import TGI_IMAGE, VLLM_IMAGE, vllm_vulnerabilities
 from config.base import (
     ROOT,
     Cidr,
@@ -119,6 +118,13 @@ class Model(Strict):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9!_.*'()/-]{0,900}$",
         description="Load weights from this prefix of the platform's models bucket instead of Hugging Face (vLLM)",
     )
+    embedding_dim: int | None = Field(
+        default=None,
+        ge=8,
+        le=32_768,
+        description="An embedding model (vLLM pooling runner, /v1/embeddings): its output dimension, e.g. 1024 for "
+        "BAAI/bge-m3",
+    )
     tool_calling: bool = Field(default=False, description="Serve OpenAI tool calls (vLLM: needs tool_parser)")
     tool_parser: str | None = Field(
         default=None,
@@ -178,21 +184,6 @@ def check_gateway(cfg: Platform) -> list[Problem]:
     if cfg.models and not g.enabled:
         out.append(Problem(f"{p}.enabled", "models are served through the gateway: enable it (or remove the models)"))
     return out
-
-
-def vllm_vulnerabilities(image: str) -> list[str]:
-    """The known vulnerabilities of a vLLM image by its tag (``v0.28.0``, ``0.28.0``, ``v0.28.0-cu128``); an
-    unversioned tag (``latest``, a digest) cannot be checked and yields none."""
-    tag = image.rsplit("@", 1)[0].rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
-    m = re.match(r"^v?(\d+)\.(\d+)\.(\d+)", tag)
-    if not m:
-        return []
-    have = tuple(int(x) for x in m.groups())
-    return [
-        f"{cve} ({what}; fixed in {fixed})"
-        for cve, fixed, what in VLLM_VULNERABILITIES
-        if have < tuple(int(x) for x in fixed.split("."))
-    ]
 
 
 #: Hugging Face repositories that serve weights only to accounts that accepted the model's licence (an anonymous
@@ -280,7 +271,7 @@ def check_models(cfg: Platform) -> list[Problem]:
     return out
 
 
-VLLM_ONLY = ("tool_parser", "weights_s3_prefix")
+VLLM_ONLY = ("tool_parser", "weights_s3_prefix", "embedding_dim")
 
 
 def _check_engine_and_scaling(cfg: Platform, m: Model, p: str) -> list[Problem]:
@@ -291,6 +282,8 @@ def _check_engine_and_scaling(cfg: Platform, m: Model, p: str) -> list[Problem]:
                 out.append(
                     Problem(f"{p}.{field}", "is a vLLM option; TGI has no equivalent: remove it or set engine: vllm")
                 )
+    elif m.embedding_dim is not None and m.tool_calling:
+        out.append(Problem(f"{p}.tool_calling", "an embedding model (embedding_dim) does not generate: remove it"))
     elif m.tool_calling and not m.tool_parser:
         out.append(
             Problem(

@@ -110,6 +110,7 @@ class RedisFacts(Strict):
 class MilvusFacts(Strict):
     data_namespace: str
     aws_secret_name: str
+    embedding_env: dict[str, str] = Field(default_factory=dict)  # the knowledge base's embedding model for agents
 
 
 class PlatformFacts(Strict):

@@ -136,6 +136,8 @@ def _sensitive_value_key(key: str) -> bool:
     (``existingSecret``, ``passwordKey``, ``secretName``, ``tokenSecretRef``)."""
     if not SENSITIVE.search(key):
         return False
+    if re.fullmatch(r"secrets\[\d+\]", key):  # a list of Secret names to mount (prometheus-operator's `secrets`)
+        return False
     if re.search(r"^existing|(ref|name|file|enabled|path|secret)$", key, re.IGNORECASE) and not re.fullmatch(
         r"(client[_-]?)?secret", key, re.IGNORECASE
     ):

@@ -44,6 +44,7 @@ from components.traffic.kgateway import Gateway
 from components.traffic.lb_controller import LoadBalancerController
 from config import ConfigError, Platform, Problem, parse_platform, warnings
 from config.agents import approvals, database_mode
+from config.data import embedding_of
 from config.loader import FULL_KEY, KEY, PROJECT
 from config.secrets import aws_name
 from kit.shared import Notes, Shared
@@ -233,6 +234,7 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
             milvus_readers(cfg, shared),
             runtime_image.ref if runtime_image else None,
             shared,
+            embedding_dim=embedding[2] if (embedding := embedding_of(cfg)) else None,
         )
         data_endpoints["milvus"] = {
             "uri": milvus.endpoint,

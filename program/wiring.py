@@ -18,6 +18,7 @@ from components.tenancy.namespaces import DATA_PORTS
 from components.traffic.kgateway import in_cluster_host
 from config import Platform
 from config.agents import database_mode, runtime_auth_env
+from config.data import embedding_of
 from config.secrets import SecretRef, aws_name
 from config.tenant_stack import FACTS_VERSION
 from kit.shared import Shared
@@ -86,6 +87,16 @@ def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
             for a in cfg.kagent.agents
             for env, ref in sorted(a.secret_env.items())
         ]
+        out += [
+            Credential(
+                a.gitea.token,
+                (kagent_v0_10.namespace_of(a, agent_context(cfg, shared)),),
+                (f"agent {a.name}",),
+                f"Gitea API token of agent {a.name}",
+            )
+            for a in cfg.kagent.agents
+            if a.gitea is not None
+        ]
     data = cfg.data
     if data.redis.enabled:
         readers = [f"valkey ({ns['data']})"] if data.redis.mode == "in_cluster" else ["the ElastiCache auth token"]
@@ -153,7 +164,21 @@ def agent_context(cfg: Platform, shared: Shared, image: Any = None) -> kagent_v0
         auth_env=runtime_auth_env(cfg.kagent.runtime_auth),
         redis=cfg.data.redis.enabled,
         milvus=cfg.data.milvus.enabled,
+        embedding_env=platform_embedding_env(cfg, gateway),
     )
+
+
+def platform_embedding_env(cfg: Platform, gateway_url: str | None) -> dict[str, str]:
+    """The knowledge base's embedding settings for agents (and, through 'tenancy', tenant agents)."""
+    found = embedding_of(cfg)
+    if found is None:
+        return {}
+    provider, model, dim, name = found
+    header = None
+    if name is not None:
+        served = next(m for m in cfg.models if m.name == name)
+        header = f"{cfg.gateway.model_header}={served.header_value}"
+    return kagent_v0_10.runtime_embedding_env(provider, model, dim, header, gateway_url)
 
 
 def redis_readers(cfg: Platform, shared: Shared) -> list[str]:
@@ -207,7 +232,11 @@ def tenancy_facts(cfg: Platform, shared: Shared, store: SecretsStore, image: Any
         }
         if redis is not None
         else None,
-        "milvus": {"data_namespace": shared.namespaces["data"], "aws_secret_name": aws_name(MILVUS_ROOT, store.prefix)}
+        "milvus": {
+            "data_namespace": shared.namespaces["data"],
+            "aws_secret_name": aws_name(MILVUS_ROOT, store.prefix),
+            "embedding_env": dict(ctx.embedding_env),
+        }
         if cfg.data.milvus.enabled
         else None,
         "secrets_refresh": store.refresh_interval,

@@ -104,9 +104,14 @@ async def test_repl_ctrl_d_and_cancel(llm, make_runtime):
         session = PromptSession(input=pipe, output=DummyOutput())
         task = asyncio.create_task(repl(rt.settings, console, session, runtime=rt))
         pipe.send_text("slow question\n")
-        await asyncio.sleep(0.5)
         # Ctrl+C during a request cancels that request (the REPL's task sees CancelledError) and the REPL goes on.
-        inner = [t for t in asyncio.all_tasks() if t is not task and "Agent.run" in repr(t.get_coro())]
+        # Wait for the request to start (not a fixed sleep: on busy cores it starts later).
+        inner: list[asyncio.Task] = []
+        for _ in range(200):
+            inner = [t for t in asyncio.all_tasks() if t is not task and "Agent.run" in repr(t.get_coro())]
+            if inner:
+                break
+            await asyncio.sleep(0.05)
         assert inner
         inner[0].cancel()
         await asyncio.sleep(0.2)

@@ -141,7 +141,7 @@ async def test_long_term_memory_recalled_across_sessions(llm, make_runtime, milv
 
 async def test_local_embedding_model_finds_meaning_not_words(make_settings, tmp_path):
     """The packaged all-MiniLM-L6-v2 (extra 'local-embeddings', offline) with milvus-lite: no shared keywords."""
-    settings = make_settings(milvus_uri=str(tmp_path / "local.db"), embeddings_provider="local")
+    settings = make_settings(milvus_uri=str(tmp_path / "local.db"), embeddings_provider="local", embeddings_dim=384)
     store = VectorStore.from_settings(settings, "local_kb")
     try:
         assert store.embedder.dim == 384
@@ -158,3 +158,20 @@ async def test_local_embedding_model_finds_meaning_not_words(make_settings, tmp_
         assert hits[0]["score"] > hits[1]["score"] + 0.1
     finally:
         await store.aclose()
+
+
+def test_embedding_requests_carry_the_gateway_headers(make_settings):
+    """The gateway routes /v1/embeddings on x-model-id like chat: the platform passes AGENT_EMBEDDINGS_HEADERS."""
+    from agent_runtime.vectors import embedder_from_settings
+
+    settings = make_settings(embeddings_headers="x-model-id=embed", embeddings_dim=1024)
+    assert settings.embeddings_headers == {"x-model-id": "embed"}
+    embedder = embedder_from_settings(settings)
+    assert embedder.client.default_headers["x-model-id"] == "embed"
+
+
+def test_a_local_model_with_another_dimension_is_refused(make_settings):
+    from agent_runtime.vectors import embedder_from_settings
+
+    with pytest.raises(ValueError, match="384 dimensions"):
+        embedder_from_settings(make_settings(embeddings_provider="local", embeddings_dim=1024))

@@ -179,3 +179,23 @@ async def test_256_concurrent_sessions(llm, make_client):
     assert all(code == 200 for code, _ in results)
     assert sorted(reply for _, reply in results) == sorted(f"echo: msg {i}" for i in range(256))
     assert metric(client.runtime, "agent_requests_total", agent_name="test-agent", status="success") == 256
+
+
+async def test_one_address_carrying_many_users_is_not_limited_as_one(llm, make_client):
+    """Behind kagent every A2A turn comes from one address without a user token: 64 concurrent turns all succeed."""
+    import asyncio
+
+    client = make_client(rate_limit_per_minute=3)
+    for _ in range(64):
+        llm.reply("ok")
+    codes = await asyncio.gather(*(client.post("/chat", json={"message": f"m{i}"}) for i in range(64)))
+    assert [c.status_code for c in codes].count(429) == 0
+
+
+async def test_a_platform_service_account_is_not_a_user(llm, make_client):
+    client = make_client(jwt_secret=SECRET, rate_limit_per_minute=2)
+    kagent = {"Authorization": f"Bearer {token('system:serviceaccount:kagent:kagent-controller')}"}
+    for _ in range(5):
+        llm.reply("ok")
+    codes = [(await client.post("/chat", json={"message": "x"}, headers=kagent)).status_code for _ in range(5)]
+    assert codes == [200] * 5

@@ -250,6 +250,11 @@ class Agents(pulumi.ComponentResource):
             }
             by_ns[ns].insert(0, sa)
             by_ns[ns].extend(kube_tools_rbac(a, ns))
+            if a.type == "BYO" and a.image is None and a.gitea is None:
+                shared.notes.add(
+                    f"agent {a.name}: its Gitea tools (seed 003 §7) are not usable: no Gitea is configured "
+                    "(gitea: {url, token: <credential>} on the agent)"
+                )
             policy = agent_policy(a, mcs, shared.region)
             if policy is not None:
                 pod_identity_role(

@@ -42,6 +42,20 @@ class PlatformModel:
     engine: str = "vllm"
 
 
+def runtime_embedding_env(
+    provider: str, model: str, dim: int, header: str | None, gateway_url: str | None
+) -> dict[str, str]:
+    """AGENT_EMBEDDINGS_* for the runtime: the packaged local model, or a platform model through the gateway."""
+    if provider == "local":
+        return {"AGENT_EMBEDDINGS_PROVIDER": "local", "AGENT_EMBEDDINGS_DIM": str(dim)}
+    env = {"AGENT_EMBEDDINGS_PROVIDER": "openai", "AGENT_EMBEDDINGS_MODEL": model, "AGENT_EMBEDDINGS_DIM": str(dim)}
+    if gateway_url:
+        env["AGENT_EMBEDDINGS_URL"] = f"{gateway_url}/v1"
+    if header:
+        env["AGENT_EMBEDDINGS_HEADERS"] = header
+    return env
+
+
 @dataclass(frozen=True)
 class Context:
     """What the translator needs from the rest of the platform."""
@@ -55,6 +69,9 @@ class Context:
     auth_env: dict[str, str] = field(default_factory=dict)
     redis: bool = False
     milvus: bool = False
+    #: the knowledge base's embedding settings for the agent runtime (AGENT_EMBEDDINGS_*): one source, kb-init's
+    #: collection dimension included (config.data.embedding_of)
+    embedding_env: dict[str, str] = field(default_factory=dict)
 
 
 def namespace_of(a: Agent, ctx: Context) -> str:
@@ -281,11 +298,21 @@ def byo_container(a: Agent, namespace: str, ctx: Context) -> dict[str, Any]:
             {"name": "OTEL_SERVICE_NAME", "value": a.name},
         ]
     env += [{"name": k, "value": v} for k, v in sorted(ctx.auth_env.items())]
+    if a.knowledge_base:
+        env += [{"name": k, "value": v} for k, v in sorted(ctx.embedding_env.items())]
     env += [{"name": k, "value": v} for k, v in sorted(a.env.items())]
     env += [
         {"name": k, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
         for k, ref in sorted(a.secret_env.items())
     ]
+    if a.gitea is not None:  # seed 003 §7: the Gitea tools' server and token (the token through Secrets Manager)
+        env += [
+            {"name": "KUBE_AGENT_GITEA_URL", "value": str(a.gitea.url)},
+            {
+                "name": "KUBE_AGENT_GITEA_TOKEN",
+                "valueFrom": {"secretKeyRef": {"name": a.gitea.token.name, "key": a.gitea.token.key}},
+            },
+        ]
     env_from = []
     if a.session_memory:
         env_from.append({"secretRef": {"name": "redis-connection"}})

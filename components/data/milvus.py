@@ -211,10 +211,11 @@ def milvus_values(cfg: MilvusConfig, region: str, monitoring: bool, bucket: Any 
     return values
 
 
-def kb_init_job(cfg: MilvusConfig, namespace: str, image: Any, generation: int) -> dict[str, Any]:
-    """The bootstrap Job: set the root password if Milvus still has its default, then create the collection.
-    Its name changes with what it does, so a changed collection, dimension or credential runs it again."""
-    digest = hashlib.sha256(json.dumps([cfg.collection, cfg.embedding_dim, generation]).encode()).hexdigest()[:8]
+def kb_init_job(cfg: MilvusConfig, namespace: str, image: Any, generation: int, dim: int) -> dict[str, Any]:
+    """The bootstrap Job: set the root password if Milvus still has its default, then create the collection with
+    the dimension of the knowledge base's embedding model (``config.data.embedding_of``). Its name changes with what
+    it does, so a changed collection, dimension or credential runs it again."""
+    digest = hashlib.sha256(json.dumps([cfg.collection, dim, generation]).encode()).hexdigest()[:8]
     name = f"kb-init-{digest}"
     return {
         "apiVersion": "batch/v1",
@@ -243,7 +244,7 @@ def kb_init_job(cfg: MilvusConfig, namespace: str, image: Any, generation: int) 
                                 "--collection",
                                 cfg.collection,
                                 "--dim",
-                                str(cfg.embedding_dim),
+                                str(dim),
                                 "--bootstrap-root-password",
                                 "--wait",
                                 "300",
@@ -279,6 +280,7 @@ class Milvus(pulumi.ComponentResource):
         readers: list[str],
         image: pulumi.Input[str] | None,
         shared: Shared,
+        embedding_dim: int | None = None,
     ):
         super().__init__("agentic:data:Milvus", name, None, shared.k8s_opts())
         data_ns = shared.namespaces["data"]
@@ -322,9 +324,14 @@ class Milvus(pulumi.ComponentResource):
             shared.scope(self, f"{name}-connection", ns, depends_on=(store.store,)).apply(
                 connection_secret(ns, data_ns, store.refresh_interval, root), name=ns
             )
-        if image is not None:
-            job = kb_init_job(cfg, data_ns, image, shared.rotation.get(ROOT.name, 1))
+        if image is not None and embedding_dim is not None:
+            job = kb_init_job(cfg, data_ns, image, shared.rotation.get(ROOT.name, 1), embedding_dim)
             shared.scope(self, name, data_ns, depends_on=(self.release,)).apply(job, name="kb-init")
+        elif embedding_dim is None:
+            shared.notes.add(
+                "data.milvus: the knowledge-base collection is not created: no embedding model is configured "
+                "(data.milvus.embedding), so its dimension is unknown"
+            )
         else:
             shared.notes.add(
                 "data.milvus: the knowledge-base collection is not created (agent_runtime.build is "

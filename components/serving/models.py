@@ -25,8 +25,8 @@ VARIANT_LABEL = "agentic.platform/variant"
 CACHE = "/models"
 #: engine -> (container port, health path, metrics path)
 ENGINE_PORTS = {"vllm": (8000, "/health", "/metrics"), "tgi": (8080, "/health", "/metrics")}
-#: vLLM serve flags the builder uses: long-standing engine arguments (vLLM docs/configuration/engine_args.md and
-#: `vllm serve --help`); the vllm package (CUDA torch) cannot be installed here to run its own parser, so a test
+#: vLLM serve flags the builder uses, each found in vLLM 0.34.0's vllm/engine/arg_utils.py (the wheel, read here);
+#: the vllm package (CUDA torch) cannot be installed here to run its own parser, so a test
 #: asserts the builder uses no flag outside this list. --disable-log-requests is left out: deprecated since 0.10
 #: (request logging is off by default).
 VLLM_FLAGS = {
@@ -39,6 +39,7 @@ VLLM_FLAGS = {
     "--enable-auto-tool-choice",
     "--tool-call-parser",
     "--load-format",
+    "--runner",
 }
 #: TGI launcher flags used (text-generation-launcher --help, 3.x).
 TGI_FLAGS = {"--model-id", "--port", "--num-shard", "--max-total-tokens", "--huggingface-hub-cache"}
@@ -78,8 +79,11 @@ def engine_args(m: Model, bucket: str | None = None) -> list[str]:
     args = [
         "--model",
         model_source(m, bucket),
+        # clients name the model either way: the platform name (metrics' model_name) and the Hugging Face id that
+        # model configs and BYO agents send; vLLM answers 404 for a name it does not serve
         "--served-model-name",
         m.name,
+        m.hf_model,
         "--tensor-parallel-size",
         str(m.gpus),
         "--port",
@@ -93,6 +97,8 @@ def engine_args(m: Model, bucket: str | None = None) -> list[str]:
         args += ["--max-model-len", str(m.max_model_len)]
     if m.tool_calling:
         args += ["--enable-auto-tool-choice", "--tool-call-parser", str(m.tool_parser)]
+    if m.embedding_dim is not None:
+        args += ["--runner", "pooling"]  # /v1/embeddings (vLLM 0.34 --runner; the model's pooler)
     return args
 
 

@@ -11,7 +11,7 @@ import pulumi
 
 from catalog import versions
 from components.serving.models import ENGINE_PORTS
-from components.traffic.kgateway import served_hostnames, token_bucket
+from components.traffic.kgateway import gateway_replicas, served_hostnames, token_bucket
 from config.serving import GatewayConfig, Model
 from kit.labels import metadata
 from kit.shared import Shared
@@ -46,7 +46,7 @@ def model_route(m: Model, g: GatewayConfig, gateway_ns: str, inference_ns: str) 
     }
 
 
-def rate_limit_policy(m: Model, g: GatewayConfig, gateway_ns: str) -> dict[str, Any] | None:
+def rate_limit_policy(m: Model, g: GatewayConfig, gateway_ns: str, replicas: int = 1) -> dict[str, Any] | None:
     limit = m.rate_limit or g.rate_limit
     if limit is None:
         return None
@@ -56,7 +56,7 @@ def rate_limit_policy(m: Model, g: GatewayConfig, gateway_ns: str) -> dict[str, 
         "metadata": metadata(f"model-{m.name}-rate-limit", gateway_ns),
         "spec": {
             "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": f"model-{m.name}"}],
-            "rateLimit": {"local": {"tokenBucket": token_bucket(limit)}},
+            "rateLimit": {"local": {"tokenBucket": token_bucket(limit, replicas)}},
         },
     }
 
@@ -114,12 +114,14 @@ def unknown_model_objects(g: GatewayConfig, gateway_ns: str) -> list[dict[str, A
     ]
 
 
-def route_objects(models: list[Model], g: GatewayConfig, gateway_ns: str, inference_ns: str) -> list[dict[str, Any]]:
+def route_objects(
+    models: list[Model], g: GatewayConfig, gateway_ns: str, inference_ns: str, replicas: int = 1
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     models = [m for m in models if not m.rollout]  # Flagger owns the route of a model it rolls out
     for m in models:
         out.append(model_route(m, g, gateway_ns, inference_ns))
-        policy = rate_limit_policy(m, g, gateway_ns)
+        policy = rate_limit_policy(m, g, gateway_ns, replicas)
         if policy:
             out.append(policy)
     if models:
@@ -141,6 +143,12 @@ class ModelRoutes(pulumi.ComponentResource):
         scope = shared.scope(self, name, depends_on=(gateway, *after))
         self.objects = [
             scope.apply(obj, name=f"{obj['kind'].lower()}-{obj['metadata']['name']}")
-            for obj in route_objects(models, cfg, shared.namespaces["gateway"], shared.namespaces["inference"])
+            for obj in route_objects(
+                models,
+                cfg,
+                shared.namespaces["gateway"],
+                shared.namespaces["inference"],
+                gateway_replicas(shared.high_availability),
+            )
         ]
         self.register_outputs({})

@@ -56,6 +56,7 @@ def agent_context(cfg: TenantStack, facts: PlatformFacts) -> kagent_v0_10.Contex
         auth_env=dict(facts.runtime_auth_env),
         redis=cfg.uses.redis,
         milvus=cfg.uses.milvus,
+        embedding_env=dict(facts.milvus.embedding_env) if facts.milvus and cfg.uses.milvus else {},
     )
 
 

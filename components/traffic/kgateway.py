@@ -31,7 +31,14 @@ RESTRICTED_CONTAINER = {
     "runAsNonRoot": True,
     "seccompProfile": {"type": "RuntimeDefault"},
 }
-SECONDS = {"second": "1s", "minute": "60s", "hour": "3600s"}
+SECONDS = {"second": 1, "minute": 60, "hour": 3600}
+#: Envoy's smallest token-bucket fill interval.
+MIN_FILL_MS = 50
+
+
+def gateway_replicas(high_availability: bool) -> int:
+    """Envoy proxy replicas of the Gateway (set in its GatewayParameters): rate limits are divided among them."""
+    return 2 if high_availability else 1
 
 
 class _Controller(HelmValues):
@@ -109,7 +116,7 @@ def listeners(g: GatewayConfig, namespace: str, route_namespaces: list[str]) -> 
 
 
 def gateway_objects(
-    g: GatewayConfig, namespace: str, route_namespaces: list[str] | None = None
+    g: GatewayConfig, namespace: str, route_namespaces: list[str] | None = None, replicas: int = 1
 ) -> list[dict[str, Any]]:
     """GatewayParameters + Gateway, and the JWT chain when configured."""
     service: dict[str, Any] = {
@@ -127,6 +134,7 @@ def gateway_objects(
             "metadata": metadata(g.name, namespace),
             "spec": {
                 "kube": {
+                    "deployment": {"replicas": replicas},
                     "service": service,
                     # Envoy's stats on :9091 (container port http-monitoring), scraped by a PodMonitor
                     "stats": {"enabled": True},
@@ -200,12 +208,32 @@ def gateway_objects(
     return objs
 
 
-def token_bucket(limit: RateLimit) -> dict[str, Any]:
+def token_bucket(limit: RateLimit, replicas: int = 1) -> dict[str, Any]:
+    """Envoy's local token bucket for ``limit``: ``requests`` per ``per`` for the route across the gateway, i.e. each
+    of its ``replicas`` proxies refills requests/replicas per period, and holds at most burst/replicas (default:
+    requests/replicas). Envoy caps the bucket at maxTokens, so a fill larger than the bucket would lower the rate:
+    the rate is refilled in the smallest steps (the reduced fraction, every ``fillInterval`` of at least 50 ms)."""
+    from fractions import Fraction
+
+    rate = Fraction(limit.requests, SECONDS[limit.per] * 1000 * replicas)  # tokens per millisecond per proxy
+    tokens, interval = rate.numerator, rate.denominator
+    if interval < MIN_FILL_MS:
+        scale = -(-MIN_FILL_MS // interval)
+        tokens, interval = tokens * scale, interval * scale
+    capacity = -(-(limit.burst or limit.requests) // replicas)
     return {
-        "maxTokens": limit.burst or limit.requests,
-        "tokensPerFill": limit.requests,
-        "fillInterval": SECONDS[limit.per],
+        "maxTokens": max(capacity, tokens),
+        "tokensPerFill": tokens,
+        "fillInterval": _duration(interval),
     }
+
+
+def _duration(ms: int) -> str:
+    """A Gateway API duration (``^([0-9]{1,5}(h|m|s|ms)){1,4}$``): the largest whole unit, e.g. 200ms, 1s, 2h."""
+    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
 
 
 class Gateway(pulumi.ComponentResource):
@@ -240,7 +268,7 @@ class Gateway(pulumi.ComponentResource):
         # The gateway Service (the NLB) goes before the load balancer controller on destroy: it depends on it.
         self.objects = {
             f"{obj['kind']}/{obj['metadata']['name']}": scope.apply(obj, depends_on=[self.controller, lb_controller])
-            for obj in gateway_objects(cfg, namespace, route_namespaces)
+            for obj in gateway_objects(cfg, namespace, route_namespaces, gateway_replicas(shared.high_availability))
         }
         self.gateway = self.objects[f"Gateway/{cfg.name}"]
         if shared.monitoring_crds is not None:

@@ -307,9 +307,27 @@ def test_a_vllm_image_older_than_a_security_fix_is_refused():
 
 
 def test_the_pinned_vllm_has_no_known_vulnerability():
-    from catalog.versions import VLLM_IMAGE
-    from config.serving import vllm_vulnerabilities
+    from catalog.versions import VLLM_IMAGE, vllm_vulnerabilities
 
     assert vllm_vulnerabilities(VLLM_IMAGE) == []
     assert vllm_vulnerabilities("registry.example.com:5000/vllm:0.29.9-cu128") != []
     assert vllm_vulnerabilities("vllm/vllm-openai:latest") == []
+
+
+def test_the_knowledge_base_needs_one_embedding_model():
+    raw = stack_raw("prod")
+    raw["data"]["milvus"].pop("embedding")
+    has(raw, "platform.data.milvus.embedding", "has no embedding model")
+    raw["data"]["milvus"]["embedding"] = {"provider": "platform", "model": "llama-8b"}
+    has(raw, "platform.data.milvus.embedding.model", "is not an embedding model: set models[")
+    raw["data"]["milvus"]["embedding"] = {"provider": "platform", "model": "nope"}
+    has(raw, "platform.data.milvus.embedding.model", "is not in models[]")
+    raw["data"]["milvus"]["embedding"] = {"provider": "local", "model": "embed"}
+    has(raw, "platform.data.milvus.embedding.model", "is for provider platform")
+
+
+def test_the_local_embedding_dimension_is_the_runtimes():
+    from agent_runtime.vectors import LocalEmbedder
+    from config.data import LOCAL_EMBEDDING_DIM
+
+    assert LocalEmbedder.dim == LOCAL_EMBEDDING_DIM

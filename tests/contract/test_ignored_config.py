@@ -122,6 +122,7 @@ def test_every_config_field_is_deployed_or_reported(committed):
             "name": "mixtral",
             "engine": "tgi",
             "hf_model": "mistralai/Mixtral-8x7B-Instruct-v0.1",
+            "hf_token": {"name": "hf-mixtral", "key": "token", "source": "external"},
             "pool": "g5",
             "gpus": 4,
             "cpu": "16",
@@ -131,6 +132,8 @@ def test_every_config_field_is_deployed_or_reported(committed):
             "rollout": {"strategy": "bluegreen", "iterations": 5},
         }
     )
+    byo = next(a for a in raw["kagent"]["agents"] if a["name"] == "kube-agent")
+    byo["gitea"] = {"url": "https://gitea.example.com", "token": {"name": "gitea-token", "source": "external"}}
     raw["kagent"]["mcp_servers"].append(
         {"name": "search", "kind": "kmcp", "image": "ghcr.io/example/mcp:1.0.0", "port": 3001, "path": "/mcp"}
     )

@@ -85,6 +85,9 @@ def test_no_plaintext_secrets():
         )
         == []
     )
+    # Alertmanager's `secrets` lists the names of Secrets to mount (the Slack webhook file), not values
+    mounts = {"values": {"alertmanager": {"alertmanagerSpec": {"secrets": ["alertmanager-slack"]}}}}
+    assert rules.check_no_plaintext_secrets(rules.HELM_RELEASE, mounts) == []
 
 
 def test_eks_endpoint():

@@ -228,3 +228,85 @@ def test_the_resolver_finds_a_dead_end(plans):
     assert "matches no listener" in why
     why = resolve(objs, "http://ai-gateway.ai-gateway.svc.cluster.local/v1", {"x-model-id": "nope"})
     assert "no HTTPRoute" in why
+
+
+def _served_names(objs: list[dict[str, Any]], model_name: str) -> set[str]:
+    """What the vLLM server of a platform model answers to: its --served-model-name values."""
+    for o in objs:
+        if o["kind"] != "Deployment":
+            continue
+        for c in o["spec"]["template"]["spec"]["containers"]:
+            args = c.get("args") or []
+            if "--served-model-name" in args and model_name in args:
+                i = args.index("--served-model-name") + 1
+                names = set()
+                while i < len(args) and not args[i].startswith("--"):
+                    names.add(args[i])
+                    i += 1
+                if model_name in names:
+                    return names
+    return set()
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_client_names_a_model_its_server_answers_to(plans, stack):
+    """vLLM answers 404 for a model name it does not serve: the names clients send must be served names."""
+    cfg = plans(stack).config
+    objs = _objects(plans, stack)
+    by_header = {m.header_value: m for m in cfg.models}
+    wrong = []
+    for o in objs:
+        if o["kind"] == "ModelConfig" and (o["spec"].get("openAI") or {}).get("baseUrl"):
+            m = by_header[o["spec"]["defaultHeaders"][cfg.gateway.model_header]]
+            if m.engine == "vllm" and o["spec"]["model"] not in _served_names(objs, m.name):
+                wrong.append(f"ModelConfig {o['metadata']['name']} sends model {o['spec']['model']}")
+        if o["kind"] == "Agent" and o["spec"].get("byo"):
+            env = {e["name"]: e.get("value") for e in o["spec"]["byo"]["deployment"].get("env", [])}
+            for url, model, headers in (
+                ("KUBE_AGENT_LLM_URL", "KUBE_AGENT_LLM_MODEL", "KUBE_AGENT_LLM_HEADERS"),
+                ("AGENT_EMBEDDINGS_URL", "AGENT_EMBEDDINGS_MODEL", "AGENT_EMBEDDINGS_HEADERS"),
+            ):
+                if env.get(url):
+                    m = by_header[env[headers].split("=", 1)[1]]
+                    if env[model] not in _served_names(objs, m.name):
+                        wrong.append(f"agent {o['metadata']['name']} sends {model}={env[model]}")
+    assert wrong == []
+
+
+def _kb_dims(objs: list[dict[str, Any]]) -> set[int]:
+    dims = set()
+    for o in objs:
+        if o["kind"] == "Job" and o["metadata"]["name"].startswith("kb-init"):
+            args = o["spec"]["template"]["spec"]["containers"][0]["args"]
+            dims.add(int(args[args.index("--dim") + 1]))
+    return dims
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "tenant-demo"])
+def test_knowledge_base_agents_embed_like_the_collection(plans, stack):
+    """An agent's KB search embeds with the model and dimension of the collection kb-init created, and (platform
+    provider) its embedding request reaches a served embedding model of that dimension through the gateway."""
+    objs = _objects(plans, stack)
+    platform = plans("dev" if stack.startswith("tenant-") else stack).config
+    dims = _kb_dims(objs)
+    kb_agents = [
+        o
+        for o in (dict(r.inputs) for r in plans(stack).run.kubernetes_objects())
+        if o["kind"] == "Agent"
+        and o["spec"].get("byo")
+        and any(
+            (f.get("secretRef") or {}).get("name") == "milvus-connection"
+            for f in o["spec"]["byo"]["deployment"].get("envFrom", [])
+        )
+    ]
+    if stack != "tenant-demo":
+        assert kb_agents, "no agent uses the knowledge base"
+    for a in kb_agents:
+        env = {e["name"]: e.get("value") for e in a["spec"]["byo"]["deployment"].get("env", [])}
+        assert env.get("AGENT_EMBEDDINGS_DIM"), f"{a['metadata']['name']}: no embedding settings"
+        assert dims == {int(env["AGENT_EMBEDDINGS_DIM"])}, (a["metadata"]["name"], dims, env["AGENT_EMBEDDINGS_DIM"])
+        if env["AGENT_EMBEDDINGS_PROVIDER"] == "openai":
+            headers = dict([env["AGENT_EMBEDDINGS_HEADERS"].split("=", 1)])
+            assert resolve(objs, env["AGENT_EMBEDDINGS_URL"], headers, "/v1/embeddings") == ""
+            served = next(m for m in platform.models if m.header_value == headers[platform.gateway.model_header])
+            assert served.embedding_dim == int(env["AGENT_EMBEDDINGS_DIM"])

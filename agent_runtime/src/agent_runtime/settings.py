@@ -143,6 +143,11 @@ class Settings(BaseSettings):
         "openai", validation_alias=_env("AGENT_EMBEDDINGS_PROVIDER", "embeddings_provider")
     )
     embeddings_dim: int = Field(384, ge=8, validation_alias=_env("AGENT_EMBEDDINGS_DIM", "embeddings_dim"))
+    embeddings_headers: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias=_env("AGENT_EMBEDDINGS_HEADERS", "embeddings_headers"),
+        description="Extra headers on embedding requests, name=value,... (the gateway routes on x-model-id)",
+    )
 
     # Tools
     file_roots: CommaList = Field(
@@ -171,7 +176,13 @@ class Settings(BaseSettings):
         validation_alias=_env("AGENT_AUTH_MCP", "auth_mcp"),
         description="JWTs on the MCP server: default required when auth is configured",
     )
-    rate_limit_per_minute: int = Field(120, ge=1, validation_alias=_env("AGENT_RATE_LIMIT", "rate_limit_per_minute"))
+    rate_limit_per_minute: int = Field(
+        120,
+        ge=1,
+        validation_alias=_env("AGENT_RATE_LIMIT", "rate_limit_per_minute"),
+        description="Requests a minute per user (JWT subject); requests without a user token or from a platform "
+        "service account are not limited per user (the gateway's per-route limit covers them)",
+    )
     max_request_bytes: int = Field(
         1_048_576, ge=1024, validation_alias=_env("AGENT_MAX_REQUEST_BYTES", "max_request_bytes")
     )
@@ -181,7 +192,7 @@ class Settings(BaseSettings):
     otel_service_name: str | None = Field(None, validation_alias=_env("OTEL_SERVICE_NAME", "otel_service_name"))
     log_level: str = Field("INFO", validation_alias=_env("AGENT_LOG_LEVEL", "log_level"))
 
-    @field_validator("llm_headers", mode="before")
+    @field_validator("llm_headers", "embeddings_headers", mode="before")
     @classmethod
     def _headers(cls, value: object) -> object:
         if isinstance(value, str):
@@ -190,7 +201,7 @@ class Settings(BaseSettings):
             for pair in pairs:
                 name, sep, val = pair.partition("=")
                 if not sep or not name.strip():
-                    raise ValueError(f"KUBE_AGENT_LLM_HEADERS: {pair!r} is not name=value")
+                    raise ValueError(f"{pair!r} is not name=value")
                 out[name.strip()] = val.strip()
             return out
         return value

@@ -20,10 +20,12 @@ class Embedder(Protocol):
 
 
 class OpenAIEmbedder:
-    def __init__(self, base_url: str, api_key: str, model: str, dim: int):
+    def __init__(self, base_url: str, api_key: str, model: str, dim: int, headers: dict[str, str] | None = None):
         from openai import AsyncOpenAI
 
-        self.client = AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=2, timeout=30)
+        self.client = AsyncOpenAI(
+            base_url=base_url, api_key=api_key, max_retries=2, timeout=30, default_headers=headers or None
+        )
         self.model = model
         self.dim = dim
 
@@ -83,12 +85,17 @@ class LocalEmbedder:
 
 def embedder_from_settings(settings: Any) -> Embedder:
     if settings.embeddings_provider == "local":
+        if settings.embeddings_dim != LocalEmbedder.dim:
+            raise ValueError(
+                f"AGENT_EMBEDDINGS_DIM is {settings.embeddings_dim} but the local model has {LocalEmbedder.dim} dimensions"
+            )
         return LocalEmbedder()
     return OpenAIEmbedder(
         settings.embeddings_url or settings.llm_url,
         settings.llm_api_key.get_secret_value(),
         settings.embeddings_model,
         settings.embeddings_dim,
+        dict(settings.embeddings_headers),
     )
 
 

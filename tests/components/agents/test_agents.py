@@ -556,3 +556,23 @@ def test_kubernetes_secrets_list_is_granted_only_when_asked():
     role = kube_tools_rbac(agent, "ai-agents")[0]
     assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]} in role["rules"]
     assert kube_tools_rbac(Agent.model_validate({"name": "x", "type": "BYO", "kubernetes_tools": False}), "n") == []
+
+
+def test_a_byo_agents_gitea_is_wired_through_secrets_manager(plans):
+    raw = stack_raw("dev")
+    byo = next(a for a in raw["kagent"]["agents"] if a["name"] == "kube-agent")
+    byo["gitea"] = {
+        "url": "https://gitea.example.com",
+        "token": {"name": "gitea-token", "key": "token", "source": "external"},
+    }
+    run = build_stack(raw, "dev")
+    agent = objects(run, "Agent")["kube-agent"]
+    env = {e["name"]: e for e in agent["spec"]["byo"]["deployment"]["env"]}
+    assert env["KUBE_AGENT_GITEA_URL"]["value"] == "https://gitea.example.com"
+    assert env["KUBE_AGENT_GITEA_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "gitea-token", "key": "token"}}
+    synced = objects(run, "ExternalSecret", "ai-agents")
+    assert "gitea-token" in synced
+    # without it, the plan says the Gitea tools are not usable
+    notes = plans("dev").run.outputs.get("plan_notes") or []
+    assert any("agent kube-agent: its Gitea tools (seed 003 §7) are not usable" in n for n in notes)
+    assert not any("Gitea" in n for n in run.outputs.get("plan_notes") or [])

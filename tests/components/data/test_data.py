@@ -252,7 +252,10 @@ def test_kb_init_job_runs_the_platform_image_after_milvus(plans, stack):
     [job] = [r for r in run.of_type("kubernetes:batch/v1:Job") if r.inputs["metadata"]["name"].startswith("kb-init")]
     c = job.inputs["spec"]["template"]["spec"]["containers"][0]
     assert c["args"][:2] == ["kb", "init"] and "--bootstrap-root-password" in c["args"]
-    assert c["args"][c["args"].index("--dim") + 1] == "1536"
+    from config.data import embedding_of
+
+    embedding = embedding_of(plans(stack).config)
+    assert embedding is not None and c["args"][c["args"].index("--dim") + 1] == str(embedding[2])
     assert c["envFrom"] == [{"secretRef": {"name": "milvus-connection"}}]
     assert "@sha256:" in c["image"]  # the digest-pinned image the stack builds
     conn = external_secrets(run, "milvus-connection")["ai-data"]["spec"]["target"]["template"]["data"]
@@ -265,9 +268,9 @@ def test_kb_init_job_runs_the_platform_image_after_milvus(plans, stack):
 
 
 def test_kb_job_name_follows_what_it_does():
-    a = kb_init_job(MilvusConfig(), "ai-data", "img", 1)["metadata"]["name"]
-    assert a == kb_init_job(MilvusConfig(), "ai-data", "img", 1)["metadata"]["name"]
-    assert a != kb_init_job(MilvusConfig(embedding_dim=384), "ai-data", "img", 1)["metadata"]["name"]
+    a = kb_init_job(MilvusConfig(), "ai-data", "img", 1, 1024)["metadata"]["name"]
+    assert a == kb_init_job(MilvusConfig(), "ai-data", "img", 1, 1024)["metadata"]["name"]
+    assert a != kb_init_job(MilvusConfig(), "ai-data", "img", 1, 384)["metadata"]["name"]
 
 
 def test_without_a_built_image_the_plan_says_the_collection_is_not_created():

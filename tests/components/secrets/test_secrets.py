@@ -204,7 +204,9 @@ def test_no_secret_value_appears_in_any_plan_output(tmp_path, stack):
     """Plant a stack secret (a Hugging Face token) and let the mocks generate every random password; then scan every
     file the plan writes and the stack outputs for each planted value."""
     raw = stack_raw(stack)
-    raw["models"][0]["hf_token"] = {"name": "hf-token", "source": "stack", "stack_key": "hf"}
+    for m in raw["models"]:
+        if "hf_token" in m or m is raw["models"][0]:
+            m["hf_token"] = {"name": "hf-token", "source": "stack", "stack_key": "hf"}
     planted_config = "hf_PLANTED_d0e4c1b2a3f4"
     cfg = parse_platform(raw)
     run = run_program(

@@ -131,7 +131,7 @@ def test_routes_match_the_model_header_on_the_openai_paths_with_weights():
     assert rule["timeouts"] == {"request": "90s"}
     assert objs["HTTPRoute/model-mixtral"]["spec"]["rules"][0]["backendRefs"][0]["port"] == 8080
     bucket = objs["TrafficPolicy/model-llama-rate-limit"]["spec"]["rateLimit"]["local"]["tokenBucket"]
-    assert bucket == {"maxTokens": 10, "tokensPerFill": 60, "fillInterval": "60s"}
+    assert bucket == {"maxTokens": 10, "tokensPerFill": 1, "fillInterval": "1s"}  # 60 a minute, bursting to 10
     grant = objs["ReferenceGrant/gateway-to-models"]
     assert grant["metadata"]["namespace"] == "ai-inference"
     assert grant["spec"]["from"] == [
@@ -207,3 +207,34 @@ def test_gateway_envoy_metrics_are_scraped(plans):
     )
     assert monitor["spec"]["selector"]["matchLabels"] == {"gateway.networking.k8s.io/gateway-name": "ai-gateway"}
     assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "http-monitoring"
+
+
+@pytest.mark.parametrize(
+    ("requests", "per", "burst", "replicas"),
+    [
+        (600, "minute", 120, 1),
+        (600, "minute", 120, 2),
+        (120, "minute", None, 2),
+        (7, "minute", 3, 1),
+        (50, "second", 5, 1),
+        (100_000, "second", None, 3),
+        (1, "hour", None, 2),
+    ],
+)
+def test_the_token_bucket_gives_the_configured_rate(requests, per, burst, replicas):
+    """Envoy refills tokensPerFill every fillInterval and caps the bucket at maxTokens: simulated over one period,
+    the gateway (all replicas) admits the configured rate, and a fill never exceeds the bucket."""
+    import re
+    from fractions import Fraction
+
+    from components.traffic.kgateway import SECONDS, token_bucket
+    from config.serving import RateLimit
+
+    b = token_bucket(RateLimit(requests=requests, per=per, burst=burst), replicas)
+    assert re.fullmatch(r"([0-9]{1,5}(h|m|s|ms)){1,4}", b["fillInterval"])  # the CRD's pattern
+    value, unit = re.fullmatch(r"([0-9]+)(h|m|s|ms)", b["fillInterval"]).groups()
+    interval = Fraction(int(value)) * {"h": 3600, "m": 60, "s": 1, "ms": Fraction(1, 1000)}[unit]
+    assert interval >= Fraction(1, 20) and b["tokensPerFill"] <= b["maxTokens"]
+    rate = b["tokensPerFill"] / interval * replicas  # tokens per second across the gateway
+    assert rate == Fraction(requests, SECONDS[per])
+    assert b["maxTokens"] * replicas >= (burst or requests)
