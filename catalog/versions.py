@@ -9,7 +9,6 @@ A pin is added together with the component that uses it, never ahead of it.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 
@@ -129,21 +128,6 @@ VLLM_IMAGE = "vllm/vllm-openai:v0.34.0"
 VLLM_VULNERABILITIES: tuple[tuple[str, str, str], ...] = (
     ("CVE-2026-105757", "0.30.0", "a structured-output request crashes the shared engine"),
 )
-
-
-def vllm_vulnerabilities(image: str) -> list[str]:
-    """The known vulnerabilities of a vLLM image by its tag (``v0.28.0``, ``0.28.0``, ``v0.28.0-cu128``); an
-    unversioned tag (``latest``, a digest) cannot be checked and yields none."""
-    tag = image.rsplit("@", 1)[0].rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
-    m = re.match(r"^v?(\d+)\.(\d+)\.(\d+)", tag)
-    if not m:
-        return []
-    have = tuple(int(x) for x in m.groups())
-    return [
-        f"{cve} ({what}; fixed in {fixed})"
-        for cve, fixed, what in VLLM_VULNERABILITIES
-        if have < tuple(int(x) for x in fixed.split("."))
-    ]
 
 
 #: Hugging Face TGI 3.3.6 (the last 3.3 patch with published images; seed 001 serves Mixtral with TGI on 8080).

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from catalog.instances import instances_of, max_gpus_per_node
-from catalog.versions import TGI_IMAGE, VLLM_IMAGE, vllm_vulnerabilities
+from catalog.versions import TGI_IMAGE, VLLM_IMAGE
 from config.base import (
     ROOT,
     Cidr,
@@ -27,6 +27,7 @@ from config.base import (
     quantity,
     unknown_ref,
 )
+from config.images import vllm_vulnerabilities
 from config.secrets import SecretRef
 
 if TYPE_CHECKING:

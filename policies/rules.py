@@ -167,7 +167,8 @@ def check_no_plaintext_secrets(resource_type: str, props: Mapping[str, Any]) -> 
         for c in _containers(props, kind):
             for env in c.get("env") or []:
                 name, value = env.get("name", ""), env.get("value")
-                if SENSITIVE.search(name) and isinstance(value, str) and value and value != REDACTED:
+                reference = re.search(r"_(PATH|FILE|DIR)$", name)  # where a mounted secret is, not its value
+                if SENSITIVE.search(name) and not reference and isinstance(value, str) and value and value != REDACTED:
                     out.append(
                         f"container '{c.get('name')}' env {name} has a literal value: use valueFrom.secretKeyRef"
                     )

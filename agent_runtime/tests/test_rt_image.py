@@ -21,8 +21,8 @@ def test_multi_stage_slim_non_root_healthcheck():
     assert len(stages) == 3 and all(s[0] == "${PYTHON_IMAGE}" for s in stages)
     assert "ARG PYTHON_IMAGE=python:3.11-slim" in text
     assert "COPY --from=build /opt/venv /opt/venv" in text  # no compilers or pip caches in the final image
-    assert re.search(r"^USER 1000:1000$", text, re.MULTILINE)
-    assert "useradd --uid 1000" in text
+    assert re.search(r"^USER 10001:10001$", text, re.MULTILINE)
+    assert "useradd --uid 10001" in text
     assert "HEALTHCHECK" in text and "/health" in text
     assert "git" in text and "/usr/local/bin/kubectl" in text and "sha256sum -c" in text
     assert 'ENTRYPOINT ["agent-runtime"]' in text and "EXPOSE 8080" in text

@@ -32,7 +32,7 @@ READINESS_PATH = "/.well-known/agent-card.json"
 TOOLS_SERVER = "kube-agent-mcp"
 TOOLS_PORT = 8080
 APPROVAL_WAIVED = "agentic.platform/approval-waived"
-RUNTIME_UID = 1000  # the agent-runtime image's user (agent_runtime/Dockerfile)
+RUNTIME_UID = 10001  # the agent-runtime image's user (agent_runtime/Dockerfile): a high UID, no host clash
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def tools_server_objects(
                             "livenessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 20},
                             "resources": {
                                 "requests": {"cpu": "100m", "memory": "256Mi"},
-                                "limits": {"memory": "512Mi"},
+                                "limits": {"cpu": "1", "memory": "512Mi"},
                             },
                             "securityContext": {
                                 "allowPrivilegeEscalation": False,

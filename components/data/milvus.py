@@ -19,6 +19,7 @@ import pulumi
 from pydantic import Field
 
 from catalog import versions
+from components.agents.kagent_v0_10 import RUNTIME_UID
 from components.secrets.credentials import Credentials, external_secret
 from config.data import MilvusConfig
 from config.secrets import SecretRef, aws_name
@@ -228,10 +229,11 @@ def kb_init_job(cfg: MilvusConfig, namespace: str, image: Any, generation: int, 
                 "metadata": {"labels": {"app.kubernetes.io/name": "kb-init"}},
                 "spec": {
                     "restartPolicy": "OnFailure",
+                    "automountServiceAccountToken": False,  # it talks to Milvus only
                     "securityContext": {
                         "runAsNonRoot": True,
-                        "runAsUser": 1000,
-                        "runAsGroup": 1000,
+                        "runAsUser": RUNTIME_UID,
+                        "runAsGroup": RUNTIME_UID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [

@@ -23,6 +23,10 @@ DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 MODEL_LABEL = "agentic.platform/model"
 VARIANT_LABEL = "agentic.platform/variant"
 CACHE = "/models"
+HOME = "/home/engine"
+HF_TOKEN_DIR = "/var/run/secrets/huggingface"
+#: The model servers' user: a high UID of no host user (the engines' images default to root; nothing they do needs it)
+ENGINE_UID = 10001
 #: engine -> (container port, health path, metrics path)
 ENGINE_PORTS = {"vllm": (8000, "/health", "/metrics"), "tgi": (8080, "/health", "/metrics")}
 #: vLLM serve flags the builder uses, each found in vLLM 0.34.0's vllm/engine/arg_utils.py (the wheel, read here);
@@ -125,8 +129,32 @@ def deployment(
     variant = None if m.rollout else v.name
     resources = {"nvidia.com/gpu": str(m.gpus), "cpu": m.cpu, "memory": m.memory}
     shm = max(1, int(quantity(m.memory) / 2**30 / 4))
-    env: list[dict[str, Any]] = [{"name": "HF_HOME", "value": CACHE}]
-    if m.hf_token:
+    env: list[dict[str, Any]] = [
+        {"name": "HF_HOME", "value": CACHE},
+        {"name": "HOME", "value": HOME},  # the engines write caches (torch, triton, vllm) under $HOME
+    ]
+    mounts: list[dict[str, Any]] = [
+        {"name": "dshm", "mountPath": "/dev/shm"},
+        {"name": "cache", "mountPath": CACHE},
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "home", "mountPath": HOME},
+    ]
+    volumes: list[dict[str, Any]] = [
+        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{shm}Gi"}},
+        {"name": "cache", "emptyDir": {"sizeLimit": "200Gi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
+        {"name": "home", "emptyDir": {"sizeLimit": "20Gi"}},
+    ]
+    if m.hf_token and m.engine == "vllm":  # huggingface_hub reads the token from a file: no secret in the environment
+        env.append({"name": "HF_TOKEN_PATH", "value": f"{HF_TOKEN_DIR}/token"})
+        mounts.append({"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True})
+        volumes.append(
+            {
+                "name": "hf-token",
+                "secret": {"secretName": m.hf_token.name, "items": [{"key": m.hf_token.key, "path": "token"}]},
+            }
+        )
+    elif m.hf_token:  # TGI's launcher reads HF_TOKEN from its environment only
         env.append(
             {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": m.hf_token.name, "key": m.hf_token.key}}}
         )
@@ -141,10 +169,15 @@ def deployment(
         "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": max(1, _seconds(m.load_timeout) // 10)},
         "readinessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
         "livenessProbe": {**probe, "periodSeconds": 30, "failureThreshold": 5, "timeoutSeconds": 10},
-        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}, {"name": "cache", "mountPath": CACHE}],
-        # The engines' images run as root (they write their caches under /root): no privilege escalation, no
-        # capabilities, default seccomp; the inference namespace is the one designed for GPU workloads.
+        "volumeMounts": mounts,
+        # Pod Security "restricted": a non-root high UID, a read-only root file system (caches, /tmp and $HOME are
+        # volumes), no privilege escalation, no capabilities, the runtime's default seccomp profile. GPUs come from
+        # the device plugin, which needs none of these.
         "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": ENGINE_UID,
+            "runAsGroup": ENGINE_UID,
+            "readOnlyRootFilesystem": True,
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
             "seccompProfile": {"type": "RuntimeDefault"},
@@ -157,14 +190,19 @@ def deployment(
             "metadata": {"labels": labels_of(m, variant), "annotations": {DO_NOT_DISRUPT: "true"}},
             "spec": {
                 "serviceAccountName": m.name,
+                "automountServiceAccountToken": False,  # no Kubernetes API calls (Pod Identity brings its own token)
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": ENGINE_UID,
+                    "runAsGroup": ENGINE_UID,
+                    "fsGroup": ENGINE_UID,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
                 "affinity": node_affinity_in(POOL, [m.pool]),
                 "tolerations": [GPU_TOLERATION],
                 "terminationGracePeriodSeconds": 60,
                 "containers": [container],
-                "volumes": [
-                    {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{shm}Gi"}},
-                    {"name": "cache", "emptyDir": {"sizeLimit": "200Gi"}},
-                ],
+                "volumes": volumes,
             },
         },
     }

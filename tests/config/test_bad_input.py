@@ -307,7 +307,8 @@ def test_a_vllm_image_older_than_a_security_fix_is_refused():
 
 
 def test_the_pinned_vllm_has_no_known_vulnerability():
-    from catalog.versions import VLLM_IMAGE, vllm_vulnerabilities
+    from catalog.versions import VLLM_IMAGE
+    from config.images import vllm_vulnerabilities
 
     assert vllm_vulnerabilities(VLLM_IMAGE) == []
     assert vllm_vulnerabilities("registry.example.com:5000/vllm:0.29.9-cu128") != []

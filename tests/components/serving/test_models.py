@@ -84,7 +84,19 @@ def test_vllm_pod_spec():
     assert {"/dev/shm", "/models"} <= mounts
     shm = next(v for v in pod["spec"]["volumes"] if v["name"] == "dshm")
     assert shm["emptyDir"]["medium"] == "Memory"
-    assert {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}} in c["env"]
+    # the Hugging Face token is a mounted file (huggingface_hub's HF_TOKEN_PATH), never an environment value
+    assert {"name": "HF_TOKEN_PATH", "value": "/var/run/secrets/huggingface/token"} in c["env"]
+    assert not any(e["name"] == "HF_TOKEN" for e in c["env"])
+    token = next(v for v in pod["spec"]["volumes"] if v["name"] == "hf-token")
+    assert token["secret"] == {"secretName": "hf", "items": [{"key": "token", "path": "token"}]}
+    # Pod Security restricted: non-root high UID, read-only root, no token, writable caches as volumes
+    sc = c["securityContext"]
+    assert sc["runAsNonRoot"] and sc["runAsUser"] >= 10000 and sc["readOnlyRootFilesystem"]
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    assert {m["mountPath"] for m in c["volumeMounts"]} >= {"/models", "/tmp", "/home/engine", "/dev/shm"}
+    from policies.pod_security import violations
+
+    assert violations(pod["spec"])["restricted"] == []
     assert dep["spec"]["replicas"] == 2 and c["image"] == "vllm/vllm-openai:v0.34.0"
     [svc] = by_kind(objs, "Service")
     assert svc["spec"]["trafficDistribution"] == "PreferSameZone" and svc["spec"]["ports"][0]["port"] == 8000

@@ -31,7 +31,7 @@ def test_pod_security_labels_per_layer(plans):
     expected = {
         "ai-gateway": "restricted",
         "ai-agents": "baseline",
-        "ai-inference": "privileged",
+        "ai-inference": "restricted",
         "ai-data": "baseline",
         "observability": "baseline",
         "tenant-search": "baseline",
