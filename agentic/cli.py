@@ -14,8 +14,17 @@ from rich.table import Table
 from config import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-console = Console()
-err = Console(stderr=True)
+
+
+def _console(stderr: bool = False) -> Console:
+    """A terminal gets Rich's fitted tables; piped output (CI logs, files) gets every value whole: no column is cut
+    to '…' when there is no terminal to fit."""
+    probe = Console(stderr=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=400)
+
+
+console = _console()
+err = _console(stderr=True)
 
 STACK = typer.Option(..., "--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml)")
 CWD = typer.Option(
@@ -146,7 +155,7 @@ def plan(
 def _print_plan(result, out_dir: Path, banner: str) -> None:
     cfg = result.config
     run = result.run
-    console.print(Panel(f"[bold]{banner}[/]", title=f"agentic-platform - stack {result.stack}", style="yellow"))
+    console.print(Panel.fit(f"[bold]{banner}[/]", title=f"agentic-platform - stack {result.stack}", style="yellow"))
     console.print(
         f"{cfg.environment} / {cfg.aws.region} / cluster [bold]{cfg.cluster.name}[/] "
         f"(Kubernetes {cfg.cluster.kubernetes_version}): [bold]{len(run.registrations)}[/] resources"
@@ -254,7 +263,9 @@ def _print_tenant_plan(result, out_dir: Path, banner: str) -> None:
     from agentic.plan.tenant import allowance_rows
 
     cfg, facts, run = result.config, result.facts, result.run
-    console.print(Panel(f"[bold]{banner}[/]", title=f"agentic-platform - tenant stack {result.stack}", style="yellow"))
+    console.print(
+        Panel.fit(f"[bold]{banner}[/]", title=f"agentic-platform - tenant stack {result.stack}", style="yellow")
+    )
     console.print(
         f"tenant [bold]{cfg.name}[/] (namespace {cfg.namespace}) on {cfg.platform_stack}: cluster "
         f"[bold]{facts.cluster_name}[/], {facts.environment}/{facts.region}: "
@@ -400,11 +411,11 @@ def preflight(stack: str = STACK, cwd: Path = CWD) -> None:
     console.print("[green]pre-flight passed[/]")
 
 
-if __name__ == "__main__":
-    app()
-
-
 from agentic.cluster.commands import cluster_app, verify  # noqa: E402 - registered after the helpers they use
 
 app.command()(verify)
 app.add_typer(cluster_app, name="cluster")
+
+
+if __name__ == "__main__":
+    app()

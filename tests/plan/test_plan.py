@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from agentic.cli import app
 from agentic.plan.render import BANNER, write_plan
-from tests.conftest import run_under_mocks, stack_raw, validate_object
+from tests.conftest import PROJECT_ROOT, run_under_mocks, stack_raw, validate_object
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +232,20 @@ def test_required_runtime_auth_needs_an_identity_provider():
     raw["kagent"]["runtime_auth"] = {"a2a": "required"}
     with pytest.raises(ConfigError, match=r"platform\.kagent\.runtime_auth\.a2a"):
         parse_platform(raw)
+
+
+def test_piped_plan_output_cuts_no_value(tmp_path):
+    """Without a terminal (CI logs), every table cell is printed whole: no agent, namespace or secret name cut to '…'."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "agentic.cli", "plan", "--stack", "prod", "--out", str(tmp_path / "p")],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "…" not in out.stdout
+    assert "agentic-prod-ai-inference" in out.stdout and "sre-assistant" in out.stdout
