@@ -7,7 +7,6 @@ from collections import Counter
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
@@ -16,60 +15,19 @@ from config import ConfigError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
-def _console(stderr: bool = False) -> Console:
-    """A terminal gets Rich's fitted tables; piped output (CI logs, files) gets every value whole: no column is cut
-    to '…' when there is no terminal to fit."""
-    probe = Console(stderr=stderr)
-    return probe if probe.is_terminal else Console(stderr=stderr, width=400)
-
-
-console = _console()
-err = _console(stderr=True)
-
-STACK = typer.Option(..., "--stack", "-s", help="Stack name (reads Pulumi.<stack>.yaml)")
-CWD = typer.Option(
-    None,
-    "--cwd",
-    "-C",
-    help="Run as if started in this directory (the project, with Pulumi.<stack>.yaml); "
-    "default: the current directory, as for pulumi",
-    file_okay=False,
+from agentic.common import (  # noqa: E402 - the shared options, consoles and exits of every command
+    CWD,
+    EXIT_CONFIG,
+    EXIT_POLICY,
+    EXIT_PREFLIGHT,
+    STACK,
+    _config_failure,
+    _is_tenant,
+    _load_or_exit,
+    _project,
+    console,
+    err,
 )
-EXIT_CONFIG = 2
-EXIT_POLICY = 3
-EXIT_PREFLIGHT = 4
-
-
-def _config_failure(exc: ConfigError) -> None:
-    err.print(f"[bold red]Invalid config[/] {('in ' + exc.source) if exc.source else ''}")
-    for p in exc.problems:
-        err.print(f"  [red]x[/] [bold]{p.path}[/]: {p.message}")
-    err.print(f"[red]{len(exc.problems)} problem(s); nothing was planned or written.[/]")
-    raise typer.Exit(EXIT_CONFIG)
-
-
-def _project(cwd: Path | None) -> Path:
-    return (cwd or Path.cwd()).resolve()
-
-
-def _load_or_exit(stack: str, cwd: Path | None):
-    """The stack's validated config; on invalid config print every problem and exit 2."""
-    from config.loader import load_stack
-
-    try:
-        return load_stack(stack, _project(cwd))[1]
-    except ConfigError as exc:
-        _config_failure(exc)
-
-
-def _is_tenant(stack: str, cwd: Path | None) -> bool:
-    from config.loader import stack_kind
-
-    try:
-        return stack_kind(stack, _project(cwd)) == "tenant"
-    except ConfigError as exc:
-        _config_failure(exc)
-        raise
 
 
 @app.command()

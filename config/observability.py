@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from config.base import ROOT, HttpUrl, NonEmpty, Problem, Strict
+from config.base import ROOT, Hostname, HttpUrl, NonEmpty, Problem, Strict
 from config.secrets import SecretRef
 
 if TYPE_CHECKING:
@@ -60,6 +60,21 @@ class LangfuseConfig(Strict):
     host: HttpUrl | None = Field(default=None, description="External Langfuse (default: the in-cluster release)")
 
 
+class LangfuseClickHouse(Strict):
+    """Where in-cluster Langfuse keeps its traces: 'operator' (the chart's ClickHouseCluster, which needs the
+    ClickHouse operator; this platform does not install it) or 'external', a ClickHouse reached inside the VPC
+    (self-managed, or ClickHouse Cloud through AWS PrivateLink)."""
+
+    mode: Literal["operator", "external"] = "operator"
+    host: Hostname | None = Field(default=None, description="external: the ClickHouse host (a VPC address)")
+    http_port: int = Field(default=8443, ge=1, le=65_535)
+    native_port: int = Field(default=9440, ge=1, le=65_535)
+    tls: bool = Field(default=True, description="external: TLS for schema migrations (native port)")
+    username: NonEmpty = "default"
+    password: SecretRef | None = Field(default=None, description="external: the ClickHouse password (a credential)")
+    database: NonEmpty = "default"
+
+
 class ObservabilityConfig(Strict):
     prometheus: bool = True
     grafana: bool = True
@@ -73,6 +88,7 @@ class ObservabilityConfig(Strict):
     thresholds: AlertThresholds = AlertThresholds()
     alerts: AlertRouting = AlertRouting()
     langfuse_keys: LangfuseConfig = LangfuseConfig()
+    langfuse_clickhouse: LangfuseClickHouse = LangfuseClickHouse()
     logs: bool = Field(default=True, description="Fluent Bit to CloudWatch Logs")
     log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653] = 30
 
@@ -106,6 +122,21 @@ def check_observability(cfg: Platform) -> list[Problem]:
                 out.append(Problem(f"{base}.{f}", "needs the Prometheus stack (observability.prometheus)"))
     if o.langfuse and o.langfuse_keys.host is None and not o.otel_collector:
         out.append(Problem(f"{base}.otel_collector", "traces reach Langfuse through the collector: enable it"))
+    ch, chp = o.langfuse_clickhouse, f"{base}.langfuse_clickhouse"
+    if o.langfuse and ch.mode == "operator" and cfg.environment == "prod":
+        out.append(
+            Problem(
+                f"{chp}.mode",
+                "in-cluster Langfuse's ClickHouse needs the ClickHouse operator (clickhouse.com/v1alpha1), which "
+                "this platform does not install: use mode external {host, password: <credential>} (a ClickHouse in "
+                "the VPC, e.g. ClickHouse Cloud through PrivateLink), or observability.langfuse_keys.host for an "
+                "external Langfuse",
+            )
+        )
+    if ch.mode == "external":
+        for f in ("host", "password"):
+            if getattr(ch, f) is None:
+                out.append(Problem(f"{chp}.{f}", "mode external needs it"))
     keys = o.langfuse_keys
     if o.langfuse and (keys.public_key is None) != (keys.secret_key is None):
         out.append(Problem(f"{base}.langfuse_keys", "set both public_key and secret_key (or neither: generated)"))

@@ -280,7 +280,7 @@ def build_traces(cfg: Platform, shared: Shared, store: SecretsStore) -> None:
     url: str | None = None
     after: tuple[pulumi.Resource, ...] = ()
     if obs.langfuse:
-        langfuse = Langfuse(f"{cfg.prefix}-langfuse", *langfuse_refs(cfg), store, shared)
+        langfuse = Langfuse(f"{cfg.prefix}-langfuse", *langfuse_refs(cfg), store, shared, obs.langfuse_clickhouse)
         url, after = langfuse_web_url(ns), (langfuse.keys,)
     elif obs.langfuse_keys.host:
         public, secret = langfuse_refs(cfg)

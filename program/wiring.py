@@ -40,6 +40,9 @@ def vpc_service_ports(cfg: Platform) -> dict[str, list[int]]:
         out.setdefault(agents, set()).add(5432)
     if cfg.observability.langfuse and cfg.environment == "prod":
         out.setdefault(obs, set()).add(5432)
+    ch = cfg.observability.langfuse_clickhouse
+    if cfg.observability.langfuse and ch.mode == "external":  # a ClickHouse in the VPC (PrivateLink or EC2)
+        out.setdefault(obs, set()).update({ch.http_port, ch.native_port})
     return {ns: sorted(ports) for ns, ports in out.items()}
 
 
@@ -126,6 +129,15 @@ def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
                 (),
                 (f"grafana ({ns['observability']})",),
                 "Grafana admin password",
+            )
+        )
+    if obs.langfuse and obs.langfuse_clickhouse.password is not None:
+        out.append(
+            Credential(
+                obs.langfuse_clickhouse.password,
+                (ns["observability"],),
+                (f"langfuse ({ns['observability']})",),
+                "Langfuse's ClickHouse password",
             )
         )
     if obs.langfuse or obs.langfuse_keys.host:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from agentic.cli import CWD, EXIT_CONFIG, STACK, _config_failure, _is_tenant, _project, console, err
+from agentic.common import CWD, EXIT_CONFIG, STACK, _config_failure, _is_tenant, _project, console, err
 from config import ConfigError
 
 EXIT_VERIFY = 5

@@ -21,6 +21,7 @@ from catalog import versions
 from components.data.postgres import password_secret, rds_postgres
 from components.secrets.credentials import external_secret
 from components.secrets.operator import SecretsStore
+from config.observability import LangfuseClickHouse
 from config.secrets import SecretRef, aws_name
 from kit.aws import pod_identity_role, secure_bucket
 from kit.helm import HelmValues, release
@@ -99,9 +100,30 @@ class _Postgres(HelmValues):
     auth: dict[str, Any] | None = None
 
 
+class _ClickHouseAuth(HelmValues):
+    username: str
+    existing_secret: str
+    existing_secret_key: str
+
+
+class _ClickHouseMigration(HelmValues):
+    ssl: bool
+
+
+class _ClickHouseCluster(HelmValues):
+    enabled: bool
+
+
 class _ClickHouse(HelmValues):
     deploy: bool
     crd_check: bool
+    host: str | None = None
+    http_port: int | None = None
+    native_port: int | None = None
+    database: str | None = None
+    auth: _ClickHouseAuth | None = None
+    migration: _ClickHouseMigration | None = None
+    cluster: _ClickHouseCluster | None = None
 
 
 class _S3(HelmValues):
@@ -118,7 +140,33 @@ class LangfuseValues(HelmValues):
     s3: _S3
 
 
-def langfuse_values(prod: bool, region: str, db_host: Any = None, bucket: Any = None) -> LangfuseValues:
+def clickhouse_values(ch: LangfuseClickHouse) -> _ClickHouse:
+    """The chart's ClickHouseCluster (operator mode), or an external ClickHouse with its password from a Secret."""
+    if ch.mode == "operator":
+        return _ClickHouse(deploy=True, crd_check=False)
+    assert ch.password is not None and ch.host is not None  # config.observability checks it
+    return _ClickHouse(
+        deploy=False,
+        crd_check=False,
+        host=ch.host,
+        http_port=ch.http_port,
+        native_port=ch.native_port,
+        database=ch.database,
+        auth=_ClickHouseAuth(
+            username=ch.username, existing_secret=ch.password.name, existing_secret_key=ch.password.key
+        ),
+        migration=_ClickHouseMigration(ssl=ch.tls),
+        cluster=_ClickHouseCluster(enabled=False),
+    )
+
+
+def langfuse_values(
+    prod: bool,
+    region: str,
+    db_host: Any = None,
+    bucket: Any = None,
+    clickhouse: LangfuseClickHouse | None = None,
+) -> LangfuseValues:
     values = LangfuseValues(
         langfuse=_Langfuse(
             additional_env=init_env(),
@@ -126,7 +174,7 @@ def langfuse_values(prod: bool, region: str, db_host: Any = None, bucket: Any = 
             service_account={"create": True, "name": SERVICE_ACCOUNT},
         ),
         postgresql=_Postgres(deploy=True),
-        clickhouse=_ClickHouse(deploy=True, crd_check=False),
+        clickhouse=clickhouse_values(clickhouse or LangfuseClickHouse()),
         s3=_S3(deploy=True),
     )
     if prod:
@@ -140,7 +188,16 @@ def langfuse_values(prod: bool, region: str, db_host: Any = None, bucket: Any = 
 
 
 class Langfuse(pulumi.ComponentResource):
-    def __init__(self, name: str, public: SecretRef, secret: SecretRef, store: SecretsStore, shared: Shared):
+    def __init__(
+        self,
+        name: str,
+        public: SecretRef,
+        secret: SecretRef,
+        store: SecretsStore,
+        shared: Shared,
+        clickhouse: LangfuseClickHouse | None = None,
+    ):
+        clickhouse = clickhouse or LangfuseClickHouse()
         super().__init__("agentic:k8s:Langfuse", name, None, shared.k8s_opts())
         ns = shared.namespaces["observability"]
         scope = shared.scope(self, name, ns, depends_on=(shared.namespace_resources["observability"], store.store))
@@ -203,11 +260,12 @@ class Langfuse(pulumi.ComponentResource):
             versions.LANGFUSE,
             release_name=RELEASE,
             namespace=ns,
-            values=langfuse_values(shared.high_availability, shared.region, db_host, bucket_name),
+            values=langfuse_values(shared.high_availability, shared.region, db_host, bucket_name, clickhouse),
             opts=scope.opts(depends_on=after),
         )
-        shared.notes.add(
-            f"observability.langfuse: install the ClickHouse operator (clickhouse.com/v1alpha1) before "
-            f"Langfuse: its chart's CRD check is off for the offline render ({RELEASE} in {ns})"
-        )
+        if clickhouse.mode == "operator":
+            shared.notes.add(
+                f"observability.langfuse: install the ClickHouse operator (clickhouse.com/v1alpha1) before "
+                f"Langfuse: its chart's CRD check is off for the offline render ({RELEASE} in {ns})"
+            )
         self.register_outputs({})

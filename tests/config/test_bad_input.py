@@ -332,3 +332,12 @@ def test_the_local_embedding_dimension_is_the_runtimes():
     from config.data import LOCAL_EMBEDDING_DIM
 
     assert LocalEmbedder.dim == LOCAL_EMBEDDING_DIM
+
+
+def test_prod_langfuse_needs_a_clickhouse_the_platform_can_reach():
+    raw = stack_raw("prod")
+    raw["observability"].pop("langfuse_clickhouse")
+    has(raw, "platform.observability.langfuse_clickhouse.mode", "does not install")
+    raw["observability"]["langfuse_clickhouse"] = {"mode": "external"}
+    has(raw, "platform.observability.langfuse_clickhouse.host", "mode external needs it")
+    has(raw, "platform.observability.langfuse_clickhouse.password", "mode external needs it")

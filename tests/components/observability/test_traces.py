@@ -69,7 +69,8 @@ def test_langfuse_dev_in_cluster_prod_on_rds_and_s3(plans):
         if a.inputs["serviceAccount"] == "langfuse"
     ]
     assert assoc and assoc[0].inputs["namespace"] == "observability"
-    assert any("ClickHouse operator" in n for n in prod_plan.outputs["plan_notes"])
+    # prod keeps traces in an external ClickHouse (no operator needed: no note); operator mode notes the prerequisite
+    assert not any("ClickHouse operator" in n for n in prod_plan.outputs["plan_notes"])
 
 
 def test_langfuse_keys_are_secret_references():
