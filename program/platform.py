@@ -20,7 +20,7 @@ from components.data.redis import Redis
 from components.foundation.cluster import EksCluster
 from components.foundation.network import Network
 from components.foundation.registry import ImageRegistry
-from components.foundation.runtime_image import RuntimeImage, git_sha
+from components.foundation.runtime_image import RuntimeImage, content_tag
 from components.nodes.gpu_software import GpuSoftware
 from components.nodes.karpenter import Karpenter
 from components.nodes.nodepools import NodePools
@@ -218,7 +218,7 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     registry = ImageRegistry(f"{prefix}-registry", cfg.agent_runtime, shared)
     runtime_image = None
     if cfg.agent_runtime.build:
-        runtime_image = RuntimeImage(f"{prefix}-runtime-image", registry.repository, git_sha(), shared)
+        runtime_image = RuntimeImage(f"{prefix}-runtime-image", registry.repository, content_tag(), shared)
 
     # 9. Data: session memory (Redis/Valkey or ElastiCache) and the knowledge base (Milvus and its collection)
     data_endpoints: dict[str, pulumi.Input[Any]] = {}

@@ -45,23 +45,35 @@ def test_image_excludes_tests_and_heavy_ml():
     assert not any(d.startswith(("torch", "sentence-transformers", "milvus-lite")) for d in deps)
 
 
-def test_platform_builds_and_pushes_to_ecr_with_git_sha(monkeypatch):
+def test_platform_builds_and_pushes_to_ecr_tagged_by_content(tmp_path):
     sys.path.insert(0, str(ROOT))
-    monkeypatch.setenv("GITHUB_SHA", "0123456789abcdef0123")
+    from components.foundation.runtime_image import content_tag
     from tests.conftest import build_stack, stack_raw
 
     run = build_stack(stack_raw("prod"))
     [image] = run.of_type("docker-build:index:Image")
     i = image.inputs
     url = run.outputs["ecr_repository_url"]
-    assert i["tags"] == [f"{url}:0123456789ab"] and i["push"] is True and i["buildOnPreview"] is False
-    assert i["context"]["location"].endswith("/agent_runtime")
-    assert i["dockerfile"]["location"].endswith("/agent_runtime/Dockerfile")
+    tag = content_tag()
+    assert tag.startswith("src-") and i["tags"] == [f"{url}:{tag}"] and i["push"] is True
+    assert i["buildOnPreview"] is False
+    assert i["context"]["location"] == "agent_runtime"  # relative: the same input wherever the tree is planned
+    assert i["dockerfile"]["location"] == "agent_runtime/Dockerfile"
     assert i["platforms"] == ["linux/amd64"]
     assert i["buildArgs"]["KUBECTL_VERSION"].startswith("v1.35")
     reg = i["registries"][0]
     assert reg["address"] == url.split("/")[0] and reg["username"] == "AWS" and reg["password"] == "[secret]"
-    assert run.outputs["agent_runtime_image"].startswith(f"{url}:0123456789ab@sha256:")
+    assert run.outputs["agent_runtime_image"].startswith(f"{url}:{tag}@sha256:")
+    # the tag follows what goes into the image: a copy hashes the same, a changed source file does not, tests do not
+    import shutil
+
+    copy = tmp_path / "agent_runtime"
+    shutil.copytree(RUNTIME, copy, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
+    assert content_tag(copy) == tag
+    (copy / "tests" / "new_test.py").write_text("x = 1\n")
+    assert content_tag(copy) == tag
+    (copy / "src" / "agent_runtime" / "__init__.py").write_text("# changed\n")
+    assert content_tag(copy) != tag
 
 
 def test_no_image_when_build_is_off():

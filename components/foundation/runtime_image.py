@@ -1,10 +1,11 @@
-"""Build the agent-runtime image from agent_runtime/ and push it to the platform's ECR repository, tagged with
-the git SHA (docker-build provider: BuildKit, no Docker daemon state in Pulumi)."""
+"""Build the agent-runtime image from agent_runtime/ and push it to the platform's ECR repository, tagged with a hash
+of what goes into it (docker-build provider: BuildKit, no Docker daemon state in Pulumi): an unrelated commit
+neither retags the image nor restarts the agents that run it, and a plan of an exported tree (no .git) tags it the
+same as the working tree."""
 
 from __future__ import annotations
 
-import os
-import subprocess
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -18,25 +19,30 @@ from kit.shared import Shared
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "agent_runtime"
 
 
-def git_sha(root: Path = RUNTIME_DIR.parent) -> str:
-    """The commit being deployed (GITHUB_SHA in Actions); '-dirty' when the runtime has uncommitted changes."""
-    sha = os.environ.get("GITHUB_SHA")
-    if not sha:
-        try:
-            sha = subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-            ).stdout.strip()
-            dirty = subprocess.run(
-                ["git", "status", "--porcelain", "--", "agent_runtime"],
-                cwd=root,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-            sha += "-dirty" if dirty else ""
-        except (OSError, subprocess.CalledProcessError):
-            sha = "unversioned"
-    return sha[:12] + ("-dirty" if sha.endswith("-dirty") else "")
+#: What .dockerignore keeps out of the build context (and so out of the tag).
+IGNORED_PARTS = {"tests", "__pycache__", ".pytest_cache", ".venv", ".mypy_cache", ".ruff_cache"}
+IGNORED_SUFFIXES = (".db", ".egg-info", ".pyc")
+
+
+def context_files(root: Path = RUNTIME_DIR) -> list[Path]:
+    """The files of the image's build context, sorted."""
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and not (set(p.relative_to(root).parts) & IGNORED_PARTS)
+        and not any(part.endswith(IGNORED_SUFFIXES) for part in p.relative_to(root).parts)
+    )
+
+
+def content_tag(root: Path = RUNTIME_DIR) -> str:
+    """``src-<hash>`` of the build context's files and the build arguments: equal trees, equal tags."""
+    h = hashlib.sha256()
+    h.update(f"{versions.AGENT_RUNTIME_BASE_IMAGE}\0{versions.KUBECTL}\0".encode())
+    for p in context_files(root):
+        h.update(p.relative_to(root).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(p.read_bytes()).digest())
+    return "src-" + h.hexdigest()[:16]
 
 
 class RuntimeImage(pulumi.ComponentResource):
@@ -50,8 +56,9 @@ class RuntimeImage(pulumi.ComponentResource):
         repo = pulumi.Output.from_input(repository.repository_url)
         self.image = docker_build.Image(
             f"{name}-image",
-            context=docker_build.BuildContextArgs(location=str(RUNTIME_DIR)),
-            dockerfile=docker_build.DockerfileArgs(location=str(RUNTIME_DIR / "Dockerfile")),
+            # relative to the project (pulumi runs the program there): the same inputs wherever the tree is
+            context=docker_build.BuildContextArgs(location=RUNTIME_DIR.name),
+            dockerfile=docker_build.DockerfileArgs(location=f"{RUNTIME_DIR.name}/Dockerfile"),
             platforms=[docker_build.Platform.LINUX_AMD64],
             build_args={"PYTHON_IMAGE": versions.AGENT_RUNTIME_BASE_IMAGE, "KUBECTL_VERSION": versions.KUBECTL},
             tags=[repo.apply(lambda r: f"{r}:{tag}")],
