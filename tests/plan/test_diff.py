@@ -106,3 +106,18 @@ def test_against_a_git_ref(tmp_path):
     assert "## agentic-platform plan diff" in (tmp_path / "pr.md").read_text()
     bad = CliRunner().invoke(app, ["diff", "--stack", "dev", "--base", "no-such-ref", "-C", str(PROJECT_ROOT)])
     assert bad.exit_code == 2 and "no-such-ref" in bad.output
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "tenant-demo"])
+def test_an_unchanged_tree_planned_elsewhere_diffs_empty(stack, tmp_path):
+    """What `agentic diff --base <ref>` does to the base (a copy without .git, in a temporary directory) must not
+    show up as changes: no image tag from git, no absolute build path, nothing that depends on where the tree is."""
+    from agentic.plan.base import plan_in
+
+    skip = shutil.ignore_patterns(".git", ".venv", ".venv-checkov", "out", "node_modules", "__pycache__", "*.egg-info")
+    copy = tmp_path / "tree"
+    shutil.copytree(PROJECT_ROOT, copy, ignore=skip)
+    plan_in(copy, stack, tmp_path / "old")
+    plan_in(PROJECT_ROOT, stack, tmp_path / "new")
+    result = diff_plans(tmp_path / "old", tmp_path / "new")
+    assert not result.changed, markdown(result)[:3000]
