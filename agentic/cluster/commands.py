@@ -34,6 +34,7 @@ def verify(
     unschedulable or a journey fails."""
     from agentic.cluster import verify as cverify
     from agentic.cluster.binaries import NotBuilt
+    from agentic.cluster.client import ApiError
     from agentic.cluster.harness import ControlPlaneError
     from agentic.plan.render import synthesize
 
@@ -60,10 +61,14 @@ def verify(
         raise
     try:
         result = cverify.verify(cp, platform, tenants)
+        lines = result.lines()  # reads the server's version: before it stops
+    except (ApiError, ControlPlaneError) as exc:
+        _control_plane_failure(exc)
+        raise
     finally:
         if not keep:
             cp.stop(clean=True)
-    for line in result.lines():
+    for line in lines:
         console.print(line, markup=False, soft_wrap=True)
     if keep:
         console.print(

@@ -75,3 +75,16 @@ def test_stop_never_signals_a_pid_that_is_no_longer_ours(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+def test_agentic_verify_prints_the_figures_and_leaves_nothing_running():
+    runner = CliRunner()
+    result = runner.invoke(app, ["verify", "--stack", "tenant-demo"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "dev: control plane v1.35.4" in out and "tenant-demo: objects" in out and "RBAC journeys" in out
+    assert "0 rejected" in out
+    import subprocess
+
+    left = subprocess.run(["pgrep", "-f", "out/cluster/dev"], capture_output=True, text=True).stdout.strip()
+    assert left == ""
