@@ -114,6 +114,14 @@ def check_servers(mcp_servers: list[McpServer], env: AgentEnv, base: str) -> lis
                         f"{p}.kind", "the platform MCP server runs the platform's image: set agent_runtime.build true"
                     )
                 )
+            if not s.tools:
+                out.append(
+                    Problem(
+                        f"{p}.tools",
+                        "list the tools it serves (the platform MCP server serves only those; none listed would mean "
+                        "every tool): e.g. [k8s_list_pods, k8s_get_pod_logs, k8s_get_events]",
+                    )
+                )
             unknown = [t for t in s.tools if t not in RUNTIME_MCP_TOOLS]
             if unknown:
                 out.append(

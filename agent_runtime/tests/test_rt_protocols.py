@@ -158,3 +158,11 @@ async def test_a2a_deeply_nested_json_is_a_client_error(make_client, depth):
     r = await client.post("/", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 400
     assert r.json()["error"]["code"] == -32600 and "nested deeper than 64" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("value", ["", "  ", " , "])
+def test_an_empty_tool_list_serves_no_tool(make_settings, value):
+    """AGENT_TOOLS set but empty or blank means none, never every tool (unset means every tool)."""
+    registry = build_registry(make_settings(tools=value), Metrics())
+    assert registry.tools == {}
+    assert len(build_registry(make_settings(), Metrics()).tools) == 27

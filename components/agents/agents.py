@@ -234,7 +234,7 @@ class Agents(pulumi.ComponentResource):
         agents_ns = ctx.agents_namespace
         for server in cfg.mcp_servers:
             if server.kind == "platform":
-                env = {**ctx.auth_env, "AGENT_TOOLS": ",".join(server.tools)} if server.tools else dict(ctx.auth_env)
+                env = {**ctx.auth_env, "AGENT_TOOLS": ",".join(server.tools)}  # exactly these (config requires some)
                 for obj in tools_server_objects(
                     server, agents_ns, ctx.runtime_image, env, replicas=2 if shared.high_availability else 1
                 ):

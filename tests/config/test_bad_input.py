@@ -341,3 +341,10 @@ def test_prod_langfuse_needs_a_clickhouse_the_platform_can_reach():
     raw["observability"]["langfuse_clickhouse"] = {"mode": "external"}
     has(raw, "platform.observability.langfuse_clickhouse.host", "mode external needs it")
     has(raw, "platform.observability.langfuse_clickhouse.password", "mode external needs it")
+
+
+def test_a_platform_mcp_server_must_list_its_tools():
+    raw = stack_raw("dev")
+    i = next(i for i, s in enumerate(raw["kagent"]["mcp_servers"]) if s.get("kind") == "platform")
+    raw["kagent"]["mcp_servers"][i]["tools"] = []
+    has(raw, f"platform.kagent.mcp_servers[{i}].tools", "list the tools it serves")

@@ -95,10 +95,10 @@ class Settings(BaseSettings):
         validation_alias=_env("AGENT_REQUEST_TIMEOUT", "AGENT_TURN_TIMEOUT", "request_timeout"),
         description="Total time one turn may take (LLM calls, retries, tools)",
     )
-    tools: CommaList = Field(
-        default_factory=list,
+    tools: CommaList | None = Field(
+        default=None,
         validation_alias=_env("AGENT_TOOLS", "tools"),
-        description="Serve only these tools (empty: every tool the settings enable)",
+        description="Serve only these tools; unset: every tool the settings enable; set but empty: none",
     )
     require_approval: CommaList = Field(
         default_factory=list,

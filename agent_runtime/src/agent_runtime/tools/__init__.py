@@ -126,7 +126,7 @@ def build_registry(settings: Any, metrics: Metrics, *, kube: Any = None) -> Tool
     reg.extend(files.tools(settings))
     reg.extend(knowledge.tools(settings))
     reg.extend(http_api.tools(settings))
-    if settings.tools:
+    if settings.tools is not None:  # set, even empty: exactly these (empty or blank AGENT_TOOLS serves no tool)
         missing = sorted(set(settings.tools) - set(reg.tools))
         if missing:
             raise ValueError(f"AGENT_TOOLS names tools these settings do not enable: {', '.join(missing)}")
