@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from agentic.plan.base import verify_ref
 from config import ConfigError, Problem
 from config.deploy import DeployConfig
 from config.loader import FULL_KEY, PROJECT, read_stack_config
@@ -151,7 +152,16 @@ def affected(changed: list[str], project: Path) -> Affected:
 def changed_files(base: str, project: Path) -> list[str]:
     """Files changed between ``base`` and HEAD (three-dot: since the branch left base), relative to the project."""
     done = subprocess.run(
-        ["git", "-C", str(project), "diff", "--name-only", "--relative", f"{base}...HEAD"],
+        [
+            "git",
+            "-C",
+            str(project),
+            "diff",
+            "--name-only",
+            "--relative",
+            "--end-of-options",
+            f"{verify_ref(project, base)}...HEAD",
+        ],
         capture_output=True,
         text=True,
         check=False,

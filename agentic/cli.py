@@ -27,6 +27,8 @@ from agentic.common import (  # noqa: E402 - the shared options, consoles and ex
     _project,
     console,
     err,
+    output_file,
+    write_output,
 )
 
 
@@ -63,7 +65,7 @@ def schema(output: Path = typer.Option(None, "--output", "-o", help="Write to th
     doc["title"] = "agentic-platform:platform"
     text = json.dumps(doc, indent=2)
     if output:
-        output.write_text(text + "\n")
+        write_output(output, text + "\n", "--output")
         console.print(f"wrote {output}")
     else:
         typer.echo(text)
@@ -261,6 +263,8 @@ def diff(
     """Compare two plans as `pulumi preview` would: create, update, replace, delete. Exit 0: no changes; 1: changes."""
     from agentic.plan.diff import diff_plans, markdown, print_terminal
 
+    if markdown_out:
+        output_file(markdown_out, "--markdown")
     try:
         if stack and base:
             from agentic.plan.base import plans_against_base
@@ -278,7 +282,7 @@ def diff(
         raise typer.Exit(EXIT_CONFIG) from None
     print_terminal(result, console)
     if markdown_out:
-        markdown_out.write_text(markdown(result))
+        write_output(markdown_out, markdown(result), "--markdown")
         console.print(f"wrote {markdown_out}")
     if result.changed:
         raise typer.Exit(EXIT_CHANGED)
@@ -302,6 +306,8 @@ def ci_affected(
     from agentic.ci import affected, changed_files
 
     project = _project(cwd)
+    if github_output:
+        output_file(github_output, "--github-output")
     try:
         changed = ["Pulumi.yaml"] if all_stacks else list(files or []) or changed_files(base or "origin/main", project)
         result = affected(changed, project)
@@ -318,13 +324,13 @@ def ci_affected(
         )
     )
     if github_output:
-        with github_output.open("a") as f:
-            f.write(f"matrix={matrix}\nimage={str(result.image).lower()}\nany={str(bool(result.stacks)).lower()}\n")
-            for group, jobs in (("dev", result.first), ("gated", result.gated)):
-                f.write(
-                    f"matrix_{group}={json.dumps({'include': jobs}, separators=(',', ':'))}\n"
-                    f"any_{group}={str(bool(jobs)).lower()}\n"
-                )
+        lines = f"matrix={matrix}\nimage={str(result.image).lower()}\nany={str(bool(result.stacks)).lower()}\n"
+        for group, jobs in (("dev", result.first), ("gated", result.gated)):
+            lines += (
+                f"matrix_{group}={json.dumps({'include': jobs}, separators=(',', ':'))}\n"
+                f"any_{group}={str(bool(jobs)).lower()}\n"
+            )
+        write_output(github_output, lines, "--github-output", append=True)
 
 
 tenant_app = typer.Typer(no_args_is_help=True, help="Self-service tenant stacks (Pulumi.tenant-<name>.yaml).")

@@ -64,3 +64,26 @@ def _is_tenant(stack: str, cwd: Path | None) -> bool:
     except ConfigError as exc:
         _config_failure(exc)
         raise
+
+
+def output_file(path: Path, option: str) -> Path:
+    """A file an option writes to, checked before any work: not a directory, its directory exists. Exits 2 with one
+    line otherwise (never a traceback)."""
+    if path.is_dir():
+        err.print(f"[red]{option} {path}: is a directory; give a file path[/]")
+        raise typer.Exit(EXIT_CONFIG)
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        err.print(f"[red]{option} {path}: its directory {parent} {what}[/]")
+        raise typer.Exit(EXIT_CONFIG)
+    return path
+
+
+def write_output(path: Path, text: str, option: str, append: bool = False) -> None:
+    try:
+        with output_file(path, option).open("a" if append else "w") as f:
+            f.write(text)
+    except OSError as exc:
+        err.print(f"[red]{option} {path}: {exc.strerror or exc}[/]")
+        raise typer.Exit(EXIT_CONFIG) from None

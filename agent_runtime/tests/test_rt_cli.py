@@ -133,3 +133,22 @@ def test_kube_agent_version_and_help():
     ).stdout
     for flag in ("--llm-url", "-l", "--llm-model", "--gitea-url", "--namespace", "--kube-context", "--verbose"):
         assert flag in help_out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--collection", "../../etc/x"], "is not valid for Milvus"),
+        (["--collection", "a" * 300], "is not valid for Milvus"),
+        (["--collection", ""], "is not valid for Milvus"),
+        (["--dim", "100000000"], "out of Milvus' range"),
+    ],
+)
+def test_kb_init_validates_names_and_ranges_before_connecting(args, message, monkeypatch):
+    from typer.testing import CliRunner
+
+    from agent_runtime.cli import app
+
+    monkeypatch.setenv("MILVUS_URI", "http://127.0.0.1:9")  # nothing listens: validation must come first
+    result = CliRunner().invoke(app, ["kb", "init", *args])
+    assert result.exit_code == 2 and message in result.output, result.output

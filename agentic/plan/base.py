@@ -15,8 +15,25 @@ import tempfile
 from pathlib import Path
 
 
+def verify_ref(project: Path, ref: str) -> str:
+    """The commit ``ref`` names, or RuntimeError: a ref is never read as an option (``--output=x``), and one git cannot
+    resolve is refused before anything runs."""
+    if not ref or ref.startswith("-"):
+        raise RuntimeError(f"{ref!r} is not a git ref (refs do not start with '-')")
+    done = subprocess.run(
+        ["git", "-C", str(project), "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"git cannot resolve {ref!r} to a commit in {project}")
+    return done.stdout.strip()
+
+
 def export_ref(project: Path, ref: str, into: Path) -> Path:
     """The tree of ``ref`` in ``into``; RuntimeError when git cannot resolve it."""
+    commit = verify_ref(project, ref)
     top = subprocess.run(
         ["git", "-C", str(project), "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
     )
@@ -24,7 +41,9 @@ def export_ref(project: Path, ref: str, into: Path) -> Path:
         raise RuntimeError(f"{project} is not in a git repository: give two plan directories instead")
     rel = os.path.relpath(project.resolve(), Path(top.stdout.strip()).resolve())
     archive = subprocess.run(
-        ["git", "-C", top.stdout.strip(), "archive", "--format=tar", ref], capture_output=True, check=False
+        ["git", "-C", top.stdout.strip(), "archive", "--format=tar", "--end-of-options", commit],
+        capture_output=True,
+        check=False,
     )
     if archive.returncode != 0:
         raise RuntimeError(f"git cannot export {ref!r}: {archive.stderr.decode()[:200].strip()}")

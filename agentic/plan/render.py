@@ -319,6 +319,9 @@ def _written_files(root: Path) -> set[str]:
 def check_output_dir(out: Path) -> None:
     """``out`` may be missing, empty, or a previous plan output holding only files that plan wrote."""
     if not out.exists():
+        blocker = next((p for p in out.parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise PlanOutputError(f"{out}: {blocker} is a file, not a directory: choose another --out")
         return
     if not out.is_dir() or out.is_symlink():
         raise PlanOutputError(f"{out} exists and is not a directory: choose another --out")

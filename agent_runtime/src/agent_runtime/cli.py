@@ -112,8 +112,12 @@ def kb_init(
     if not settings.milvus_uri:
         typer.echo("error: MILVUS_URI is not set", err=True)
         raise typer.Exit(2)
-    name = collection or settings.knowledge_collection
+    name = collection if collection is not None else settings.knowledge_collection
     size = dim or settings.embeddings_dim
+    problem = kb.invalid_collection(name) or kb.invalid_dim(size)
+    if problem:  # validated as Milvus does, before connecting
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
     token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
     try:
         if bootstrap_root_password:

@@ -245,3 +245,23 @@ class KnowledgeBase:
         client = getattr(self.embedder, "client", None)
         if client is not None:
             await client.close()
+
+
+#: Milvus' rules for a collection name (a letter or underscore first, then letters, digits, underscores; 255 at
+#: most) and a float vector's dimension (2 to 32768).
+_COLLECTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+MAX_DIM = 32_768
+
+
+def invalid_collection(name: str) -> str | None:
+    if _COLLECTION.fullmatch(name):
+        return None
+    shown = name if len(name) <= 40 else name[:40] + "..."
+    return (
+        f"collection name {shown!r} is not valid for Milvus: a letter or '_' first, then letters, digits or '_', "
+        "at most 255 characters"
+    )
+
+
+def invalid_dim(dim: int) -> str | None:
+    return None if 2 <= dim <= MAX_DIM else f"dimension {dim} is out of Milvus' range (2 to {MAX_DIM})"

@@ -1,0 +1,52 @@
+"""The CLI's sharp edges: refs are refs (never options), and every bad path is one line and exit 2, not a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agentic.cli import app
+from tests.conftest import PROJECT_ROOT
+
+
+def run(args: list[str]) -> tuple[int, str]:
+    result = CliRunner().invoke(app, args)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["diff", "--stack", "dev", "--base=--output=x.txt", "-C", str(PROJECT_ROOT)],
+        ["diff", "--stack", "dev", "--base=--list", "-C", str(PROJECT_ROOT)],
+        ["ci", "affected", "--base=--output=X", "-C", str(PROJECT_ROOT)],
+        ["diff", "--stack", "dev", "--base", "no-such-ref-anywhere", "-C", str(PROJECT_ROOT)],
+    ],
+)
+def test_a_ref_that_looks_like_an_option_or_is_unknown_is_refused(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out = run(args)
+    assert code == 2 and ("is not a git ref" in out or "cannot resolve" in out), out
+    assert not list(tmp_path.iterdir()), "something was written"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["schema", "-o", "{tmp}"], "is a directory"),
+        (["schema", "-o", "{tmp}/missing/parent/f.json"], "does not exist"),
+        (["ci", "affected", "--all", "--github-output", "{tmp}"], "is a directory"),
+        (["diff", "{tmp}", "{tmp}", "--markdown", "{tmp}"], "is a directory"),
+        (["plan", "--stack", "dev", "--out", "{file}/sub", "-C", str(PROJECT_ROOT)], "is a file, not a directory"),
+    ],
+)
+def test_bad_output_paths_are_one_line_errors(args, message, tmp_path):
+    file = tmp_path / "a-file"
+    file.write_text("x")
+    code, out = run([a.format(tmp=tmp_path, file=file) for a in args])
+    assert code == 2 and message in out and "Traceback" not in out, out
+    assert file.read_text() == "x"
+    assert not Path(PROJECT_ROOT / "x.txt").exists()
