@@ -1,4 +1,4 @@
-# Two commands do all set-up on a fresh machine (Python, pip, gcc, git; root for apt-get):
+# Two commands do all set-up on a fresh machine (Python, pip, gcc, git, Go; root for apt-get):
 #   make plan   -> offline plan of the dev stack in out/dev
 #   make test   -> the full test suite
 PY ?= python3
