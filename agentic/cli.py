@@ -1,4 +1,5 @@
-"""``agentic``: offline plan, config validation, JSON schema and AWS pre-flight for agentic-platform stacks."""
+"""agentic: offline plan, config validation, JSON schema, plan diffs, a real control plane and AWS pre-flight for
+agentic-platform stacks."""
 
 from __future__ import annotations
 
@@ -13,6 +14,27 @@ from rich.table import Table
 from config import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"agentic {version('agentic-platform')}")
+        except PackageNotFoundError:
+            typer.echo("agentic (not installed as a package)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, is_flag=True, help="Print the version and exit"
+    ),
+) -> None:
+    """agentic: offline plan, config validation, JSON schema, plan diffs, a real control plane and AWS pre-flight for
+    agentic-platform stacks."""
 
 
 from agentic.common import (  # noqa: E402 - the shared options, consoles and exits of every command
@@ -57,7 +79,7 @@ def validate(stack: str = STACK, cwd: Path = CWD) -> None:
 
 @app.command()
 def schema(output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout")) -> None:
-    """Print the JSON Schema of ``agentic-platform:platform`` (for editor completion of stack files)."""
+    """Print the JSON Schema of agentic-platform:platform (for editor completion of stack files)."""
     from config import Platform
 
     doc = Platform.model_json_schema(by_alias=True)

@@ -50,3 +50,11 @@ def test_bad_output_paths_are_one_line_errors(args, message, tmp_path):
     assert code == 2 and message in out and "Traceback" not in out, out
     assert file.read_text() == "x"
     assert not Path(PROJECT_ROOT / "x.txt").exists()
+
+
+def test_version_and_help_without_rst_markup():
+    code, out = run(["--version"])
+    assert code == 0 and out.startswith("agentic ")
+    for args in (["--help"], ["schema", "--help"], ["plan", "--help"], ["verify", "--help"], ["cluster", "--help"]):
+        code, out = run(args)
+        assert code == 0 and "``" not in out and ":func:" not in out, args
