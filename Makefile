@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: deps lint plan test coverage fuzz bench clean controlplane
+.PHONY: deps lint plan test coverage fuzz bench bench-deps clean controlplane
 
 $(BIN)/agentic: pyproject.toml agent_runtime/pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -66,7 +66,17 @@ fuzz: $(BIN)/agentic
 	FUZZ_EXAMPLES=2000 FUZZ_PLANS=20 $(BIN)/python -m pytest -q tests/config/test_properties.py \
 	  agent_runtime/tests/test_rt_git_security.py -k "never or no_url or sandbox"
 
-bench: $(BIN)/agentic
+# kagent's agent runtime (kagent-adk) in a virtualenv of its own, for bench/runtime.py's side-by-side ratio.
+# --pre: kagent-core asks for opentelemetry-instrumentation-fastapi>=0.52.0, which exists only as 0.5xb0 releases.
+KAGENT_ADK := .venv-kagent-adk/bin/python
+$(KAGENT_ADK): bench/kagent-adk.txt
+	$(PY) -m venv .venv-kagent-adk
+	.venv-kagent-adk/bin/pip install -q --pre -r bench/kagent-adk.txt
+	@touch $@
+
+bench-deps: $(KAGENT_ADK)
+
+bench: $(BIN)/agentic bench-deps
 	$(BIN)/python bench/synth.py
 	$(BIN)/python bench/runtime.py
 

@@ -164,6 +164,15 @@ async def test_lone_surrogate_in_user_input_is_a_400(llm, make_client):
         headers={"content-type": "application/json"},
     )
     assert r.json()["error"]["code"] == -32602 and "surrogate" in r.json()["error"]["message"]
+    # The same lone surrogate as raw bytes (ED A0 80, which json.loads decodes with "surrogatepass") and in a UTF-16
+    # body (json.loads reads those too): the guard's fast path must not wave either through.
+    template = json.dumps(a2a_send("x"))
+    for body in (
+        template.replace('"x"', '"@"').encode().replace(b"@", b"\xed\xa0\x80"),
+        template.replace('"x"', '"\\ud800"').encode().decode("unicode_escape").encode("utf-16-le", "surrogatepass"),
+    ):
+        r = await client.post("/", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 200 and r.json()["error"]["code"] == -32602, r.text
     assert llm.requests == []  # nothing reached the model
 
 

@@ -131,6 +131,17 @@ def test_the_control_plane_module_builds_the_pinned_versions():
     assert len(replaced) >= 25 and set(replaced.values()) == {staging}
 
 
+def test_the_runtime_bench_measures_the_kagent_the_catalog_pins():
+    """bench/runtime.py compares the runtime with kagent's own (kagent-adk) of the release the platform installs."""
+    pins = dict(
+        line.split("==", 1)
+        for line in (PROJECT_ROOT / "bench" / "kagent-adk.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    for package in ("kagent-adk", "kagent-core", "kagent-skills"):
+        assert pins[package] == versions.KAGENT.version, package
+
+
 def test_every_chart_pin_is_listed():
     charts = {n for n, v in vars(versions).items() if isinstance(v, versions.Chart)}
     assert {c.name for c in versions.CHARTS} == {getattr(versions, n).name for n in charts}

@@ -77,6 +77,9 @@ class Agent:
         self.memory = memory
         self.metrics = metrics
         self.long_term = long_term
+        # Label children looked up once: every turn touches them (bench/runtime.py).
+        self._active = metrics.active_sessions.labels(settings.agent_name)
+        self._duration = metrics.duration.labels(settings.agent_name)
 
     async def _maybe_summarize(self, session: str, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(history) <= self.settings.summarize_threshold:
@@ -121,9 +124,8 @@ class Agent:
         approved_tools: set[str] | None = None,
     ) -> AgentResult:
         """Answer one request. Either ``user_message`` (with session memory) or full ``messages`` (OpenAI API)."""
-        agent = self.settings.agent_name
         start = time.perf_counter()
-        self.metrics.active_sessions.labels(agent).inc()
+        self._active.inc()
         status = "success"
         try:
             async with asyncio.timeout(self.settings.request_timeout):
@@ -146,9 +148,9 @@ class Agent:
             status = "failure"
             raise
         finally:
-            self.metrics.active_sessions.labels(agent).dec()
-            self.metrics.requests.labels(agent, status).inc()
-            self.metrics.duration.labels(agent).observe(time.perf_counter() - start)
+            self._active.dec()
+            self.metrics.requests.labels(self.settings.agent_name, status).inc()
+            self._duration.observe(time.perf_counter() - start)
 
     async def _run(self, user_message, session_id, trace_id, messages, on_event, stream, approved) -> AgentResult:
         s = self.settings

@@ -1,16 +1,23 @@
-"""OpenAI-compatible chat client (AsyncOpenAI with ``base_url``): retries with backoff on 429/5xx/timeouts, token
-and cost accounting, optional streaming of content deltas."""
+"""OpenAI-compatible chat client: retries with backoff on 429/5xx/timeouts, token and cost accounting, optional
+streaming of content deltas.
+
+Both a plain and a streamed completion are one aiohttp POST with an orjson body: the hot path of every turn. (The
+openai SDK's request building and httpx's connection pool cost ~3 ms of CPU per turn at 64 concurrent turns, and the
+SDK ~15 MiB of idle memory; see bench/runtime.py.) Answers are checked field by field: anything that is not an
+OpenAI chat completion (or chunk) is an LLMBadResponse, never a crash."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import httpx
+import orjson
 
 from agent_runtime.observability import Metrics, get_logger, scrub, span
 from agent_runtime.settings import Settings
@@ -104,6 +111,49 @@ def parse_completion(resp: Any) -> Completion:
     return Completion(content or "", calls, tokens[0], tokens[1], finish if isinstance(finish, str) else None)
 
 
+def _count(usage: Any, key: str) -> int:
+    value = (usage.get(key) or 0) if isinstance(usage, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _bad(f"usage.{key} is not a non-negative integer")
+    return value
+
+
+async def sse_data(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """The data of each server-sent event: its `data:` lines up to a blank line, joined by newlines (comments and
+    other fields skipped), as the SSE specification reads them."""
+    data: list[bytes] = []
+    async for raw in resp.content:
+        line = raw.rstrip(b"\r\n")
+        if not line:
+            if data:
+                yield b"\n".join(data)
+                data = []
+            continue
+        name, _, value = line.partition(b":")
+        if name == b"data":
+            data.append(value[1:] if value.startswith(b" ") else value)
+    if data:
+        yield b"\n".join(data)
+
+
+def parse_chunk(data: bytes) -> dict[str, Any]:
+    """One streamed chat.completion.chunk, checked where the client reads it."""
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise _bad("a streamed event is not JSON") from None
+    if not isinstance(chunk, dict) or not isinstance(chunk.get("choices", []), list):
+        raise _bad("a streamed event is not a chat.completion.chunk")
+    chunk.setdefault("choices", [])
+    for choice in chunk["choices"]:
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if not isinstance(choice, dict) or not isinstance(delta or {}, dict):
+            raise _bad("a streamed choice has no delta object")
+        if delta and not isinstance(delta.get("content") or "", str):
+            raise _bad("a streamed content delta is not a string")
+    return chunk
+
+
 @dataclass
 class ToolCall:
     id: str
@@ -140,59 +190,77 @@ class Completion:
 
 def _classify(exc: Exception) -> LLMError:
     """A non-retryable failure as the caller should see it (never a bare exception, never a 500)."""
-    import openai
-
-    if isinstance(exc, openai.APIStatusError):
-        body = exc.response.text[:300] if exc.response is not None else ""
-        return LLMRejected(f"the LLM refused the request: HTTP {exc.status_code}: {body}")
-    if isinstance(exc, (ValueError, TypeError, KeyError, AttributeError, openai.APIResponseValidationError)):
+    if isinstance(exc, (ValueError, TypeError, KeyError, AttributeError)):
         return _bad(f"{type(exc).__name__}: {str(exc)[:200]}")
     return LLMError(f"LLM call failed: {type(exc).__name__}")
 
 
-def _retryable(exc: Exception) -> str | None:
-    import openai
+class _Transient(Exception):
+    """A failure worth retrying: ``reason`` as in the retry metric, and the server's Retry-After."""
 
-    if isinstance(exc, openai.RateLimitError):
-        return "429"
-    if isinstance(exc, openai.APITimeoutError):
+    def __init__(self, reason: str, retry_after: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def _retryable(exc: Exception) -> str | None:
+    if isinstance(exc, _Transient):
+        return exc.reason
+    if isinstance(exc, TimeoutError):  # aiohttp's ServerTimeoutError and ConnectionTimeoutError are TimeoutErrors
         return "timeout"
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)):
         return "connection"
-    if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
-        return str(exc.status_code)
     return None
 
 
-class LLMClient:
-    """The openai SDK costs ~350 ms to import: it is imported on first use (or by :meth:`warm` in the background
-    right after start-up), so the process is ready — and /ready answers — without waiting for it."""
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # what orjson refuses (an integer beyond 64 bits) the standard encoder writes
+        return json.dumps(value, ensure_ascii=False).encode()
 
-    def __init__(self, settings: Settings, metrics: Metrics, client: Any = None):
+
+async def _check_status(resp: aiohttp.ClientResponse) -> None:
+    """429 and 5xx are retried (with the server's Retry-After); any other 4xx is the caller's request refused."""
+    if resp.status == 429 or resp.status >= 500:
+        raise _Transient(str(resp.status), resp.headers.get("retry-after"))
+    if resp.status >= 400:
+        text = (await resp.content.read(300)).decode("utf-8", "replace")
+        raise LLMRejected(f"the LLM refused the request: HTTP {resp.status}: {text}")
+
+
+class LLMClient:
+    """One aiohttp session (the connection pool to the model server), made on first use in the running loop."""
+
+    def __init__(self, settings: Settings, metrics: Metrics):
         self.settings = settings
         self.metrics = metrics
-        self._client = client
+        self._session: aiohttp.ClientSession | None = None
+        self._counters: tuple[Any, Any, Any] | None = None
+        self._url = settings.llm_url.rstrip("/") + "/chat/completions"
+        self._headers = {
+            **settings.llm_headers,
+            "Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}",
+            "Content-Type": "application/json",
+        }
 
     @property
-    def client(self) -> Any:
-        if self._client is None:
-            from openai import AsyncOpenAI
-
-            self._client = AsyncOpenAI(
-                base_url=self.settings.llm_url,
-                api_key=self.settings.llm_api_key.get_secret_value(),
-                timeout=self.settings.llm_timeout,
-                max_retries=0,  # retries are ours: counted, logged, bounded by the request deadline
-                default_headers=dict(self.settings.llm_headers) or None,
+    def session(self) -> aiohttp.ClientSession:
+        """The connection pool of the plain path, made on first use in the running loop (and again if a caller
+        moved to another loop)."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session._loop is not loop:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.settings.llm_timeout),
+                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=60),
+                json_serialize=lambda v: orjson.dumps(v).decode(),
             )
-        return self._client
-
-    async def warm(self) -> None:
-        await asyncio.to_thread(__import__, "openai")
+        return self._session
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
 
     async def _with_retries(self, call: Callable[[], Awaitable[Completion]]) -> Completion:
         attempts = self.settings.llm_retries + 1
@@ -212,7 +280,11 @@ class LLMClient:
                         f"{type(exc).__name__}. Check KUBE_AGENT_LLM_URL and that the model server is up."
                     ) from exc
                 delay = self.settings.llm_backoff * (2 ** (attempt - 1))
-                retry_after = getattr(getattr(exc, "response", None), "headers", {}).get("retry-after")
+                retry_after = (
+                    exc.retry_after
+                    if isinstance(exc, _Transient)
+                    else getattr(getattr(exc, "response", None), "headers", {}).get("retry-after")
+                )
                 if retry_after:
                     with contextlib.suppress(ValueError):
                         delay = max(delay, min(float(retry_after), 30.0))
@@ -221,15 +293,22 @@ class LLMClient:
         raise AssertionError("unreachable")
 
     def _account(self, c: Completion) -> None:
-        name, model, provider = self.settings.agent_name, self.settings.llm_model, self.settings.llm_provider
-        self.metrics.tokens.labels(name, model, provider, "prompt").inc(c.prompt_tokens)
-        self.metrics.tokens.labels(name, model, provider, "completion").inc(c.completion_tokens)
+        if self._counters is None:
+            name, model, provider = self.settings.agent_name, self.settings.llm_model, self.settings.llm_provider
+            self._counters = (
+                self.metrics.tokens.labels(name, model, provider, "prompt"),
+                self.metrics.tokens.labels(name, model, provider, "completion"),
+                self.metrics.cost.labels(name, model, provider),
+            )
+        prompt, completion, cost_usd = self._counters
+        prompt.inc(c.prompt_tokens)
+        completion.inc(c.completion_tokens)
         cost = (
             c.prompt_tokens * self.settings.usd_per_1k_prompt_tokens
             + c.completion_tokens * self.settings.usd_per_1k_completion_tokens
         ) / 1000
         # Always exported (0 for self-hosted models without a price), so cost queries see every model.
-        self.metrics.cost.labels(name, model, provider).inc(cost)
+        cost_usd.inc(cost)
 
     async def complete(
         self,
@@ -243,41 +322,50 @@ class LLMClient:
             kwargs["tools"] = tools
 
         async def plain() -> Completion:
-            # The SDK's HTTP layer (auth, base_url, typed errors) without its per-call deep transform of the
-            # request TypedDicts, which costs milliseconds with 27 tool schemas (see bench/runtime.py).
-            resp = await self.client.post("/chat/completions", body=kwargs, cast_to=object)
-            return parse_completion(resp)
+            async with self.session.post(self._url, data=_dumps(kwargs), headers=self._headers) as resp:
+                await _check_status(resp)
+                body = await resp.read()
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise _bad(f"the body is not JSON ({exc})") from None
+            return parse_completion(parsed)
 
         async def streamed() -> Completion:
-            stream = await self.client.chat.completions.create(
-                **kwargs, stream=True, stream_options={"include_usage": True}
-            )
+            request = {**kwargs, "stream": True, "stream_options": {"include_usage": True}}
+            out = Completion("")
             content: list[str] = []
             calls: dict[int, dict[str, str]] = {}
-            out = Completion("")
             chunks = 0
-            async for chunk in stream:
-                chunks += 1
-                if chunk.usage:
-                    out.prompt_tokens = chunk.usage.prompt_tokens or 0
-                    out.completion_tokens = chunk.usage.completion_tokens or 0
-                for choice in chunk.choices:
-                    delta = choice.delta
-                    if delta.content:
-                        content.append(delta.content)
-                        assert on_delta is not None
-                        await on_delta(delta.content)
-                    for tc in delta.tool_calls or []:
-                        slot = calls.setdefault(tc.index, {"id": "", "name": "", "arguments": ""})
-                        slot["id"] = tc.id or slot["id"]
-                        if tc.function:
-                            slot["name"] += tc.function.name or ""
-                            slot["arguments"] += tc.function.arguments or ""
-                    out.finish_reason = choice.finish_reason or out.finish_reason
+            async with self.session.post(self._url, data=_dumps(request), headers=self._headers) as resp:
+                await _check_status(resp)
+                async for data in sse_data(resp):
+                    if data == b"[DONE]":
+                        break
+                    chunk = parse_chunk(data)
+                    chunks += 1
+                    usage = chunk.get("usage")
+                    if usage:
+                        out.prompt_tokens = _count(usage, "prompt_tokens")
+                        out.completion_tokens = _count(usage, "completion_tokens")
+                    for choice in chunk["choices"]:
+                        delta = choice.get("delta") or {}
+                        if delta.get("content"):
+                            content.append(delta["content"])
+                            assert on_delta is not None
+                            await on_delta(delta["content"])
+                        for i, tc in enumerate(delta.get("tool_calls") or []):
+                            index = tc.get("index", i) if isinstance(tc, dict) else i
+                            if not isinstance(tc, dict) or not isinstance(index, int):
+                                raise _bad("a streamed tool call is not an object with an integer index")
+                            slot = calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+                            slot["id"] = tc.get("id") or slot["id"]
+                            fn = tc.get("function") or {}
+                            slot["name"] += fn.get("name") or ""
+                            slot["arguments"] += fn.get("arguments") or ""
+                        out.finish_reason = choice.get("finish_reason") or out.finish_reason
             if chunks == 0:
                 raise _bad("the stream carried no chunks (the endpoint did not answer with server-sent events)")
-            if not all(isinstance(c, str) for c in content):
-                raise _bad("a streamed content delta is not a string")
             out.content = "".join(content)
             out.tool_calls = [
                 ToolCall(c["id"] or f"call_{i}", c["name"], c["arguments"] or "{}") for i, c in sorted(calls.items())

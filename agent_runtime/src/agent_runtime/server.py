@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -34,6 +37,25 @@ from agent_runtime.settings import Settings
 from agent_runtime.tools import ToolRegistry, build_registry
 
 log = get_logger("server")
+# The A2A SDK wraps each of its server methods in an OpenTelemetry span (36 per turn, ~0.4 ms of CPU even with no
+# exporter). The runtime's own spans (agent.request, llm.chat, tool calls) carry the trace; an operator who wants
+# the SDK's too sets OTEL_INSTRUMENTATION_A2A_SDK_ENABLED=true. Read when the SDK is first imported (below).
+os.environ.setdefault("OTEL_INSTRUMENTATION_A2A_SDK_ENABLED", "false")
+
+
+def import_a2a_server() -> None:
+    """Import the A2A SDK's server without its gRPC handler, which the runtime never serves (kagent speaks JSON-RPC)
+    and which would load grpc (~18 MiB resident) merely because pymilvus installs it. The SDK itself falls back when
+    grpc is missing; grpc stays importable for pymilvus afterwards."""
+    if "a2a.server.request_handlers" in sys.modules or "grpc" in sys.modules:
+        return
+    sys.modules["grpc"] = None  # type: ignore[assignment]  # `import grpc` raises ImportError while this is set
+    try:
+        import a2a.server.request_handlers  # noqa: F401
+    finally:
+        del sys.modules["grpc"]
+
+
 SESSION_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 
 
@@ -127,6 +149,7 @@ class ErrorBody(BaseModel):
 
 
 def agent_card(settings: Settings) -> Any:
+    import_a2a_server()
     from a2a.types import AgentCapabilities, AgentCard, AgentSkill
 
     url = settings.public_url or f"http://{settings.agent_name}.{settings.effective_namespace}:{settings.port}/"
@@ -159,6 +182,7 @@ def agent_card(settings: Settings) -> Any:
 
 
 def a2a_executor(runtime: Runtime) -> Any:
+    import_a2a_server()
     from a2a.server.agent_execution import AgentExecutor, RequestContext
     from a2a.server.events import EventQueue
     from a2a.server.tasks import TaskUpdater
@@ -282,6 +306,11 @@ def json_depth(value: Any) -> int:
     return deepest
 
 
+#: Where a lone surrogate can come from in a UTF-8 body: a \uD800-\uDFFF escape, or the bytes ED A0-BF that
+#: json.loads decodes with "surrogatepass" (a UTF-16 or UTF-32 body, which json.loads also reads, is always scanned).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
 def _rpc_error(status: int, code: int, message: str, rpc_id: Any = None) -> JSONResponse:
     return JSONResponse(
         {"jsonrpc": "2.0", "id": rpc_id, "error": {"code": code, "message": message}}, status_code=status
@@ -318,13 +347,17 @@ class A2AInputGuard:
                 scope, receive, send
             )
             return
-        if doc is not None and json_depth(doc) > MAX_JSON_DEPTH:
+        # Fast paths: nesting deeper than the limit needs more brackets than the limit, and a lone surrogate needs
+        # one of the byte sequences _SURROGATE_ESCAPE finds.
+        deep = body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH
+        if doc is not None and deep and json_depth(doc) > MAX_JSON_DEPTH:
             log.info("a2a request refused: JSON nested too deeply", bytes=len(body))
             await _rpc_error(400, -32600, f"Invalid Request: JSON nested deeper than {MAX_JSON_DEPTH} levels")(
                 scope, receive, send
             )
             return
-        if doc is not None and any(invalid_text(t) for t in _strings(doc)):
+        surrogate = json.detect_encoding(body) != "utf-8" or _SURROGATE_ESCAPE.search(body) is not None
+        if doc is not None and surrogate and any(invalid_text(t) for t in _strings(doc)):
             rpc_id = doc.get("id") if isinstance(doc, dict) and isinstance(doc.get("id"), (str, int)) else None
             error = {
                 "jsonrpc": "2.0",
@@ -360,9 +393,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        warm = asyncio.create_task(rt.llm.warm())
         yield
-        warm.cancel()
         await rt.aclose()
 
     app = FastAPI(
@@ -548,6 +579,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"X-Trace-Id": trace})
 
     # A2A last: JSON-RPC on POST / and the agent card kagent probes for readiness.
+    import_a2a_server()
     from a2a.server.apps import A2AStarletteApplication
     from a2a.server.request_handlers import DefaultRequestHandler
     from a2a.server.tasks import InMemoryTaskStore

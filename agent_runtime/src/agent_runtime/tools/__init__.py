@@ -58,11 +58,13 @@ class ToolRegistry:
     require_approval: list[str] = field(default_factory=list)
     max_output_chars: int = 16_000
     tools: dict[str, Tool] = field(default_factory=dict)
+    _specs: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     def register(self, tool: Tool) -> None:
         if tool.name in self.tools:
             raise ValueError(f"tool {tool.name!r} registered twice")
         self.tools[tool.name] = tool
+        self._specs = None
 
     def extend(self, tools: list[Tool]) -> None:
         for t in tools:
@@ -72,7 +74,10 @@ class ToolRegistry:
         return tool.name in self.require_approval or (tool.destructive and "destructive" in self.require_approval)
 
     def specs(self) -> list[dict[str, Any]]:
-        return [t.openai_spec() for t in self.tools.values()]
+        """The tools as OpenAI function specs, built once (every turn sends them; callers must not mutate them)."""
+        if self._specs is None or len(self._specs) != len(self.tools):
+            self._specs = [t.openai_spec() for t in self.tools.values()]
+        return self._specs
 
     async def call(self, name: str, arguments: dict[str, Any], approved: bool = False) -> ToolResult:
         start = time.perf_counter()
