@@ -78,6 +78,38 @@ def _stack_files(project: Path) -> dict[str, dict[str, Any]]:
     return {p.name[len("Pulumi.") : -len(".yaml")]: read_stack_config(p) for p in sorted(project.glob("Pulumi.*.yaml"))}
 
 
+def _tenant_deploy(stack: str, tenant: str, platform: str, base: dict[str, Any], raw: Any) -> dict[str, Any]:
+    """A tenant stack's deploy settings: the role and GitHub environment from the platform's tenants[] entry (the
+    platform owns them), the backend from the tenant's file. A tenant file naming another role or environment is
+    refused, so CI never runs a tenant's pull request with rights the platform did not give it."""
+    tenants = [t if isinstance(t, dict) else {} for t in base.get("tenants") or []]
+    index = next((i for i, t in enumerate(tenants) if t.get("name") == tenant), len(tenants))
+    owned = tenants[index].get("deploy") if index < len(tenants) else None
+    if not isinstance(owned, dict):
+        raise ConfigError(
+            [
+                Problem(
+                    f"Pulumi.{platform}.yaml:{FULL_KEY}.tenants[{index}].deploy",
+                    f"is not set for tenant '{tenant}': the platform team gives each self-service tenant its deploy "
+                    "role and GitHub environment there (aws_role_arn, github_environment)",
+                )
+            ]
+        )
+    mine = dict(raw) if isinstance(raw, dict) else {}
+    problems = [
+        Problem(
+            f"Pulumi.{stack}.yaml:{PROJECT}:deploy.{key}",
+            f"'{mine[key]}' is not the {key} the platform gives tenant '{tenant}' ('{owned.get(key)}', "
+            f"Pulumi.{platform}.yaml tenants[{index}].deploy): remove it from this file",
+        )
+        for key in ("aws_role_arn", "github_environment")
+        if key in mine and mine[key] != owned.get(key)
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return {**mine, "aws_role_arn": owned.get("aws_role_arn"), "github_environment": owned.get("github_environment")}
+
+
 def stack_job(stack: str, configs: dict[str, dict[str, Any]]) -> StackJob:
     config = configs[stack]
     tenant = config.get(f"{PROJECT}:tenant")
@@ -97,6 +129,8 @@ def stack_job(stack: str, configs: dict[str, dict[str, Any]]) -> StackJob:
     else:
         kind, base = "platform", config.get(FULL_KEY) or {}
     raw = config.get(f"{PROJECT}:deploy")
+    if kind == "tenant":
+        raw = _tenant_deploy(stack, str(tenant.get("name", "")), platform, base, raw)  # type: ignore[union-attr]
     if raw is None:
         raise ConfigError(
             [

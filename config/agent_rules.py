@@ -4,12 +4,16 @@ only the data stores they are allowed, and agents-as-tools form no cycle."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from catalog.runtime_tools import RBAC_UNSAFE_TOOLS, RUNTIME_MCP_TOOLS
-from config.agents import agent_graph, database_mode, find_cycle, server_tools
+from config.agents import agent_graph, database_mode, find_cycle, reserved_env, server_tools
 from config.base import ROOT, Problem, duplicates, unknown_ref
+
+#: What Kubernetes accepts as an environment variable name.
+ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 
 if TYPE_CHECKING:
     from config.agents import Agent, McpServer, ModelConfigSpec
@@ -254,6 +258,18 @@ def check_agents(
                                 f"{p}.{f}",
                                 "applies to the platform's agent-runtime image only: give your own image its RBAC "
                                 "in your own manifests",
+                            )
+                        )
+            for f in ("env", "secret_env"):
+                for key in getattr(a, f):
+                    if not ENV_NAME.fullmatch(key):
+                        out.append(Problem(f"{p}.{f}.{key}", "is not an environment variable name ([-._a-zA-Z0-9])"))
+                    elif reserved_env(key):
+                        out.append(
+                            Problem(
+                                f"{p}.{f}.{key}",
+                                "is set by the platform (namespace, identity, model route, data connections, auth, "
+                                "telemetry, kagent, or how the process loads code): remove it",
                             )
                         )
             if a.kubernetes_secrets_list and not a.kubernetes_tools:

@@ -188,6 +188,60 @@ class AgentRuntimeImage(Strict):
     keep_images: int = Field(default=30, ge=1, le=1000, description="Lifecycle policy: keep this many images")
 
 
+#: Environment the platform sets or owns on agent pods (its own agents' and every tenant's): the namespace, identity,
+#: model route, data connections, auth, telemetry, kagent's own variables, and what changes how a process loads code.
+#: An agent's ``env`` or ``secret_env`` may set none of them (a tenant would point its agent at another tenant's
+#: data, turn its auth off, or load code of its choosing).
+RESERVED_ENV = frozenset(
+    {
+        "KUBE_AGENT_NAMESPACE",
+        "KUBE_AGENT_CONTEXT",
+        "AGENT_KUBE_API_URL",
+        "AGENT_TENANT_ID",
+        "KUBE_AGENT_LLM_URL",
+        "KUBE_AGENT_LLM_MODEL",
+        "KUBE_AGENT_LLM_HEADERS",
+        "AGENT_LLM_PROVIDER",
+        "KUBE_AGENT_GITEA_URL",
+        "KUBE_AGENT_GITEA_TOKEN",
+        "REDIS_URL",
+        "REDIS_PASSWORD",
+        "REDIS_TLS",
+        "MILVUS_URI",
+        "MILVUS_TOKEN",
+        "MILVUS_DB_NAME",
+        "AGENT_AUTH_A2A",
+        "AGENT_AUTH_MCP",
+        "AGENT_HOST",
+        "AGENT_PORT",
+        "AGENT_PUBLIC_URL",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+        "PYTHONINSPECT",
+        "PATH",
+        "HOME",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    }
+)
+RESERVED_ENV_PREFIXES = ("KAGENT_", "OTEL_", "AGENT_JWT_", "AGENT_EMBEDDINGS_", "LD_", "KUBERNETES_")
+
+
+def reserved_env(name: str) -> bool:
+    """Whether the platform sets or owns environment variable ``name`` (case-insensitive: proxies read both)."""
+    upper = name.upper()
+    return upper in RESERVED_ENV or upper.startswith(RESERVED_ENV_PREFIXES)
+
+
 def runtime_auth_env(auth: RuntimeAuth) -> dict[str, str]:
     """The agent runtime's environment for ``auth`` (what a BYO agent or MCP Deployment gets)."""
     env = {}

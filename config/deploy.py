@@ -13,7 +13,10 @@ from config.base import Strict
 KEY = "deploy"
 
 
-class DeployConfig(Strict):
+class DeployIdentity(Strict):
+    """Who deploys a stack: the AWS role CI assumes and the GitHub environment of its job. For a self-service tenant
+    the platform owns it (``platform.tenants[].deploy``): the tenant's own file cannot choose another."""
+
     aws_role_arn: str = Field(
         pattern=r"^arn:aws[-a-z]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$",
         description="Role CI assumes through GitHub OIDC (one per environment)",
@@ -22,6 +25,9 @@ class DeployConfig(Strict):
         pattern=r"^[A-Za-z0-9_.-]{1,100}$",
         description="GitHub environment of the deploy job: give prod required reviewers",
     )
+
+
+class DeployConfig(DeployIdentity):
     backend: Literal["pulumi-cloud", "s3"] = Field(
         default="pulumi-cloud",
         description="pulumi-cloud: OIDC token exchange (pulumi/auth-actions); s3: "

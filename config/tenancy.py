@@ -19,6 +19,7 @@ from config.base import (
     label_value_problem,
     quantity,
 )
+from config.deploy import DeployIdentity
 from config.secrets import SecretRef
 
 if TYPE_CHECKING:
@@ -99,6 +100,12 @@ class Tenant(Strict):
         description="The team's own stack (Pulumi.tenant-<name>.yaml) creates "
         "the namespace, quota, RBAC and agents; the platform only publishes this entry as its "
         "allowance (quota = the ceiling), and keeps the tenant in its NetworkPolicies",
+    )
+
+    deploy: DeployIdentity | None = Field(
+        default=None,
+        description="Self-service: the AWS role and GitHub environment CI deploys the team's stack with (the "
+        "platform team owns them; `agentic ci` uses these, whatever the tenant's file says)",
     )
 
     @property
@@ -202,6 +209,12 @@ def check_namespaces(cfg: Platform) -> list[Problem]:
                 Problem(
                     f"{ROOT}.tenants[{i}].allow.gateway_token",
                     "only read for self-service tenants: agents in this stack carry api_key",
+                )
+            )
+        if t.deploy is not None and not t.self_service:
+            out.append(
+                Problem(
+                    f"{ROOT}.tenants[{i}].deploy", "only read for self-service tenants: the platform deploys this one"
                 )
             )
         if t.self_service and t.pod_security == "privileged":

@@ -8,7 +8,6 @@ file nor its pull request can lift a guardrail: the allowance lives in the platf
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError
@@ -16,13 +15,23 @@ from pydantic import Field, ValidationError
 from config.agent_rules import AgentEnv, check_agents, check_model_configs, check_servers
 from config.agents import Agent, McpServer, ModelConfigSpec, PersonAccess
 from config.base import ConfigError, DnsLabel, NonEmpty, Problem, Strict, quantity
-from config.tenancy import LAYERS, RESERVED_NAMESPACES, LimitRange, Quota, TenantAllowance
+from config.tenancy import LAYERS, RESERVED_NAMESPACES, LimitRange, Quota
+from config.tenant_facts import (  # noqa: F401  (re-exported: the tenant stack's readers import them from here)
+    FACTS_VERSION,
+    GATEWAY_TOKEN_SECRET,
+    TENANT_ROOT,
+    GatewayFacts,
+    GatewayTokenFacts,
+    MilvusFacts,
+    ModelFacts,
+    PlatformFacts,
+    RedisFacts,
+    TenantFacts,
+    parse_facts,
+)
 from config.validate import problems_from_pydantic, shape_problems
 
-TENANT_ROOT = "tenant"
 KEY = "tenant"
-#: Version of the platform's ``tenancy`` output this code reads; the platform bumps it on incompatible changes.
-FACTS_VERSION = 1
 STACK_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
@@ -62,123 +71,6 @@ class TenantStack(Strict):
         """Kubernetes groups bound to the tenant's ``role`` (admin or viewer): the access entries' group first."""
         extra = self.admin_groups if role == "admin" else self.viewer_groups
         return [f"agentic:{self.namespace}:{role}", *extra]
-
-
-# --- what the platform publishes ----------------------------------------------------------------------------------
-
-
-class GatewayTokenFacts(Strict):
-    aws_secret_name: str
-    key: str
-
-
-#: the Secret a tenant stack syncs its gateway token into; its model configs present it as their API key
-GATEWAY_TOKEN_SECRET = "gateway-token"
-
-
-class TenantFacts(Strict):
-    namespace: str
-    self_service: bool
-    quota: Quota
-    allow: TenantAllowance
-    data_ports: list[int] = Field(default_factory=list)
-    vpc_service_ports: list[int] = Field(default_factory=list)
-    gateway_token: GatewayTokenFacts | None = None
-
-
-class GatewayFacts(Strict):
-    name: str
-    namespace: str
-    url: str
-    model_header: str
-    jwt: bool = False
-
-
-class ModelFacts(Strict):
-    hf_model: str
-    header: str
-    engine: str
-
-
-class RedisFacts(Strict):
-    host: str
-    tls: bool
-    aws_secret_name: str
-    generation: int
-
-
-class MilvusFacts(Strict):
-    data_namespace: str
-    aws_secret_name: str
-    embedding_env: dict[str, str] = Field(default_factory=dict)  # the knowledge base's embedding model for agents
-
-
-class PlatformFacts(Strict):
-    """Stack output ``tenancy`` of a platform stack: everything a tenant stack builds on."""
-
-    version: int
-    environment: str
-    cluster_name: str
-    region: str
-    vpc_cidr: str | None = None
-    namespaces: dict[str, str]
-    tenant_namespaces: list[str]
-    gateway: GatewayFacts | None = None
-    models: dict[str, ModelFacts] = Field(default_factory=dict)
-    redis: RedisFacts | None = None
-    milvus: MilvusFacts | None = None
-    secrets_refresh: str = "1h"
-    runtime_image: str | None = None
-    runtime_auth_env: dict[str, str] = Field(default_factory=dict)
-    otel_endpoint: str | None = None
-    prometheus: bool = False
-    kagent_line: str | None = None
-    tenants: dict[str, TenantFacts]
-
-
-def parse_facts(raw: Any, platform_stack: str, tenant: str | None = None) -> PlatformFacts:
-    """The platform's ``tenancy`` output, or ConfigError naming what the platform stack lacks. With ``tenant``, only
-    that tenant's allowance is validated (a platform of 200 tenants costs each tenant stack nothing more)."""
-    where = f"platform stack {platform_stack}"
-    if isinstance(raw, str):  # the platform publishes it as one JSON string
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            raise ConfigError(
-                [Problem(f"{TENANT_ROOT}.platform_stack", f"{where}: output 'tenancy' is not JSON")]
-            ) from None
-    if raw is None:
-        raise ConfigError(
-            [
-                Problem(
-                    f"{TENANT_ROOT}.platform_stack",
-                    f"{where} has no output 'tenancy': run `pulumi up` "
-                    "on it with an agentic-platform version that publishes tenant allowances",
-                )
-            ]
-        )
-    if not isinstance(raw, dict):
-        raise ConfigError([Problem(f"{TENANT_ROOT}.platform_stack", f"{where}: output 'tenancy' is not a mapping")])
-    if raw.get("version") not in (None, FACTS_VERSION):
-        raise ConfigError(
-            [
-                Problem(
-                    f"{TENANT_ROOT}.platform_stack",
-                    f"{where} publishes tenancy version "
-                    f"{raw.get('version')}; this code reads version {FACTS_VERSION}: upgrade",
-                )
-            ]
-        )
-    tenants = raw.get("tenants")
-    if tenant is not None and isinstance(tenants, dict) and tenant in tenants:
-        raw = {**raw, "tenants": {tenant: tenants[tenant]}}
-    try:
-        return PlatformFacts.model_validate(raw)
-    except ValidationError as exc:
-        problems = problems_from_pydantic(exc, PlatformFacts, f"{where}: output tenancy")
-        raise ConfigError(
-            [Problem(f"{TENANT_ROOT}.platform_stack", f"{p.path}: {p.message}") for p in problems]
-        ) from None
 
 
 # --- rules --------------------------------------------------------------------------------------------------------
@@ -242,12 +134,99 @@ def check_static(cfg: TenantStack, stack: str | None) -> list[Problem]:
             out.append(Problem(f"{p}.scaling.kind", "KEDA scalers are the platform's: use hpa in a tenant stack"))
         if a.llm_model is not None and a.llm_model not in cfg.models:
             out.append(Problem(f"{p}.llm_model", f"'{a.llm_model}' is not in tenant.models: add it there"))
+    out += _group_problems(cfg)
+    out += fit_problems(cfg)
     seen: set[str] = set()
     for i, person in enumerate(cfg.access):
         if person.principal_arn in seen:
             out.append(Problem(f"{r}.access[{i}].principal_arn", "is listed twice: one role per principal"))
         seen.add(person.principal_arn)
     return out
+
+
+def _group_problems(cfg: TenantStack) -> list[Problem]:
+    """RBAC groups a tenant may bind: not Kubernetes' own (system:*), not the platform's or another tenant's."""
+    out = []
+    own = f"agentic:{cfg.namespace}:"
+    for field in ("admin_groups", "viewer_groups"):
+        for i, group in enumerate(getattr(cfg, field)):
+            if group.startswith("system:"):
+                why = "system: groups are Kubernetes' own (system:masters is cluster-admin)"
+            elif group.startswith("agentic:") and not group.startswith(own):
+                why = "agentic: groups belong to the platform and to other tenants"
+            else:
+                continue
+            out.append(Problem(f"{TENANT_ROOT}.{field}[{i}]", f"'{group}': {why}; bind your team's own group"))
+    return out
+
+
+def _pods_and_requests(cfg: TenantStack) -> list[tuple[str, int, str, str]]:
+    """(config path, pods at most, cpu request, memory request) of everything the stack runs in its namespace."""
+    lr = cfg.limit_range
+    out = []
+    for i, a in enumerate(cfg.agents):
+        pods = a.scaling.max_replicas if a.scaling is not None else (a.replicas if a.replicas is not None else 1)
+        out.append((f"{TENANT_ROOT}.agents[{i}]", pods, a.cpu, a.memory))
+    for i, s in enumerate(cfg.mcp_servers):
+        if s.kind == "kmcp":  # a Deployment of one pod, sized by the LimitRange's defaults
+            out.append((f"{TENANT_ROOT}.mcp_servers[{i}]", 1, lr.default_request_cpu, lr.default_request_memory))
+    return out
+
+
+def fit_problems(cfg: TenantStack) -> list[Problem]:
+    """What the stack runs must fit its own LimitRange and ResourceQuota, counted at the most replicas it may scale
+    to: the API server would refuse the pods otherwise, after `pulumi up` reported success."""
+    r, lr, q = TENANT_ROOT, cfg.limit_range, cfg.quota
+    out = []
+    for i, a in enumerate(cfg.agents):
+        for res in ("cpu", "memory"):
+            if quantity(getattr(a, res)) > quantity(getattr(lr, f"max_{res}")):
+                out.append(
+                    Problem(
+                        f"{r}.agents[{i}].{res}",
+                        f"{getattr(a, res)} is above the LimitRange's max_{res} ({getattr(lr, f'max_{res}')}): "
+                        "the pod would be refused",
+                    )
+                )
+    workloads = _pods_and_requests(cfg)
+    pods = sum(n for _, n, _, _ in workloads)
+    if pods > q.pods:
+        out.append(
+            Problem(f"{r}.quota.pods", f"the agents and MCP servers may run {pods} pods, more than pods: {q.pods}")
+        )
+    default_cpu_limit = quantity(lr.default_cpu)  # agents set no CPU limit: the LimitRange's default applies
+    totals = {
+        "requests_cpu": sum(n * quantity(cpu) for _, n, cpu, _ in workloads),
+        "requests_memory": sum(n * quantity(mem) for _, n, _, mem in workloads),
+        "limits_cpu": pods * default_cpu_limit,
+        "limits_memory": sum(n * quantity(mem) for _, n, _, mem in workloads),  # memory limit = its request
+    }
+    for key, total in totals.items():
+        if total > quantity(getattr(q, key)):
+            need = f"{total.normalize():f} cores" if key.endswith("cpu") else f"{total / 2**20:.0f}Mi"
+            out.append(
+                Problem(
+                    f"{r}.quota.{key}",
+                    f"is {getattr(q, key)}, but the agents and MCP servers at their most replicas need "
+                    f"{need}: raise it or lower replicas, cpu or memory",
+                )
+            )
+    return out
+
+
+def check_platform_stack(cfg: TenantStack, organization: str, project: str) -> list[Problem]:
+    """The platform stack must be of this organization and project: a tenant cannot build on a stack (and its
+    allowance) published elsewhere."""
+    org, proj, _ = cfg.platform_stack.split("/")
+    if (org, proj) != (organization, project):
+        return [
+            Problem(
+                f"{TENANT_ROOT}.platform_stack",
+                f"'{cfg.platform_stack}' is outside this organization and project ({organization}/{project}): "
+                f"use {organization}/{project}/<platform stack>",
+            )
+        ]
+    return []
 
 
 def _quota_over(cfg: Quota, top: Quota, path: str, tenant: str) -> list[Problem]:
@@ -297,6 +276,16 @@ def check_against(cfg: TenantStack, facts: PlatformFacts) -> list[Problem]:
     if cfg.name in facts.namespaces.values():
         return [Problem(f"{r}.name", f"'{cfg.name}' is a platform namespace")]
     out = _quota_over(cfg.quota, mine.quota, f"{r}.quota", cfg.name)
+    admins = set(facts.admins)
+    for i, person in enumerate(cfg.access):
+        if person.principal_arn in admins:
+            out.append(
+                Problem(
+                    f"{r}.access[{i}].principal_arn",
+                    "is a cluster admin of the platform (cluster.admins): a tenant stack cannot take over its "
+                    "access entry; list the team's own principals",
+                )
+            )
     for i, m in enumerate(cfg.models):
         if m not in mine.allow.models:
             out.append(

@@ -17,7 +17,15 @@ import pulumi_kubernetes as k8s
 from components.tenancy.tenant_stack import TenantResources
 from config import ConfigError, Problem
 from config.loader import PROJECT
-from config.tenant_stack import KEY, TENANT_ROOT, PlatformFacts, TenantStack, parse_tenant, validated
+from config.tenant_stack import (
+    KEY,
+    TENANT_ROOT,
+    PlatformFacts,
+    TenantStack,
+    check_platform_stack,
+    parse_tenant,
+    validated,
+)
 from kit.shared import Notes, Shared
 
 FULL_KEY = f"{PROJECT}:{KEY}"
@@ -58,6 +66,9 @@ def build_slice(cfg: TenantStack, facts: PlatformFacts, kubeconfig: pulumi.Input
 
 def build(cfg: TenantStack) -> dict[str, Any]:
     """Register the tenant stack; its outputs name the namespace and the platform stack it runs on."""
+    problems = check_platform_stack(cfg, pulumi.get_organization(), pulumi.get_project())
+    if problems:
+        fail(ConfigError(problems, f"stack {pulumi.get_stack()}"))
     ref = pulumi.StackReference(f"{cfg.namespace}-platform", stack_name=cfg.platform_stack)
     kubeconfig = ref.require_output("kubeconfig")
 

@@ -257,6 +257,7 @@ def tenancy_facts(cfg: Platform, shared: Shared, store: SecretsStore, image: Any
         "otel_endpoint": ctx.otel_endpoint,
         "prometheus": cfg.observability.prometheus,
         "kagent_line": cfg.kagent.line if cfg.kagent.enabled else None,
+        "admins": [a.principal_arn for a in cfg.cluster.admins],
         "tenants": {
             t.name: {
                 "namespace": t.namespace,
@@ -275,6 +276,9 @@ def tenancy_facts(cfg: Platform, shared: Shared, store: SecretsStore, image: Any
                     "key": t.allow.gateway_token.key,
                 }
                 if t.allow.gateway_token is not None and t.self_service
+                else None,
+                "deploy": {"aws_role_arn": t.deploy.aws_role_arn, "github_environment": t.deploy.github_environment}
+                if t.deploy is not None and t.self_service
                 else None,
             }
             for t in cfg.tenants

@@ -212,6 +212,10 @@ class PlatformMocks(Mocks):
         return self.cloud.invoke(args.token, dict(args.args))
 
 
+#: The organization name Pulumi gives stacks on a self-managed backend (S3, local files).
+SELF_MANAGED_ORG = "organization"
+
+
 def run_program(
     program: Callable[[], Any],
     *,
@@ -234,7 +238,8 @@ def run_program(
         set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, secret_keys or [])
         mocks = PlatformMocks(project, stack, region, account, stack_outputs)
         monitor = RecordingMonitor(mocks)
-        set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
+        # "organization": what Pulumi reports for a self-managed (S3 or local) backend, as the tenant-demo stack uses
+        set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor, organization=SELF_MANAGED_ORG)
         root = pulumi_settings.get_root_resource()
         program()
         loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())

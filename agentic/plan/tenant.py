@@ -14,7 +14,7 @@ from typing import Any
 from config import ConfigError, Problem
 from config.loader import PROJECT, load_tenant_stack, stack_file
 from config.loader import SECRET as CONFIG_SECRET
-from config.tenant_stack import TENANT_ROOT, PlatformFacts, TenantStack, validated
+from config.tenant_stack import TENANT_ROOT, PlatformFacts, TenantStack, check_platform_stack, validated
 
 OUTPUTS_FILE = "outputs.json"
 
@@ -65,13 +65,16 @@ def synthesize_tenant(
 ) -> Any:
     """Validate the tenant stack against its platform's allowance, then run the program with the mock engine.
     ``outputs``: the platform's outputs in hand (tests reuse a platform plan's)."""
-    from agentic.plan.engine import run_program
+    from agentic.plan.engine import SELF_MANAGED_ORG, run_program
     from agentic.plan.render import Plan, _run_in
     from policies.rules import Resource, evaluate
 
     config, cfg = load_tenant_stack(stack, root)
     if outputs is None:
         outputs = platform_outputs(cfg, root, outputs_file)
+    problems = check_platform_stack(cfg, SELF_MANAGED_ORG, PROJECT)
+    if problems:
+        raise ConfigError(problems, f"tenant stack {cfg.name}")
     facts = validated(cfg, outputs.get("tenancy"))
     secret_keys = [k for k, v in config.items() if v == CONFIG_SECRET]
     run = run_program(

@@ -178,9 +178,13 @@ def _refused(tmp_path, raw, outputs, stack="tenant-demo"):
         (lambda r: r["quota"].update(requests_cpu="5"), "tenant.quota.requests_cpu", "above the 4"),
         (lambda r: r["models"].append("mixtral"), "tenant.models[1]", "may not call model 'mixtral'"),
         (
-            lambda r: r["agents"].extend(
-                {"name": f"a{i}", "model_config": "llama-8b", "system_message": "x"} for i in range(4)
-            ),
+            lambda r: [  # within the tenant's own quota (raised to its ceiling): only the count is over
+                r["quota"].update(requests_cpu="4"),
+                r["agents"].extend(
+                    {"name": f"a{i}", "model_config": "llama-8b", "system_message": "x", "cpu": "100m"}
+                    for i in range(4)
+                ),
+            ],
             "tenant.agents",
             "6 agents is more than the 5",
         ),
