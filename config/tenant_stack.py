@@ -8,6 +8,7 @@ file nor its pull request can lift a guardrail: the allowance lives in the platf
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError
@@ -195,11 +196,11 @@ def fit_problems(cfg: TenantStack) -> list[Problem]:
             Problem(f"{r}.quota.pods", f"the agents and MCP servers may run {pods} pods, more than pods: {q.pods}")
         )
     default_cpu_limit = quantity(lr.default_cpu)  # agents set no CPU limit: the LimitRange's default applies
-    totals = {
-        "requests_cpu": sum(n * quantity(cpu) for _, n, cpu, _ in workloads),
-        "requests_memory": sum(n * quantity(mem) for _, n, _, mem in workloads),
+    totals: dict[str, Decimal] = {
+        "requests_cpu": sum((n * quantity(cpu) for _, n, cpu, _ in workloads), Decimal(0)),
+        "requests_memory": sum((n * quantity(mem) for _, n, _, mem in workloads), Decimal(0)),
         "limits_cpu": pods * default_cpu_limit,
-        "limits_memory": sum(n * quantity(mem) for _, n, _, mem in workloads),  # memory limit = its request
+        "limits_memory": sum((n * quantity(mem) for _, n, _, mem in workloads), Decimal(0)),  # limit = request
     }
     for key, total in totals.items():
         if total > quantity(getattr(q, key)):
