@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from catalog.runtime_tools import RUNTIME_MCP_TOOLS, is_destructive
 from config.base import DnsLabel, HttpUrl, Image, Quantity, Strict
@@ -95,6 +96,32 @@ class AgentAws(Strict):
     s3_read: list[str] = Field(default_factory=list, description="bucket/prefix the agent may read (knowledge)")
 
 
+class EgressRule(Strict):
+    """A destination outside the cluster an agent's tools need: an IPv4 CIDR and its TCP ports."""
+
+    cidr: str = Field(
+        pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$",
+        description="IPv4 CIDR (the instance metadata address is always excluded)",
+    )
+    ports: list[int] = Field(default_factory=lambda: [443], min_length=1, max_length=20)
+
+    @field_validator("cidr")
+    @classmethod
+    def _network(cls, value: str) -> str:
+        try:
+            ipaddress.ip_network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"not a network address: {exc} (write it with its host bits zero)") from None
+        return value
+
+    @field_validator("ports")
+    @classmethod
+    def _ports(cls, value: list[int]) -> list[int]:
+        if any(not 1 <= p <= 65535 for p in value):
+            raise ValueError("ports are 1-65535")
+        return value
+
+
 class Agent(Strict):
     name: DnsLabel
     type: Literal["Declarative", "BYO"] = "Declarative"
@@ -117,6 +144,12 @@ class Agent(Strict):
         default=True,
         description="BYO on the platform image: a Role for its Kubernetes tools in its own namespace (seed 003 §4.4: "
         "read pods, logs, events, services, configmaps, deployments; update/patch deployments and their scale)",
+    )
+    egress: list[EgressRule] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Destinations outside the cluster the agent's tools need (CIDR and ports). Nothing else leaves the "
+        "cluster, except what its model config and MCP servers need (derived; shown in the plan notes)",
     )
     gitea: GiteaAccess | None = Field(
         default=None, description="BYO on the platform image: the Gitea its Gitea tools use (none: they are not usable)"

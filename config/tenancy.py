@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 Layer = Literal["gateway", "agents", "inference", "data", "observability"]
 LAYERS: tuple[str, ...] = ("gateway", "agents", "inference", "data", "observability")
 PodSecurity = Literal["privileged", "baseline", "restricted"]
+CIDR = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$"
 #: Namespaces Kubernetes, EKS or the platform itself own: a layer may not take their name.
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "karpenter")
 #: Label prefixes the platform sets on namespaces (Pod Security, layer, tenant): user labels may not override them.
@@ -80,6 +81,12 @@ class TenantAllowance(Strict):
         description="Platform models (platform.models[].name) the tenant's agents may call through the gateway",
     )
     max_agents: int = Field(default=10, ge=0, le=1000, description="Agents a tenant stack may declare")
+    egress: list[Annotated[str, Field(pattern=CIDR)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="IPv4 CIDRs outside the cluster the tenant's agents may reach (agents[].egress within them; "
+        "0.0.0.0/0 also lets them reach remote MCP servers and Gitea on the internet). Default: none",
+    )
     gateway_token: SecretRef | None = Field(
         default=None,
         description="Self-service tenants behind a JWT gateway: the team's token (from the identity "

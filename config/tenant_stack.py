@@ -8,6 +8,7 @@ file nor its pull request can lift a guardrail: the allowance lives in the platf
 
 from __future__ import annotations
 
+import ipaddress
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ from pydantic import Field, ValidationError
 from config.agent_rules import AgentEnv, check_agents, check_model_configs, check_servers
 from config.agents import Agent, McpServer, ModelConfigSpec, PersonAccess
 from config.base import ConfigError, DnsLabel, NonEmpty, Problem, Strict, quantity
+from config.egress import needs
 from config.tenancy import LAYERS, RESERVED_NAMESPACES, LimitRange, Quota
 from config.tenant_facts import (  # noqa: F401  (re-exported: the tenant stack's readers import them from here)
     FACTS_VERSION,
@@ -215,6 +217,31 @@ def fit_problems(cfg: TenantStack) -> list[Problem]:
     return out
 
 
+def _egress_over(cfg: TenantStack, allowed: list[str]) -> list[Problem]:
+    """Each destination a tenant's agent would reach outside the cluster must be within the platform's allowance."""
+    nets = [ipaddress.ip_network(c) for c in allowed]
+    mcs = {m.name: m for m in cfg.model_configs}
+    servers = {s.name: s for s in cfg.mcp_servers}
+    out = []
+    for i, a in enumerate(cfg.agents):
+        refused: dict[tuple[str, str], list[int]] = {}
+        for block, port, why in needs(a, mcs, servers):
+            net = ipaddress.ip_network(block["cidr"])
+            if not any(net.subnet_of(n) for n in nets):  # type: ignore[arg-type]
+                refused.setdefault((block["cidr"], why), []).append(port)
+        for (cidr, why), ports in refused.items():
+            path = f"{TENANT_ROOT}.agents[{i}]" + (".egress" if why == "agents[].egress" else "")
+            out.append(
+                Problem(
+                    path,
+                    f"needs {cidr} port {', '.join(map(str, ports))} outside the cluster ({why}); the platform "
+                    f"allows tenant '{cfg.name}' {', '.join(allowed) or 'no destination outside the cluster'} "
+                    "(platform tenants[].allow.egress)",
+                )
+            )
+    return out
+
+
 def check_platform_stack(cfg: TenantStack, organization: str, project: str) -> list[Problem]:
     """The platform stack must be of this organization and project: a tenant cannot build on a stack (and its
     allowance) published elsewhere."""
@@ -330,6 +357,7 @@ def check_against(cfg: TenantStack, facts: PlatformFacts) -> list[Problem]:
         )
     if cfg.agents and facts.kagent_line is None:
         out.append(Problem(f"{r}.agents", "the platform stack runs no kagent"))
+    out += _egress_over(cfg, mine.allow.egress)
     env = AgentEnv(
         models=frozenset(cfg.models),
         redis=facts.redis is not None,

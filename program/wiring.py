@@ -268,6 +268,7 @@ def tenancy_facts(cfg: Platform, shared: Shared, store: SecretsStore, image: Any
                     "milvus": t.allow.milvus,
                     "models": list(t.allow.models),
                     "max_agents": t.allow.max_agents,
+                    "egress": list(t.allow.egress),
                 },
                 "data_ports": data[t.namespace],
                 "vpc_service_ports": vpc.get(t.namespace, []),

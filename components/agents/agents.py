@@ -16,6 +16,7 @@ import pulumi_aws as aws
 
 from catalog import versions
 from components.agents import kagent_v0_10
+from components.agents.egress import egress_policy
 from components.agents.kagent_v0_10 import (
     A2A_PORT,
     AGENT_NAME_LABEL,
@@ -240,6 +241,7 @@ class Agents(pulumi.ComponentResource):
                 ):
                     by_ns[obj["metadata"].get("namespace", agents_ns)].insert(0, obj)
         mcs = {mc.name: mc for mc in cfg.model_configs}
+        servers = {s.name: s for s in cfg.mcp_servers}
         exposed: dict[str, list[str]] = defaultdict(list)
         for a in cfg.agents:
             ns = namespace_of(a, ctx)
@@ -267,6 +269,10 @@ class Agents(pulumi.ComponentResource):
                     parent=self,
                     depends_on=list(shared.cluster_ready),
                 )
+            egress, why = egress_policy(a, ns, mcs, servers)
+            if egress is not None:
+                by_ns[ns].append(egress)
+                shared.notes.add(f"agent {a.name}: may leave the cluster for {', '.join(why)}")
             for obj in scaling_objects(a, ns, prometheus, redis_tls):
                 by_ns[ns].append(obj)
             if a.expose and gateway is not None:

@@ -14,11 +14,11 @@ from typing import Any
 
 import pulumi
 
+from config.egress import IMDS, LINK_LOCAL, PRIVATE_RANGES
 from config.tenancy import LayerNamespace, LimitRange, Quota, Tenant
 from kit.labels import LAYER, NAMESPACE_NAME, TENANT, metadata, namespaces_in, pod_security_labels
 from kit.shared import Shared
 
-PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 #: vLLM, agents and controllers, Prometheus-style exporters, Milvus, the Redis exporter, DCGM
 METRICS_PORTS = [8000, 8080, 8889, 9090, 9091, 9121, 9400]  # 8889: the collector's span metrics
 #: What Prometheus scrapes on the nodes' own addresses: node-exporter (host network) and the kubelet.
@@ -57,9 +57,9 @@ KUBE_API_CALLBACKS: dict[str, list[int]] = {"keda": [6443, 9443], "external-secr
 POD_IDENTITY_AGENT: dict[str, Any] = {"cidr": "169.254.170.23/32", "port": 80}
 POD_IDENTITY_LAYERS = {"external-secrets", "data", "inference", "agents", "logging"}
 
-#: Layers that may open HTTPS connections leaving the cluster. ``True``: any address; ``False``: public only.
+#: Layers that may open HTTPS connections leaving the cluster. ``True``: any address; ``False``: public only. Not
+#: the agents layer nor tenants: each agent gets only what it needs (components.agents.egress).
 HTTPS_EGRESS: dict[str, bool] = {
-    "agents": True,
     "inference": False,
     "data": True,
     "observability": True,
@@ -70,6 +70,10 @@ HTTPS_EGRESS: dict[str, bool] = {
     "external-secrets": True,
     "logging": True,
 }
+
+
+#: Namespaces of platform controllers (Karpenter, KEDA, Flagger, external-secrets, Fluent Bit).
+SYSTEM_LAYERS = {"system", "keda", "flagger", "external-secrets", "logging"}
 
 
 @dataclass(frozen=True)
@@ -205,7 +209,16 @@ def network_policy_specs(
             "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": _ports([80, 443, 8080, 8443])}],
         }
     if me.layer in HTTPS_EGRESS:
-        block = {"cidr": "0.0.0.0/0"} if HTTPS_EGRESS[me.layer] else {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}
+        # Never the instance metadata service from a platform layer (its node role's credentials); system
+        # controllers keep what their charts need.
+        imds = [] if me.layer in SYSTEM_LAYERS else [IMDS]
+        block: dict[str, Any] = (
+            {"cidr": "0.0.0.0/0", "except": imds}
+            if HTTPS_EGRESS[me.layer]
+            else {"cidr": "0.0.0.0/0", "except": [*PRIVATE_RANGES, LINK_LOCAL]}
+        )
+        if not block["except"]:
+            del block["except"]
         specs["allow-https-egress"] = {
             "podSelector": {},
             "policyTypes": ["Egress"],

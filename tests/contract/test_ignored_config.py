@@ -99,6 +99,7 @@ def test_every_config_field_is_deployed_or_reported(committed):
         "rotation": {"redis-auth": 2},
     }
     raw["tenants"][0]["allow"] = {"redis": True, "milvus": True}
+    next(a for a in raw["kagent"]["agents"] if a.get("type") == "BYO")["egress"] = [{"cidr": "203.0.113.0/24"}]
     raw["observability"]["alerts"] = {
         "slack": {"channel": "#alerts", "webhook": {"name": "slack-webhook", "key": "url"}},
         "email": {

@@ -151,3 +151,43 @@ def test_the_matrix_would_fail_if_a_policy_were_removed_or_widened(cluster):
                 p["spec"]["egress"][0].pop("ports")
 
     assert ("support", "data", 6379, False) in failures(variant(widen))
+
+
+# --- egress out of the cluster (issue #21 point 4) ------------------------------------------------------------------
+
+IMDS_IP, POD_IDENTITY_IP = "169.254.169.254", "169.254.170.23"
+
+
+def agent_pod(name: str, where: str = "agents") -> Endpoint:
+    return Endpoint(LAYERS[where], {"app": "kagent", "kagent": name}, ip=PRIVATE)
+
+
+def test_agents_leave_the_cluster_only_for_what_each_needs(cluster):
+    public, private = Endpoint(None, ip=PUBLIC), Endpoint(None, ip=PRIVATE)
+    # the namespace itself: no internet (it had 443 to anywhere)
+    assert not cluster.can_reach(pod("agents"), public, 443)
+    # support-agent (in tenant-support) calls Bedrock: public HTTPS, nothing private, nothing else; its tenant
+    # neighbours get nothing outside
+    support = agent_pod("support-agent", "support")
+    assert cluster.can_reach(support, public, 443)
+    assert not cluster.can_reach(support, private, 443)
+    assert not cluster.can_reach(support, public, 80)
+    assert not cluster.can_reach(pod("support"), public, 443)
+    # sre-assistant calls the platform's model through the gateway: nothing outside
+    assert not cluster.can_reach(agent_pod("sre-assistant"), public, 443)
+    # and each keeps its in-cluster paths
+    assert cluster.can_reach(agent_pod("sre-assistant"), pod("gateway"), 8080)
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_no_platform_or_tenant_namespace_reaches_the_instance_metadata_service(cluster, name):
+    imds = Endpoint(None, ip=IMDS_IP)
+    for port in (80, 443):
+        assert not cluster.can_reach(pod(name), imds, port), (name, port)
+    assert not cluster.can_reach(agent_pod("support-agent", "support"), imds, 443)
+
+
+def test_pod_identity_still_works_where_roles_are_used(cluster):
+    agent = Endpoint(None, ip=POD_IDENTITY_IP)
+    assert cluster.can_reach(pod("agents"), agent, 80) and cluster.can_reach(pod("data"), agent, 80)
+    assert not cluster.can_reach(pod("search"), agent, 80)

@@ -205,3 +205,33 @@ def test_a_tenant_the_platform_gives_no_deploy_identity_cannot_be_deployed():
     with pytest.raises(ConfigError) as exc:
         stack_job("tenant-demo", configs)
     assert "tenants[1].deploy" in exc.value.problems[0].path
+
+
+# --- egress: only within the platform's allowance ------------------------------------------------------------------
+
+
+def test_a_tenant_agent_reaches_outside_only_within_the_allowance(tmp_path, dev_outputs):
+    raw = _raw()
+    _byo(raw)["egress"] = [{"cidr": "203.0.113.0/24", "ports": [443, 8443]}]
+    problems = _problems(tmp_path, raw, dev_outputs)
+    assert "the platform allows tenant 'demo' no destination outside the cluster" in problems["tenant.agents[1].egress"]
+    outputs = copy.deepcopy(dev_outputs)
+    outputs["tenancy"]["tenants"]["demo"]["allow"]["egress"] = ["198.51.100.0/24"]
+    problems = _problems(tmp_path, raw, outputs)
+    assert "203.0.113.0/24 port 443" in problems["tenant.agents[1].egress"]
+
+
+def test_within_the_allowance_the_agent_gets_its_own_egress_policy(tmp_path, dev_outputs):
+    from components.agents.egress import egress_policy
+    from config.agents import Agent
+
+    agent = Agent.model_validate(
+        {"name": "notes", "type": "BYO", "egress": [{"cidr": "0.0.0.0/0", "ports": [443]}], "llm_model": "m"}
+    )
+    policy, why = egress_policy(agent, "tenant-demo", {}, {})
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"app": "kagent", "kagent": "notes"}}
+    (rule,) = policy["spec"]["egress"]
+    assert rule["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}]
+    assert why == ["agents[].egress (TCP 443)"]
+    imds_only = Agent.model_validate({"name": "x", "type": "BYO", "egress": [{"cidr": "169.254.169.254/32"}]})
+    assert egress_policy(imds_only, "tenant-demo", {}, {}) == (None, [])

@@ -130,7 +130,7 @@ def test_the_platform_publishes_allowances_and_leaves_the_namespace_to_the_team(
     facts = dev_outputs["tenancy"]
     demo = facts["tenants"]["demo"]
     assert demo["self_service"] is True and demo["quota"]["gpus"] == 2
-    assert demo["allow"] == {"redis": True, "milvus": False, "models": ["llama-8b"], "max_agents": 5}
+    assert demo["allow"] == {"redis": True, "milvus": False, "models": ["llama-8b"], "max_agents": 5, "egress": []}
     assert facts["tenants"]["sandbox"]["self_service"] is False
     dev = plans("dev").run
     names = {r.inputs["metadata"]["name"] for r in dev.of_type("kubernetes:core/v1:Namespace")}

@@ -558,6 +558,9 @@ def test_kubernetes_secrets_list_is_granted_only_when_asked():
     assert kube_tools_rbac(Agent.model_validate({"name": "x", "type": "BYO", "kubernetes_tools": False}), "n") == []
 
 
+PRIVATE = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+
+
 def test_a_byo_agents_gitea_is_wired_through_secrets_manager(plans):
     raw = stack_raw("dev")
     byo = next(a for a in raw["kagent"]["agents"] if a["name"] == "kube-agent")
@@ -575,4 +578,12 @@ def test_a_byo_agents_gitea_is_wired_through_secrets_manager(plans):
     # without it, the plan says the Gitea tools are not usable
     notes = plans("dev").run.outputs.get("plan_notes") or []
     assert any("agent kube-agent: its Gitea tools (seed 003 §7) are not usable" in n for n in notes)
-    assert not any("Gitea" in n for n in run.outputs.get("plan_notes") or [])
+    assert not any("Gitea tools" in n for n in run.outputs.get("plan_notes") or [])
+    # and its pods may reach that Gitea (outside the cluster), nothing else outside
+    egress = objects(run, "NetworkPolicy", "ai-agents")["agent-kube-agent-egress"]["spec"]["egress"]
+    assert egress == [
+        {
+            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [*PRIVATE, "169.254.0.0/16"]}}],
+            "ports": [{"protocol": "TCP", "port": 443}],
+        }
+    ]

@@ -89,7 +89,7 @@ def test_flows_gateway_agents_inference_data():
 def test_inference_egress_is_public_https_only():
     inference = network_policy_specs(*args_for("inference"))
     block = inference["allow-https-egress"]["egress"][0]["to"][0]["ipBlock"]
-    assert block == {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}
+    assert block == {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"]}
     assert inference["allow-https-egress"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 443}]
 
 
