@@ -71,6 +71,9 @@ MILVUS = Chart("milvus", "5.0.19", "https://zilliztech.github.io/milvus-helm/")
 #: (= tag v0.10.0-rc3); re-check them when moving to a 0.10.x tag newer than the one validated here.
 KAGENT_CRDS = Chart("kagent-crds", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")
 KAGENT = Chart("kagent", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")
+#: Where kagent's own images come from (the chart's `registry: ghcr.io` with repositories kagent-dev/kagent/*): the
+#: Declarative agents' runtime and its init containers. Tenant namespaces admit these beside the platform's ECR.
+KAGENT_IMAGES = "ghcr.io/kagent-dev/kagent/"
 
 #: AWS for Fluent Bit chart 0.2.0 (Fluent Bit 3.2.1; aws/eks-charts stable/aws-for-fluent-bit, 2026-08-03).
 AWS_FOR_FLUENT_BIT = Chart("aws-for-fluent-bit", "0.2.0", "https://aws.github.io/eks-charts")

@@ -122,6 +122,8 @@ CLUSTER_SCOPED = {
     "CustomResourceDefinition",
     "ClusterSecretStore",
     "GatewayClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
 }
 
 

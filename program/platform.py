@@ -48,6 +48,7 @@ from config.data import embedding_of
 from config.loader import FULL_KEY, KEY, PROJECT
 from config.secrets import aws_name
 from kit.shared import Notes, Shared
+from program.admission import build_admission
 from program.wiring import (
     agent_context,
     base_tags,
@@ -248,7 +249,10 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     else:
         notes.add("kagent disabled (kagent.enabled: false): no agents run")
 
-    # 11. What the config describes that this version does not deploy
+    # 11. Admission for tenant namespaces: what a tenant admin applies is held to its allowance in the cluster too
+    build_admission(cfg, shared, agent_context(cfg, shared), registry.repository_url)
+
+    # 12. What the config describes that this version does not deploy
     report_not_deployed(cfg, notes)
 
     outputs: dict[str, pulumi.Output] = {

@@ -119,6 +119,7 @@ CORE_GROUPS = (
     "policy/v1",
     "autoscaling/v2",
     "apiextensions.k8s.io/v1",
+    "admissionregistration.k8s.io/v1",
 )
 
 
