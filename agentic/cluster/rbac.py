@@ -183,6 +183,8 @@ def tenant_journeys(cfg: Any, tenant_stacks: list[Any]) -> list[Journey]:
             out.append(Journey(who, user, g, "list", "agents", ns, True, "design: sees its agents", "kagent.dev"))
             out.append(Journey(who, user, g, "create", "agents", ns, role == "admin", f"design: {role}", "kagent.dev"))
             out.append(Journey(who, user, g, "get", "secrets", ns, False, "design: never reads Secret data by get"))
+            # A list returns every Secret's data: the connection Secrets of its agents included (issue #21 point 1)
+            out.append(Journey(who, user, g, "list", "secrets", ns, False, "#21: a list returns the data"))
             for other in dict.fromkeys(others):
                 out.append(Journey(who, user, g, "list", "pods", other, False, "design: nothing outside its namespace"))
                 out.append(Journey(who, user, g, "list", "secrets", other, False, "design: no secret in another"))
