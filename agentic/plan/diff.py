@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,31 @@ def _short(value: Any) -> str:
     return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 3] + "..."
 
 
+def code(value: Any, in_table: bool = False) -> str:
+    """``value`` as a Markdown code span that renders exactly as text wherever it lands: a fence longer than any run of
+    backticks in it (so a backtick cannot end the span and start an image or a link), line breaks shown as ⏎ (a real
+    one would end a table row or let a line of HTML such as ``</details>`` start a block), and ``|`` escaped in
+    tables (GFM splits cells before it parses code spans)."""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n").replace("\n", "⏎")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    span = f"{fence}{pad}{text}{pad}{fence}"
+    return span.replace("|", "\\|") if in_table else span
+
+
+def _shown(value: Any) -> str:
+    """A changed value in Markdown: absent (None: the key is not set on that side) in words, anything else as code."""
+    return "*(absent)*" if value is None else code(_short(value))
+
+
+def fenced(body: list[str], info: str) -> list[str]:
+    """A fenced code block no line of ``body`` can close: its fence is longer than any backtick run in it."""
+    longest = max((len(run) for line in body for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{info}", *body, fence]
+
+
 def summary_line(d: PlanDiff) -> str:
     parts = [f"{d.count(a)} to {a}" for a in ("create", "update", "replace", "delete")]
     cost = ""
@@ -164,26 +190,28 @@ def markdown(d: PlanDiff, max_yaml_lines: int = 60) -> str:
         return "\n".join(lines + ["No resource changes."]) + "\n"
     lines += ["| | type | name | changed inputs |", "|---|---|---|---|"]
     for c in d.changes:
-        what = ", ".join(f"`{p}`" for p, _, _ in c.paths[:6]) + (" ..." if len(c.paths) > 6 else "")
-        note = (f" (replace: {', '.join(c.replace_by)})" if c.replace_by else "") + (
+        what = ", ".join(code(p, True) for p, _, _ in c.paths[:6]) + (" ..." if len(c.paths) > 6 else "")
+        note = (f" (replace: {', '.join(code(r, True) for r in c.replace_by)})" if c.replace_by else "") + (
             " (replacement unknown)" if c.unknown and not c.replace_by else ""
         )
-        lines.append(f"| `{SYMBOL[c.action]}` {c.action} | `{c.type}` | {c.name} | {what}{note} |")
+        lines.append(
+            f"| `{SYMBOL[c.action]}` {c.action} | {code(c.type, True)} | {code(c.name, True)} | {what}{note} |"
+        )
     details = [c for c in d.changes if c.action in ("update", "replace")]
     if details:
         lines += ["", "<details><summary>Changed values (secrets redacted)</summary>", ""]
         for c in details:
-            lines.append(f"**{c.name}** (`{c.type}`)")
-            lines += [f"- `{p}`: `{_short(a)}` -> `{_short(b)}`" for p, a, b in c.paths[:20]]
+            lines.append(f"**{code(c.name)}** ({code(c.type)})")
+            lines += [f"- {code(p)}: {_shown(a)} -> {_shown(b)}" for p, a, b in c.paths[:20]]
             if c.yaml_diff:
-                body = c.yaml_diff.splitlines()[:max_yaml_lines]
-                lines += ["", "```diff", *body, "```"]
+                lines += ["", *fenced(c.yaml_diff.splitlines()[:max_yaml_lines], "diff")]
             lines.append("")
         lines.append("</details>")
     return "\n".join(lines) + "\n"
 
 
 def print_terminal(d: PlanDiff, console: Any) -> None:
+    from rich.markup import escape
     from rich.syntax import Syntax
     from rich.table import Table
 
@@ -191,24 +219,24 @@ def print_terminal(d: PlanDiff, console: Any) -> None:
     console.print(f"[bold]{summary_line(d)}[/]")
     if not d.changes:
         return
-    t = Table(title=f"{d.old} -> {d.new}")
+    t = Table(title=escape(f"{d.old} -> {d.new}"))
     for col in ("", "type", "name", "changed inputs"):
         t.add_column(col)
     for c in d.changes:
         notes = []
         if c.replace_by:
-            notes.append(f"[magenta]forces replacement: {', '.join(c.replace_by[:3])}[/]")
+            notes.append(f"[magenta]forces replacement: {escape(', '.join(c.replace_by[:3]))}[/]")
         elif c.unknown:
             notes.append("[dim]replacement unknown (the provider decides)[/]")
-        changed = "\n".join(f"{p}: {_short(a)} -> {_short(b)}" for p, a, b in c.paths[:5])
+        changed = "\n".join(escape(f"{p}: {_short(a)} -> {_short(b)}") for p, a, b in c.paths[:5])
         t.add_row(
             f"[{style[c.action]}]{SYMBOL[c.action]} {c.action}[/]",
-            c.type,
-            c.name,
+            escape(c.type),
+            escape(c.name),
             "\n".join(filter(None, [changed, *notes])),
         )
     console.print(t)
     for c in d.changes:
         if c.yaml_diff and c.action in ("update", "replace"):
-            console.print(f"[bold]{c.name}[/]")
+            console.print(f"[bold]{escape(c.name)}[/]")
             console.print(Syntax(c.yaml_diff, "diff", theme="ansi_dark"))

@@ -37,6 +37,13 @@ box.dispatchEvent(new Event('input'));}
 """
 
 
+def script_json(value: Any) -> str:
+    """JSON that stays JSON inside a ``<script>`` element: the parser reads script text raw (no entity decoding), so
+    it is not HTML-escaped; ``<``, ``>`` and ``&`` become \\u escapes, so no value can close the element."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def _e(text: Any) -> str:
     return html.escape(str(text))
 
@@ -136,7 +143,7 @@ def render(plan: Any, out: Path, manifest_of: Any, helm_releases: list[dict[str,
         )
     parts.append(
         f"</div></section></main><script>{SCRIPT}</script>"
-        f"<script type=application/json id=plan-data>{_e(json.dumps({'stack': plan.stack}))}</script>"
+        f"<script type=application/json id=plan-data>{script_json({'stack': plan.stack})}</script>"
         "</body></html>"
     )
     return "".join(parts)

@@ -69,7 +69,7 @@ def test_renaming_secrets_replaces_them(base, tmp_path):
     )
     secrets = [c for c in d.changes if c.type == "aws:secretsmanager/secret:Secret"]
     assert secrets and all(c.action == "replace" and c.replace_by == ["name"] for c in secrets)
-    assert "replace: name" in markdown(d)
+    assert "replace: `name`" in markdown(d)
 
 
 def test_unknown_replacement_is_said_and_secrets_stay_redacted(plans, base, tmp_path):
