@@ -187,3 +187,27 @@ def check_data(cfg: Platform) -> list[Problem]:
                     )
                 )
     return out
+
+
+# --- who may use which Redis keys -----------------------------------------------------------------------------------
+
+#: The ACL rule of every Redis user but the administrator: its own key prefix only, the commands session memory and
+#: KEDA's list scaler use (read, write, Lua scripts, connection), nothing of @dangerous (KEYS, FLUSHALL, CONFIG,
+#: DEBUG, ...), no Pub/Sub channels. ``{prefix}`` is the user's key prefix.
+REDIS_ACL = "~{prefix}* resetchannels -@all +@read +@write +@scripting +@connection -@dangerous"
+
+
+def redis_key_prefix(namespace: str) -> str:
+    """The keys a namespace's agents own: ``t:<tenant>:`` for tenant-<tenant>, ``t:platform:`` for the platform's
+    (the agent runtime reads the same prefix from REDIS_KEY_PREFIX in its connection Secret)."""
+    tenant = namespace.removeprefix("tenant-") if namespace.startswith("tenant-") else "platform"
+    return f"t:{tenant}:"
+
+
+def redis_user(namespace: str) -> str:
+    """The Redis user of a namespace's agents: ``tenant-<name>`` for a tenant, ``agents`` for the platform's."""
+    return namespace if namespace.startswith("tenant-") else "agents"
+
+
+def redis_acl(namespace: str) -> str:
+    return REDIS_ACL.format(prefix=redis_key_prefix(namespace))

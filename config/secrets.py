@@ -124,15 +124,18 @@ def check_secrets(cfg: Platform) -> list[Problem]:
     base = f"{ROOT}.secrets"
     prefix = cfg.secrets.prefix_for(cfg.cluster.name)
     out: list[Problem] = []
+    known = dict(PLATFORM_CREDENTIALS)
+    if cfg.data.redis.enabled:  # each Redis user's own password (components.data.redis.user_ref)
+        known |= {"redis-agents": True} | {f"redis-{t.namespace}": True for t in cfg.tenants if t.allow.redis}
     for name in cfg.secrets.rotation:
-        if name not in PLATFORM_CREDENTIALS:
+        if name not in known:
             out.append(
                 Problem(
                     f"{base}.rotation.{name}",
-                    f"no platform credential is called '{name}': one of {', '.join(PLATFORM_CREDENTIALS)}",
+                    f"no platform credential is called '{name}': one of {', '.join(known)}",
                 )
             )
-        elif not PLATFORM_CREDENTIALS[name]:
+        elif not known[name]:
             out.append(
                 Problem(
                     f"{base}.rotation.{name}",

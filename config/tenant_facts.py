@@ -38,6 +38,7 @@ class TenantFacts(Strict):
     data_ports: list[int] = Field(default_factory=list)
     vpc_service_ports: list[int] = Field(default_factory=list)
     gateway_token: GatewayTokenFacts | None = None
+    redis: TenantRedisFacts | None = None
     deploy: DeployIdentity | None = None  # who CI deploys the tenant's stack as (platform tenants[].deploy)
 
 
@@ -58,6 +59,12 @@ class ModelFacts(Strict):
 class RedisFacts(Strict):
     host: str
     tls: bool
+
+
+class TenantRedisFacts(Strict):
+    """The tenant's own Redis user (its key prefix only): never the administrator's password."""
+
+    user: str
     aws_secret_name: str
     generation: int
 

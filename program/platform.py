@@ -57,6 +57,7 @@ from program.wiring import (
     milvus_readers,
     needs_keda,
     redis_readers,
+    redis_users,
     tenancy_facts,
     tenant_data_ports,
     vpc_service_ports,
@@ -225,7 +226,9 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     data_endpoints: dict[str, pulumi.Input[Any]] = {}
     redis = None
     if cfg.data.redis.enabled:
-        redis = Redis(f"{prefix}-redis", cfg.data.redis, credentials, redis_readers(cfg, shared), shared)
+        redis = Redis(
+            f"{prefix}-redis", cfg.data.redis, credentials, redis_readers(cfg, shared), shared, redis_users(cfg, shared)
+        )
         data_endpoints["redis"] = {"endpoint": redis.endpoint, "tls": redis.tls, "secret": "redis-connection"}
     if cfg.data.milvus.enabled:
         milvus = Milvus(

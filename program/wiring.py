@@ -9,6 +9,7 @@ from typing import Any
 from components.agents import kagent_v0_10
 from components.data.milvus import ROOT as MILVUS_ROOT
 from components.data.redis import AUTH as REDIS_AUTH
+from components.data.redis import user_ref as redis_user_ref
 from components.observability.langfuse import PUBLIC_KEY as LANGFUSE_PUBLIC_KEY
 from components.observability.langfuse import SECRET_KEY as LANGFUSE_SECRET_KEY
 from components.observability.monitoring import GRAFANA_ADMIN
@@ -18,7 +19,7 @@ from components.tenancy.namespaces import DATA_PORTS
 from components.traffic.kgateway import in_cluster_host
 from config import Platform
 from config.agents import database_mode, runtime_auth_env
-from config.data import embedding_of
+from config.data import embedding_of, redis_key_prefix, redis_user
 from config.secrets import SecretRef, aws_name
 from config.tenant_stack import FACTS_VERSION
 from kit.shared import Shared
@@ -102,16 +103,23 @@ def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
         ]
     data = cfg.data
     if data.redis.enabled:
-        readers = [f"valkey ({ns['data']})"] if data.redis.mode == "in_cluster" else ["the ElastiCache auth token"]
-        readers.append(f"pods reading Secret redis-connection in {', '.join(redis_readers(cfg, shared))}")
         out.append(
             Credential(
                 REDIS_AUTH.model_copy(update={"generation": cfg.secrets.rotation.get("redis-auth", 1)}),
                 (),
-                tuple(readers),
-                "Redis/Valkey auth of the agents' session memory",
+                (f"valkey ({ns['data']})",) if data.redis.mode == "in_cluster" else ("ElastiCache user 'default'",),
+                "Redis/Valkey administrator (no agent holds it)",
             )
         )
+        out += [
+            Credential(
+                redis_user_ref(user_ns, dict(cfg.secrets.rotation)),
+                (),
+                (f"agents in {user_ns} (Secret redis-connection), the server's ACL",),
+                f"Redis user {redis_user(user_ns)}: keys {redis_key_prefix(user_ns)}* only",
+            )
+            for user_ns in redis_users(cfg, shared)
+        ]
     obs = cfg.observability
     receivers = [
         ("slack webhook", obs.alerts.slack.webhook if obs.alerts.slack else None),
@@ -198,6 +206,11 @@ def redis_readers(cfg: Platform, shared: Shared) -> list[str]:
     return [shared.namespaces["agents"], *(t.namespace for t in cfg.tenants if t.allow.redis and not t.self_service)]
 
 
+def redis_users(cfg: Platform, shared: Shared) -> list[str]:
+    """Namespaces whose agents have a Redis user of their own: the agents layer and every tenant allowed Redis."""
+    return [shared.namespaces["agents"], *(t.namespace for t in cfg.tenants if t.allow.redis)]
+
+
 def milvus_readers(cfg: Platform, shared: Shared) -> list[str]:
     return [shared.namespaces["agents"], *(t.namespace for t in cfg.tenants if t.allow.milvus and not t.self_service)]
 
@@ -236,14 +249,7 @@ def tenancy_facts(cfg: Platform, shared: Shared, store: SecretsStore, image: Any
         if gw.enabled
         else None,
         "models": {m.name: {"hf_model": m.hf_model, "header": m.header_value, "engine": m.engine} for m in cfg.models},
-        "redis": {
-            "host": redis.host,
-            "tls": redis.tls,
-            "aws_secret_name": aws_name(redis.auth, store.prefix),
-            "generation": redis.auth.generation,
-        }
-        if redis is not None
-        else None,
+        "redis": {"host": redis.host, "tls": redis.tls} if redis is not None else None,
         "milvus": {
             "data_namespace": shared.namespaces["data"],
             "aws_secret_name": aws_name(MILVUS_ROOT, store.prefix),
@@ -277,6 +283,13 @@ def tenancy_facts(cfg: Platform, shared: Shared, store: SecretsStore, image: Any
                     "key": t.allow.gateway_token.key,
                 }
                 if t.allow.gateway_token is not None and t.self_service
+                else None,
+                "redis": {
+                    "user": redis_user(t.namespace),
+                    "aws_secret_name": aws_name(redis.users[t.namespace], store.prefix),
+                    "generation": redis.users[t.namespace].generation,
+                }
+                if redis is not None and t.allow.redis
                 else None,
                 "deploy": {"aws_role_arn": t.deploy.aws_role_arn, "github_environment": t.deploy.github_environment}
                 if t.deploy is not None and t.self_service

@@ -9,6 +9,7 @@ from typing import Any
 
 from catalog import versions
 from config.agents import Agent
+from config.data import redis_key_prefix
 from kit.labels import metadata
 
 #: Seed 000: scale up at once (100 % or 4 pods per 15 s, whichever is more), down by 10 % a minute after 5 minutes.
@@ -88,6 +89,7 @@ def keda_objects(a: Agent, namespace: str, prometheus: str, redis_tls: bool = Fa
                 "spec": {
                     "secretTargetRef": [
                         {"parameter": "address", "name": "redis-connection", "key": "REDIS_ADDRESS"},
+                        {"parameter": "username", "name": "redis-connection", "key": "REDIS_USERNAME"},
                         {"parameter": "password", "name": "redis-connection", "key": "REDIS_PASSWORD"},
                     ]
                 },
@@ -96,7 +98,7 @@ def keda_objects(a: Agent, namespace: str, prometheus: str, redis_tls: bool = Fa
         trigger = {
             "type": "redis",
             "metadata": {
-                "listName": sc.list_name,
+                "listName": redis_key_prefix(namespace) + str(sc.list_name),  # its user sees its prefix only
                 "listLength": str(sc.list_length),
                 "enableTLS": "true" if redis_tls else "false",
             },

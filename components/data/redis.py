@@ -3,9 +3,12 @@
 ``data.redis.mode: in_cluster`` (dev) installs the official Valkey chart with ACL auth from the generated
 ``redis-auth`` credential, a persistent volume and a ServiceMonitor. ``elasticache`` (prod) creates an Amazon
 ElastiCache replication group: multi-AZ with automatic failover, TLS in transit, at-rest encryption with its own KMS
-key, the same credential as its auth token, in the private subnets behind a security group that admits the cluster's
-nodes only. Either way the agents namespace (and every tenant allowed Redis) gets Secret ``redis-connection`` with
-``REDIS_URL`` (``rediss://`` when TLS), made by an ExternalSecret template around the password.
+key, RBAC users in a user group, in the private subnets behind a security group that admits the cluster's nodes only.
+
+Either way every namespace whose agents use Redis has its own user, limited to its own key prefix
+(config.data.REDIS_ACL), with a generated password kept in Secrets Manager; its Secret ``redis-connection`` holds
+``REDIS_URL`` (``rediss://`` when TLS) as that user and ``REDIS_KEY_PREFIX``. The administrator's password
+(``redis-auth``) stays in the data namespace.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import pulumi_aws as aws
 
 from catalog import versions
 from components.secrets.credentials import Credentials, external_secret, generation_annotations
-from config.data import RedisConfig
+from config.data import RedisConfig, redis_acl, redis_key_prefix, redis_user
 from config.secrets import SecretRef, aws_name
 from kit.aws import kms_key
 from kit.helm import HelmValues, release
@@ -34,10 +37,18 @@ def auth_ref(generation: int) -> SecretRef:
     return AUTH.model_copy(update={"generation": generation})
 
 
-def redis_url_template(host: str | pulumi.Output[str], tls: bool) -> Any:
+def user_ref(namespace: str, rotation: dict[str, int]) -> SecretRef:
+    """The password of the Redis user of ``namespace``'s agents (config.data.redis_user), generated and kept in
+    Secrets Manager like every credential; synced only into that namespace (and into the data namespace for the
+    server's ACL)."""
+    name = f"redis-{redis_user(namespace)}"
+    return SecretRef(name=name, key="password", source="generated", generation=rotation.get(name, 1))
+
+
+def redis_url_template(host: str | pulumi.Output[str], tls: bool, user: str) -> Any:
     """``REDIS_URL`` as an external-secrets template: the password is filled in by the operator, in the cluster."""
     scheme = "rediss" if tls else "redis"
-    return pulumi.Output.concat(scheme, "://:{{ .password | urlquery }}@", host, f":{PORT}/0")
+    return pulumi.Output.concat(scheme, f"://{user}:{{{{ .password | urlquery }}}}@", host, f":{PORT}/0")
 
 
 def connection_secret(
@@ -49,8 +60,15 @@ def connection_secret(
     address: Any = None,
     tls: bool = False,
 ) -> dict:
-    """``REDIS_URL`` for clients, and the same endpoint as address/password/TLS for KEDA's redis scaler."""
-    template = {"REDIS_URL": url_template, "REDIS_PASSWORD": "{{ .password }}", "REDIS_TLS": str(tls).lower()}
+    """``REDIS_URL`` for clients as the namespace's own Redis user, its key prefix, and the same endpoint as
+    address/user/password/TLS for KEDA's redis scaler."""
+    template = {
+        "REDIS_URL": url_template,
+        "REDIS_USERNAME": redis_user(namespace),
+        "REDIS_PASSWORD": "{{ .password }}",
+        "REDIS_KEY_PREFIX": redis_key_prefix(namespace),
+        "REDIS_TLS": str(tls).lower(),
+    }
     if address is not None:
         template["REDIS_ADDRESS"] = address
     return external_secret(
@@ -87,21 +105,23 @@ class ValkeyValues(HelmValues):
     pod_annotations: dict[str, str]
 
 
-def valkey_values(cfg: RedisConfig, ref: SecretRef, monitoring: bool) -> ValkeyValues:
+def valkey_values(
+    cfg: RedisConfig, ref: SecretRef, monitoring: bool, users: list[str], rotation: dict[str, int] | None = None
+) -> ValkeyValues:
+    """``users``: the namespaces whose agents get a Redis user (their own key prefix, config.data.REDIS_ACL). The
+    'default' user is the administrator; only the data namespace holds its password."""
+    acl = {"default": {"permissions": "~* &* +@all", "passwordKey": ref.key}}
+    acl |= {redis_user(ns): {"permissions": redis_acl(ns), "passwordKey": redis_user(ns)} for ns in users}
     return ValkeyValues(
-        # The 'default' user is the one clients authenticate as with a password only (redis://:pw@host).
-        auth=_Auth(
-            enabled=True,
-            users_existing_secret=ref.name,
-            acl_users={"default": {"permissions": "~* &* +@all", "passwordKey": ref.key}},
-        ),
+        auth=_Auth(enabled=True, users_existing_secret=ref.name, acl_users=acl),
         data_storage=_Storage(enabled=True, requested_size=f"{cfg.storage_gib}Gi", class_name="gp3"),
         metrics=_Metrics(enabled=True, service_monitor=_Monitor(enabled=monitoring)),
         resources={
             "requests": {"cpu": cfg.resources.cpu, "memory": cfg.resources.memory},
             "limits": {"cpu": cfg.resources.cpu, "memory": cfg.resources.memory},
         },
-        pod_annotations=generation_annotations([ref]),
+        # every password Valkey loads: a rotated one gives a new pod template, so the server restarts with it
+        pod_annotations=generation_annotations([ref, *(user_ref(ns, rotation or {}) for ns in users)]),
     )
 
 
@@ -111,11 +131,23 @@ class Redis(pulumi.ComponentResource):
     endpoint: pulumi.Output[str]
     tls: bool
 
-    def __init__(self, name: str, cfg: RedisConfig, credentials: Credentials, readers: list[str], shared: Shared):
+    def __init__(
+        self,
+        name: str,
+        cfg: RedisConfig,
+        credentials: Credentials,
+        readers: list[str],
+        shared: Shared,
+        users: list[str] | None = None,
+    ):
+        """``users``: every namespace whose agents use Redis (each gets its own ACL user); ``readers``: those this
+        stack gives Secret redis-connection (a self-service tenant's own stack makes its)."""
         super().__init__("agentic:data:Redis", name, None, shared.k8s_opts())
         data_ns = shared.namespaces["data"]
         ref = auth_ref(shared.rotation.get(AUTH.name, 1))
         store = credentials.store
+        users = list(dict.fromkeys([*(users or []), *readers]))
+        self.users = {ns: user_ref(ns, shared.rotation) for ns in users}
         if cfg.mode == "in_cluster":
             self.tls = False
             host: Any = f"{RELEASE}.{data_ns}.svc.cluster.local"
@@ -125,7 +157,10 @@ class Redis(pulumi.ComponentResource):
                     ref.name,
                     data_ns,
                     store.refresh_interval,
-                    {ref.key: aws_name(ref, store.prefix)},
+                    {
+                        ref.key: aws_name(ref, store.prefix),
+                        **{redis_user(ns): aws_name(u, store.prefix) for ns, u in self.users.items()},
+                    },
                     generation=ref.generation,
                 ),
                 name="auth",
@@ -135,27 +170,28 @@ class Redis(pulumi.ComponentResource):
                 versions.VALKEY,
                 release_name=RELEASE,
                 namespace=data_ns,
-                values=valkey_values(cfg, ref, shared.monitoring_crds is not None),
+                values=valkey_values(cfg, ref, shared.monitoring_crds is not None, users, shared.rotation),
                 opts=scope.opts(depends_on=[auth_secret]),
             )
             after: tuple[pulumi.Resource, ...] = (self.release,)
         else:
             self.tls = True
-            self.replication_group = self._elasticache(name, cfg, credentials.value(ref.name), shared)
+            group = self._users(name, cfg, credentials, ref, shared)
+            self.replication_group = self._elasticache(name, cfg, group, shared)
             host = self.replication_group.primary_endpoint_address
             after = (self.replication_group,)
         self.host = pulumi.Output.from_input(host)
         self.auth = ref
         self.endpoint = pulumi.Output.concat(host, f":{PORT}")
-        template = redis_url_template(host, self.tls)
         for ns in readers:
+            mine = self.users[ns]
             shared.scope(self, f"{name}-connection", ns, depends_on=(store.store, *after)).apply(
                 connection_secret(
                     ns,
-                    template,
+                    redis_url_template(host, self.tls, redis_user(ns)),
                     store.refresh_interval,
-                    aws_name(ref, store.prefix),
-                    ref.generation,
+                    aws_name(mine, store.prefix),
+                    mine.generation,
                     self.endpoint,
                     self.tls,
                 ),
@@ -163,8 +199,45 @@ class Redis(pulumi.ComponentResource):
             )
         self.register_outputs({"endpoint": self.endpoint})
 
+    def _users(
+        self, name: str, cfg: RedisConfig, credentials: Credentials, admin: SecretRef, shared: Shared
+    ) -> aws.elasticache.UserGroup:
+        """ElastiCache RBAC: the administrator as user 'default' (every user group needs one) and one user per
+        namespace with its own key prefix, in one user group of the replication group."""
+        child = pulumi.ResourceOptions(parent=self)
+        made = [
+            aws.elasticache.User(
+                f"{name}-user-default",
+                user_id=safe_name(shared.prefix, "redis-admin", limit=40),
+                user_name="default",
+                engine=cfg.engine,
+                access_string="on ~* +@all",
+                passwords=[credentials.value(admin.name)],
+                opts=child,
+            )
+        ]
+        for ns, ref in self.users.items():
+            made.append(
+                aws.elasticache.User(
+                    f"{name}-user-{redis_user(ns)}",
+                    user_id=safe_name(shared.prefix, f"redis-{redis_user(ns)}", limit=40),
+                    user_name=redis_user(ns),
+                    engine=cfg.engine,
+                    access_string=f"on {redis_acl(ns)}",
+                    passwords=[credentials.value(ref.name)],
+                    opts=child,
+                )
+            )
+        return aws.elasticache.UserGroup(
+            f"{name}-users",
+            user_group_id=safe_name(shared.prefix, "redis", limit=40),
+            engine=cfg.engine,
+            user_ids=[u.user_id for u in made],
+            opts=child,
+        )
+
     def _elasticache(
-        self, name: str, cfg: RedisConfig, token: pulumi.Output[str], shared: Shared
+        self, name: str, cfg: RedisConfig, users: aws.elasticache.UserGroup, shared: Shared
     ) -> aws.elasticache.ReplicationGroup:
         child = pulumi.ResourceOptions(parent=self)
         key = kms_key(f"{name}-key", f"{shared.prefix}-redis", f"ElastiCache of {shared.prefix}", self)
@@ -207,8 +280,7 @@ class Redis(pulumi.ComponentResource):
             transit_encryption_mode="required",
             at_rest_encryption_enabled=True,
             kms_key_id=key.arn,
-            auth_token=token,
-            auth_token_update_strategy="ROTATE",
+            user_group_ids=[users.user_group_id],  # RBAC users (an auth token would be one password for all)
             subnet_group_name=subnets.name,
             security_group_ids=[sg.id],
             snapshot_retention_limit=7,

@@ -69,15 +69,16 @@ class TenantResources(pulumi.ComponentResource):
         self.tenant = TenantNamespace(f"{name}-{ns}", tenant_of(cfg), shared, parent=self)
         namespace = self.tenant.governed.namespace
         scope = shared.scope(self, f"{name}-connection", ns, depends_on=(namespace,))
-        if cfg.uses.redis and facts.redis is not None:
+        mine = facts.tenants[cfg.name].redis
+        if cfg.uses.redis and facts.redis is not None and mine is not None:
             r = facts.redis
             scope.apply(
                 redis_data.connection_secret(
                     ns,
-                    redis_data.redis_url_template(r.host, r.tls),
+                    redis_data.redis_url_template(r.host, r.tls, mine.user),
                     facts.secrets_refresh,
-                    r.aws_secret_name,
-                    r.generation,
+                    mine.aws_secret_name,
+                    mine.generation,
                     f"{r.host}:{redis_data.PORT}",
                     r.tls,
                 ),

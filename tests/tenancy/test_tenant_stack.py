@@ -99,16 +99,16 @@ def test_access_entries_map_the_team_to_its_groups_in_its_namespace_only(tenant)
     assert bindings["tenant-viewer-binding"] == ["agentic:tenant-demo:viewer"]
 
 
-def test_connection_secret_reads_the_platforms_redis_credential(tenant, plans):
+def test_connection_secret_reads_the_tenants_own_redis_credential(tenant, plans):
     [es] = objects(tenant, "ExternalSecret")
     assert es["metadata"] == {**es["metadata"], "name": "redis-connection", "namespace": "tenant-demo"}
-    platform = next(
-        r.inputs
-        for r in plans("dev").run.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
-        if r.inputs["metadata"]["name"] == "redis-connection"
-    )
-    assert es["spec"]["data"] == platform["spec"]["data"]  # the same Secrets Manager secret, by name
-    assert es["spec"]["target"]["template"] == platform["spec"]["target"]["template"]
+    # its own user and password (made by the platform stack, which also loads it into the server's ACL)
+    assert es["spec"]["data"] == [
+        {"secretKey": "password", "remoteRef": {"key": "agentic/agentic-dev/redis-tenant-demo"}}
+    ]
+    data = es["spec"]["target"]["template"]["data"]
+    assert (data["REDIS_USERNAME"], data["REDIS_KEY_PREFIX"]) == ("tenant-demo", "t:demo:")
+    assert data["REDIS_URL"].startswith("redis://tenant-demo:{{ .password | urlquery }}@valkey.ai-data")
 
 
 def test_agents_go_through_the_kagent_translator_into_the_tenant_namespace(tenant, dev_outputs):

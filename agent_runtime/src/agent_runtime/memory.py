@@ -49,8 +49,12 @@ class Batch:
 
 
 class SessionMemory:
-    def __init__(self, redis_url: str | None, agent: str, ttl: int, max_history: int, metrics: Metrics):
+    def __init__(
+        self, redis_url: str | None, agent: str, ttl: int, max_history: int, metrics: Metrics, key_prefix: str = ""
+    ):
+        """``key_prefix``: the keys this agent's Redis user may touch (REDIS_KEY_PREFIX, e.g. ``t:demo:``)."""
         self.agent = agent
+        self.prefix = f"{key_prefix}agent:{agent}:"
         self.ttl = ttl
         self.max_history = max_history
         self.metrics = metrics
@@ -72,7 +76,7 @@ class SessionMemory:
         self.last_error = ""
 
     def _key(self, session: str) -> str:
-        return f"agent:{self.agent}:session:{session}"
+        return f"{self.prefix}session:{session}"
 
     def _lock(self, session: str) -> asyncio.Lock:
         lock = self._locks.get(session)
@@ -115,7 +119,7 @@ class SessionMemory:
             batch = queue[0]
             try:
                 await self._script(
-                    keys=[self._key(session), f"agent:{self.agent}:batch:{batch.id}"],
+                    keys=[self._key(session), f"{self.prefix}batch:{batch.id}"],
                     args=[self.ttl, self.max_history, "1" if batch.replace else "0", *batch.messages],
                 )
             except Exception as exc:

@@ -74,7 +74,12 @@ class Runtime:
         llm = overrides.get("llm") or LLMClient(settings, metrics)
         tools = overrides.get("tools") or build_registry(settings, metrics)
         memory = overrides.get("memory") or SessionMemory(
-            settings.redis_url, settings.agent_name, settings.session_ttl, settings.max_history, metrics
+            settings.redis_url,
+            settings.agent_name,
+            settings.session_ttl,
+            settings.max_history,
+            metrics,
+            settings.redis_key_prefix,
         )
         long_term = overrides.get("long_term")
         if long_term is None and settings.long_term_memory and settings.milvus_uri:

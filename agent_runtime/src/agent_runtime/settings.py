@@ -108,6 +108,12 @@ class Settings(BaseSettings):
 
     # Memory
     redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL", "redis_url"))
+    redis_key_prefix: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9:_.-]{0,64}$",
+        validation_alias=_env("REDIS_KEY_PREFIX", "redis_key_prefix"),
+        description="The keys this agent's Redis user may use (set with the connection Secret, e.g. t:demo:)",
+    )
     session_ttl: int = Field(3600, ge=1, validation_alias=_env("AGENT_SESSION_TTL", "session_ttl"))
     max_history: int = Field(50, ge=2, validation_alias=_env("AGENT_MAX_HISTORY", "max_history"))
     summarize_threshold: int = Field(

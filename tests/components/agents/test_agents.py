@@ -240,9 +240,13 @@ def test_redis_list_scaling_with_trigger_authentication():
     byo["scaling"] = {"kind": "keda-redis", "list_name": "agent:jobs", "list_length": 4, "max_replicas": 8}
     run = build_stack(raw)
     auth = objects(run, "TriggerAuthentication", "ai-agents")["kube-agent-redis"]["spec"]["secretTargetRef"]
-    assert {(a["parameter"], a["key"]) for a in auth} == {("address", "REDIS_ADDRESS"), ("password", "REDIS_PASSWORD")}
+    assert {(a["parameter"], a["key"]) for a in auth} == {
+        ("address", "REDIS_ADDRESS"),
+        ("username", "REDIS_USERNAME"),
+        ("password", "REDIS_PASSWORD"),
+    }  # the agents' own Redis user, which sees its key prefix only: so does the list KEDA reads
     trigger = objects(run, "ScaledObject", "ai-agents")["kube-agent"]["spec"]["triggers"][0]
-    assert trigger["metadata"] == {"listName": "agent:jobs", "listLength": "4", "enableTLS": "true"}
+    assert trigger["metadata"] == {"listName": "t:platform:agent:jobs", "listLength": "4", "enableTLS": "true"}
 
 
 # --- 6. multi-agent ------------------------------------------------------------------------------------------------

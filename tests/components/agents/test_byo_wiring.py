@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from components.agents.kagent_v0_10 import A2A_PORT, READINESS_PATH, TOOLS_PORT, TOOLS_SERVER
+from config.data import redis_acl
 
 RUNTIME_TESTS = Path(__file__).resolve().parents[3] / "agent_runtime" / "tests"
 sys.path.insert(0, str(RUNTIME_TESTS))
@@ -91,8 +92,15 @@ def redis_with_password(tmp_path):
             str(port),
             "--bind",
             "127.0.0.1",
-            "--requirepass",
-            password,
+            # the agents' own Redis user with the ACL the platform renders (the administrator off)
+            "--user",
+            "default",
+            "off",
+            "--user",
+            "agents",
+            "on",
+            f">{password}",
+            *redis_acl("ai-agents").split(),
             "--save",
             "",
             "--appendonly",
@@ -190,10 +198,10 @@ def test_byo_agent_runs_with_the_rendered_container(plans, llm, redis_with_passw
         assert llm.headers[-1]["x-model-id"] == "llama-8b"  # the gateway routes on this header
         import redis
 
-        stored = redis.Redis(port=redis_port, password=password, decode_responses=True)
-        assert any(
-            "status?" in m for k in stored.keys("*") if stored.type(k) == "list" for m in stored.lrange(k, 0, -1)
-        )
+        stored = redis.Redis(port=redis_port, username="agents", password=password, decode_responses=True)
+        assert env["REDIS_KEY_PREFIX"] == "t:platform:"  # its session under its own prefix, as its user
+        key = next(stored.scan_iter(match="t:platform:agent:*:session:*"))
+        assert any("status?" in m for m in stored.lrange(key, 0, -1))
     finally:
         proc.kill()
         proc.wait()

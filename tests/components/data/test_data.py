@@ -13,7 +13,7 @@ import pytest
 from components.data.milvus import kb_init_job, milvus_values
 from components.data.redis import valkey_values
 from config import ConfigError, parse_platform
-from config.data import MilvusConfig, RedisConfig
+from config.data import REDIS_ACL, MilvusConfig, RedisConfig, redis_acl
 from config.secrets import SecretRef
 from policies import data as data_policies
 from policies.rules import Resource
@@ -41,7 +41,10 @@ def external_secrets(run, name):
 
 def test_valkey_values_are_the_charts_and_validate_against_its_schema():
     values = valkey_values(
-        RedisConfig(), SecretRef(name="redis-auth", key="password", source="generated"), monitoring=True
+        RedisConfig(),
+        SecretRef(name="redis-auth", key="password", source="generated"),
+        monitoring=True,
+        users=["ai-agents", "tenant-demo"],
     ).render()
     assert unknown_keys(values, chart_defaults("valkey")) == []
     jsonschema.validate(
@@ -51,12 +54,16 @@ def test_valkey_values_are_the_charts_and_validate_against_its_schema():
     assert values["auth"] == {
         "enabled": True,
         "usersExistingSecret": "redis-auth",
-        "aclUsers": {"default": {"permissions": "~* &* +@all", "passwordKey": "password"}},
+        "aclUsers": {
+            "default": {"permissions": "~* &* +@all", "passwordKey": "password"},
+            "agents": {"permissions": REDIS_ACL.format(prefix="t:platform:"), "passwordKey": "agents"},
+            "tenant-demo": {"permissions": REDIS_ACL.format(prefix="t:demo:"), "passwordKey": "tenant-demo"},
+        },
     }
     assert values["dataStorage"] == {"enabled": True, "requestedSize": "8Gi", "className": "gp3"}
     assert values["metrics"]["serviceMonitor"]["enabled"] is True
     assert "password" not in json.dumps(values["auth"]["aclUsers"]["default"].get("password", ""))
-    off = valkey_values(RedisConfig(), SecretRef(name="redis-auth", source="generated"), monitoring=False).render()
+    off = valkey_values(RedisConfig(), SecretRef(name="redis-auth", source="generated"), False, []).render()
     assert off["metrics"]["serviceMonitor"]["enabled"] is False
 
 
@@ -65,7 +72,12 @@ def test_dev_runs_valkey_with_auth_from_secrets_manager(plans):
     valkey = run.get(RELEASE, "agentic-dev-redis-valkey")
     assert valkey.inputs["namespace"] == "ai-data" and valkey.inputs["version"] == "0.11.0"
     auth = external_secrets(run, "redis-auth")["ai-data"]
-    assert auth["spec"]["data"] == [{"secretKey": "password", "remoteRef": {"key": "agentic/agentic-dev/redis-auth"}}]
+    assert sorted((d["secretKey"], d["remoteRef"]["key"]) for d in auth["spec"]["data"]) == [
+        ("agents", "agentic/agentic-dev/redis-agents"),
+        ("password", "agentic/agentic-dev/redis-auth"),
+        ("tenant-demo", "agentic/agentic-dev/redis-tenant-demo"),
+        ("tenant-sandbox", "agentic/agentic-dev/redis-tenant-sandbox"),
+    ]
     urn_of = {r.urn: r.name for r in run.registrations}
     assert "agentic-dev-redis-auth" in {urn_of.get(u) for u in valkey.dependencies}  # the Secret exists first
     assert not run.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
@@ -79,7 +91,14 @@ def test_prod_runs_elasticache_multi_az_tls_kms_auth_private(plans):
     assert g["automaticFailoverEnabled"] and g["multiAzEnabled"]
     assert g["transitEncryptionEnabled"] and g["transitEncryptionMode"] == "required"
     assert g["atRestEncryptionEnabled"] and g["kmsKeyId"].startswith("arn:aws:kms:")
-    assert "authToken" in group.secret_paths
+    assert "authToken" not in g and g["userGroupIds"]  # RBAC users, one per namespace, not one shared token
+    users = {u.inputs["userName"]: u for u in run.of_type("aws:elasticache/user:User")}
+    assert set(users) == {"default", "agents", "tenant-search", "tenant-support"} - {
+        t for t in ("tenant-search", "tenant-support") if t not in users
+    }
+    assert users["default"].inputs["accessString"] == "on ~* +@all"
+    assert users["agents"].inputs["accessString"] == "on " + REDIS_ACL.format(prefix="t:platform:")
+    assert all("passwords" in u.secret_paths or "passwords[0]" in str(u.secret_paths) for u in users.values())
     [subnets] = run.of_type("aws:elasticache/subnetGroup:SubnetGroup")
     named = [run.placeholders.values[i] for i in subnets.inputs["subnetIds"]]  # "<type> <name>.id"
     private = [r for r in run.of_type("aws:ec2/subnet:Subnet") if "-private-" in r.name]
@@ -99,11 +118,19 @@ def test_prod_runs_elasticache_multi_az_tls_kms_auth_private(plans):
 def test_one_connection_secret_shape_either_way(plans, stack, scheme):
     conn = external_secrets(plans(stack).run, "redis-connection")["ai-agents"]
     template = conn["spec"]["target"]["template"]
-    assert set(template["data"]) == {"REDIS_URL", "REDIS_ADDRESS", "REDIS_PASSWORD", "REDIS_TLS"}
+    assert set(template["data"]) == {
+        "REDIS_URL",
+        "REDIS_ADDRESS",
+        "REDIS_USERNAME",
+        "REDIS_PASSWORD",
+        "REDIS_KEY_PREFIX",
+        "REDIS_TLS",
+    }
     assert template["data"]["REDIS_TLS"] == str(stack == "prod").lower()
+    assert (template["data"]["REDIS_USERNAME"], template["data"]["REDIS_KEY_PREFIX"]) == ("agents", "t:platform:")
     url = template["data"]["REDIS_URL"]
-    assert url.startswith(scheme + ":{{ .password | urlquery }}@") and url.endswith(":6379/0")
-    assert conn["spec"]["data"][0]["remoteRef"]["key"] == f"agentic/agentic-{stack}/redis-auth"
+    assert url.startswith(scheme + "agents:{{ .password | urlquery }}@") and url.endswith(":6379/0")
+    assert conn["spec"]["data"][0]["remoteRef"]["key"] == f"agentic/agentic-{stack}/redis-agents"
 
 
 def test_tenants_get_data_only_when_allowed():
@@ -160,7 +187,9 @@ def test_runtime_reads_the_rendered_redis_secret_from_a_real_redis_server(plans,
         .replace(":6379/", f":{port}/")
     )
     proc = subprocess.Popen(
-        [server, "--port", str(port), "--requirepass", password, "--save", "", "--appendonly", "no"],
+        # the agents' user with the ACL the platform renders, and the administrator off (no password-only login)
+        [server, "--port", str(port), "--save", "", "--appendonly", "no", "--user", "default", "off"]
+        + ["--user", "agents", "on", f">{password}", *redis_acl("ai-agents").split()],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -175,7 +204,7 @@ def test_runtime_reads_the_rendered_redis_secret_from_a_real_redis_server(plans,
         from agent_runtime.observability import Metrics
 
         async def roundtrip(u):
-            mem = SessionMemory(u, "kube-agent", 3600, 50, Metrics())
+            mem = SessionMemory(u, "kube-agent", 3600, 50, Metrics(), template["data"]["REDIS_KEY_PREFIX"])
             try:
                 await mem.append("s1", [{"role": "user", "content": "hello"}])
                 return await mem.status()
@@ -186,7 +215,8 @@ def test_runtime_reads_the_rendered_redis_secret_from_a_real_redis_server(plans,
         import redis
 
         stored = redis.Redis.from_url(url, decode_responses=True)
-        assert any("hello" in m for k in stored.keys("*") if stored.type(k) == "list" for m in stored.lrange(k, 0, -1))
+        key = template["data"]["REDIS_KEY_PREFIX"] + "agent:kube-agent:session:s1"  # under its own prefix
+        assert any("hello" in m for m in stored.lrange(key, 0, -1))
         stored.close()
         wrong = url.replace(urllib.parse.quote_plus(password), "wrong")
         assert asyncio.run(roundtrip(wrong)).startswith("degraded")
@@ -360,7 +390,7 @@ def test_policy_elasticache_tls_and_auth(plans):
         ("transitEncryptionEnabled", False, "in transit"),
         ("transitEncryptionMode", "preferred", "required"),
         ("atRestEncryptionEnabled", False, "at rest"),
-        ("authToken", None, "auth"),
+        ("userGroupIds", None, "auth"),
     ):
         bad = {**group.inputs, key: value}
         assert any(words in m for m in data_policies.check_elasticache(group.type, bad)), key

@@ -165,11 +165,11 @@ def test_secret_reference_rules_name_the_path_and_fix():
 def test_rotation_changes_the_value_and_restarts_the_readers():
     raw = stack_raw("dev")
     before = build_stack(raw)
-    raw["secrets"] = {"rotation": {"redis-auth": 2}}
+    raw["secrets"] = {"rotation": {"redis-agents": 2}}  # the agents' own Redis user
     after = build_stack(raw)
 
     def password(run):
-        return run.get("random:index/randomPassword:RandomPassword", "agentic-dev-credentials-redis-auth-value")
+        return run.get("random:index/randomPassword:RandomPassword", "agentic-dev-credentials-redis-agents-value")
 
     assert password(before).inputs["keepers"] == {"generation": "1"}
     assert password(after).inputs["keepers"] == {"generation": "2"}  # a new keeper: random makes a new value
@@ -177,16 +177,18 @@ def test_rotation_changes_the_value_and_restarts_the_readers():
     def valkey(run):
         return run.get("kubernetes:helm.sh/v3:Release", "agentic-dev-redis-valkey").inputs["values"]
 
-    assert valkey(before)["podAnnotations"] == {GENERATION: "redis-auth=1"}
-    assert valkey(after)["podAnnotations"] == {GENERATION: "redis-auth=2"}  # a new pod template: pods restart
-    conn = [
-        e.inputs
+    users = "redis-agents={},redis-auth=1,redis-tenant-demo=1,redis-tenant-sandbox=1"
+    assert valkey(before)["podAnnotations"] == {GENERATION: users.format(1)}
+    assert valkey(after)["podAnnotations"] == {GENERATION: users.format(2)}  # a new pod template: pods restart
+    conn = {
+        e.inputs["metadata"]["namespace"]: e.inputs
         for e in after.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
         if e.inputs["metadata"]["name"] == "redis-connection"
-    ]
-    assert conn and all(c["metadata"]["annotations"]["force-sync"] == "generation-2" for c in conn)
-    note = next(n for n in after.outputs["plan_notes"] if n.startswith("credential 'redis-auth'"))
-    assert "generation 2" in note and "valkey (ai-data)" in note and "ai-agents" in note
+    }
+    assert conn["ai-agents"]["metadata"]["annotations"]["force-sync"] == "generation-2"
+    assert conn["tenant-sandbox"]["metadata"]["annotations"]["force-sync"] == "generation-1"  # its own, unrotated
+    note = next(n for n in after.outputs["plan_notes"] if n.startswith("credential 'redis-agents'"))
+    assert "generation 2" in note and "ai-agents" in note
 
 
 def test_generation_annotations_only_for_generated():
@@ -232,8 +234,8 @@ def test_no_secret_value_appears_in_any_plan_output(tmp_path, stack):
     for value in planted:
         leaks = [str(p) for p, t in texts.items() if value in t]
         assert leaks == [], f"{value[:12]}... leaked into {leaks}"
-    # The values did flow: the secret versions and the ElastiCache token are secret inputs the engine received.
+    # The values did flow: the secret versions and the ElastiCache users' passwords are secret inputs the engine got.
     assert all("secretString" in v.secret_paths for v in run.of_type("aws:secretsmanager/secretVersion:SecretVersion"))
     if stack == "prod":
-        [group] = run.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
-        assert "authToken" in group.secret_paths
+        users = run.of_type("aws:elasticache/user:User")
+        assert users and all(any(p.startswith("passwords") for p in u.secret_paths) for u in users)
