@@ -211,3 +211,15 @@ def redis_user(namespace: str) -> str:
 
 def redis_acl(namespace: str) -> str:
     return REDIS_ACL.format(prefix=redis_key_prefix(namespace))
+
+
+def milvus_identity(namespace: str) -> str:
+    """The Milvus user, role and database of a namespace's agents: ``kb_<tenant>`` (``kb_platform`` for the
+    platform's), as Milvus names them (a letter first, then letters, digits, underscores; at most 32)."""
+    tenant = namespace.removeprefix("tenant-") if namespace.startswith("tenant-") else "platform"
+    name = "kb_" + tenant.replace("-", "_")
+    if len(name) > 32:
+        import hashlib
+
+        name = f"{name[:23]}_{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return name

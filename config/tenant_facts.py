@@ -39,6 +39,7 @@ class TenantFacts(Strict):
     vpc_service_ports: list[int] = Field(default_factory=list)
     gateway_token: GatewayTokenFacts | None = None
     redis: TenantRedisFacts | None = None
+    milvus: TenantMilvusFacts | None = None
     deploy: DeployIdentity | None = None  # who CI deploys the tenant's stack as (platform tenants[].deploy)
 
 
@@ -61,6 +62,13 @@ class RedisFacts(Strict):
     tls: bool
 
 
+class TenantMilvusFacts(Strict):
+    """The tenant's own Milvus user (its own database only): never root's password."""
+
+    user: str
+    aws_secret_name: str
+
+
 class TenantRedisFacts(Strict):
     """The tenant's own Redis user (its key prefix only): never the administrator's password."""
 
@@ -71,7 +79,6 @@ class TenantRedisFacts(Strict):
 
 class MilvusFacts(Strict):
     data_namespace: str
-    aws_secret_name: str
     embedding_env: dict[str, str] = Field(default_factory=dict)  # the knowledge base's embedding model for agents
 
 

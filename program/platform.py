@@ -55,6 +55,7 @@ from program.wiring import (
     credentials_of,
     langfuse_refs,
     milvus_readers,
+    milvus_users,
     needs_keda,
     redis_readers,
     redis_users,
@@ -239,6 +240,7 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
             runtime_image.ref if runtime_image else None,
             shared,
             embedding_dim=embedding[2] if (embedding := embedding_of(cfg)) else None,
+            users=milvus_users(cfg, shared),
         )
         data_endpoints["milvus"] = {
             "uri": milvus.endpoint,

@@ -8,6 +8,7 @@ from typing import Any
 
 from components.agents import kagent_v0_10
 from components.data.milvus import ROOT as MILVUS_ROOT
+from components.data.milvus import user_ref as milvus_user_ref
 from components.data.redis import AUTH as REDIS_AUTH
 from components.data.redis import user_ref as redis_user_ref
 from components.observability.langfuse import PUBLIC_KEY as LANGFUSE_PUBLIC_KEY
@@ -19,7 +20,7 @@ from components.tenancy.namespaces import DATA_PORTS
 from components.traffic.kgateway import in_cluster_host
 from config import Platform
 from config.agents import database_mode, runtime_auth_env
-from config.data import embedding_of, redis_key_prefix, redis_user
+from config.data import embedding_of, milvus_identity, redis_key_prefix, redis_user
 from config.secrets import SecretRef, aws_name
 from config.tenant_stack import FACTS_VERSION
 from kit.shared import Shared
@@ -120,6 +121,16 @@ def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
             )
             for user_ns in redis_users(cfg, shared)
         ]
+    if data.milvus.enabled:
+        out += [
+            Credential(
+                milvus_user_ref(user_ns),
+                (),
+                (f"agents in {user_ns} (Secret milvus-connection), the kb-init job",),
+                f"Milvus user {milvus_identity(user_ns)}: its own database only",
+            )
+            for user_ns in milvus_users(cfg, shared)
+        ]
     obs = cfg.observability
     receivers = [
         ("slack webhook", obs.alerts.slack.webhook if obs.alerts.slack else None),
@@ -211,6 +222,11 @@ def redis_users(cfg: Platform, shared: Shared) -> list[str]:
     return [shared.namespaces["agents"], *(t.namespace for t in cfg.tenants if t.allow.redis)]
 
 
+def milvus_users(cfg: Platform, shared: Shared) -> list[str]:
+    """Namespaces whose agents have a Milvus user, role and database of their own."""
+    return [shared.namespaces["agents"], *(t.namespace for t in cfg.tenants if t.allow.milvus)]
+
+
 def milvus_readers(cfg: Platform, shared: Shared) -> list[str]:
     return [shared.namespaces["agents"], *(t.namespace for t in cfg.tenants if t.allow.milvus and not t.self_service)]
 
@@ -252,7 +268,6 @@ def tenancy_facts(cfg: Platform, shared: Shared, store: SecretsStore, image: Any
         "redis": {"host": redis.host, "tls": redis.tls} if redis is not None else None,
         "milvus": {
             "data_namespace": shared.namespaces["data"],
-            "aws_secret_name": aws_name(MILVUS_ROOT, store.prefix),
             "embedding_env": dict(ctx.embedding_env),
         }
         if cfg.data.milvus.enabled
@@ -290,6 +305,12 @@ def tenancy_facts(cfg: Platform, shared: Shared, store: SecretsStore, image: Any
                     "generation": redis.users[t.namespace].generation,
                 }
                 if redis is not None and t.allow.redis
+                else None,
+                "milvus": {
+                    "user": milvus_identity(t.namespace),
+                    "aws_secret_name": aws_name(milvus_user_ref(t.namespace), store.prefix),
+                }
+                if cfg.data.milvus.enabled and t.allow.milvus
                 else None,
                 "deploy": {"aws_role_arn": t.deploy.aws_role_arn, "github_environment": t.deploy.github_environment}
                 if t.deploy is not None and t.self_service

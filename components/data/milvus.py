@@ -21,7 +21,7 @@ from pydantic import Field
 from catalog import versions
 from components.agents.kagent_v0_10 import RUNTIME_UID
 from components.secrets.credentials import Credentials, external_secret
-from config.data import MilvusConfig
+from config.data import MilvusConfig, milvus_identity, redis_user
 from config.secrets import SecretRef, aws_name
 from kit.aws import pod_identity_role, secure_bucket
 from kit.helm import HelmValues, ServiceAccountValues, release
@@ -42,14 +42,31 @@ def uri(namespace: str) -> str:
     return f"http://{RELEASE}.{namespace}.svc.cluster.local:{PORT}"
 
 
-def connection_secret(namespace: str, data_ns: str, refresh: str, aws_secret: str) -> dict[str, Any]:
-    return external_secret(
-        CONNECTION_SECRET,
-        namespace,
-        refresh,
-        {"password": aws_secret},
-        template={"MILVUS_URI": uri(data_ns), "MILVUS_TOKEN": "root:{{ .password }}"},
-    )
+#: The Secret in the data namespace with every identity's password, for the kb-init job (MILVUS_KB_USERS).
+USERS_SECRET = "milvus-kb-users"
+
+
+def user_ref(namespace: str) -> SecretRef:
+    """The password of the Milvus user of ``namespace``'s agents (config.data.milvus_identity): generated, kept in
+    Secrets Manager, synced into that namespace and into the data namespace for the kb-init job."""
+    return SecretRef(name=f"milvus-{redis_user(namespace)}", key="password", source="generated")
+
+
+def connection_secret(
+    namespace: str, data_ns: str, refresh: str, aws_secret: str, identity: str = "root"
+) -> dict[str, Any]:
+    """MILVUS_URI, and MILVUS_TOKEN as ``identity`` (a namespace's own user; root only for the data namespace's
+    kb-init job) with MILVUS_DB_NAME, its own database."""
+    template = {"MILVUS_URI": uri(data_ns), "MILVUS_TOKEN": f"{identity}:{{{{ .password }}}}"}
+    if identity != "root":
+        template["MILVUS_DB_NAME"] = identity
+    return external_secret(CONNECTION_SECRET, namespace, refresh, {"password": aws_secret}, template=template)
+
+
+def users_secret(data_ns: str, refresh: str, users: dict[str, str]) -> dict[str, Any]:
+    """MILVUS_KB_USERS: identity -> password as JSON, each password JSON-quoted by the template (toJson)."""
+    body = ", ".join(f'"{identity}": {{{{ .{identity} | toJson }}}}' for identity in sorted(users))
+    return external_secret(USERS_SECRET, data_ns, refresh, dict(users), template={"MILVUS_KB_USERS": "{" + body + "}"})
 
 
 def bucket_policy(bucket_arn: str, key_arn: str) -> dict[str, Any]:
@@ -212,11 +229,15 @@ def milvus_values(cfg: MilvusConfig, region: str, monitoring: bool, bucket: Any 
     return values
 
 
-def kb_init_job(cfg: MilvusConfig, namespace: str, image: Any, generation: int, dim: int) -> dict[str, Any]:
+def kb_init_job(
+    cfg: MilvusConfig, namespace: str, image: Any, generation: int, dim: int, identities: list[str] | None = None
+) -> dict[str, Any]:
     """The bootstrap Job: set the root password if Milvus still has its default, then create the collection with
-    the dimension of the knowledge base's embedding model (``config.data.embedding_of``). Its name changes with what
-    it does, so a changed collection, dimension or credential runs it again."""
-    digest = hashlib.sha256(json.dumps([cfg.collection, dim, generation]).encode()).hexdigest()[:8]
+    the dimension of the knowledge base's embedding model (``config.data.embedding_of``), and give each identity
+    (a namespace's agents) its own database, user and role (``--tenant-users``). Its name changes with what it does,
+    so a changed collection, dimension, credential or set of identities runs it again."""
+    identities = sorted(identities or [])
+    digest = hashlib.sha256(json.dumps([cfg.collection, dim, generation, identities]).encode()).hexdigest()[:8]
     name = f"kb-init-{digest}"
     return {
         "apiVersion": "batch/v1",
@@ -250,8 +271,12 @@ def kb_init_job(cfg: MilvusConfig, namespace: str, image: Any, generation: int, 
                                 "--bootstrap-root-password",
                                 "--wait",
                                 "300",
+                                *(["--tenant-users"] if identities else []),
                             ],
-                            "envFrom": [{"secretRef": {"name": CONNECTION_SECRET}}],
+                            "envFrom": [
+                                {"secretRef": {"name": CONNECTION_SECRET}},
+                                *([{"secretRef": {"name": USERS_SECRET}}] if identities else []),
+                            ],
                             "resources": {
                                 "requests": {"cpu": "100m", "memory": "256Mi"},
                                 "limits": {"cpu": "500m", "memory": "512Mi"},
@@ -283,7 +308,11 @@ class Milvus(pulumi.ComponentResource):
         image: pulumi.Input[str] | None,
         shared: Shared,
         embedding_dim: int | None = None,
+        users: list[str] | None = None,
     ):
+        """``users``: every namespace whose agents use the knowledge base (each gets its own Milvus user, role and
+        database); ``readers``: those this stack gives Secret milvus-connection (a self-service tenant's own stack
+        makes its)."""
         super().__init__("agentic:data:Milvus", name, None, shared.k8s_opts())
         data_ns = shared.namespaces["data"]
         store = credentials.store
@@ -322,12 +351,22 @@ class Milvus(pulumi.ComponentResource):
         )
         self.endpoint = pulumi.Output.from_input(uri(data_ns))
         root = aws_name(ROOT, store.prefix)
-        for ns in sorted({data_ns, *readers}):
+        users = list(dict.fromkeys([*(users or []), *readers]))
+        self.users = {ns: user_ref(ns) for ns in users}
+        scope_data = shared.scope(self, f"{name}-connection", data_ns, depends_on=(store.store,))
+        scope_data.apply(connection_secret(data_ns, data_ns, store.refresh_interval, root), name=data_ns)
+        identities = {milvus_identity(ns): aws_name(ref, store.prefix) for ns, ref in self.users.items()}
+        if identities:
+            scope_data.apply(users_secret(data_ns, store.refresh_interval, identities), name="kb-users")
+        for ns in sorted(set(readers) - {data_ns}):
             shared.scope(self, f"{name}-connection", ns, depends_on=(store.store,)).apply(
-                connection_secret(ns, data_ns, store.refresh_interval, root), name=ns
+                connection_secret(
+                    ns, data_ns, store.refresh_interval, aws_name(self.users[ns], store.prefix), milvus_identity(ns)
+                ),
+                name=ns,
             )
         if image is not None and embedding_dim is not None:
-            job = kb_init_job(cfg, data_ns, image, shared.rotation.get(ROOT.name, 1), embedding_dim)
+            job = kb_init_job(cfg, data_ns, image, shared.rotation.get(ROOT.name, 1), embedding_dim, sorted(identities))
             shared.scope(self, name, data_ns, depends_on=(self.release,)).apply(job, name="kb-init")
         elif embedding_dim is None:
             shared.notes.add(

@@ -84,10 +84,12 @@ class TenantResources(pulumi.ComponentResource):
                 ),
                 name="redis",
             )
-        if cfg.uses.milvus and facts.milvus is not None:
-            m = facts.milvus
+        kb = facts.tenants[cfg.name].milvus
+        if cfg.uses.milvus and facts.milvus is not None and kb is not None:
             scope.apply(
-                milvus_data.connection_secret(ns, m.data_namespace, facts.secrets_refresh, m.aws_secret_name),
+                milvus_data.connection_secret(
+                    ns, facts.milvus.data_namespace, facts.secrets_refresh, kb.aws_secret_name, kb.user
+                ),
                 name="milvus",
             )
         partition = shared.partition

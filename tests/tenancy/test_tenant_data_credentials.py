@@ -160,3 +160,40 @@ async def test_a_tenants_credentials_are_refused_on_other_tenants_and_the_platfo
     assert await borrowed.history("ops") == []
     assert borrowed.degraded
     await borrowed.close()
+
+
+# --- Milvus: a user, role and database per namespace ------------------------------------------------------------
+
+
+def test_each_milvus_namespace_gets_its_own_user_and_database_never_root(plans):
+    dev = plans("dev")
+    conns = {
+        o["metadata"]["namespace"]: o
+        for o in _of(dev, "ExternalSecret")
+        if o["metadata"]["name"] == "milvus-connection"
+    }
+    for ns, conn in conns.items():
+        (remote,) = [d["remoteRef"]["key"] for d in conn["spec"]["data"]]
+        template = conn["spec"]["target"]["template"]["data"]
+        if ns == "ai-data":  # the kb-init job's, in the platform's data namespace
+            assert remote.endswith("/milvus-root") and template["MILVUS_TOKEN"].startswith("root:")
+            continue
+        identity = "kb_platform" if ns == "ai-agents" else "kb_" + ns.removeprefix("tenant-")
+        assert remote.endswith(f"/milvus-{'agents' if ns == 'ai-agents' else ns}") and "milvus-root" not in remote
+        assert template["MILVUS_TOKEN"] == identity + ":{{ .password }}" and template["MILVUS_DB_NAME"] == identity
+    job = next(o for o in _of(dev, "Job") if o["metadata"]["name"].startswith("kb-init-"))
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert "--tenant-users" in container["args"]
+    assert {"secretRef": {"name": "milvus-kb-users"}} in container["envFrom"]
+    users = next(o for o in _of(dev, "ExternalSecret") if o["metadata"]["name"] == "milvus-kb-users")
+    assert sorted(d["secretKey"] for d in users["spec"]["data"]) == ["kb_platform", "kb_sandbox"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_tenant_is_given_milvus_root(plans, stack):
+    plan = plans(stack)
+    for o in _of(plan, "ExternalSecret"):
+        if o["metadata"]["namespace"].startswith("tenant-"):
+            assert "milvus-root" not in json.dumps(o), o["metadata"]
+    tenancy = plan.run.outputs["tenancy"]
+    assert "milvus-root" not in (tenancy if isinstance(tenancy, str) else json.dumps(tenancy))

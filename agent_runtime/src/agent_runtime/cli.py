@@ -103,6 +103,12 @@ def kb_init(
         help="If Milvus still has its initial root password, replace it with the one in MILVUS_TOKEN",
     ),
     wait: float = typer.Option(0, "--wait", min=0, help="Seconds to wait for Milvus to accept connections"),
+    tenant_users: bool = typer.Option(
+        False,
+        "--tenant-users",
+        help="Also give each identity in MILVUS_KB_USERS (JSON: name -> password) its own database with the "
+        "collection, a user and a role limited to that database",
+    ),
 ) -> None:
     """Create the knowledge-base collection (HNSW M=16 efConstruction=256, COSINE, tenant_id partition key), or
     check that an existing one has that schema. Safe to run any number of times. Reads MILVUS_URI, MILVUS_TOKEN."""
@@ -129,6 +135,21 @@ def kb_init(
         else:
             client = kb.connect(settings.milvus_uri, token, wait)
         result = kb.init_collection(client, name, size)
+        if tenant_users:
+            import json
+            import os
+
+            try:
+                users = json.loads(os.environ.get("MILVUS_KB_USERS") or "{}")
+            except ValueError:
+                typer.echo("error: MILVUS_KB_USERS is not JSON (name -> password)", err=True)
+                raise typer.Exit(2) from None
+            bad = [u for u in users if not kb.valid_identity(u) or not isinstance(users[u], str) or len(users[u]) < 6]
+            if not isinstance(users, dict) or bad:
+                typer.echo(f"error: MILVUS_KB_USERS: invalid entries {bad}", err=True)
+                raise typer.Exit(2)
+            for line in kb.init_tenants(client, users, name, size):
+                typer.echo(line)
     except kb.SchemaMismatch as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

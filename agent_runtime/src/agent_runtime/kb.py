@@ -113,15 +113,17 @@ def _index_params(client: Any) -> Any:
     return params
 
 
-def connect(uri: str, token: str | None, wait_seconds: float = 0) -> Any:
-    """A MilvusClient, retrying until ``wait_seconds`` pass (Milvus may still be starting when the job runs)."""
+def connect(uri: str, token: str | None, wait_seconds: float = 0, db_name: str = "") -> Any:
+    """A MilvusClient (on ``db_name`` when given), retrying until ``wait_seconds`` pass (Milvus may still be starting
+    when the job runs)."""
     from agent_runtime.vectors import milvus_client_class
 
     client_class = milvus_client_class()
     deadline = time.monotonic() + wait_seconds
+    extra = {"db_name": db_name} if db_name else {}
     while True:
         try:
-            return client_class(uri=uri, token=token or "")
+            return client_class(uri=uri, token=token or "", **extra)
         except Exception:
             if time.monotonic() >= deadline:
                 raise
@@ -146,6 +148,40 @@ def bootstrap_root_password(uri: str, token: str, wait_seconds: float = 0) -> tu
         return connect(uri, token), "root password set from the initial default"
 
 
+#: What each tenant's role may do, and where: Milvus's built-in privilege group for reading and writing collections,
+#: on every collection of the tenant's own database and nowhere else.
+TENANT_PRIVILEGE = "CollectionReadWrite"
+_IDENTITY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+
+
+def valid_identity(name: str) -> bool:
+    """A Milvus user, role and database name: a letter, then letters, digits and underscores, 32 at most."""
+    return bool(_IDENTITY.match(name))
+
+
+def init_tenants(client: Any, users: dict[str, str], collection: str, dim: int) -> list[str]:
+    """For each identity (``kb_<tenant>``): its own database with the knowledge-base collection, a user with the
+    given password (recreated, so a new password takes effect), and a role of that name holding
+    ``CollectionReadWrite`` on its database only, granted to the user. Idempotent; passwords are never printed."""
+    done = []
+    databases = set(client.list_databases())
+    for identity, password in sorted(users.items()):
+        if identity not in databases:
+            client.create_database(identity)
+        client.use_database(identity)
+        result = init_collection(client, collection, dim)
+        if identity in client.list_users():
+            client.drop_user(identity)
+        client.create_user(identity, password)
+        if identity not in client.list_roles():
+            client.create_role(identity)
+        client.grant_privilege_v2(identity, TENANT_PRIVILEGE, "*", db_name=identity)
+        client.grant_role(identity, identity)
+        done.append(f"{identity}: database, collection {collection} ({result}), user and role")
+    client.use_database("default")
+    return done
+
+
 def tenant_of(namespace: str | None, explicit: str | None = None) -> str:
     """The caller's tenant: explicit (AGENT_TENANT_ID), else ``tenant-<name>`` namespaces map to ``<name>``, else
     ``platform`` (the platform's own agents)."""
@@ -158,8 +194,10 @@ def tenant_of(namespace: str | None, explicit: str | None = None) -> str:
 class KnowledgeBase:
     """Tenant-scoped reads and writes of the knowledge-base collection (which must exist: ``kb init``)."""
 
-    def __init__(self, uri: str, collection: str, embedder: Embedder, tenant: str, token: str | None = None):
-        self.uri, self.collection, self.embedder, self.token = uri, collection, embedder, token
+    def __init__(
+        self, uri: str, collection: str, embedder: Embedder, tenant: str, token: str | None = None, db_name: str = ""
+    ):
+        self.uri, self.collection, self.embedder, self.token, self.db_name = uri, collection, embedder, token, db_name
         self.tenant = tenant_of(None, tenant)
         self._client: Any = None
         self._lock = asyncio.Lock()
@@ -175,6 +213,7 @@ class KnowledgeBase:
             embedder or embedder_from_settings(settings),
             tenant_of(settings.effective_namespace, settings.tenant_id),
             token,
+            settings.milvus_db,
         )
 
     async def _ensure(self) -> Any:
@@ -182,7 +221,7 @@ class KnowledgeBase:
             if self._client is None:
 
                 def open_() -> Any:
-                    client = connect(self.uri, self.token)
+                    client = connect(self.uri, self.token, db_name=self.db_name)
                     if self.uri.endswith(".db"):  # milvus-lite (local runs): nobody ran `kb init`, so do it here
                         init_collection(client, self.collection, self.embedder.dim)
                     return client

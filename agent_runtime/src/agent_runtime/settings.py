@@ -125,6 +125,12 @@ class Settings(BaseSettings):
         description="http(s)://host:19530 or a local milvus-lite file (*.db)",
     )
     milvus_token: SecretStr | None = Field(None, validation_alias=_env("MILVUS_TOKEN", "milvus_token"))
+    milvus_db: str = Field(
+        "",
+        pattern=r"^([A-Za-z_][A-Za-z0-9_]{0,63})?$",
+        validation_alias=_env("MILVUS_DB_NAME", "milvus_db"),
+        description="The Milvus database of this agent's knowledge base and memory (its user's own); default: default",
+    )
     tenant_id: str | None = Field(
         None,
         validation_alias=_env("AGENT_TENANT_ID", "tenant_id"),

@@ -116,8 +116,9 @@ _SAFE = re.compile(r"^[\w .:/-]{0,128}$")
 
 
 class VectorStore:
-    def __init__(self, uri: str, collection: str, embedder: Embedder, token: str | None = None):
+    def __init__(self, uri: str, collection: str, embedder: Embedder, token: str | None = None, db_name: str = ""):
         self.uri = uri
+        self.db_name = db_name
         self.collection = collection
         self.embedder = embedder
         self.token = token
@@ -127,14 +128,15 @@ class VectorStore:
     @classmethod
     def from_settings(cls, settings: Any, collection: str) -> VectorStore:
         token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
-        return cls(settings.milvus_uri, collection, embedder_from_settings(settings), token)
+        return cls(settings.milvus_uri, collection, embedder_from_settings(settings), token, settings.milvus_db)
 
     async def _ensure(self) -> Any:
         async with self._lock:
             if self._client is None:
 
                 def connect() -> Any:
-                    client = milvus_client_class()(uri=self.uri, token=self.token or "")
+                    extra = {"db_name": self.db_name} if self.db_name else {}
+                    client = milvus_client_class()(uri=self.uri, token=self.token or "", **extra)
                     if not client.has_collection(self.collection):
                         client.create_collection(
                             collection_name=self.collection,

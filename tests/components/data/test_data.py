@@ -286,7 +286,9 @@ def test_kb_init_job_runs_the_platform_image_after_milvus(plans, stack):
 
     embedding = embedding_of(plans(stack).config)
     assert embedding is not None and c["args"][c["args"].index("--dim") + 1] == str(embedding[2])
-    assert c["envFrom"] == [{"secretRef": {"name": "milvus-connection"}}]
+    # root's connection (the data namespace's own) and every identity's password for --tenant-users
+    assert c["envFrom"] == [{"secretRef": {"name": "milvus-connection"}}, {"secretRef": {"name": "milvus-kb-users"}}]
+    assert "--tenant-users" in c["args"]
     assert "@sha256:" in c["image"]  # the digest-pinned image the stack builds
     conn = external_secrets(run, "milvus-connection")["ai-data"]["spec"]["target"]["template"]["data"]
     assert conn == {
