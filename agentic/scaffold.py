@@ -60,6 +60,16 @@ def _allowance(name: str, platform_stack: str, root: Path) -> tuple[dict[str, An
     return {**entry, "served": served}, []
 
 
+def _deploy_backend(platform_stack: str, root: Path) -> dict[str, Any]:
+    """The platform stack's Pulumi backend settings (its deploy block without role and environment)."""
+    path = stack_file(platform_stack.split("/")[-1], root)
+    if not path.exists():
+        return {}
+    deploy = read_stack_config(path).get(f"{PROJECT}:deploy") or {}
+    keep = ("backend", "state_bucket", "pulumi_organization")
+    return {k: deploy[k] for k in keep if isinstance(deploy, dict) and k in deploy}
+
+
 def scaffold_tenant(name: str, platform_stack: str, root: Path) -> tuple[Path, list[str]]:
     """Write ``Pulumi.tenant-<name>.yaml`` in ``root``; ConfigError (nothing written) when it cannot be valid."""
     stack = f"tenant-{name}"
@@ -84,13 +94,19 @@ def scaffold_tenant(name: str, platform_stack: str, root: Path) -> tuple[Path, l
         ],
         "agents": [],
     }
+    config: dict[str, Any] = {f"{PROJECT}:tenant": body}
+    deploy = _deploy_backend(platform_stack, root)
+    if deploy:
+        config = {f"{PROJECT}:deploy": deploy, **config}
     text = (
         f"# Tenant stack of '{name}' on {platform_stack} (written by `agentic tenant new`).\n"
         "# Change it by pull request: CI previews it with the policy pack, the platform team approves, it deploys.\n"
         "# The platform stack's tenants[] entry is the ceiling of everything below.\n"
         "#   access: - {principal_arn: arn:aws:iam::<account>:role/<team-role>, role: admin}   (or viewer)\n"
         "#   agents: - {name: helper, model_config: <a model config>, system_message: ...}\n"
-        + yaml.safe_dump({"config": {f"{PROJECT}:tenant": body}}, sort_keys=False)
+        "# deploy: where the state lives (the platform's backend); the role and GitHub environment CI deploys with\n"
+        "# are the platform's (its tenants[].deploy), not this file's.\n"
+        + yaml.safe_dump({"config": config}, sort_keys=False)
     )
     path.write_text(text)
     try:
@@ -98,4 +114,10 @@ def scaffold_tenant(name: str, platform_stack: str, root: Path) -> tuple[Path, l
     except ConfigError:
         path.unlink()
         raise
+    from agentic.ci import _stack_files, stack_job
+
+    try:  # what CI will do with it: a deploy job, or the reason it cannot have one yet
+        stack_job(stack, _stack_files(root))
+    except ConfigError as exc:
+        notes += [f"CI cannot deploy it yet: {p}" for p in exc.problems]
     return path, notes

@@ -27,10 +27,30 @@ MAX_FILE_BYTES = 4 * 2**20
 MAX_ALIASES = 200
 
 
+class DuplicateKey(yaml.YAMLError):
+    """A mapping gives the same key twice: YAML parsers keep the last silently, which hides a whole block."""
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses files using many aliases (an alias bomb expands exponentially downstream)."""
+    """SafeLoader that refuses files using many aliases (an alias bomb expands exponentially downstream) and
+    mappings that give a key twice (naming both lines)."""
 
     aliases = 0
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key, line = key_node.value, key_node.start_mark.line + 1
+                if key in seen and key != "<<":
+                    raise DuplicateKey(
+                        f"key '{key}' is given twice (lines {seen[key]} and {line}): YAML would keep only the "
+                        "second; merge them into one"
+                    )
+                seen[key] = line
+        return super().construct_mapping(node, deep)
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -61,6 +81,8 @@ def read_stack_config(path: Path) -> dict[str, Any]:
         raise ConfigError([Problem(str(path), f"is not UTF-8 text (byte {exc.start}): save it as UTF-8")]) from None
     try:
         doc = yaml.load(text, Loader=_Loader) or {}  # noqa: S506 - a SafeLoader subclass
+    except DuplicateKey as exc:
+        raise ConfigError([Problem(str(path), str(exc))]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(str(path), f"is not valid YAML: {str(exc)[:300]}")]) from None
     except RecursionError:
@@ -80,7 +102,38 @@ def load_stack(stack: str, root: Path | None = None) -> tuple[dict[str, Any], Pl
             config[k] = SECRET  # ciphertext cannot be decrypted offline; the program sees a redacted stand-in
     if FULL_KEY not in config:
         raise ConfigError([Problem(f"{path}:{FULL_KEY}", "is not set: copy Pulumi.dev.yaml as a starting point")])
-    return config, parse_platform(config[FULL_KEY], source=str(path))
+    cfg = parse_platform(config[FULL_KEY], source=str(path))
+    problems = stack_problems(stack, config, cfg)
+    if problems:
+        raise ConfigError(problems, str(path))
+    return config, cfg
+
+
+def stack_problems(stack: str, config: dict[str, Any], cfg: Platform) -> list[Problem]:
+    """What the platform config and the rest of its stack file disagree on: a credential kept as a stack secret
+    that the file does not set, and an ``aws:region`` other than ``platform.aws.region``."""
+    from config.secrets import secret_refs
+
+    out = []
+    for where, ref in secret_refs(cfg):
+        if ref.source == "stack" and ref.stack_key and f"{PROJECT}:{ref.stack_key}" not in config:
+            out.append(
+                Problem(
+                    f"{where}.stack_key",
+                    f"the stack secret '{ref.stack_key}' is not set in Pulumi.{stack}.yaml: "
+                    f"pulumi config set --secret {ref.stack_key} <value> --stack {stack}",
+                )
+            )
+    region = config.get("aws:region")
+    if region is not None and region != cfg.aws.region:
+        out.append(
+            Problem(
+                "aws:region",
+                f"is {region}, but platform.aws.region is {cfg.aws.region}: the AWS provider and the platform "
+                "would disagree on where resources go; make them the same",
+            )
+        )
+    return out
 
 
 def stack_kind(stack: str, root: Path | None = None) -> str:

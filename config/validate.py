@@ -93,6 +93,11 @@ def problems_from_pydantic(
             msg = f"{short(err.get('input'))} does not match the expected format {err['ctx']['pattern']}"
         else:
             msg = f"{err['msg']} (got {short(err.get('input'))})"
+        value = err.get("input")
+        wants_text = kind == "string_type" or (kind == "literal_error" and "'" in str(err.get("ctx", {})))
+        if wants_text and isinstance(value, (int, float)) and not isinstance(value, bool):
+            # YAML reads 1.30 as the number 1.3: a version written unquoted has already lost its digits
+            msg += f'; YAML read it as the number {value}: quote it (write "1.30", not 1.30, which is the number 1.3)'
         problems.append(Problem(path_of(loc, root_path), msg))
     return problems
 

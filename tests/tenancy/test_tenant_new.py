@@ -35,6 +35,28 @@ def test_scaffolds_a_valid_stack_from_the_allowance(project):
     assert again.exit_code == 2 and "already exists" in again.output
 
 
+def test_the_new_file_is_one_ci_can_route_and_deploy(project):
+    """It carries the platform's backend, and CI deploys it as the platform's tenants[].deploy says."""
+    from agentic.ci import _stack_files, affected, stack_job
+    from config.loader import read_stack_config
+
+    assert new(project, "demo", "--platform-stack", "organization/agentic-platform/dev").exit_code == 0
+    written = read_stack_config(project / "Pulumi.tenant-demo.yaml")
+    assert written["agentic-platform:deploy"] == {"backend": "s3", "state_bucket": "acme-pulumi-state/agentic-platform"}
+    job = stack_job("tenant-demo", _stack_files(project))
+    assert (job.aws_role_arn, job.github_environment) == (
+        "arn:aws:iam::111122223333:role/agentic-tenant-demo-deploy",
+        "tenant-demo",
+    )
+    routed = affected(["Pulumi.tenant-demo.yaml"], project)
+    assert [s.stack for s in routed.stacks] == ["tenant-demo"]
+
+
+def test_a_tenant_the_platform_gives_no_deploy_identity_is_written_with_a_note(project):
+    result = new(project, "newteam", "--platform-stack", "organization/agentic-platform/dev")
+    assert result.exit_code == 0 and "CI cannot deploy it yet" in result.output.replace("\n", " ")
+
+
 def test_unknown_tenant_gets_a_default_quota_and_the_snippet_for_the_platform_team(project):
     result = new(project, "newteam", "--platform-stack", "acme/agentic-platform/dev")
     assert result.exit_code == 0 and "self_service: true" in result.output
