@@ -104,10 +104,14 @@ def plan(
         help="Tenant stacks: the platform plan's outputs.json (default: plan the referenced platform stack now)",
         dir_okay=False,
     ),
+    output: str = typer.Option("text", "--output", help="text (tables) or json (one document on stdout)"),
 ) -> None:
     """Run the real program offline through Pulumi's mock engine and write what it would create."""
     from agentic.plan.render import BANNER, PlanOutputError, check_output_dir, synthesize, write_plan
 
+    if output not in ("text", "json"):
+        err.print(f"[bold red]--output must be text or json[/] (got {output!r})")
+        raise typer.Exit(EXIT_CONFIG)
     project = _project(cwd)
     out_dir = out or project / "out" / stack
     try:
@@ -119,11 +123,18 @@ def plan(
     except PlanOutputError as exc:
         err.print(f"[bold red]Cannot write the plan:[/] {exc}")
         raise typer.Exit(EXIT_CONFIG) from None
-    if result.is_tenant:
+    if output == "json":
+        import json
+
+        from agentic.plan.machine import summary
+
+        print(json.dumps(summary(result, out_dir), indent=2))
+    elif result.is_tenant:
         _print_tenant_plan(result, out_dir, BANNER)
     else:
         _print_plan(result, out_dir, BANNER)
-    console.print(f"[{'red' if result.rejected else 'green'}]{result.cel.line}[/]")
+    if output != "json":
+        console.print(f"[{'red' if result.rejected else 'green'}]{result.cel.line}[/]")
     for f in result.rejected:
         err.print(f"[bold red]rejected[/] {f['resource']} at {f['path']}: {f['message']}")
     if result.mandatory_violations or result.rejected:

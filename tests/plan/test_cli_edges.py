@@ -58,3 +58,35 @@ def test_version_and_help_without_rst_markup():
     for args in (["--help"], ["schema", "--help"], ["plan", "--help"], ["verify", "--help"], ["cluster", "--help"]):
         code, out = run(args)
         assert code == 0 and "``" not in out and ":func:" not in out, args
+
+
+def test_plan_output_json_is_one_document_on_stdout(tmp_path):
+    """Piped into a script: stdout is exactly one JSON document (the tables, banners and markup go nowhere)."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("agentic")),
+            "plan",
+            "--stack",
+            "dev",
+            "--output",
+            "json",
+            "-o",
+            str(tmp_path / "p"),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    doc = json.loads(out.stdout)
+    assert doc["stack"] == "dev" and doc["kind"] == "platform" and doc["resources"] > 300
+    assert doc["cel"]["failed"] == 0 and doc["policies"]["mandatory_violations"] == 0
+    assert any("kube-agent" in n for n in doc["notes"]) and "inventory.json" in doc["files"]
+    assert doc["gpu_pools"] and doc["gpu_cost_ceiling_usd_per_hour"] > 0
+    bad = CliRunner().invoke(app, ["plan", "--stack", "dev", "--output", "yaml", "-C", str(PROJECT_ROOT)])
+    assert bad.exit_code == 2 and "--output must be text or json" in bad.output
