@@ -87,7 +87,7 @@ def forces_replacement(resource_type: str, path: str, inputs: dict) -> bool | No
     """True/False when the provider's behaviour for ``path`` of ``resource_type`` is known, None when it is not."""
 
     def under(paths: tuple[str, ...]) -> bool:
-        clean = re.sub(r"\[[0-9]+\]", "", path)
+        clean = re.sub(r"\[(?:[0-9]+|name=[^\]]*)\]", "", path)  # list entries by position or by name
         return any(clean == p or clean.startswith(p + ".") or clean.startswith(p + "[") for p in paths)
 
     if resource_type == "kubernetes:helm.sh/v3:Release":

@@ -56,6 +56,13 @@ class PlanDiff:
         return sum(c.action == action for c in self.changes)
 
 
+def _named(items: list[Any]) -> bool:
+    """A list of named entries (containers, env, ports, volumes, route rules, backends): compared by name, so that
+    inserting one shows one addition instead of every later entry changing."""
+    names = [i.get("name") if isinstance(i, dict) else None for i in items]
+    return all(isinstance(n, str) and n and "]" not in n for n in names) and len(set(names)) == len(names)
+
+
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(value, str) and value[:1] in "{[":  # providers take some inputs as JSON strings: compare content
         with contextlib.suppress(ValueError):
@@ -67,8 +74,9 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
         return out
     if isinstance(value, list) and value:
         out = {}
+        named = _named(value)
         for i, v in enumerate(value):
-            out.update(_flatten(v, f"{prefix}[{i}]"))
+            out.update(_flatten(v, f"{prefix}[name={v['name']}]" if named else f"{prefix}[{i}]"))
         return out
     return {prefix: value}
 

@@ -121,3 +121,21 @@ def test_an_unchanged_tree_planned_elsewhere_diffs_empty(stack, tmp_path):
     plan_in(PROJECT_ROOT, stack, tmp_path / "new")
     result = diff_plans(tmp_path / "old", tmp_path / "new")
     assert not result.changed, markdown(result)[:3000]
+
+
+def test_an_entry_inserted_into_a_named_list_is_one_addition(base, tmp_path):
+    """An environment variable inserted before the others shows as that one variable added, not as every later
+    entry changed (lists of named items are matched by name, not position)."""
+
+    def add_env(raw):
+        byo = next(a for a in raw["kagent"]["agents"] if a.get("type") == "BYO")
+        byo["env"] = {"AAA_FIRST": "1", **byo.get("env", {})}  # sorted first in the rendered env list
+
+    d = diff_plans(base, plan_with(tmp_path, "env", add_env))
+    agent = next(c for c in d.changes if c.type == "kubernetes:kagent.dev/v1alpha2:Agent")
+    assert agent.action == "update"
+    assert [(p, a, b) for p, a, b in agent.paths] == [
+        ("spec.byo.deployment.env[name=AAA_FIRST].name", None, "AAA_FIRST"),
+        ("spec.byo.deployment.env[name=AAA_FIRST].value", None, "1"),
+    ]
+    assert "*(absent)*" in markdown(d)  # the new entry's old side, said in words
