@@ -3,8 +3,14 @@ validate rendered objects against pinned schemas (fixtures copied from the upstr
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Callable
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -189,3 +195,33 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("plans on the real control plane (agentic verify)")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+@contextlib.contextmanager
+def redis_server(directory: Path, *config: str) -> Iterator[int]:
+    """A real redis-server (Debian's) on a free loopback port with ``config`` (``--user ...``, ``--aclfile ...``), no
+    persistence; yields the port once it accepts connections, kills it after."""
+    server = shutil.which("redis-server")
+    if server is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is required (`make deps` installs it)")
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)]
+    proc = subprocess.Popen([server, *args, *config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.1).close()
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.02)
+        yield port
+    finally:
+        proc.kill()
+        proc.wait()

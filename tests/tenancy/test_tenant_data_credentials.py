@@ -6,24 +6,13 @@ own session memory (its Lua script included) speaking as each user."""
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from agent_runtime.memory import SessionMemory
 from agent_runtime.observability import Metrics
-
-REDIS = shutil.which("redis-server")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import redis_server
 
 
 def _of(plan, kind: str) -> list[dict]:
@@ -51,43 +40,13 @@ def _connections(plan) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def server(plans, tmp_path_factory):
     """redis-server with the dev plan's Valkey ACL, each user with a test password (its name reversed)."""
-    if REDIS is None:
-        pytest.fail("redis-server is required (`make deps` installs it)")
     acl = _acl(plans("dev"))
     tmp: Path = tmp_path_factory.mktemp("redis-acl")
     lines = [f"user {u} reset on >{u[::-1]}-pw {perm}" for u, perm in acl.items() if u != "default"]
     lines.append(f"user default reset on >admin-pw {acl['default']}")
     (tmp / "users.acl").write_text("\n".join(lines) + "\n")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            REDIS,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--aclfile",
-            str(tmp / "users.acl"),
-            "--dir",
-            str(tmp),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.1).close()
-            break
-        except OSError:
-            time.sleep(0.02)
-    yield port, acl
-    proc.kill()
-    proc.wait()
+    with redis_server(tmp, "--aclfile", str(tmp / "users.acl")) as port:
+        yield port, acl
 
 
 def _url(port: int, user: str) -> str:

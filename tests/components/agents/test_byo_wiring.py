@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,12 +20,11 @@ import pytest
 
 from components.agents.kagent_v0_10 import A2A_PORT, READINESS_PATH, TOOLS_PORT, TOOLS_SERVER
 from config.data import redis_acl
+from tests.conftest import redis_server
 
 RUNTIME_TESTS = Path(__file__).resolve().parents[3] / "agent_runtime" / "tests"
 sys.path.insert(0, str(RUNTIME_TESTS))
 from fake_llm import FakeLLM, free_port  # noqa: E402
-
-REDIS = shutil.which("redis-server")
 
 
 def _es_template(run: Any, namespace: str, name: str) -> dict[str, str]:
@@ -82,45 +79,11 @@ def llm():
 
 @pytest.fixture
 def redis_with_password(tmp_path):
-    if REDIS is None:
-        pytest.skip("redis-server not installed")
-    port, password = free_port(), "wired/pw+1"
-    proc = subprocess.Popen(
-        [
-            REDIS,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            # the agents' own Redis user with the ACL the platform renders (the administrator off)
-            "--user",
-            "default",
-            "off",
-            "--user",
-            "agents",
-            "on",
-            f">{password}",
-            *redis_acl("ai-agents").split(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.1).close()
-            break
-        except OSError:
-            time.sleep(0.02)
-    yield port, password
-    proc.kill()
-    proc.wait()
+    """The agents' own Redis user with the ACL the platform renders (the administrator off)."""
+    password = "wired/pw+1"
+    agents = ["--user", "agents", "on", f">{password}", *redis_acl("ai-agents").split()]
+    with redis_server(tmp_path, "--user", "default", "off", *agents) as port:
+        yield port, password
 
 
 def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:

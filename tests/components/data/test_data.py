@@ -17,7 +17,7 @@ from config.data import REDIS_ACL, MilvusConfig, RedisConfig, redis_acl
 from config.secrets import SecretRef
 from policies import data as data_policies
 from policies.rules import Resource
-from tests.conftest import FIXTURES, build_stack, stack_raw
+from tests.conftest import FIXTURES, build_stack, redis_server, stack_raw
 from tests.helm_values import chart_defaults, merged, unknown_keys
 
 ES = "kubernetes:external-secrets.io/v1:ExternalSecret"
@@ -162,46 +162,25 @@ def test_tenants_get_data_only_when_allowed():
 
 def test_runtime_reads_the_rendered_redis_secret_from_a_real_redis_server(plans, tmp_path):
     """The exact REDIS_URL the plan renders (its template filled as external-secrets would) against a real
-    redis-server requiring that password: the runtime's session memory round-trips through it."""
+    redis-server with the agents' user and ACL: the runtime's session memory round-trips through it."""
     import asyncio
-    import shutil
-    import socket
-    import subprocess
-    import time
     import urllib.parse
 
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server not installed")
+    import redis
+
     from agent_runtime.memory import SessionMemory
+    from agent_runtime.observability import Metrics
 
     template = external_secrets(plans("dev").run, "redis-connection")["ai-agents"]["spec"]["target"]["template"]
     password = "g3n/er+ated=pw"  # characters that must be URL-quoted, as the template does
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = (
-        template["data"]["REDIS_URL"]
-        .replace("{{ .password | urlquery }}", urllib.parse.quote_plus(password))
-        .replace("valkey.ai-data.svc.cluster.local", "127.0.0.1")
-        .replace(":6379/", f":{port}/")
-    )
-    proc = subprocess.Popen(
-        # the agents' user with the ACL the platform renders, and the administrator off (no password-only login)
-        [server, "--port", str(port), "--save", "", "--appendonly", "no", "--user", "default", "off"]
-        + ["--user", "agents", "on", f">{password}", *redis_acl("ai-agents").split()],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-
-        from agent_runtime.observability import Metrics
+    agents = ["--user", "agents", "on", f">{password}", *redis_acl("ai-agents").split()]
+    with redis_server(tmp_path, "--user", "default", "off", *agents) as port:  # no password-only login
+        url = (
+            template["data"]["REDIS_URL"]
+            .replace("{{ .password | urlquery }}", urllib.parse.quote_plus(password))
+            .replace("valkey.ai-data.svc.cluster.local", "127.0.0.1")
+            .replace(":6379/", f":{port}/")
+        )
 
         async def roundtrip(u):
             mem = SessionMemory(u, "kube-agent", 3600, 50, Metrics(), template["data"]["REDIS_KEY_PREFIX"])
@@ -212,17 +191,12 @@ def test_runtime_reads_the_rendered_redis_secret_from_a_real_redis_server(plans,
                 await mem.close()
 
         assert asyncio.run(roundtrip(url)) == "ok"
-        import redis
-
         stored = redis.Redis.from_url(url, decode_responses=True)
         key = template["data"]["REDIS_KEY_PREFIX"] + "agent:kube-agent:session:s1"  # under its own prefix
         assert any("hello" in m for m in stored.lrange(key, 0, -1))
         stored.close()
         wrong = url.replace(urllib.parse.quote_plus(password), "wrong")
         assert asyncio.run(roundtrip(wrong)).startswith("degraded")
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 # --- Milvus ------------------------------------------------------------------------------------------------------
