@@ -13,6 +13,7 @@ Pulumi backend (``agentic-platform:deploy``), and the policy pack config of its 
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ class StackJob:
     region: str
     github_environment: str
     aws_role_arn: str
+    preview_role_arn: str  # "" when the stack has none: pull requests get the offline plan only
     backend: str
     login_url: str
     pulumi_organization: str
@@ -102,12 +104,13 @@ def _tenant_deploy(stack: str, tenant: str, platform: str, base: dict[str, Any],
             f"'{mine[key]}' is not the {key} the platform gives tenant '{tenant}' ('{owned.get(key)}', "
             f"Pulumi.{platform}.yaml tenants[{index}].deploy): remove it from this file",
         )
-        for key in ("aws_role_arn", "github_environment")
+        for key in ("aws_role_arn", "github_environment", "preview_role_arn")
         if key in mine and mine[key] != owned.get(key)
     ]
     if problems:
         raise ConfigError(problems)
-    return {**mine, "aws_role_arn": owned.get("aws_role_arn"), "github_environment": owned.get("github_environment")}
+    keys = ("aws_role_arn", "github_environment", "preview_role_arn")
+    return {**mine, **{k: owned[k] for k in keys if owned.get(k) is not None}}
 
 
 def stack_job(stack: str, configs: dict[str, dict[str, Any]]) -> StackJob:
@@ -153,6 +156,7 @@ def stack_job(stack: str, configs: dict[str, dict[str, Any]]) -> StackJob:
         str((base.get("aws") or {}).get("region", "")),
         deploy.github_environment,
         deploy.aws_role_arn,
+        deploy.preview_role_arn or "",
         deploy.backend,
         deploy.login_url,
         deploy.pulumi_organization or "",
@@ -203,3 +207,88 @@ def changed_files(base: str, project: Path) -> list[str]:
     if done.returncode != 0:
         raise RuntimeError(f"git diff against {base!r} failed: {done.stderr.strip()[:200]}")
     return [line for line in done.stdout.splitlines() if line]
+
+
+#: A push's ``before`` on a new branch (and what some force pushes report): no commit to compare with.
+NO_COMMIT = "0" * 40
+#: The tag a deploy job moves to the commit it deployed, per stack: where the next deploy of that stack starts.
+DEPLOYED_TAG = "deployed/{stack}"
+
+
+def _git(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(project), *args], capture_output=True, text=True, check=False)
+
+
+def is_ancestor(project: Path, ref: str) -> bool:
+    """Whether ``ref`` is a commit HEAD descends from (a force push can leave ``before`` off the history)."""
+    return _git(project, "merge-base", "--is-ancestor", "--end-of-options", ref, "HEAD").returncode == 0
+
+
+def changed_since(base: str, project: Path) -> list[str] | None:
+    """Files changed since ``base``, or None when there is nothing to compare with (a new branch's all-zero
+    ``before``, a ref HEAD does not descend from): then every stack is affected, never none."""
+    if (
+        not base
+        or base == NO_COMMIT
+        or _git(project, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}").returncode
+    ):
+        return None
+    if not is_ancestor(project, base):
+        return None
+    return changed_files(base, project)
+
+
+def affected_since_deployed(project: Path) -> Affected:
+    """Each stack against the commit it was last deployed from (tag ``deployed/<stack>``), so a cancelled,
+    superseded or failed run never loses a change: what was not deployed stays affected until it is."""
+    configs = _stack_files(project)
+    stacks: list[str] = []
+    image = False
+    for stack in configs:
+        changed = changed_since(DEPLOYED_TAG.format(stack=stack), project)
+        if changed is None:
+            stacks.append(stack)
+            continue
+        found = affected(changed, project)
+        image = image or found.image
+        if stack in {s.stack for s in found.stacks}:
+            stacks.append(stack)
+    order = sorted(stacks, key=lambda s: (f"{PROJECT}:tenant" in configs[s], s))
+    return Affected([stack_job(s, configs) for s in order], image)
+
+
+GITHUB_OIDC = "token.actions.githubusercontent.com"
+
+
+def oidc_subject(job: StackJob, repository: str, role: str) -> str:
+    """The ``sub`` claim of the workflow jobs that assume the stack's role: deploy jobs run in the stack's GitHub
+    environment (deploy.yml: ``environment: ${{ matrix.github_environment }}``), previews on pull requests."""
+    if role == "preview":
+        return f"repo:{repository}:pull_request"
+    return f"repo:{repository}:environment:{job.github_environment}"
+
+
+def trust_policy(job: StackJob, repository: str, role: str) -> dict[str, Any]:
+    """The IAM trust policy document for the stack's ``role`` (deploy or preview)."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
+        raise ValueError(f"--repository {repository!r} is not OWNER/REPO")
+    arn = job.preview_role_arn if role == "preview" else job.aws_role_arn
+    if not arn:
+        raise ValueError(f"stack {job.stack} has no {role} role (agentic-platform:deploy.preview_role_arn)")
+    partition, account = arn.split(":")[1], arn.split(":")[4]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_OIDC}"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{GITHUB_OIDC}:aud": "sts.amazonaws.com",
+                        f"{GITHUB_OIDC}:sub": oidc_subject(job, repository, role),
+                    }
+                },
+            }
+        ],
+    }

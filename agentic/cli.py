@@ -321,51 +321,6 @@ def diff(
         raise typer.Exit(EXIT_CHANGED)
 
 
-ci_app = typer.Typer(no_args_is_help=True, help="What CI needs: the stacks a change affects, as a job matrix.")
-app.add_typer(ci_app, name="ci")
-
-
-@ci_app.command("affected")
-def ci_affected(
-    base: str = typer.Option(None, "--base", help="Git ref the change is compared with (e.g. origin/main)"),
-    files: list[str] = typer.Option(None, "--file", "-f", help="A changed file (instead of --base); repeatable"),
-    all_stacks: bool = typer.Option(False, "--all", help="Every stack (e.g. a push to main after a merge)"),
-    github_output: Path = typer.Option(
-        None, "--github-output", help="Append matrix=/image=/any= to this file ($GITHUB_OUTPUT)"
-    ),
-    cwd: Path = CWD,
-) -> None:
-    """Print the affected stacks (a JSON job matrix) and whether the agent-runtime image changed."""
-    from agentic.ci import affected, changed_files
-
-    project = _project(cwd)
-    if github_output:
-        output_file(github_output, "--github-output")
-    try:
-        changed = ["Pulumi.yaml"] if all_stacks else list(files or []) or changed_files(base or "origin/main", project)
-        result = affected(changed, project)
-    except ConfigError as exc:
-        _config_failure(exc)
-        raise
-    except RuntimeError as exc:
-        err.print(f"[bold red]{exc}[/]")
-        raise typer.Exit(EXIT_CONFIG) from None
-    matrix = json.dumps(result.matrix(), separators=(",", ":"))
-    typer.echo(
-        json.dumps(
-            {"stacks": [s.stack for s in result.stacks], "image": result.image, "matrix": result.matrix()}, indent=2
-        )
-    )
-    if github_output:
-        lines = f"matrix={matrix}\nimage={str(result.image).lower()}\nany={str(bool(result.stacks)).lower()}\n"
-        for group, jobs in (("dev", result.first), ("gated", result.gated)):
-            lines += (
-                f"matrix_{group}={json.dumps({'include': jobs}, separators=(',', ':'))}\n"
-                f"any_{group}={str(bool(jobs)).lower()}\n"
-            )
-        write_output(github_output, lines, "--github-output", append=True)
-
-
 tenant_app = typer.Typer(no_args_is_help=True, help="Self-service tenant stacks (Pulumi.tenant-<name>.yaml).")
 app.add_typer(tenant_app, name="tenant")
 
@@ -408,10 +363,12 @@ def preflight(stack: str = STACK, cwd: Path = CWD) -> None:
     console.print("[green]pre-flight passed[/]")
 
 
-from agentic.cluster.commands import cluster_app, verify  # noqa: E402 - registered after the helpers they use
+from agentic.ci_cli import ci_app  # noqa: E402 - registered after the helpers they use
+from agentic.cluster.commands import cluster_app, verify  # noqa: E402
 
 app.command()(verify)
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(ci_app, name="ci")
 
 
 if __name__ == "__main__":

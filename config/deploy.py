@@ -25,6 +25,12 @@ class DeployIdentity(Strict):
         pattern=r"^[A-Za-z0-9_.-]{1,100}$",
         description="GitHub environment of the deploy job: give prod required reviewers",
     )
+    preview_role_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[-a-z]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$",
+        description="Read-only role pull-request previews assume (never the deploy role: pull-request code must not "
+        "hold deploy credentials); without it, pull requests get the offline plan and diff only",
+    )
 
 
 class DeployConfig(DeployIdentity):

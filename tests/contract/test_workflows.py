@@ -25,6 +25,7 @@ MAJORS = {
     "actions/checkout": "v6",
     "actions/setup-python": "v6",
     "actions/setup-node": "v6",
+    "actions/setup-go": "v6",
     "actions/upload-artifact": "v7",
     "actions/github-script": "v8",
     "aws-actions/configure-aws-credentials": "v5",
@@ -112,7 +113,7 @@ def test_deploys_run_in_their_environment_after_dev_and_roles_come_from_oidc():
     for name in ("deploy-dev", "deploy-gated"):
         job = jobs[name]
         assert job["environment"] == "${{ matrix.github_environment }}"
-        assert job["permissions"] == {"contents": "read", "id-token": "write"}
+        assert job["permissions"] == {"contents": "write", "id-token": "write"}  # write: the deployed/<stack> tag
         steps = {s.get("uses", "").split("@")[0]: s for s in job["steps"]}
         assert steps["pulumi/actions"]["with"]["command"] == "up"
         assert steps["pulumi/actions"]["with"]["policyPacks"] == "policies"
@@ -122,6 +123,77 @@ def test_deploys_run_in_their_environment_after_dev_and_roles_come_from_oidc():
     preview = {s.get("uses", "").split("@")[0]: s for s in plan["jobs"]["preview"]["steps"]}
     assert preview["pulumi/actions"]["with"]["command"] == "preview"
     assert preview["pulumi/actions"]["with"]["policyPackConfigs"] == "${{ matrix.policy_config }}"
+
+
+def test_previews_never_hold_deploy_credentials_and_forks_get_none():
+    plan = yaml.safe_load((PROJECT_ROOT / ".github/workflows/plan.yml").read_text())
+    assert list(plan[True]) == ["pull_request"]  # YAML reads the key `on` as True
+    job = plan["jobs"]["preview"]
+    assert "environment" not in job  # its OIDC subject is repo:ORG/REPO:pull_request
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+    steps = {s.get("uses", "").split("@")[0]: s for s in job["steps"]}
+    assert steps["aws-actions/configure-aws-credentials"]["with"]["role-to-assume"] == "${{ matrix.preview_role_arn }}"
+    assert "aws_role_arn" not in yaml.safe_dump(job)
+    # the PR comment is written even when the plan fails, cut below GitHub's size limit, and skipped for forks
+    offline = plan["jobs"]["offline-plan"]
+    comment = next(s for s in offline["steps"] if s.get("uses", "").startswith("actions/github-script"))
+    assert comment["if"].startswith("always()") and "head.repo.full_name" in comment["if"]
+    assert "const limit = 60000" in comment["with"]["script"] and "The plan failed" in comment["with"]["script"]
+    assert any("GITHUB_STEP_SUMMARY" in str(s.get("run", "")) for s in offline["steps"])
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "tenant-demo"])
+def test_the_trust_policies_match_the_subjects_the_workflows_produce(stack):
+    """deploy.yml runs each deploy in the stack's GitHub environment, so its token's subject is
+    repo:ORG/REPO:environment:<env>; plan.yml's preview runs on pull_request with no environment."""
+    from agentic.ci import _stack_files, stack_job, trust_policy
+
+    job = stack_job(stack, _stack_files(PROJECT_ROOT))
+    for role, subject in (
+        ("deploy", f"repo:acme/agentic-platform:environment:{job.github_environment}"),
+        ("preview", "repo:acme/agentic-platform:pull_request"),
+    ):
+        policy = trust_policy(job, "acme/agentic-platform", role)
+        (statement,) = policy["Statement"]
+        condition = statement["Condition"]["StringEquals"]
+        assert condition["token.actions.githubusercontent.com:sub"] == subject
+        assert condition["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+        arn = job.aws_role_arn if role == "deploy" else job.preview_role_arn
+        assert statement["Principal"]["Federated"].startswith(f"arn:aws:iam::{arn.split(':')[4]}:oidc-provider/")
+    assert job.preview_role_arn and job.preview_role_arn != job.aws_role_arn
+
+
+def test_deploys_start_from_each_stacks_last_deployed_commit(tmp_path):
+    """A run that was cancelled or failed leaves its stacks' tags where they were: the next run still deploys them.
+    A new branch's all-zero `before` affects every stack instead of none."""
+    import subprocess
+
+    from agentic.ci import NO_COMMIT, affected_since_deployed, changed_since
+
+    repo = tmp_path / "repo"
+    shutil.copytree(
+        PROJECT_ROOT, repo, ignore=shutil.ignore_patterns(".git", ".venv*", "node_modules", "out", "*.egg-info")
+    )
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "base", "--allow-empty")
+    git("add", "-A")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "all")
+    for stack in ("dev", "prod", "tenant-demo"):
+        git("tag", f"deployed/{stack}")
+    assert affected_since_deployed(repo).stacks == []  # everything deployed
+    (repo / "Pulumi.prod.yaml").write_text((repo / "Pulumi.prod.yaml").read_text() + "\n")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "prod change")  # its deploy is cancelled
+    (repo / "README.md").write_text("docs\n")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "a later, unrelated merge")
+    assert [s.stack for s in affected_since_deployed(repo).stacks] == ["prod"]  # not lost
+    git("tag", "--delete", "deployed/tenant-demo")  # never deployed: affected
+    assert [s.stack for s in affected_since_deployed(repo).stacks] == ["prod", "tenant-demo"]
+    assert changed_since(NO_COMMIT, repo) is None
+    assert changed_since("deployed/dev", repo) == ["Pulumi.prod.yaml", "README.md"]
 
 
 # --- change detection ---------------------------------------------------------------------------------------------
