@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from agentic.plan.base import verify_ref
 from config import ConfigError, Problem
 from config.deploy import DeployConfig
-from config.loader import FULL_KEY, PROJECT, read_stack_config
+from config.loader import FULL_KEY, PROJECT, read_secrets_provider, read_stack_config
 from config.validate import problems_from_pydantic
 
 PROGRAM = (
@@ -113,7 +113,24 @@ def _tenant_deploy(stack: str, tenant: str, platform: str, base: dict[str, Any],
     return {**mine, **{k: owned[k] for k in keys if owned.get(k) is not None}}
 
 
-def stack_job(stack: str, configs: dict[str, dict[str, Any]]) -> StackJob:
+def _kms_provider(stack: str, project: Path, region: str) -> list[Problem]:
+    """An S3 backend keeps stack secrets encrypted with a KMS key named in the stack file, so no job (and no person)
+    needs a passphrase."""
+    provider = read_secrets_provider(project / f"Pulumi.{stack}.yaml")
+    if provider and provider.startswith("awskms://"):
+        return []
+    return [
+        Problem(
+            f"Pulumi.{stack}.yaml:secretsprovider",
+            f"is {provider or 'not set (a passphrase)'}: an s3 backend keeps stack secrets with a KMS key - run "
+            f"`pulumi stack change-secrets-provider --stack {stack} 'awskms://alias/<key>?region={region}'`",
+        )
+    ]
+
+
+def stack_job(stack: str, configs: dict[str, dict[str, Any]], project: Path | None = None) -> StackJob:
+    """What the deploy and preview jobs of ``stack`` need; with ``project``, its stack file is also checked for a
+    KMS secrets provider when its state lives in S3."""
     config = configs[stack]
     tenant = config.get(f"{PROJECT}:tenant")
     if tenant is not None:
@@ -149,6 +166,9 @@ def stack_job(stack: str, configs: dict[str, dict[str, Any]]) -> StackJob:
     except ValidationError as exc:
         raise ConfigError(problems_from_pydantic(exc, DeployConfig, f"Pulumi.{stack}.yaml:{PROJECT}:deploy")) from None
     env = str(base.get("environment", "dev"))
+    region = str((base.get("aws") or {}).get("region", ""))
+    if project is not None and deploy.backend == "s3" and (problems := _kms_provider(stack, project, region)):
+        raise ConfigError(problems)
     return StackJob(
         stack,
         kind,
@@ -184,7 +204,7 @@ def affected(changed: list[str], project: Path) -> Affected:
                 wanted.add(stack)
                 wanted |= set(tenants_of.get(stack, []))
     order = sorted(wanted, key=lambda s: (f"{PROJECT}:tenant" in configs[s], s))  # platforms first
-    return Affected([stack_job(s, configs) for s in order], image)
+    return Affected([stack_job(s, configs, project) for s in order], image)
 
 
 def changed_files(base: str, project: Path) -> list[str]:
@@ -254,7 +274,7 @@ def affected_since_deployed(project: Path) -> Affected:
         if stack in {s.stack for s in found.stacks}:
             stacks.append(stack)
     order = sorted(stacks, key=lambda s: (f"{PROJECT}:tenant" in configs[s], s))
-    return Affected([stack_job(s, configs) for s in order], image)
+    return Affected([stack_job(s, configs, project) for s in order], image)
 
 
 GITHUB_OIDC = "token.actions.githubusercontent.com"

@@ -85,7 +85,8 @@ def ci_trust_policy(
         err.print(f"[bold red]--role must be deploy or preview[/] (got {role!r})")
         raise typer.Exit(EXIT_CONFIG)
     try:
-        job = stack_job(stack, _stack_files(_project(cwd)))
+        project = _project(cwd)
+        job = stack_job(stack, _stack_files(project), project)
         typer.echo(json.dumps(trust_policy(job, repository, role), indent=2))
     except (ConfigError, KeyError, ValueError) as exc:
         err.print(f"[bold red]{exc}[/]")

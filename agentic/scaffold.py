@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from config import ConfigError, Problem
-from config.loader import FULL_KEY, PROJECT, load_tenant_stack, read_stack_config, stack_file
+from config.loader import FULL_KEY, PROJECT, load_tenant_stack, read_secrets_provider, read_stack_config, stack_file
 from config.tenant_stack import TENANT_ROOT, parse_tenant
 
 DEFAULT_QUOTA = {"requests_cpu": "2", "requests_memory": "4Gi", "limits_cpu": "4", "limits_memory": "8Gi", "pods": 20}
@@ -70,6 +70,11 @@ def _deploy_backend(platform_stack: str, root: Path) -> dict[str, Any]:
     return {k: deploy[k] for k in keep if isinstance(deploy, dict) and k in deploy}
 
 
+def _secrets_provider(platform_stack: str, root: Path) -> str | None:
+    path = stack_file(platform_stack.split("/")[-1], root)
+    return read_secrets_provider(path) if path.exists() else None
+
+
 def scaffold_tenant(name: str, platform_stack: str, root: Path) -> tuple[Path, list[str]]:
     """Write ``Pulumi.tenant-<name>.yaml`` in ``root``; ConfigError (nothing written) when it cannot be valid."""
     stack = f"tenant-{name}"
@@ -106,6 +111,12 @@ def scaffold_tenant(name: str, platform_stack: str, root: Path) -> tuple[Path, l
         "#   agents: - {name: helper, model_config: <a model config>, system_message: ...}\n"
         "# deploy: where the state lives (the platform's backend); the role and GitHub environment CI deploys with\n"
         "# are the platform's (its tenants[].deploy), not this file's.\n"
+        + (
+            "# Stack secrets are encrypted with the platform's KMS key (its deploy role for this tenant may use it).\n"
+            + yaml.safe_dump({"secretsprovider": provider})
+            if (provider := _secrets_provider(platform_stack, root))
+            else ""
+        )
         + yaml.safe_dump({"config": config}, sort_keys=False)
     )
     path.write_text(text)
@@ -117,7 +128,7 @@ def scaffold_tenant(name: str, platform_stack: str, root: Path) -> tuple[Path, l
     from agentic.ci import _stack_files, stack_job
 
     try:  # what CI will do with it: a deploy job, or the reason it cannot have one yet
-        stack_job(stack, _stack_files(root))
+        stack_job(stack, _stack_files(root), root)
     except ConfigError as exc:
         notes += [f"CI cannot deploy it yet: {p}" for p in exc.problems]
     return path, notes

@@ -60,6 +60,13 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+def read_secrets_provider(path: Path) -> str | None:
+    """The stack file's top-level ``secretsprovider`` (``awskms://...``; None: Pulumi's default for the backend)."""
+    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}  # noqa: S506 - a SafeLoader subclass
+    value = doc.get("secretsprovider") if isinstance(doc, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def read_stack_config(path: Path) -> dict[str, Any]:
     """The ``config:`` mapping of a stack file, keys fully qualified (``project:key``)."""
     if not path.exists():

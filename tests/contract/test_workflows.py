@@ -256,3 +256,22 @@ def test_cli_writes_github_outputs(tmp_path):
     lines = dict(line.split("=", 1) for line in out.read_text().splitlines())
     assert json.loads(lines["matrix"])["include"][0]["stack"] == "tenant-demo"
     assert lines["any"] == "true" and lines["image"] == "false" and lines["any_gated"] == "false"
+
+
+def test_an_s3_backend_keeps_stack_secrets_with_kms_and_nothing_needs_a_passphrase(tmp_path):
+    result = affected(["Pulumi.yaml"], PROJECT_ROOT)  # every committed stack, checked as CI checks them
+    assert {s.backend for s in result.stacks} == {"s3", "pulumi-cloud"}
+    for wf in WORKFLOWS:
+        assert "PULUMI_CONFIG_PASSPHRASE" not in wf.read_text(), wf.name
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.tenant-demo.yaml", "Pulumi.prod.yaml"):
+        shutil.copy(PROJECT_ROOT / name, tmp_path)
+    text = (tmp_path / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        text.replace("secretsprovider: awskms://", "secretsprovider: passphrase#")
+    )
+    with pytest.raises(ConfigError) as exc:
+        affected(["Pulumi.dev.yaml"], tmp_path)
+    (problem,) = exc.value.problems
+    assert (
+        problem.path == "Pulumi.dev.yaml:secretsprovider" and "pulumi stack change-secrets-provider" in problem.message
+    )
