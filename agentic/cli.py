@@ -78,14 +78,17 @@ def validate(stack: str = STACK, cwd: Path = CWD) -> None:
 
 
 @app.command()
-def schema(output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout")) -> None:
-    """Print the JSON Schema of agentic-platform:platform (for editor completion of stack files)."""
-    from config import Platform
+def schema(
+    output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout"),
+    part: str = typer.Option("file", "--part", help="file (a whole Pulumi.<stack>.yaml), platform, tenant or deploy"),
+) -> None:
+    """Print the JSON Schema of a whole stack file (platform or tenant stack), or of one of its keys."""
+    from agentic.stack_schema import PARTS, part_schema, stack_file_schema
 
-    doc = Platform.model_json_schema(by_alias=True)
-    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    doc["title"] = "agentic-platform:platform"
-    text = json.dumps(doc, indent=2)
+    if part != "file" and part not in PARTS:
+        err.print(f"[bold red]--part must be file, {', '.join(PARTS)}[/] (got {part!r})")
+        raise typer.Exit(EXIT_CONFIG)
+    text = json.dumps(stack_file_schema() if part == "file" else part_schema(part), indent=2)
     if output:
         write_output(output, text + "\n", "--output")
         console.print(f"wrote {output}")

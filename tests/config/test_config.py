@@ -253,10 +253,40 @@ def test_cli_validate_ok():
     assert result.exit_code == 0 and "is valid" in result.output
 
 
+def test_schema_of_a_whole_stack_file_accepts_every_committed_one_and_refuses_mistakes():
+    import copy
+
+    import jsonschema
+    import yaml
+
+    from tests.conftest import PROJECT_ROOT
+
+    result = CliRunner().invoke(app, ["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.output)
+    files = {n: yaml.safe_load((PROJECT_ROOT / f"Pulumi.{n}.yaml").read_text()) for n in ("dev", "prod", "tenant-demo")}
+    for doc in files.values():  # platform and tenant stacks alike
+        jsonschema.validate(doc, schema)
+    for mutate in (
+        lambda d: d["config"]["agentic-platform:platform"].update(typo=1),
+        lambda d: d["config"].update({"agentic-platform:tenant": {"name": "x"}}),  # both kinds in one file
+        lambda d: d["config"].update({"aws:region": "mars-1"}),
+        lambda d: d["config"]["agentic-platform:deploy"].update(backend="ftp"),
+    ):
+        bad = copy.deepcopy(files["dev"])
+        mutate(bad)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+    bad = copy.deepcopy(files["tenant-demo"])
+    bad["config"]["agentic-platform:tenant"]["quota"]["pods"] = "many"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+
+
 def test_schema_command_emits_json_schema_accepting_the_stacks():
     import jsonschema
 
-    result = CliRunner().invoke(app, ["schema"])
+    result = CliRunner().invoke(app, ["schema", "--part", "platform"])
     assert result.exit_code == 0
     schema = json.loads(result.output)
     assert schema["additionalProperties"] is False
