@@ -246,16 +246,14 @@ def is_ancestor(project: Path, ref: str) -> bool:
 
 def changed_since(base: str, project: Path) -> list[str] | None:
     """Files changed since ``base``, or None when there is nothing to compare with (a new branch's all-zero
-    ``before``, a ref HEAD does not descend from): then every stack is affected, never none."""
-    if (
-        not base
-        or base == NO_COMMIT
-        or _git(project, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}").returncode
-    ):
+    ``before``, a commit HEAD does not descend from after a force push): then every stack is affected, never none.
+    A ref git cannot resolve (or one that reads as an option) is a RuntimeError, as everywhere."""
+    if base == NO_COMMIT:
         return None
-    if not is_ancestor(project, base):
+    commit = verify_ref(project, base)
+    if not is_ancestor(project, commit):
         return None
-    return changed_files(base, project)
+    return changed_files(commit, project)
 
 
 def affected_since_deployed(project: Path) -> Affected:
@@ -265,7 +263,9 @@ def affected_since_deployed(project: Path) -> Affected:
     stacks: list[str] = []
     image = False
     for stack in configs:
-        changed = changed_since(DEPLOYED_TAG.format(stack=stack), project)
+        tag = DEPLOYED_TAG.format(stack=stack)
+        known = _git(project, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}").returncode == 0
+        changed = changed_since(tag, project) if known else None  # never deployed: affected
         if changed is None:
             stacks.append(stack)
             continue

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic.json_schema import models_json_schema
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from config.deploy import DeployConfig
 from config.loader import PROJECT
@@ -14,7 +15,7 @@ from config.platform import Platform
 from config.tenant_stack import TenantStack
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-PARTS = {"platform": Platform, "tenant": TenantStack, "deploy": DeployConfig}
+PARTS: dict[str, type[BaseModel]] = {"platform": Platform, "tenant": TenantStack, "deploy": DeployConfig}
 
 
 def part_schema(part: str) -> dict[str, Any]:
@@ -23,10 +24,11 @@ def part_schema(part: str) -> dict[str, Any]:
 
 
 def stack_file_schema() -> dict[str, Any]:
+    mode: JsonSchemaMode = "validation"
     refs, defs = models_json_schema(
-        [(model, "validation") for model in PARTS.values()], by_alias=True, ref_template="#/$defs/{model}"
+        [(model, mode) for model in PARTS.values()], by_alias=True, ref_template="#/$defs/{model}"
     )
-    ref = {name: refs[(model, "validation")] for name, model in PARTS.items()}
+    ref: dict[str, Any] = {name: refs[(model, mode)] for name, model in PARTS.items()}
     deploy = defs["$defs"]["DeployConfig"]
     # a tenant stack's deploy block names only its backend: the role and environment are the platform's
     tenant_deploy = {"type": "object", "properties": deploy["properties"], "additionalProperties": False}
