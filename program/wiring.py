@@ -312,7 +312,11 @@ def tenancy_facts(cfg: Platform, shared: Shared, store: SecretsStore, image: Any
                 }
                 if cfg.data.milvus.enabled and t.allow.milvus
                 else None,
-                "deploy": {"aws_role_arn": t.deploy.aws_role_arn, "github_environment": t.deploy.github_environment}
+                "deploy": {
+                    "aws_role_arn": t.deploy.aws_role_arn,
+                    "github_environment": t.deploy.github_environment,
+                    "preview_role_arn": t.deploy.preview_role_arn,
+                }
                 if t.deploy is not None and t.self_service
                 else None,
             }
