@@ -109,16 +109,17 @@ def test_against_a_git_ref(tmp_path):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "tenant-demo"])
-def test_an_unchanged_tree_planned_elsewhere_diffs_empty(stack, tmp_path):
+def test_an_unchanged_tree_planned_elsewhere_diffs_empty(stack, tmp_path, plans):
     """What `agentic diff --base <ref>` does to the base (a copy without .git, in a temporary directory) must not
-    show up as changes: no image tag from git, no absolute build path, nothing that depends on where the tree is."""
+    show up as changes: no image tag from git, no absolute build path, nothing that depends on where the tree is.
+    The working tree's side is the session's plan of the project (the same program, in-process)."""
     from agentic.plan.base import plan_in
 
-    skip = shutil.ignore_patterns(".git", ".venv", ".venv-checkov", "out", "node_modules", "__pycache__", "*.egg-info")
+    skip = shutil.ignore_patterns(".git", ".venv*", "out", "node_modules", "__pycache__", "*.egg-info")
     copy = tmp_path / "tree"
     shutil.copytree(PROJECT_ROOT, copy, ignore=skip)
     plan_in(copy, stack, tmp_path / "old")
-    plan_in(PROJECT_ROOT, stack, tmp_path / "new")
+    write_plan(plans(stack), tmp_path / "new")
     result = diff_plans(tmp_path / "old", tmp_path / "new")
     assert not result.changed, markdown(result)[:3000]
 
