@@ -29,8 +29,8 @@ height:auto}.ns{color:#5f6b7a}
 
 SCRIPT = """
 const box=document.getElementById('filter');
-box.addEventListener('input',()=>{const q=box.value.toLowerCase();let n=0;
-document.querySelectorAll('#objects details').forEach(d=>{const hit=d.dataset.key.includes(q);
+box.addEventListener('input',()=>{const words=box.value.toLowerCase().split(/\s+/).filter(Boolean);let n=0;
+document.querySelectorAll('#objects details').forEach(d=>{const hit=words.every(w=>d.dataset.key.includes(w));
 d.style.display=hit?'':'none';if(hit)n++;});document.getElementById('shown').textContent=n;});
 if(location.hash.startsWith('#q=')){box.value=decodeURIComponent(location.hash.slice(3));
 box.dispatchEvent(new Event('input'));}
@@ -122,8 +122,10 @@ def render(plan: Any, out: Path, manifest_of: Any, helm_releases: list[dict[str,
         body = body[body.index("<svg") :] if "<svg" in body else body
         parts.append(f"<section id=diagram class=diagram><h2>Components and dependencies</h2>{body}</section>")
     parts.append(
-        f"<section id=browser><h2>Objects (<span id=shown>{len(objs) + len(helm_releases)}</span>)</h2>"
-        "<input id=filter placeholder='filter: kind, namespace or name' aria-label=filter><div id=objects>"
+        f"<section id=browser><h2>Kubernetes objects and Helm releases (<span id=shown>"
+        f"{len(objs) + len(helm_releases)}</span> of {len(objs)} + {len(helm_releases)})</h2>"
+        "<input id=filter placeholder='filter: words of kind, namespace or name, in any order' aria-label=filter>"
+        "<div id=objects>"
     )
     for r in sorted(objs, key=lambda r: (str(r.inputs.get("metadata", {}).get("namespace", "")), r.type, r.name)):
         m = manifest_of(r)

@@ -62,13 +62,19 @@ def test_summary_renders_in_chromium(page):
 
 def test_object_filter_runs_in_the_browser(page):
     html, plan = page
-    dom = chromium("--dump-dom", html.as_uri() + "#q=networkpolicy ai-inference").stdout
     expected = sum(
         1
         for r in plan.run.kubernetes_objects()
         if r.inputs["kind"] == "NetworkPolicy" and r.inputs["metadata"].get("namespace") == "ai-inference"
     )
-    assert expected and f'<span id="shown">{expected}</span>' in dom
+    # words in any order, and extra spaces, find the same objects
+    for query in ("networkpolicy ai-inference", "ai-inference%20%20networkpolicy"):
+        dom = chromium("--dump-dom", html.as_uri() + "#q=" + query.replace(" ", "%20")).stdout
+        assert expected and f'<span id="shown">{expected}</span>' in dom, query
+    # the header's count is the tiles' Kubernetes objects plus Helm releases
+    objects = sum(1 for _ in plan.run.kubernetes_objects())
+    whole = chromium("--dump-dom", html.as_uri()).stdout
+    assert f"of {objects} + " in whole
 
 
 def test_screenshot(page, tmp_path):
