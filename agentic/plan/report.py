@@ -27,7 +27,7 @@ summary{cursor:pointer;padding:3px 0}#filter{width:360px;padding:6px;margin-bott
 height:auto}.ns{color:#5f6b7a}
 """
 
-SCRIPT = """
+SCRIPT = r"""
 const box=document.getElementById('filter');
 box.addEventListener('input',()=>{const words=box.value.toLowerCase().split(/\s+/).filter(Boolean);let n=0;
 document.querySelectorAll('#objects details').forEach(d=>{const hit=words.every(w=>d.dataset.key.includes(w));
