@@ -202,9 +202,94 @@ def test_graph_shows_components_and_their_dependencies(written):
     for comp in ("agentic-prod-cluster", "agentic-prod-karpenter", "agentic-prod-nodepools", "agentic-prod-network"):
         assert comp in svg
     assert '"agentic-prod-nodepools" -> "agentic-prod-karpenter"' in dot
-    assert '"agentic-prod-karpenter" -> "agentic-prod-cluster"' in dot
     assert '"agentic-prod-cluster" -> "agentic-prod-network"' in dot
     assert "nothing deployed" in svg
+
+
+def test_graph_groups_components_by_domain_and_bundles_edges_without_losing_any(plans, written):
+    """Every component sits in the box of the package that defines it; every dependency between two components is
+    still there in the drawing, as an edge or a path of edges (inside a domain between components, across domains
+    between the domains' boxes)."""
+    import re
+
+    from agentic.plan.graph import DOMAINS, component_domains
+    from agentic.plan.render import component_of
+
+    plan = plans("prod")
+    run = plan.run
+    dot = (written["prod"] / "graph.dot").read_text()
+    domains = component_domains()
+    stack = f"pulumi:pulumi:Stack::{run.project}-{run.stack}"
+    tops = {r.name: r for r in run.registrations if r.parent.endswith(stack) and not r.custom}
+    domain_of = {n: domains[r.type.rsplit(":", 1)[-1]] for n, r in tops.items()}  # KeyError: a component in no domain
+    assert set(domain_of.values()) <= set(DOMAINS)
+    # the box each node is drawn in
+    drawn_in: dict[str, str] = {}
+    for block in dot.split("subgraph cluster_")[1:]:
+        dom = block.split(" ", 1)[0]
+        for name in re.findall(r'^\t\t"?([\w-]+)"? \[label=<', block, re.M):
+            drawn_in.setdefault(name, dom)
+    assert {n: drawn_in.get(n) for n in tops} == domain_of
+    # drawn edges: component -> component inside a domain, and box -> box across domains
+    inner, across = set(), set()
+    for a, b, attrs in re.findall(r'^\t"?([\w-]+)"? -> "?([\w-]+)"?(?: \[(.*)\])?$', dot, re.M):
+        if "invis" in attrs:
+            continue
+        if "lhead" in attrs:
+            across.add((re.search(r"ltail=cluster_(\w+)", attrs)[1], re.search(r"lhead=cluster_(\w+)", attrs)[1]))
+        else:
+            inner.add((a, b))
+
+    def reaches(edges, a, b):
+        seen, todo = {a}, [a]
+        while todo:
+            n = todo.pop()
+            for x, y in edges:
+                if x == n and y not in seen:
+                    seen.add(y)
+                    todo.append(y)
+        return b in seen
+
+    comp_of = {r.urn: component_of(run, r) for r in run.registrations}
+    pairs = {
+        (comp_of[r.urn], comp_of[d])
+        for r in run.registrations
+        for d in [*r.dependencies, r.provider_urn]
+        if comp_of.get(d) in tops and comp_of[r.urn] in tops and comp_of[d] != comp_of[r.urn]
+    }
+    assert len(pairs) > 40
+    for a, b in pairs:
+        if domain_of[a] == domain_of[b]:
+            assert reaches(inner, a, b), (a, b)
+        else:
+            assert reaches(across, domain_of[a], domain_of[b]), (a, b)
+    assert len(inner) + len(across) < len(pairs) / 2  # bundled and reduced: far fewer arrows than dependencies
+    # IAM, other AWS, Kubernetes and Helm resources are told apart, and the legend says how
+    svg = (written["prod"] / "graph.svg").read_text()
+    assert all(f"{fam} resources" in svg for fam in ("IAM", "AWS", "Kubernetes", "Helm"))
+
+
+def test_transitive_reduction_keeps_reachability():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from agentic.plan.graph import reduce
+
+    def closure(edges):
+        out = set(edges)
+        while True:
+            more = {(a, d) for a, b in out for c, d in out if b == c} - out
+            if not more:
+                return out
+            out |= more
+
+    @given(st.sets(st.tuples(st.integers(0, 5), st.integers(0, 5)).filter(lambda e: e[0] != e[1]), max_size=14))
+    def check(edges):
+        kept = reduce(edges)
+        assert kept <= edges and closure(kept) == closure(edges)
+        assert reduce({(0, 1), (1, 2), (0, 2)}) == {(0, 1), (1, 2)}
+
+    check()
 
 
 def test_the_plan_renders_the_agent_runtime_auth_settings(plans, tmp_path):
