@@ -216,10 +216,10 @@ def write_graph(plan: Plan, out: Path) -> dict[str, Path]:
     # invisible edges hold each layer above the one before it: its lowest components over the next one's highest
     tails, heads = {a for a, _ in drawn}, {b for _, b in drawn}
     for before, layer in pairwise(LAYERS):
-        tops = [n for d in before for n in sorted(members.get(d, [])) if n not in heads]
+        highest = [n for d in before for n in sorted(members.get(d, [])) if n not in heads]
         for name in (n for d in layer for n in sorted(members.get(d, [])) if n not in tails):
-            for top in tops:
-                g.edge(name, top, style="invis")
+            for peak in highest:
+                g.edge(name, peak, style="invis")
     legend = "".join(
         f'<TR><TD ALIGN="LEFT"><FONT COLOR="{c}">&#9632;</FONT> {f} resources</TD></TR>' for f, c in FAMILIES.items()
     )
