@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: deps lint plan test coverage fuzz bench bench-deps clean controlplane
+.PHONY: deps lint plan test unit coverage fuzz bench bench-deps clean controlplane
 
 $(BIN)/agentic: pyproject.toml agent_runtime/pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -56,6 +56,10 @@ lint: $(BIN)/agentic
 
 test: $(BIN)/agentic deps lint controlplane
 	$(BIN)/python -m pytest -n auto --dist loadgroup
+
+# Unit and contract tests alone (pure builders, config, the layering and catalog contracts): under 90 s on 2 cores.
+unit: $(BIN)/agentic
+	$(BIN)/python -m pytest -n auto --dist loadgroup tests/config tests/components tests/kit tests/contract
 
 coverage: $(BIN)/agentic deps lint controlplane
 	$(BIN)/python -m pytest -n auto --dist loadgroup --cov=catalog --cov=config --cov=kit --cov=components --cov=program \

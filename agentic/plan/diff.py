@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from agentic.plan.text import dump_yaml
 from catalog.replacements import forces_replacement
 
 MAX_VALUE = 80
@@ -94,7 +93,7 @@ def _cost(plan_dir: Path) -> float | None:
 
 
 def _yaml(inputs: dict[str, Any]) -> list[str]:
-    return yaml.safe_dump(inputs, sort_keys=True).splitlines(keepends=True)
+    return dump_yaml(inputs, sort_keys=True).splitlines(keepends=True)
 
 
 def diff_plans(old_dir: Path, new_dir: Path) -> PlanDiff:

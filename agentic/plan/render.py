@@ -17,9 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agentic.plan.engine import SECRET, ProgramRun, Registration, run_program
+from agentic.plan.text import dump_yaml
 from catalog.instances import PRICE_SOURCE, PoolCost, pool_cost_ceiling
 from config import Platform
 from config.loader import PROJECT, load_stack, stack_kind
@@ -143,7 +142,7 @@ def write_manifests(plan: Plan, out: Path) -> list[Path]:
             / f"{_slug(m.get('kind', 'object'))}-{_slug((m.get('metadata') or {}).get('name', r.name))}.yaml"
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"# {BANNER}\n# pulumi: {r.urn}\n" + yaml.safe_dump(m, sort_keys=False))
+        path.write_text(f"# {BANNER}\n# pulumi: {r.urn}\n" + dump_yaml(m))
         written.append(path)
     return written
 
@@ -376,7 +375,7 @@ def _write_into(plan: Plan, out: Path) -> Plan:
     helm_dir = out / "helm"
     helm_dir.mkdir()
     releases = helm_releases(plan)
-    (helm_dir / "releases.yaml").write_text(f"# {BANNER}\n" + yaml.safe_dump(releases, sort_keys=False))
+    (helm_dir / "releases.yaml").write_text(f"# {BANNER}\n" + dump_yaml(releases))
     (out / "inventory.json").write_text(
         json.dumps({"notice": BANNER, "stack": plan.stack, "resources": inventory(plan)}, indent=2)
     )

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 from markupsafe import Markup
 
 from agentic.plan.tables import agent_rows, credential_rows, model_capacity
+from agentic.plan.text import dump_yaml
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -72,7 +72,7 @@ ENV.filters["script_json"] = script_json
 
 
 def _yaml(value: Any) -> str:
-    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=120)
+    return dump_yaml(value)
 
 
 def _parsed(text: str) -> Any:
