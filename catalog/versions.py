@@ -69,6 +69,12 @@ MILVUS = Chart("milvus", "5.0.19", "https://zilliztech.github.io/milvus-helm/")
 
 #: kagent 0.10 (kagent.dev/v1alpha2). The CRD schemas in tests/fixtures/crds/kagent are release/v0.10.x at 03e950f6
 #: (= tag v0.10.0-rc3); re-check them when moving to a 0.10.x tag newer than the one validated here.
+#: Argo Workflows for agent workflows (decision 13): chart argo-workflows 1.0.18 = Argo Workflows v4.0.6
+#: (argoproj/argo-helm tag argo-workflows-1.0.18, 2026-06-25: the newest chart verifiable here); its full CRDs are
+#: in catalog/crds/argo-workflows (SOURCE.txt).
+ARGO_WORKFLOWS = Chart("argo-workflows", "1.0.18", "https://argoproj.github.io/argo-helm")
+ARGO_WORKFLOWS_API = "argoproj.io/v1alpha1"
+
 KAGENT_CRDS = Chart("kagent-crds", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")
 KAGENT = Chart("kagent", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")
 #: Where kagent's own images come from (the chart's `registry: ghcr.io` with repositories kagent-dev/kagent/*): the
@@ -104,6 +110,7 @@ CHARTS: tuple[Chart, ...] = (
     AWS_FOR_FLUENT_BIT,
     OPENTELEMETRY_COLLECTOR,
     LANGFUSE,
+    ARGO_WORKFLOWS,
 )
 
 # --- Custom resource API versions ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from config.pools import CpuPool, GpuPool
 from config.secrets import SecretsConfig
 from config.serving import GatewayConfig, Model
 from config.tenancy import Layer, LayerNamespace, Tenant
+from config.workflows import Workflow
 
 
 class Platform(Strict):
@@ -40,6 +41,9 @@ class Platform(Strict):
     observability: ObservabilityConfig = ObservabilityConfig()
     kagent: KagentConfig = KagentConfig()
     agent_runtime: AgentRuntimeImage = AgentRuntimeImage()
+    workflows: list[Workflow] = Field(
+        default_factory=list, max_length=100, description="Agent workflows on Argo Workflows (seed 000's Workflow)"
+    )
 
     @property
     def prefix(self) -> str:

@@ -111,6 +111,11 @@ def secret_refs(cfg: Platform) -> list[tuple[str, SecretRef]]:
         refs.append((f"{ROOT}.observability.alerts.slack.webhook", alerts.slack.webhook))
     if alerts.email:
         refs.append((f"{ROOT}.observability.alerts.email.password", alerts.email.password))
+    refs += [
+        (f"{ROOT}.workflows[{i}].notify_on_failure", wf.notify_on_failure)
+        for i, wf in enumerate(cfg.workflows)
+        if wf.notify_on_failure
+    ]
     keys = cfg.observability.langfuse_keys
     refs += [
         (f"{ROOT}.observability.langfuse_keys.{k}", getattr(keys, k))

@@ -23,6 +23,7 @@ from config.pools import check_pools
 from config.secrets import check_secrets
 from config.serving import check_gateway, check_models, check_quota_covers
 from config.tenancy import check_namespaces
+from config.workflows import check_workflows
 
 #: Every cross-field rule, by domain. Each takes the whole (well-typed) config and returns its problems.
 RULES: tuple[Callable[[Platform], list[Problem]], ...] = (
@@ -38,6 +39,7 @@ RULES: tuple[Callable[[Platform], list[Problem]], ...] = (
     check_data,
     check_secrets,
     check_observability,
+    check_workflows,
 )
 
 # --- pydantic errors → problems ------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from components.agents.agents import Agents
 from components.agents.kagent import Kagent
+from components.agents.workflows import Workflows
 from components.data.milvus import Milvus
 from components.data.redis import Redis
 from components.foundation.cluster import EksCluster
@@ -337,6 +338,8 @@ def build_agents(cfg: Platform, shared: Shared, store: SecretsStore, gateway: An
         redis_tls=cfg.data.redis.mode == "elasticache",
         keda=keda.release if keda is not None else None,
     )
+    if cfg.workflows:
+        Workflows(f"{prefix}-workflows", list(cfg.workflows), ctx.runtime_image, shared, after=after)
     for a in cfg.kagent.agents:
         for tool in a.tools:
             server = next((s for s in cfg.kagent.mcp_servers if s.name == tool.mcp_server), None)

@@ -141,6 +141,16 @@ def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
         for what, ref in receivers
         if ref is not None and obs.prometheus
     ]
+    out += [
+        Credential(
+            wf.notify_on_failure,
+            (ns["agents"],),
+            (f"workflow {wf.name} exit handler ({ns['agents']})",),
+            f"Slack webhook notified when workflow {wf.name} fails",
+        )
+        for wf in cfg.workflows
+        if wf.notify_on_failure
+    ]
     if cfg.observability.prometheus and cfg.observability.grafana:
         out.append(
             Credential(

@@ -34,6 +34,7 @@ class Journey:
     why: str
     group: str = ""
     subresource: str = ""
+    name: str = ""  # one object (resourceNames in a Role)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Outcome:
     def line(self) -> str:
         j = self.journey
         res = f"{j.group + '/' if j.group else ''}{j.resource}{'/' + j.subresource if j.subresource else ''}"
+        res += f" {j.name}" if j.name else ""
         where = f"in {j.namespace}" if j.namespace else "cluster-wide"
         verdict = "allowed" if self.allowed else "denied"
         return f"{j.who} {j.verb} {res} {where}: {verdict}, expected {'allowed' if j.expect else 'denied'} ({j.why})"
@@ -205,8 +207,49 @@ def tenant_journeys(cfg: Any, tenant_stacks: list[Any]) -> list[Journey]:
     return out
 
 
+def workflow_journeys(cfg: Any) -> list[Journey]:
+    """Issue #25 point 3: each workflow's ServiceAccount may get only the Agents its steps call (and report step
+    results); Argo's controller acts in the agents namespace and its own, nowhere else."""
+    out: list[Journey] = []
+    agents_ns = _ns(cfg, "agents")
+    every = sorted({a.name for a in cfg.kagent.agents if (a.namespace or agents_ns) == agents_ns})
+    for wf in cfg.workflows:
+        user, groups = _sa(agents_ns, f"workflow-{wf.name}")
+        who = f"workflow {wf.name}"
+        calls = sorted({s.agent for s in wf.steps})
+        for agent in every:
+            ok = agent in calls
+            why = "#25: calls it" if ok else "#25: only the agents its steps name"
+            out.append(Journey(who, user, groups, "get", "agents", agents_ns, ok, why, "kagent.dev", "", agent))
+        out.append(
+            Journey(who, user, groups, "list", "agents", agents_ns, False, "#25: get by name only", "kagent.dev")
+        )
+        out.append(
+            Journey(
+                who, user, groups, "create", "workflowtaskresults", agents_ns, True, "Argo's executor", "argoproj.io"
+            )
+        )
+        out.append(Journey(who, user, groups, "get", "secrets", agents_ns, False, "#25: no Secrets"))
+        out.append(Journey(who, user, groups, "create", "pods", agents_ns, False, "#25: the controller makes pods"))
+    if cfg.workflows:
+        user, groups = _sa("argo-workflows", "argo-workflows-workflow-controller")
+        who = "Argo controller"
+        out.append(Journey(who, user, groups, "create", "pods", agents_ns, True, "#25: runs steps", ""))
+        out.append(
+            Journey(who, user, groups, "watch", "workflows", agents_ns, True, "#25: its namespace", "argoproj.io")
+        )
+        for other in _other_namespaces(cfg, {agents_ns}):
+            out.append(Journey(who, user, groups, "create", "pods", other, False, "#25: the agents namespace only"))
+        out.append(
+            Journey(who, user, groups, "list", "workflows", None, False, "#25: nothing cluster-wide", "argoproj.io")
+        )
+        out.append(Journey(who, user, groups, "get", "secrets", agents_ns, False, "#25: no Secrets"))
+    return out
+
+
 def journeys(cfg: Any, tenant_stacks: list[Any] | None = None) -> list[Journey]:
     return [
+        *workflow_journeys(cfg),
         *kube_agent_journeys(cfg),
         *tool_server_journeys(cfg),
         *people_journeys(cfg),
@@ -217,6 +260,8 @@ def journeys(cfg: Any, tenant_stacks: list[Any] | None = None) -> list[Journey]:
 def run(client: Any, items: list[Journey]) -> list[Outcome]:
     out = []
     for j in items:
-        allowed, reason = client.can_i(j.user, list(j.groups), j.verb, j.resource, j.namespace, j.group, j.subresource)
+        allowed, reason = client.can_i(
+            j.user, list(j.groups), j.verb, j.resource, j.namespace, j.group, j.subresource, j.name
+        )
         out.append(Outcome(j, allowed, reason))
     return out

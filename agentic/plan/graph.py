@@ -38,7 +38,7 @@ DOMAINS = {
     "traffic": ("Traffic: Gateway API, kgateway", "#e3f2fd"),
     "serving": ("Model serving", "#e8f5e9"),
     "data": ("Data: Redis, Milvus", "#ede7f6"),
-    "agents": ("Agents: kagent", "#e8eaf6"),
+    "agents": ("Agents: kagent, workflows", "#e8eaf6"),
     "other": ("Providers and stack references", "#f5f5f5"),
 }
 # rows, top to bottom: what each layer needs is below it (the program's build order, folded)

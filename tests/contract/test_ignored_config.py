@@ -176,6 +176,7 @@ def test_nothing_reported_when_nothing_is_asked():
     raw["models"] = []
     raw.pop("gateway", None)
     raw["kagent"] = {"enabled": False, "model_configs": [], "mcp_servers": [], "agents": []}
+    raw["workflows"] = []
     raw["gateway"] = {"enabled": False}
     raw["data"] = {"milvus": {"enabled": False}, "redis": {"enabled": False}}
     raw["tenants"] = raw["tenants"][:1]  # the self-service tenant's allowance names a model

@@ -1,4 +1,5 @@
-"""``agent-runtime``: serve (A2A + HTTP API), mcp (tools over MCP), chat (one-shot), kb init (knowledge base)."""
+"""``agent-runtime``: serve (A2A + HTTP API), mcp (tools over MCP), chat (one-shot), kb init (knowledge base),
+workflow-step and workflow-notify (an agent workflow's DAG task and exit handler on Argo Workflows)."""
 
 from __future__ import annotations
 
@@ -89,8 +90,44 @@ def chat(
     typer.echo(result.reply)
 
 
-if __name__ == "__main__":
-    app()
+@app.command("workflow-step")
+def workflow_step(
+    agent: str = typer.Option(..., "--agent", help="The agent (kagent Agent name) this step calls"),
+    namespace: str = typer.Option(..., "--namespace", help="The agent's namespace"),
+    url: str = typer.Option(..., "--url", help="The agent's A2A endpoint (JSON-RPC, protocol 0.3)"),
+    workflow: str = typer.Option(..., "--workflow"),
+    run: str = typer.Option(..., "--run", help="The run (Argo Workflow name), carried to the agent's spans"),
+    step: str = typer.Option(..., "--step"),
+    timeout: float = typer.Option(300, "--timeout", min=1, help="Seconds to wait for the agent's answer"),
+    field: list[str] = typer.Option([], "--field", help="key=value of the message (repeatable)"),
+    field_json: list[str] = typer.Option([], "--field-json", help="key=<JSON> of the message (repeatable)"),
+    item: list[str] = typer.Option([], "--item", help="key=value appended to list 'key' (repeatable)"),
+    output: list[str] = typer.Option([], "--output", help="name=path picked from the reply (repeatable)"),
+    outputs_dir: str = typer.Option("/tmp/outputs", "--outputs-dir", help="Where output files are written"),
+) -> None:
+    """Send the step's input to the agent (A2A message/send) and write each output picked from its reply."""
+    from agent_runtime.workflow_step import main_step
+
+    main_step(locals())
+
+
+@app.command("workflow-notify")
+def workflow_notify(
+    workflow: str = typer.Option(..., "--workflow"),
+    run: str = typer.Option(..., "--run"),
+    status: str = typer.Option(..., "--status"),
+    failures: str = typer.Option("", "--failures", help="Argo's {{workflow.failures}} (JSON)"),
+) -> None:
+    """Post to the Slack webhook in WORKFLOW_NOTIFY_WEBHOOK that a run ended without success."""
+    import os
+
+    from agent_runtime.workflow_step import StepError, notify
+
+    try:
+        notify(os.environ.get("WORKFLOW_NOTIFY_WEBHOOK", ""), workflow, run, status, failures)
+    except StepError as exc:
+        typer.echo(f"workflow-notify: {exc}", err=True)
+        raise typer.Exit(exc.code) from None
 
 
 @kb_app.command("init")
@@ -156,3 +193,7 @@ def kb_init(
     typer.echo(
         f"collection {name}: {result} (dim {size}, HNSW M=16 efConstruction=256, COSINE, partition key tenant_id)"
     )
+
+
+if __name__ == "__main__":
+    app()

@@ -31,6 +31,7 @@ from agent_runtime.observability import (
     get_logger,
     new_trace_id,
     scrub,
+    span,
 )
 from agent_runtime.security import BodySizeLimit, SecurityMiddleware
 from agent_runtime.settings import Settings
@@ -202,7 +203,8 @@ def a2a_executor(runtime: Runtime) -> Any:
             try:
                 if invalid_text(text):
                     raise InvalidInput(invalid_text(text))
-                result = await runtime.agent.run(text, session_id=context.context_id, trace_id=trace)
+                with span("a2a.message", **workflow_attributes(context.message)):
+                    result = await runtime.agent.run(text, session_id=context.context_id, trace_id=trace)
             except Exception as exc:
                 code, message = error_of(exc)
                 updater = TaskUpdater(event_queue, context.task_id or "", context.context_id or "")
@@ -218,6 +220,19 @@ def a2a_executor(runtime: Runtime) -> Any:
             raise ServerError(error=UnsupportedOperationError())
 
     return RuntimeExecutor()
+
+
+#: A2A message metadata an agent workflow step sends (agent_runtime.workflow_step) -> span attribute
+WORKFLOW_METADATA = {"workflow": "workflow.name", "workflowRun": "workflow.run", "workflowStep": "workflow.step"}
+
+
+def workflow_attributes(message: Any) -> dict[str, str]:
+    """The workflow, run and step of a message sent by a workflow step, as span attributes (so the run id reaches the
+    agent's trace); nothing for other messages."""
+    meta = getattr(message, "metadata", None)
+    if not isinstance(meta, dict):
+        return {}
+    return {attr: meta[key][:253] for key, attr in WORKFLOW_METADATA.items() if isinstance(meta.get(key), str)}
 
 
 # --- errors ---------------------------------------------------------------------------------------------------------
