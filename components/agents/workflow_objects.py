@@ -28,11 +28,13 @@ checks that before calling) and report results (``workflowtaskresults``), nothin
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any
 
 from catalog import versions
+from config.egress import PUBLIC
 from config.workflows import REFERENCE, Workflow, WorkflowStep
 from kit.labels import metadata
 
@@ -44,6 +46,7 @@ OUTPUTS = "/tmp/outputs"
 RUNTIME_UID = 10001
 AGENT_PORT = 8080
 WORKFLOW_LABEL = "agentic.dev/workflow"
+NOTIFY_LABEL = "agentic.dev/workflow-notify"  # the exit handler's pod: the only workflow pod leaving the cluster
 RUNBOOK = "https://github.com/agentic-platform/agentic-platform/blob/main/docs/runbooks.md#workflowfailed"
 #: step duration buckets (seconds): agent turns take seconds to minutes
 BUCKETS = [1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0]
@@ -176,6 +179,7 @@ def notify_templates(wf: Workflow, image: Any) -> tuple[dict[str, Any], dict[str
         ],
     }, {
         "name": "notify-slack",
+        "metadata": {"labels": {NOTIFY_LABEL: wf.name}},
         "retryStrategy": {"limit": 2, "retryPolicy": "Always"},
         "activeDeadlineSeconds": 60,
         "container": _restricted(
@@ -298,6 +302,21 @@ def cron_workflow(wf: Workflow, namespace: str) -> dict[str, Any]:
         "kind": "CronWorkflow",
         "metadata": metadata(wf.name, namespace, {WORKFLOW_LABEL: wf.name}),
         "spec": spec,
+    }
+
+
+def notify_egress(wf: Workflow, namespace: str) -> dict[str, Any]:
+    """The exit handler's pod may reach public HTTPS (the Slack webhook); no other workflow pod leaves the cluster (the
+    agents namespace has no HTTPS egress of its own)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(f"workflow-{wf.name}-notify", namespace, {WORKFLOW_LABEL: wf.name}),
+        "spec": {
+            "podSelector": {"matchLabels": {NOTIFY_LABEL: wf.name}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": copy.deepcopy(PUBLIC)}], "ports": [{"protocol": "TCP", "port": 443}]}],
+        },
     }
 
 

@@ -16,6 +16,7 @@ from components.agents.workflow_objects import (
     RUNBOOK,
     cron_workflow,
     identity_objects,
+    notify_egress,
     semaphores,
     workflow_template,
 )
@@ -242,6 +243,8 @@ class Workflows(pulumi.ComponentResource):
             objects.apply(workflow_template(wf, managed, image))
             if wf.schedule:
                 objects.apply(cron_workflow(wf, managed))
+            if wf.notify_on_failure:
+                objects.apply(notify_egress(wf, managed))
             if wf.concurrency and wf.concurrency.policy != "queue":
                 shared.notes.add(
                     f"workflow '{wf.name}': concurrency policy '{wf.concurrency.policy}' applies to its scheduled "

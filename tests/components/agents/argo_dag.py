@@ -34,6 +34,7 @@ KNOWN_TEMPLATE_KEYS = {
     "container",
     "dag",
     "steps",
+    "metadata",  # pod labels: no effect on how the template runs
 }
 
 

@@ -70,6 +70,15 @@ def test_the_seed_workflow_maps_point_by_point(plans):
     ]
     es = _one(plans, "kubernetes:external-secrets.io/v1:ExternalSecret", "workflow-slack-webhook")
     assert es["metadata"]["namespace"] == "ai-agents"
+    # only the exit handler's pod may leave the cluster, to public HTTPS
+    labels = templates["notify-slack"]["metadata"]["labels"]
+    egress = _one(plans, "kubernetes:networking.k8s.io/v1:NetworkPolicy", f"workflow-{wf.name}-notify")["spec"]
+    assert egress["podSelector"]["matchLabels"] == labels and not any(
+        "metadata" in templates[f"step-{s.name}"] for s in wf.steps
+    )
+    [rule] = egress["egress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 443}]
+    assert rule["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0" and "10.0.0.0/8" in rule["to"][0]["ipBlock"]["except"]
 
 
 def test_the_schedule_is_a_cron_workflow_running_the_template(plans):
