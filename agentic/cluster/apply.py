@@ -123,12 +123,15 @@ class ApplyReport:
         return out
 
 
-def install_crds(client: Client, timeout: float = 60.0) -> int:
+def install_crds(client: Client, timeout: float = 60.0, groups: set[str] | None = None) -> int:
+    """Apply the pinned CRDs (only those of ``groups`` when given) and wait until they are Established."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     names = []
     for path in sorted(CRD_DIR.rglob("*.yaml")):
         for doc in yaml.load_all(path.read_text(), Loader=loader):
             if doc and doc.get("kind") == "CustomResourceDefinition":
+                if groups is not None and doc["spec"]["group"] not in groups:
+                    continue
                 client.apply(doc)
                 names.append(doc["metadata"]["name"])
 
@@ -144,6 +147,11 @@ def install_crds(client: Client, timeout: float = 60.0) -> int:
         raise RuntimeError("the pinned CRDs did not become Established")
     client.resources(refresh=True)
     return len(names)
+
+
+def api_groups(objects: list[dict[str, Any]]) -> set[str]:
+    """The API groups of ``objects`` (``group/version`` apiVersions): the CRDs a plan needs installed."""
+    return {o["apiVersion"].split("/")[0] for o in objects if "/" in o["apiVersion"]}
 
 
 def _placeholders(value: Any) -> Any:

@@ -85,20 +85,24 @@ def _short(typ: str) -> str:
     return typ.rsplit(":", 1)[-1]
 
 
+def reachable(edges: set[tuple[str, str]], start: str) -> set[str]:
+    """Every node a path of ``edges`` leads to from ``start`` (``start`` included)."""
+    seen, todo = {start}, [start]
+    while todo:
+        node = todo.pop()
+        for a, b in edges:
+            if a == node and b not in seen:
+                seen.add(b)
+                todo.append(b)
+    return seen
+
+
 def reduce(edges: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Drop each edge whose head is still reachable from its tail through other edges (kept reachability)."""
     kept = set(edges)
     for edge in sorted(edges):
-        src, dst = edge
         others = kept - {edge}
-        seen, todo = {src}, [src]
-        while todo:
-            node = todo.pop()
-            for a, b in others:
-                if a == node and b not in seen:
-                    seen.add(b)
-                    todo.append(b)
-        if dst in seen:
+        if edge[1] in reachable(others, edge[0]):
             kept = others
     return kept
 

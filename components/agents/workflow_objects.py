@@ -36,7 +36,7 @@ from typing import Any
 from catalog import versions
 from config.egress import PUBLIC
 from config.workflows import REFERENCE, Workflow, WorkflowStep
-from kit.labels import metadata
+from kit.labels import metadata, restricted_security_context
 
 NAMESPACE = "argo-workflows"
 RELEASE = "argo-workflows"
@@ -77,14 +77,7 @@ def agent_url(agent: str, namespace: str) -> str:
 def _restricted(container: dict[str, Any]) -> dict[str, Any]:
     return {
         **container,
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": RUNTIME_UID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_security_context(RUNTIME_UID),
         "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }

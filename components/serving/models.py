@@ -15,7 +15,7 @@ import pulumi
 from catalog import versions
 from config.base import quantity
 from config.serving import Model, ModelVariant
-from kit.labels import GPU_TOLERATION, NAME, POOL, metadata, node_affinity_in
+from kit.labels import GPU_TOLERATION, NAME, POOL, metadata, node_affinity_in, restricted_security_context
 from kit.monitors import service_monitor
 from kit.shared import Shared
 
@@ -173,15 +173,7 @@ def deployment(
         # Pod Security "restricted": a non-root high UID, a read-only root file system (caches, /tmp and $HOME are
         # volumes), no privilege escalation, no capabilities, the runtime's default seccomp profile. GPUs come from
         # the device plugin, which needs none of these.
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": ENGINE_UID,
-            "runAsGroup": ENGINE_UID,
-            "readOnlyRootFilesystem": True,
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_security_context(ENGINE_UID, ENGINE_UID),
     }
     spec: dict[str, Any] = {
         "selector": {"matchLabels": labels_of(m, variant)},

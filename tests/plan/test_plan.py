@@ -212,7 +212,7 @@ def test_graph_groups_components_by_domain_and_bundles_edges_without_losing_any(
     between the domains' boxes)."""
     import re
 
-    from agentic.plan.graph import DOMAINS, component_domains
+    from agentic.plan.graph import DOMAINS, component_domains, reachable
     from agentic.plan.render import component_of
 
     plan = plans("prod")
@@ -241,14 +241,7 @@ def test_graph_groups_components_by_domain_and_bundles_edges_without_losing_any(
             inner.add((a, b))
 
     def reaches(edges, a, b):
-        seen, todo = {a}, [a]
-        while todo:
-            n = todo.pop()
-            for x, y in edges:
-                if x == n and y not in seen:
-                    seen.add(y)
-                    todo.append(y)
-        return b in seen
+        return b in reachable(edges, a)
 
     comp_of = {r.urn: component_of(run, r) for r in run.registrations}
     pairs = {
