@@ -123,8 +123,9 @@ class ApplyReport:
         return out
 
 
-def install_crds(client: Client, timeout: float = 60.0, groups: set[str] | None = None) -> int:
-    """Apply the pinned CRDs (only those of ``groups`` when given) and wait until they are Established."""
+def install_crds(client: Client, timeout: float = 180.0, groups: set[str] | None = None) -> int:
+    """Apply the pinned CRDs (only those of ``groups`` when given) and wait until they are Established: 15 s for all
+    of them on an idle 2-core machine, several times that while a test suite holds the cores (hence the margin)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     names = []
     for path in sorted(CRD_DIR.rglob("*.yaml")):
