@@ -245,6 +245,12 @@ class Workflows(pulumi.ComponentResource):
                 objects.apply(cron_workflow(wf, managed))
             if wf.notify_on_failure:
                 objects.apply(notify_egress(wf, managed))
+            required = " ".join(f"-p {p.name}=..." for p in wf.input if p.required)
+            shared.notes.add(
+                f"workflow '{wf.name}': {len(wf.steps)} steps on Argo Workflows in {managed}"
+                + (f", scheduled '{wf.schedule.cron}' ({wf.schedule.timezone})" if wf.schedule else "")
+                + f"; start a run: argo submit -n {managed} --from workflowtemplate/{wf.name} {required}".rstrip()
+            )
             if wf.concurrency and wf.concurrency.policy != "queue":
                 shared.notes.add(
                     f"workflow '{wf.name}': concurrency policy '{wf.concurrency.policy}' applies to its scheduled "

@@ -90,6 +90,11 @@ def test_the_schedule_is_a_cron_workflow_running_the_template(plans):
         "depth": "quick",
     }
     assert cron["concurrencyPolicy"] == "Allow"  # queue: Argo's semaphore queues
+    notes = plans("dev").run.outputs["plan_notes"]
+    assert (
+        "workflow 'research-report-workflow': 5 steps on Argo Workflows in ai-agents, scheduled '0 6 * * 1' (UTC); "
+        "start a run: argo submit -n ai-agents --from workflowtemplate/research-report-workflow -p topic=..."
+    ) in notes
 
 
 @pytest.mark.parametrize(("policy", "expected"), [("queue", "Allow"), ("replace", "Replace"), ("reject", "Forbid")])
