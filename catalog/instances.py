@@ -5,6 +5,10 @@ Source: Amazon EC2 On-Demand pricing, region us-east-1, Linux, shared tenancy, a
 for P4d and P5. Other regions differ (typically +0-30 %); reserved capacity and spot are cheaper. The plan uses these
 figures only as a *ceiling* (the most a pool's GPU limit could cost per hour on demand), never as a bill.
 Re-check with ``aws pricing get-products --service-code AmazonEC2`` before budgeting.
+
+EFA interfaces and instance store per type: EC2 User Guide, "Supported instance types" for Elastic Fabric Adapter
+(maximum EFA interfaces) and "Instance store volumes" (NVMe SSD size), transcribed 2026-12-03. P3 (V100) has neither:
+EBS only, no EFA (only p3dn.24xlarge has both, not catalogued).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ class InstanceType:
     vcpus: int
     memory_gib: int
     usd_per_hour: float
+    efa_interfaces: int = 0
+    instance_store_gib: int = 0
 
     @property
     def family(self) -> str:
@@ -32,16 +38,49 @@ class InstanceType:
         return self.usd_per_hour / self.gpus
 
 
-def _family(family: str, gpu_model: str, rows: list[tuple[str, int, int, int, float]]) -> list[InstanceType]:
-    return [InstanceType(f"{family}.{size}", g, gpu_model, cpu, mem, price) for size, g, cpu, mem, price in rows]
+def _family(
+    family: str,
+    gpu_model: str,
+    rows: list[tuple[str, int, int, int, float]],
+    efa: dict[str, int] | None = None,
+    store: dict[str, int] | None = None,
+) -> list[InstanceType]:
+    """``efa``: EFA interfaces per size (absent: none); ``store``: instance-store GiB per size (absent: EBS only)."""
+    return [
+        InstanceType(
+            f"{family}.{size}", g, gpu_model, cpu, mem, price, (efa or {}).get(size, 0), (store or {}).get(size, 0)
+        )
+        for size, g, cpu, mem, price in rows
+    ]
+
+
+#: Instance store (GiB, NVMe) of the G sizes: g5, g6 and g6e share them to within a few percent (g6's 12x-48x carry
+#: 3760/7520 GB instead of 3800/7600).
+_G_STORE = {
+    "xlarge": 250,
+    "2xlarge": 450,
+    "4xlarge": 600,
+    "8xlarge": 900,
+    "16xlarge": 1900,
+    "12xlarge": 3800,
+    "24xlarge": 3800,
+    "48xlarge": 7600,
+}
+#: EFA on the G families: one interface from 8xlarge up (g6e: 2 on 24xlarge, 4 on 48xlarge).
+_G_EFA = {"8xlarge": 1, "12xlarge": 1, "16xlarge": 1, "24xlarge": 1, "48xlarge": 1}
 
 
 GPU_INSTANCES: dict[str, InstanceType] = {
     t.name: t
     for t in [
-        *_family("p5", "H100 80GB", [("48xlarge", 8, 192, 2048, 55.04)]),
-        *_family("p4d", "A100 40GB", [("24xlarge", 8, 96, 1152, 21.96)]),
-        *_family("p4de", "A100 80GB", [("24xlarge", 8, 96, 1152, 27.45)]),
+        *_family("p5", "H100 80GB", [("48xlarge", 8, 192, 2048, 55.04)], {"48xlarge": 32}, {"48xlarge": 30720}),
+        *_family("p4d", "A100 40GB", [("24xlarge", 8, 96, 1152, 21.96)], {"24xlarge": 4}, {"24xlarge": 8000}),
+        *_family("p4de", "A100 80GB", [("24xlarge", 8, 96, 1152, 27.45)], {"24xlarge": 4}, {"24xlarge": 8000}),
+        *_family(
+            "p3",
+            "V100 16GB",
+            [("2xlarge", 1, 8, 61, 3.06), ("8xlarge", 4, 32, 244, 12.24), ("16xlarge", 8, 64, 488, 24.48)],
+        ),
         *_family(
             "g5",
             "A10G 24GB",
@@ -55,6 +94,8 @@ GPU_INSTANCES: dict[str, InstanceType] = {
                 ("24xlarge", 4, 96, 384, 8.144),
                 ("48xlarge", 8, 192, 768, 16.288),
             ],
+            _G_EFA,
+            _G_STORE,
         ),
         *_family(
             "g6",
@@ -69,6 +110,8 @@ GPU_INSTANCES: dict[str, InstanceType] = {
                 ("24xlarge", 4, 96, 384, 6.675),
                 ("48xlarge", 8, 192, 768, 13.35),
             ],
+            _G_EFA,
+            _G_STORE,
         ),
         *_family(
             "g6e",
@@ -83,6 +126,8 @@ GPU_INSTANCES: dict[str, InstanceType] = {
                 ("24xlarge", 4, 96, 768, 15.066),
                 ("48xlarge", 8, 192, 1536, 30.131),
             ],
+            {**_G_EFA, "24xlarge": 2, "48xlarge": 4},
+            _G_STORE,
         ),
     ]
 }

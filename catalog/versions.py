@@ -36,6 +36,24 @@ EKS_STANDARD_SUPPORT_END: dict[str, dt.date] = {
 KUBERNETES_VERSIONS: tuple[str, ...] = tuple(EKS_STANDARD_SUPPORT_END)
 DEFAULT_KUBERNETES_VERSION = "1.35"
 
+#: When a pin the platform deploys by default stops being supported upstream: (date, source). A test fails once a date
+#: has passed, so a pin cannot silently age out of support. EKS 1.36 is not offered: no AWS page available here gives
+#: its release or end-of-support dates (the stored EKS release calendar ends at 1.35).
+SUPPORT_ENDS: dict[str, tuple[dt.date, str]] = {
+    f"EKS {DEFAULT_KUBERNETES_VERSION} (default cluster version)": (
+        EKS_STANDARD_SUPPORT_END[DEFAULT_KUBERNETES_VERSION],
+        "AWS EKS Kubernetes release calendar: end of standard support",
+    ),
+    "PostgreSQL 17 (RDS, kagent and Langfuse)": (
+        dt.date(2029, 11, 8),
+        "postgresql.org versioning policy: 17 is supported until November 8, 2029",
+    ),
+    "Python 3.11 (agent-runtime base image)": (
+        dt.date(2027, 10, 24),
+        "PEP 664 (Python 3.11 release schedule): end of life 2027-10",
+    ),
+}
+
 # --- Test infrastructure: the control plane the suite applies plans to (controlplane/go.mod builds it) ----------
 #: k8s.io/kubernetes (Go module proxy); its staging modules (k8s.io/api, apiserver, ...) are replaced by their
 #: published v0.<minor>.<patch> releases in controlplane/go.mod. Same minor as DEFAULT_KUBERNETES_VERSION.
@@ -45,6 +63,13 @@ CONTROL_PLANE_KUBERNETES = "v1.35.4"
 CONTROL_PLANE_ETCD = "v3.6.5"
 
 # --- Helm charts -------------------------------------------------------------------------------------------------
+#: Checked for newer releases on 2026-12-03 (issue #24): the newest release whose chart and CRDs could be read here
+#: is the pin itself for Karpenter 1.14.1 (aws/karpenter-provider-aws, snapshot 2026-08-21: no 1.15 tag), external-
+#: secrets 2.9.0 (snapshot 2026-08-08), Milvus chart 5.0.19 = Milvus 2.6.15 (zilliztech/milvus-helm, 2026-04-16: no
+#: 2.6.16 chart; Milvus 3.0 stays out with it), KEDA 2.20.2 (kedacore/charts, 2026-08-13), Flagger 1.44.0 (2026-07-21)
+#: and kube-prometheus-stack 88.5.3 (2026-08-22). kgateway v2.5.2 is published (release notes of 2026-11-13: a Go
+#: CVE fix) but its CRDs and chart values cannot be read here (the stored kgateway repository ends in 2025-02), so
+#: 2.4.3 stays until they can be validated.
 KARPENTER_CRD = Chart("karpenter-crd", "1.14.1", "oci://public.ecr.aws/karpenter")
 KARPENTER = Chart("karpenter", "1.14.1", "oci://public.ecr.aws/karpenter")
 NVIDIA_DEVICE_PLUGIN = Chart("nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin")
@@ -74,6 +99,20 @@ MILVUS = Chart("milvus", "5.0.19", "https://zilliztech.github.io/milvus-helm/")
 #: in catalog/crds/argo-workflows (SOURCE.txt).
 ARGO_WORKFLOWS = Chart("argo-workflows", "1.0.18", "https://argoproj.github.io/argo-helm")
 ARGO_WORKFLOWS_API = "argoproj.io/v1alpha1"
+
+#: LeaderWorkerSet v0.10.0 (kubernetes-sigs/lws tag v0.10.0, 2026-08-11: the newest tag in the stored snapshot) for
+#: multi-node models; CRD in catalog/crds/lws (SOURCE.txt). The chart is published as OCI at registry.k8s.io.
+LWS = Chart("lws", "0.10.0", "oci://registry.k8s.io/lws/charts")
+LWS_API = "leaderworkerset.x-k8s.io/v1"
+#: AWS EFA Kubernetes device plugin chart v0.5.30 (device plugin v0.5.20; aws/eks-charts
+#: stable/aws-efa-k8s-device-plugin, 2026-07-21): advertises vpc.amazonaws.com/efa on EFA nodes.
+EFA_DEVICE_PLUGIN = Chart("aws-efa-k8s-device-plugin", "v0.5.30", "https://aws.github.io/eks-charts")
+#: Karpenter's node repair (feature gate ``nodeRepair``, alpha) exists from this release on (karpenter.sh docs
+#: "Feature Gates": NodeRepair, alpha, v1.1.x).
+KARPENTER_NODE_REPAIR_SINCE = "1.1.0"
+#: The first EKS-optimized AL2023 AMI whose nodeadm knows the FastImagePull feature gate (SOCI parallel pull and
+#: unpack; awslabs/amazon-eks-ami, first released in v20250821).
+FAST_IMAGE_PULL_AMI = "v20250821"
 
 KAGENT_CRDS = Chart("kagent-crds", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")
 KAGENT = Chart("kagent", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")
@@ -111,6 +150,8 @@ CHARTS: tuple[Chart, ...] = (
     OPENTELEMETRY_COLLECTOR,
     LANGFUSE,
     ARGO_WORKFLOWS,
+    LWS,
+    EFA_DEVICE_PLUGIN,
 )
 
 # --- Custom resource API versions ------------------------------------------------------------------------------

@@ -65,6 +65,17 @@ class SystemNodeGroup(Strict):
     )
 
 
+class NodeHealth(Strict):
+    """GPU node health: the EKS node monitoring agent reports faults as node conditions (AcceleratedHardwareReady for
+    XID errors and lost GPUs); Karpenter's node repair replaces a node whose condition stays bad."""
+
+    monitoring_agent: bool = Field(default=True, description="The eks-node-monitoring-agent EKS add-on")
+    repair: bool = Field(
+        default=False,
+        description="Karpenter node repair (feature gate nodeRepair, alpha): replaces nodes with a failed condition",
+    )
+
+
 class ClusterConfig(Strict):
     name: DnsLabel
     kubernetes_version: Literal[KUBERNETES_VERSIONS] = DEFAULT_KUBERNETES_VERSION  # type: ignore[valid-type]
@@ -76,6 +87,7 @@ class ClusterConfig(Strict):
     system_node_group: SystemNodeGroup = SystemNodeGroup()
     secrets_encryption: bool = True
     deletion_protection: bool = False
+    node_health: NodeHealth = NodeHealth()
 
 
 # --- rules ----------------------------------------------------------------------------------------------------------

@@ -65,6 +65,24 @@ class GpuPool(Strict):
     data_volume: Volume | None = Field(default=None, description="Extra volume for model weights/cache")
     disruption: Disruption = Disruption()
     weight: int = Field(default=10, ge=1, le=100)
+    efa: bool = Field(
+        default=False,
+        description="Elastic Fabric Adapter between the pool's nodes (multi-node models need it): every instance type "
+        "must have EFA; adds the EFA device plugin and a security group open to itself",
+    )
+    placement_group: bool = Field(
+        default=False, description="Launch the pool's nodes in a cluster placement group (one AZ, lowest latency)"
+    )
+    model_cache: Literal["ebs", "instance_store"] = Field(
+        default="ebs",
+        description="Where images and model caches live: 'instance_store' = the instance's NVMe disks as RAID0 "
+        "(Karpenter instanceStorePolicy), the kubelet's and containerd's storage on local NVMe",
+    )
+    fast_image_pull: bool = Field(
+        default=False,
+        description="Pull and unpack image layers in parallel (SOCI snapshotter, nodeadm FastImagePull; AL2023 "
+        "AMIs from v20250821)",
+    )
 
 
 class CpuPool(Strict):

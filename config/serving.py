@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from catalog.instances import instances_of, max_gpus_per_node
 from catalog.versions import TGI_IMAGE, VLLM_IMAGE
 from config.base import (
     ROOT,
@@ -140,12 +139,28 @@ class Model(Strict):
         default=None, description="Progressive delivery with Flagger (one variant); without it: static variant weights"
     )
     pool: DnsLabel = Field(description="GPU pool (platform.gpu_pools[].name) the model runs on")
-    gpus: int = Field(ge=1, le=8, description="GPUs per replica (tensor parallel size)")
+    gpus: int = Field(ge=1, le=128, description="GPUs per replica; more than one node holds: set pipeline_parallel")
+    pipeline_parallel: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Nodes per replica (vLLM --pipeline-parallel-size; each node runs gpus / pipeline_parallel GPUs "
+        "tensor parallel). Above 1 the model is a LeaderWorkerSet of that many pods on an EFA pool",
+    )
     cpu: Quantity = "8"
     memory: Quantity = "64Gi"
     route_header_value: str | None = Field(default=None, description="Gateway header value; default the name")
     variants: list[ModelVariant] = Field(min_length=1)
     max_model_len: int | None = Field(default=None, ge=256, le=10_000_000)
+
+    @property
+    def multi_node(self) -> bool:
+        return self.pipeline_parallel > 1
+
+    @property
+    def gpus_per_node(self) -> int:
+        """GPUs of each pod (the tensor parallel size): all of them on one node, or one node's share of a group."""
+        return self.gpus // self.pipeline_parallel
 
     @property
     def header_value(self) -> str:
@@ -196,7 +211,7 @@ def check_models(cfg: Platform) -> list[Problem]:
     out = duplicates(cfg.models, "name", f"{ROOT}.models")
     pools = {p.name: p for p in cfg.gpu_pools}
     headers = Counter(m.header_value for m in cfg.models)
-    gpus_on_pool: dict[str, list[tuple[str, int]]] = {}
+    gpus_on_pool: dict[str, list[tuple[str, int, str]]] = {}
     for i, m in enumerate(cfg.models):
         p = f"{ROOT}.models[{i}]"
         total = sum(v.weight for v in m.variants)
@@ -234,42 +249,28 @@ def check_models(cfg: Platform) -> list[Problem]:
         if pool is None:
             out.append(Problem(f"{p}.pool", unknown_ref("GPU pool", m.pool, pools, "platform.gpu_pools")))
             continue
-        biggest = max_gpus_per_node(list(pool.instance_families), list(pool.gpu_counts))
-        if m.gpus > biggest:
-            out.append(
-                Problem(
-                    f"{p}.gpus",
-                    f"{m.gpus} GPUs per replica do not fit on one node of pool '{pool.name}' (at most {biggest}): "
-                    "lower gpus or add a larger instance family to the pool",
-                )
-            )
-        fitting = [t for t in instances_of(list(pool.instance_families), list(pool.gpu_counts)) if t.gpus >= m.gpus]
-        if fitting and (
-            max(t.vcpus for t in fitting) < quantity(m.cpu)
-            or max(t.memory_gib for t in fitting) * 2**30 < quantity(m.memory)
-        ):
-            big = max(fitting, key=lambda t: (t.vcpus, t.memory_gib))
-            out.append(
-                Problem(
-                    f"{p}.cpu",
-                    f"cpu {m.cpu} / memory {m.memory} do not fit on any node of pool "
-                    f"'{pool.name}' (largest: {big.name}, {big.vcpus} vCPU, {big.memory_gib} GiB)",
-                )
-            )
-        gpus_on_pool.setdefault(m.pool, []).append((m.name, m.gpus * m.max_replicas))
+        gpus_on_pool.setdefault(m.pool, []).append((m.name, m.gpus * m.max_replicas, _shape(m)))
     for i, pool in enumerate(cfg.gpu_pools):
         users = gpus_on_pool.get(pool.name, [])
-        need = sum(n for _, n in users)
+        need = sum(n for _, n, _ in users)
         if need > pool.limits.gpus:
-            who = ", ".join(f"model '{n}' requests {g} GPUs" for n, g in users)
+            who = ", ".join(f"model '{n}' requests {g} GPUs ({shape})" for n, g, shape in users)
             out.append(
                 Problem(
                     f"{ROOT}.gpu_pools[{i}].limits.gpus",
-                    f"must be >= {need} because {who} on pool '{pool.name}' (GPUs per replica x max replicas): "
+                    f"must be >= {need} because {who} on pool '{pool.name}': "
                     "raise the limit or lower the models' replicas",
                 )
             )
     return out
+
+
+def _shape(m: Model) -> str:
+    """How a model's GPUs add up: replicas x GPUs, or groups x nodes x GPUs for a multi-node model."""
+    n = m.max_replicas
+    if m.multi_node:
+        return f"{n} group{'s' * (n != 1)} x {m.pipeline_parallel} nodes x {m.gpus_per_node} GPUs"
+    return f"{n} replica{'s' * (n != 1)} x {m.gpus} GPUs"
 
 
 VLLM_ONLY = ("tool_parser", "weights_s3_prefix", "embedding_dim")
@@ -394,8 +395,8 @@ def check_quota_covers(cfg: Platform) -> list[Problem]:
                 )
     gpus = sum(m.gpus * m.max_replicas for m in cfg.models)
     out += _check_tenant_gpus(cfg, gpus)
-    cpu = sum(quantity(m.cpu) * m.max_replicas for m in cfg.models)
-    mem = sum(quantity(m.memory) * m.max_replicas for m in cfg.models)
+    cpu = sum(quantity(m.cpu) * m.max_replicas * m.pipeline_parallel for m in cfg.models)  # cpu/memory: per pod
+    mem = sum(quantity(m.memory) * m.max_replicas * m.pipeline_parallel for m in cfg.models)
     p = f"{ROOT}.namespaces[{idx}].quota"
     if gpus > quota.gpus:
         out.append(Problem(f"{p}.gpus", f"must be >= {gpus}: the models in this stack request {gpus} GPUs"))

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from catalog.versions import SUPPORT_ENDS
 from config.agent_rules import check_kagent
 from config.base import ROOT, ConfigError, Problem, path_of, short
 from config.cluster import check_environment, check_kubernetes_support, check_network, check_tags
@@ -20,6 +21,7 @@ from config.data import check_data
 from config.observability import check_observability
 from config.platform import Platform
 from config.pools import check_pools
+from config.scale import check_scale
 from config.secrets import check_secrets
 from config.serving import check_gateway, check_models, check_quota_covers
 from config.tenancy import check_namespaces
@@ -40,6 +42,7 @@ RULES: tuple[Callable[[Platform], list[Problem]], ...] = (
     check_secrets,
     check_observability,
     check_workflows,
+    check_scale,
 )
 
 # --- pydantic errors → problems ------------------------------------------------------------------------------------
@@ -107,7 +110,30 @@ def problems_from_pydantic(
 def check(cfg: Platform, today: dt.date | None = None) -> list[Problem]:
     """Every cross-field problem (errors and warnings) of an otherwise well-typed config."""
     found = [problem for rule in RULES for problem in rule(cfg)]
-    return found + check_kubernetes_support(cfg, today or dt.date.today())
+    today = today or dt.date.today()
+    return found + check_kubernetes_support(cfg, today) + check_pin_support(today)
+
+
+#: How long before a pin's support ends the plan starts saying so.
+SUPPORT_WARNING_DAYS = 90
+
+
+def check_pin_support(today: dt.date, pins: dict[str, tuple[dt.date, str]] | None = None) -> list[Problem]:
+    """A warning for every pin the platform deploys whose upstream support ends within SUPPORT_WARNING_DAYS (or has
+    ended): the catalog needs a newer pin (the suite fails on an ended one, catalog tests)."""
+    out = []
+    for what, (ends, source) in (SUPPORT_ENDS if pins is None else pins).items():
+        days = (ends - today).days
+        if days <= SUPPORT_WARNING_DAYS:
+            when = f"ended on {ends.isoformat()}" if days < 0 else f"ends on {ends.isoformat()} (in {days} days)"
+            out.append(
+                Problem(
+                    f"{ROOT}",
+                    f"upstream support of {what} {when} ({source}): move the pin in catalog/versions.py",
+                    "warning",
+                )
+            )
+    return out
 
 
 def warnings(cfg: Platform, today: dt.date | None = None) -> list[Problem]:

@@ -9,8 +9,10 @@ from typing import Any
 
 try:  # in-process: the policies package; `pulumi preview --policy-pack policies`: this directory on sys.path
     from policies.common import get as _get
+    from policies.common import pod_templates
 except ImportError:  # pragma: no cover
     from common import get as _get  # type: ignore[no-redef]
+    from common import pod_templates  # type: ignore[no-redef]
 
 try:  # in-process: the policies package; `pulumi preview --policy-pack policies`: this directory on sys.path
     from policies.pod_security import LEVELS, required_level, violations
@@ -54,22 +56,20 @@ def check_monitors_need_monitoring(resources: list[Any]) -> list[tuple[str, str]
     ]
 
 
-def _pod_spec(r: Any) -> dict[str, Any] | None:
+def _pod_specs(r: Any) -> list[dict[str, Any]]:
+    if not r.type.startswith("kubernetes:"):
+        return []
     kind = r.type.rsplit(":", 1)[-1]
-    if kind in ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"):
-        return _get(r.props, "spec", "template", "spec")
-    if kind == "CronJob":
-        return _get(r.props, "spec", "jobTemplate", "spec", "template", "spec")
-    if kind == "Pod":
-        return _get(r.props, "spec")
     if kind == "Agent" and _get(r.props, "spec", "type") == "BYO":
         dep = _get(r.props, "spec", "byo", "deployment") or {}
-        return {
-            "securityContext": dep.get("podSecurityContext"),
-            "volumes": dep.get("volumes"),
-            "containers": [{"name": "kagent", "securityContext": dep.get("securityContext")}],
-        }
-    return None
+        return [
+            {
+                "securityContext": dep.get("podSecurityContext"),
+                "volumes": dep.get("volumes"),
+                "containers": [{"name": "kagent", "securityContext": dep.get("securityContext")}],
+            }
+        ]
+    return [t["spec"] for t in pod_templates(kind, r.props) if isinstance(t.get("spec"), dict)]
 
 
 def check_pod_security(resources: list[Any]) -> list[tuple[str, str]]:
@@ -81,15 +81,19 @@ def check_pod_security(resources: list[Any]) -> list[tuple[str, str]]:
     }
     out = []
     for r in resources:
-        spec = _pod_spec(r)
         ns = _get(r.props, "metadata", "namespace")
         level = levels.get(ns)
-        if spec is None or level not in LEVELS:
+        if level not in LEVELS:
             continue
-        need = required_level(spec)
-        if LEVELS.index(need) > LEVELS.index(level):
-            found = violations(spec)["restricted" if level == "restricted" else "baseline"]
-            out.append(
-                (r.name, f"needs Pod Security '{need}' but namespace {ns} enforces '{level}': {'; '.join(found[:3])}")
-            )
+        for spec in _pod_specs(r):
+            need = required_level(spec)
+            if LEVELS.index(need) > LEVELS.index(level):
+                found = violations(spec)["restricted" if level == "restricted" else "baseline"]
+                out.append(
+                    (
+                        r.name,
+                        f"needs Pod Security '{need}' but namespace {ns} enforces '{level}': {'; '.join(found[:3])}",
+                    )
+                )
+                break
     return out

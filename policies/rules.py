@@ -14,6 +14,7 @@ from typing import Any
 
 try:  # in-process (the offline plan, tests): the policies package
     from policies import agents, data, observability, serving
+    from policies.common import WORKLOAD_KINDS, pod_templates
     from policies.common import get as _get
     from policies.infra import (
         check_ebs_encrypted,
@@ -29,6 +30,7 @@ except ImportError:  # pragma: no cover - `pulumi preview --policy-pack policies
     import data  # type: ignore[no-redef]
     import observability  # type: ignore[no-redef]
     import serving  # type: ignore[no-redef]
+    from common import WORKLOAD_KINDS, pod_templates  # type: ignore[no-redef]
     from common import get as _get  # type: ignore[no-redef]
     from infra import (  # type: ignore[no-redef]
         check_ebs_encrypted,
@@ -42,7 +44,6 @@ except ImportError:  # pragma: no cover - `pulumi preview --policy-pack policies
 
 REDACTED = "[secret]"
 SENSITIVE = re.compile(r"(pass(word)?|secret|token|api[_-]?key|credential|private[_-]?key)", re.IGNORECASE)
-WORKLOAD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet"}
 NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -76,17 +77,14 @@ def image_problem(image: str) -> str | None:
     return None
 
 
-def _pod_spec(props: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
-    if kind == "Pod":
-        return _get(props, "spec")
-    if kind == "CronJob":
-        return _get(props, "spec", "jobTemplate", "spec", "template", "spec")
-    return _get(props, "spec", "template", "spec")
-
-
 def _containers(props: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]]:
-    spec = _pod_spec(props, kind) or {}
-    return [c for key in ("initContainers", "containers") for c in (spec.get(key) or []) if isinstance(c, Mapping)]
+    return [
+        c
+        for t in pod_templates(kind, props)
+        for key in ("initContainers", "containers")
+        for c in ((t.get("spec") or {}).get(key) or [])
+        if isinstance(c, Mapping)
+    ]
 
 
 def _walk(value: Any, path: str = "") -> Iterable[tuple[str, Any]]:

@@ -8,11 +8,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 try:  # in-process: the policies package; `pulumi preview --policy-pack policies`: this directory on sys.path
+    from policies.common import WORKLOAD_KINDS, pod_templates
     from policies.common import get as _get
 except ImportError:  # pragma: no cover
+    from common import WORKLOAD_KINDS, pod_templates  # type: ignore[no-redef]
     from common import get as _get  # type: ignore[no-redef]
 
-WORKLOAD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet"}
 GPU = "nvidia.com/gpu"
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 LAYER = "agentic.platform/layer"
@@ -21,14 +22,6 @@ TENANT = "agentic.platform/tenant"
 
 def _kind(resource_type: str) -> str:
     return resource_type.rsplit(":", 1)[-1]
-
-
-def _pod_template(props: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
-    if kind == "Pod":
-        return props
-    if kind == "CronJob":
-        return _get(props, "spec", "jobTemplate", "spec", "template") or {}
-    return _get(props, "spec", "template") or {}
 
 
 def _containers(template: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -54,9 +47,9 @@ def gpu_workloads(resources: Iterable[Any]) -> Iterable[tuple[Any, Mapping[str, 
     for r in resources:
         kind = _kind(r.type)
         if kind in WORKLOAD_KINDS and r.type.startswith("kubernetes:"):
-            template = _pod_template(r.props, kind)
-            if gpu_count(template):
-                yield r, template
+            for template in pod_templates(kind, r.props):
+                if gpu_count(template):
+                    yield r, template
 
 
 def check_gpu_pods(resources: Iterable[Any]) -> list[tuple[str, str]]:
@@ -85,7 +78,9 @@ def check_gpu_pods(resources: Iterable[Any]) -> list[tuple[str, str]]:
         kind = _kind(r.type)
         ns = _get(r.props, "metadata", "namespace")
         if kind in WORKLOAD_KINDS and r.type.startswith("kubernetes:") and ns in tenants and ns not in gpu_quota:
-            tolerations = (_pod_template(r.props, kind).get("spec") or {}).get("tolerations") or []
+            tolerations = [
+                t for tpl in pod_templates(kind, r.props) for t in ((tpl.get("spec") or {}).get("tolerations") or [])
+            ]
             if any(t.get("key") == GPU or (not t.get("key") and t.get("operator") == "Exists") for t in tolerations):
                 out.append(
                     (

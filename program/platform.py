@@ -22,6 +22,7 @@ from components.foundation.cluster import EksCluster
 from components.foundation.network import Network
 from components.foundation.registry import ImageRegistry
 from components.foundation.runtime_image import RuntimeImage, content_tag
+from components.nodes.efa import EfaNetwork
 from components.nodes.gpu_software import GpuSoftware
 from components.nodes.karpenter import Karpenter
 from components.nodes.nodepools import NodePools
@@ -35,8 +36,10 @@ from components.secrets.credentials import Credentials
 from components.secrets.operator import SecretsStore
 from components.serving.autoscaling import Autoscaling
 from components.serving.canary import Canaries
+from components.serving.lws import LeaderWorkerSetController
 from components.serving.models import ModelServers
 from components.serving.routes import ModelRoutes
+from components.serving.sources import serving_notes
 from components.serving.weights import ModelsBucket
 from components.tenancy.namespaces import GovernedNamespace, NamespaceSpec
 from components.tenancy.tenants import TenantNamespace
@@ -157,7 +160,9 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
 
     # 4. Observability (before the rest: it installs the monitoring CRDs other components' monitors need)
     if cfg.observability.prometheus:
-        monitoring = Monitoring(f"{prefix}-monitoring", cfg.observability, store, shared)
+        monitoring = Monitoring(
+            f"{prefix}-monitoring", cfg.observability, store, shared, node_repair=cfg.cluster.node_health.repair
+        )
         shared = shared.with_(monitoring_crds=monitoring.release)
         store.monitor(monitoring.release)
     else:
@@ -167,9 +172,20 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     build_traces(cfg, shared, store)
 
     # 5. Node provisioning: Karpenter, its pools, NVIDIA software on GPU nodes
-    karpenter = Karpenter(f"{prefix}-karpenter", shared)
+    karpenter = Karpenter(f"{prefix}-karpenter", shared, node_repair=cfg.cluster.node_health.repair)
+    efa = (
+        EfaNetwork(f"{prefix}-efa", list(cfg.gpu_pools), shared, after=(karpenter.release,))
+        if any(p.efa or p.placement_group for p in cfg.gpu_pools)
+        else None
+    )
     NodePools(
-        f"{prefix}-nodepools", list(cfg.gpu_pools), cfg.cpu_pool, karpenter.node_role.name, karpenter.release, shared
+        f"{prefix}-nodepools",
+        list(cfg.gpu_pools),
+        cfg.cpu_pool,
+        karpenter.node_role.name,
+        karpenter.release,
+        shared,
+        after=tuple(efa.resources) if efa else (),
     )
     GpuSoftware(
         f"{prefix}-gpu", list(cfg.gpu_pools), cfg.observability.dcgm_exporter, shared, after=(karpenter.release,)
@@ -194,6 +210,9 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
         bucket = None
         if any(m.weights_s3_prefix for m in cfg.models):
             bucket = ModelsBucket(f"{prefix}-models-bucket", list(cfg.models), shared).bucket_name
+        lws = None
+        if any(m.multi_node for m in cfg.models):
+            lws = LeaderWorkerSetController(f"{prefix}-lws", shared, after=(karpenter.release,)).release
         servers = ModelServers(
             f"{prefix}-models",
             list(cfg.models),
@@ -201,7 +220,10 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
             bucket=bucket,
             after=(karpenter.release,),
             kubernetes_version=cfg.cluster.kubernetes_version,
+            pools={p.name: p for p in cfg.gpu_pools},
+            lws=lws,
         )
+        serving_notes(cfg, shared.notes)
         if gateway is not None:
             ModelRoutes(f"{prefix}-routes", list(cfg.models), cfg.gateway, gateway.gateway, shared, after=(servers,))
         if needs_keda(cfg):

@@ -20,7 +20,8 @@ FREE_FORM = {
     "extraArgs",
     "config",
     "ports",
-}  # the collector's own configuration and its named ports pass through
+    "resources",
+}  # the collector's own configuration and its named ports pass through; charts render resources with toYaml
 
 
 def chart_defaults(chart: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from agentic.cluster import lws
 from agentic.cluster.client import ApiError, Client
 from agentic.plan.engine import SECRET, UNKNOWN
 
@@ -233,13 +234,30 @@ def settle(client: Client, namespaces: set[str], timeout: float = 45.0, quiet: f
     return report
 
 
+def stand_in_for_lws(client: Client, objects: list[dict[str, Any]], report: ApplyReport) -> list[tuple[str, str]]:
+    """Create what the LWS controller would for every accepted LeaderWorkerSet (agentic.cluster.lws); returns what
+    admission refused, as (set, message)."""
+    refused = []
+    for obj in objects:
+        if obj.get("kind") != "LeaderWorkerSet" or report.result(ident(obj)).status != "accepted":
+            continue
+        for made in lws.created_objects(_placeholders(obj)):
+            try:
+                client.apply(made)
+            except ApiError as e:
+                refused.append((ident(obj), f"{ident(made)}: {e.message}"))
+    return refused
+
+
 def apply_plan(client: Client, stack: str, objects: list[dict[str, Any]], helm_releases: int) -> ApplyReport:
     started = time.monotonic()
     report = ApplyReport(stack, helm_releases=helm_releases)
     apply_objects(client, objects, report)
+    refused = stand_in_for_lws(client, objects, report)
     namespaces = {(o.get("metadata") or {}).get("namespace") for o in objects} - {None}
     namespaces |= {o["metadata"]["name"] for o in objects if o.get("kind") == "Namespace"}
     report.pods = settle(client, {n for n in namespaces if n})
+    report.pods.refused += refused
     report.seconds = time.monotonic() - started
     return report
 

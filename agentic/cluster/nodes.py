@@ -1,7 +1,7 @@
 """Nodes shaped like a stack's pools, for the scheduler to bind to (there is no kubelet: bound pods never run).
 
 Each Karpenter pool of the config becomes Node objects of one instance type from the catalog (capacity: cpu,
-memory, pods, ``nvidia.com/gpu``; labels: ``karpenter.sh/nodepool``, instance type, zone, capacity type, the pool's
+memory, pods, ``nvidia.com/gpu``, ``vpc.amazonaws.com/efa`` on EFA pools; labels: ``karpenter.sh/nodepool``, instance type, zone, capacity type, the pool's
 own labels from its rendered NodePool; taints from the NodePool), as many as the pool's limits allow (at most
 ``MAX_PER_POOL``); the system node group adds ``desired_size`` nodes with its taint. A heartbeat process renews each
 node's Lease so the node lifecycle controller keeps them Ready.
@@ -20,6 +20,7 @@ from catalog.instances import GPU_INSTANCES, NODE_SHAPES
 from kit.labels import SYSTEM_LABELS, SYSTEM_TAINT_KEY
 
 SIMULATED = "agentic.test/simulated-node"
+EFA = "vpc.amazonaws.com/efa"
 MAX_PER_POOL = 4
 MAX_PODS = 110  # the kubelet's default; EKS' per-ENI figures differ by instance type and are not modelled
 
@@ -36,6 +37,7 @@ class NodeSpec:
     capacity_type: str
     labels: dict[str, str] = field(default_factory=dict)
     taints: list[dict[str, str]] = field(default_factory=list)
+    efa: int = 0  # EFA interfaces the device plugin advertises (pools with efa: true)
 
     def manifest(self) -> dict[str, Any]:
         labels = {
@@ -65,6 +67,8 @@ class NodeSpec:
         }
         if self.gpus:
             capacity["nvidia.com/gpu"] = allocatable["nvidia.com/gpu"] = str(self.gpus)
+        if self.efa:
+            capacity[EFA] = allocatable[EFA] = str(self.efa)
         now = _now()
         return {
             "status": {
@@ -169,7 +173,8 @@ def node_specs(cfg: Any, objects: list[dict[str, Any]]) -> list[NodeSpec]:
                     itype.vcpus,
                     itype.memory_gib,
                     itype.gpus,
-                    zones[i % len(zones)],
+                    # a cluster placement group lives in one AZ: all of the pool's nodes land there
+                    zones[0] if pool.placement_group else zones[i % len(zones)],
                     pool.capacity_types[0],
                     {
                         "karpenter.sh/nodepool": pool.name,
@@ -177,6 +182,7 @@ def node_specs(cfg: Any, objects: list[dict[str, Any]]) -> list[NodeSpec]:
                         **labels,
                     },
                     taints,
+                    efa=itype.efa_interfaces if pool.efa else 0,
                 )
             )
     cpu = cfg.cpu_pool

@@ -120,7 +120,10 @@ def _prefix(names: list[str]) -> str:
 
 
 def _label(title: str, kind: str, families: Counter[str]) -> str:
-    counts = " ".join(f'<FONT COLOR="{FAMILIES[f]}">&#9632;{families[f]}</FONT>' for f in FAMILIES if families[f])
+    # graphviz refuses an empty <FONT>: a component without resources of its own shows a dash
+    counts = (
+        " ".join(f'<FONT COLOR="{FAMILIES[f]}">&#9632;{families[f]}</FONT>' for f in FAMILIES if families[f]) or "-"
+    )
     return (
         f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="0"><TR><TD><B>{html.escape(title)}</B></TD></TR>'
         f'<TR><TD><FONT POINT-SIZE="8" COLOR="#546e7a">{html.escape(kind)}</FONT></TD></TR>'

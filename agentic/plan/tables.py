@@ -27,6 +27,10 @@ def model_capacity(cfg: Platform) -> list[dict[str, Any]]:
                 "engine": m.engine,
                 "pool": m.pool,
                 "gpus_per_replica": m.gpus,
+                # a multi-node replica: "16 (2 nodes x 8)", a group of a LeaderWorkerSet
+                "replica_shape": f"{m.gpus} ({m.pipeline_parallel} nodes x {m.gpus_per_node})"
+                if m.multi_node
+                else str(m.gpus),
                 "max_replicas": m.max_replicas,
                 "gpus_at_max": m.gpus * m.max_replicas,
                 "pool_gpus_at_max": per_pool[m.pool],
@@ -50,7 +54,7 @@ def model_capacity_lines(cfg: Platform) -> list[str]:
     ]
     for r in rows:
         out.append(
-            f"| {r['model']} | {r['engine']} | {r['pool']} | {r['gpus_per_replica']} | {r['max_replicas']}"
+            f"| {r['model']} | {r['engine']} | {r['pool']} | {r['replica_shape']} | {r['max_replicas']}"
             f"{' (autoscaled)' if r['autoscaled'] else ''} | {r['gpus_at_max']} | "
             f"{r['pool_gpus_at_max']} / {r['pool_limit']} | {'yes' if r['fits'] else 'NO'} |"
         )

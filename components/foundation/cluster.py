@@ -167,6 +167,19 @@ class EksCluster(pulumi.ComponentResource):
             resolve_conflicts_on_update="OVERWRITE",
             opts=child,
         )
+        # The node monitoring agent turns kernel, GPU (XID, lost devices), storage and network faults into node
+        # conditions (AcceleratedHardwareReady, ...) that alerts show and Karpenter's node repair acts on.
+        self.node_monitoring_addon = (
+            aws.eks.Addon(
+                f"{name}-eks-node-monitoring-agent",
+                cluster_name=cluster_name,
+                addon_name="eks-node-monitoring-agent",
+                resolve_conflicts_on_update="OVERWRITE",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_node_group]),
+            )
+            if cfg.node_health.monitoring_agent
+            else None
+        )
         self.ebs_csi_role = role_with_policies(
             f"{name}-ebs-csi-role",
             f"{cfg.name}-ebs-csi",

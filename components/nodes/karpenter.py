@@ -229,9 +229,14 @@ class _ServiceAccount(HelmValues):
     name: str
 
 
+class _FeatureGates(HelmValues):
+    node_repair: bool
+
+
 class _Settings(HelmValues):
     cluster_name: str
     interruption_queue: Any
+    feature_gates: _FeatureGates
 
 
 class _Controller(HelmValues):
@@ -258,11 +263,16 @@ class KarpenterValues(HelmValues):
     service_monitor: _Toggle
 
 
-def karpenter_values(cluster: str, queue_name: Any, ha: bool) -> KarpenterValues:
+def karpenter_values(cluster: str, queue_name: Any, ha: bool, node_repair: bool = False) -> KarpenterValues:
+    """``node_repair``: Karpenter replaces a node whose condition stays bad (AWS policies: AcceleratedHardwareReady
+    False for 10 min; Ready False/Unknown, StorageReady, NetworkingReady, KernelReady, ContainerRuntimeReady False
+    for 30 min), never more than 20% of a NodePool's nodes at once."""
     return KarpenterValues(
         replicas=2 if ha else 1,
         service_account=_ServiceAccount(name=SERVICE_ACCOUNT),
-        settings=_Settings(cluster_name=cluster, interruption_queue=queue_name),
+        settings=_Settings(
+            cluster_name=cluster, interruption_queue=queue_name, feature_gates=_FeatureGates(node_repair=node_repair)
+        ),
         node_selector={"kubernetes.io/os": "linux", **SYSTEM_LABELS},
         tolerations=[SYSTEM_TOLERATION],
         controller=_Controller(
@@ -274,7 +284,7 @@ def karpenter_values(cluster: str, queue_name: Any, ha: bool) -> KarpenterValues
 
 
 class Karpenter(pulumi.ComponentResource):
-    def __init__(self, name: str, shared: Shared):
+    def __init__(self, name: str, shared: Shared, node_repair: bool = False):
         super().__init__("agentic:aws:Karpenter", name, None, shared.k8s_opts())
         cluster = shared.prefix
         region = shared.region
@@ -358,7 +368,7 @@ class Karpenter(pulumi.ComponentResource):
             versions.KARPENTER,
             release_name="karpenter",
             namespace=NAMESPACE,
-            values=karpenter_values(cluster, self.queue.name, shared.high_availability),
+            values=karpenter_values(cluster, self.queue.name, shared.high_availability, node_repair),
             skip_crds=True,
             opts=scope.opts([self.crd_release, self.pod_identity, self.node_access_entry, *shared.cluster_ready]),
         )

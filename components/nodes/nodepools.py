@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 
 from catalog import versions
+from components.nodes.efa import EFA_SG_TAG, placement_group_name, user_data
 from config.pools import CpuPool, Disruption, GpuPool, Volume
 from kit.labels import GPU_PRESENT, GPU_TAINT, KARPENTER_DISCOVERY, POOL, metadata
 from kit.shared import Shared
@@ -54,12 +55,22 @@ def nodeclass(
     data: Volume | None,
     capacity_reservations: list[str],
     tags: dict[str, str],
+    efa: bool = False,
+    placement_group: str | None = None,
+    instance_store: bool = False,
+    user_data: str | None = None,
 ) -> dict[str, Any]:
+    """``efa``: also the EFA security group (terms are ORed: nodes carry both groups); ``placement_group``: the
+    cluster placement group's name; ``instance_store``: NVMe disks as RAID0 for the kubelet's and containerd's
+    storage; ``user_data``: a nodeadm NodeConfig Karpenter merges with its own."""
+    security_groups: list[dict[str, Any]] = [{"tags": {KARPENTER_DISCOVERY: cluster}}]
+    if efa:
+        security_groups.append({"tags": {EFA_SG_TAG: cluster}})
     spec: dict[str, Any] = {
         "role": node_role,
         "amiSelectorTerms": [{"alias": ami_alias}],
         "subnetSelectorTerms": [{"tags": {KARPENTER_DISCOVERY: cluster}}],
-        "securityGroupSelectorTerms": [{"tags": {KARPENTER_DISCOVERY: cluster}}],
+        "securityGroupSelectorTerms": security_groups,
         "metadataOptions": {
             "httpEndpoint": "enabled",
             "httpProtocolIPv6": "disabled",
@@ -71,6 +82,12 @@ def nodeclass(
     }
     if capacity_reservations:
         spec["capacityReservationSelectorTerms"] = [{"id": cr} for cr in capacity_reservations]
+    if placement_group:
+        spec["placementGroupSelector"] = {"name": placement_group}
+    if instance_store:
+        spec["instanceStorePolicy"] = "RAID0"
+    if user_data:
+        spec["userData"] = user_data
     return {
         "apiVersion": versions.KARPENTER_NODECLASS_API,
         "kind": "EC2NodeClass",
@@ -171,9 +188,10 @@ class NodePools(pulumi.ComponentResource):
         node_role_name: pulumi.Input[str],
         karpenter: pulumi.Resource,
         shared: Shared,
+        after: tuple[pulumi.Resource, ...] = (),
     ):
         super().__init__("agentic:k8s:NodePools", name, None, shared.k8s_opts())
-        scope = shared.scope(self, name, depends_on=(karpenter,))
+        scope = shared.scope(self, name, depends_on=(karpenter, *after))
         self.nodepools: dict[str, pulumi.CustomResource] = {}
         self.nodeclasses: dict[str, pulumi.CustomResource] = {}
         pools: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
@@ -187,6 +205,12 @@ class NodePools(pulumi.ComponentResource):
                         root=pool.root_volume,
                         data=pool.data_volume,
                         capacity_reservations=list(pool.capacity_reservations),
+                        efa=pool.efa,
+                        placement_group=placement_group_name(shared.prefix, pool.name)
+                        if pool.placement_group
+                        else None,
+                        instance_store=pool.model_cache == "instance_store",
+                        user_data=user_data(pool),
                     ),
                 )
             )

@@ -14,17 +14,30 @@ RUNBOOKS = "https://github.com/agentic-platform/agentic-platform/blob/main/docs/
 AGENT_NS = "{agents}|tenant-.+"
 
 
-def _rule(alert: str, expr: str, for_: str, severity: str, summary: str, anchor: str) -> dict[str, Any]:
+def _rule(
+    alert: str, expr: str, for_: str, severity: str, summary: str, anchor: str, description: str | None = None
+) -> dict[str, Any]:
+    annotations = {"summary": summary, "runbook_url": f"{RUNBOOKS}#{anchor}"}
+    if description:
+        annotations["description"] = description
     return {
         "alert": alert,
         "expr": expr,
         "for": for_,
         "labels": {"severity": severity},
-        "annotations": {"summary": summary, "runbook_url": f"{RUNBOOKS}#{anchor}"},
+        "annotations": annotations,
     }
 
 
-def rule_groups(t: AlertThresholds, agents_ns: str) -> list[dict[str, Any]]:
+#: What happens to a GPU node with a hardware fault, per cluster.node_health.repair (the XID alert says which).
+REPAIR = {
+    True: "Karpenter's node repair replaces the node after the node monitoring agent has reported "
+    "AcceleratedHardwareReady=False for 10 minutes (at most 20% of a pool's nodes at once)",
+    False: "node repair is off (cluster.node_health.repair): cordon the node and delete its NodeClaim",
+}
+
+
+def rule_groups(t: AlertThresholds, agents_ns: str, node_repair: bool = False) -> list[dict[str, Any]]:
     ns = AGENT_NS.format(agents=agents_ns)
     errors = (
         f'sum by (namespace, agent_name) (rate(agent_requests_total{{status=~"failure|timeout"}}[5m])) '
@@ -104,6 +117,7 @@ def rule_groups(t: AlertThresholds, agents_ns: str) -> list[dict[str, Any]]:
                     "critical",
                     "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} reported an XID error",
                     "gpuxiderror",
+                    REPAIR[node_repair],
                 ),
                 _rule(
                     "GpuRowRemapFailure",

@@ -147,7 +147,10 @@ def prometheus_stack_values(cfg: ObservabilityConfig, ha: bool, admin_generation
 
 
 class Monitoring(pulumi.ComponentResource):
-    def __init__(self, name: str, cfg: ObservabilityConfig, store: SecretsStore, shared: Shared):
+    def __init__(
+        self, name: str, cfg: ObservabilityConfig, store: SecretsStore, shared: Shared, node_repair: bool = False
+    ):
+        """``node_repair``: whether Karpenter replaces faulty GPU nodes (the XID alert says what happens next)."""
         super().__init__("agentic:k8s:Monitoring", name, None, shared.k8s_opts())
         namespace = shared.namespaces["observability"]
         scope = shared.scope(self, name, namespace, depends_on=(shared.namespace_resources["observability"],))
@@ -178,7 +181,9 @@ class Monitoring(pulumi.ComponentResource):
         objects = shared.scope(self, name, namespace, depends_on=(self.release,))
         objects.apply(
             prometheus_rule(
-                "agentic-platform-alerts", namespace, rule_groups(cfg.thresholds, shared.namespaces["agents"])
+                "agentic-platform-alerts",
+                namespace,
+                rule_groups(cfg.thresholds, shared.namespaces["agents"], node_repair),
             ),
             name="alerts",
         )

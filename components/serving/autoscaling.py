@@ -32,7 +32,12 @@ def scaled_object(m: Model, namespace: str, prometheus: str) -> dict[str, Any]:
         "kind": "ScaledObject",
         "metadata": metadata(m.name, namespace),
         "spec": {
-            "scaleTargetRef": {"name": deployment_name(m)},
+            # a multi-node model scales whole groups through its LeaderWorkerSet's scale subresource
+            "scaleTargetRef": (
+                {"apiVersion": versions.LWS_API, "kind": "LeaderWorkerSet", "name": deployment_name(m)}
+                if m.multi_node
+                else {"name": deployment_name(m)}
+            ),
             "minReplicaCount": a.min_replicas,
             "maxReplicaCount": a.max_replicas,
             "cooldownPeriod": a.cooldown_seconds,

@@ -13,7 +13,9 @@ from typing import Any
 import pulumi
 
 from catalog import versions
+from components.serving import multinode
 from config.base import quantity
+from config.pools import GpuPool
 from config.serving import Model, ModelVariant
 from kit.labels import GPU_TOLERATION, NAME, POOL, metadata, node_affinity_in, restricted_security_context
 from kit.monitors import service_monitor
@@ -44,6 +46,12 @@ VLLM_FLAGS = {
     "--tool-call-parser",
     "--load-format",
     "--runner",
+    # multi-node (components/serving/multinode.py): arg_utils.py's parallel group, cli_args.py's --headless
+    "--pipeline-parallel-size",
+    "--nnodes",
+    "--node-rank",
+    "--master-addr",
+    "--headless",
 }
 #: TGI launcher flags used (text-generation-launcher --help, 3.x).
 TGI_FLAGS = {"--model-id", "--port", "--num-shard", "--max-total-tokens", "--huggingface-hub-cache"}
@@ -89,7 +97,7 @@ def engine_args(m: Model, bucket: str | None = None) -> list[str]:
         m.name,
         m.hf_model,
         "--tensor-parallel-size",
-        str(m.gpus),
+        str(m.gpus_per_node),
         "--port",
         str(port),
         "--download-dir",
@@ -107,10 +115,12 @@ def engine_args(m: Model, bucket: str | None = None) -> list[str]:
 
 
 def deployment_name(m: Model, v: ModelVariant | None = None) -> str:
-    """``<model>-<variant>``; a Flagger-managed model's Deployment is ``<model>`` (Flagger adds ``-primary``)."""
+    """``<model>-<variant>``; a Flagger-managed model's Deployment is ``<model>`` (Flagger adds ``-primary``); a
+    multi-node model's LeaderWorkerSet is ``<model>-<variant>-lws`` (the LWS controller names its headless Service
+    after the set: it must not take the name of the variant's Service, which routes reach)."""
     if m.rollout:
         return m.name
-    return f"{m.name}-{(v or m.variants[0]).name}"
+    return f"{m.name}-{(v or m.variants[0]).name}" + ("-lws" if m.multi_node else "")
 
 
 def labels_of(m: Model, variant: str | None = None) -> dict[str, str]:
@@ -120,19 +130,22 @@ def labels_of(m: Model, variant: str | None = None) -> dict[str, str]:
     return out
 
 
-def deployment(
-    m: Model, v: ModelVariant, namespace: str, bucket: str | None = None, replicas: int | None = None
+def pod_template(
+    m: Model, v: ModelVariant, bucket: str | None = None, *, pool: GpuPool | None = None, leader: bool = True
 ) -> dict[str, Any]:
-    """The variant's Deployment; ``replicas`` None leaves the count to its autoscaler."""
+    """The pod template of one variant: a single-node replica, or (multi-node model) its group's leader or worker."""
     port, health, _ = ENGINE_PORTS[m.engine]
-    name = deployment_name(m, v)
     variant = None if m.rollout else v.name
-    resources = {"nvidia.com/gpu": str(m.gpus), "cpu": m.cpu, "memory": m.memory}
+    resources = {"nvidia.com/gpu": str(m.gpus_per_node), "cpu": m.cpu, "memory": m.memory}
+    if m.multi_node and pool is not None and (efa := multinode.efa_interfaces(pool)):
+        resources[multinode.EFA] = str(efa)
     shm = max(1, int(quantity(m.memory) / 2**30 / 4))
     env: list[dict[str, Any]] = [
         {"name": "HF_HOME", "value": CACHE},
         {"name": "HOME", "value": HOME},  # the engines write caches (torch, triton, vllm) under $HOME
     ]
+    if m.multi_node and pool is not None:
+        env += multinode.nccl_env(pool)
     mounts: list[dict[str, Any]] = [
         {"name": "dshm", "mountPath": "/dev/shm"},
         {"name": "cache", "mountPath": CACHE},
@@ -159,53 +172,84 @@ def deployment(
             {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": m.hf_token.name, "key": m.hf_token.key}}}
         )
     probe = {"httpGet": {"path": health, "port": "http"}}
-    container = {
+    args = engine_args(m, bucket)
+    if m.multi_node:
+        args += multinode.multi_node_args(m, leader)
+    container: dict[str, Any] = {
         "name": m.engine,
         "image": m.image(v),
-        "args": engine_args(m, bucket),
+        "args": args,
         "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
         "env": env,
         "resources": {"requests": resources, "limits": resources},
-        "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": max(1, _seconds(m.load_timeout) // 10)},
-        "readinessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
-        "livenessProbe": {**probe, "periodSeconds": 30, "failureThreshold": 5, "timeoutSeconds": 10},
-        "volumeMounts": mounts,
-        # Pod Security "restricted": a non-root high UID, a read-only root file system (caches, /tmp and $HOME are
-        # volumes), no privilege escalation, no capabilities, the runtime's default seccomp profile. GPUs come from
-        # the device plugin, which needs none of these.
-        "securityContext": restricted_security_context(ENGINE_UID, ENGINE_UID),
     }
+    if leader:  # a headless worker serves no HTTP: the leader's health covers the group (a lost worker fails it)
+        container |= {
+            "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": max(1, _seconds(m.load_timeout) // 10)},
+            "readinessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+            "livenessProbe": {**probe, "periodSeconds": 30, "failureThreshold": 5, "timeoutSeconds": 10},
+        }
+    else:
+        del container["ports"]
+    # Pod Security "restricted": a non-root high UID, a read-only root file system (caches, /tmp and $HOME are
+    # volumes), no privilege escalation, no capabilities, the runtime's default seccomp profile. GPUs come from
+    # the device plugin, which needs none of these.
+    container |= {"volumeMounts": mounts, "securityContext": restricted_security_context(ENGINE_UID, ENGINE_UID)}
+    return {
+        "metadata": {"labels": labels_of(m, variant), "annotations": {DO_NOT_DISRUPT: "true"}},
+        "spec": {
+            "serviceAccountName": m.name,
+            "automountServiceAccountToken": False,  # no Kubernetes API calls (Pod Identity brings its own token)
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": ENGINE_UID,
+                "runAsGroup": ENGINE_UID,
+                "fsGroup": ENGINE_UID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "affinity": node_affinity_in(POOL, [m.pool]),
+            "tolerations": [GPU_TOLERATION],
+            "terminationGracePeriodSeconds": 60,
+            "containers": [container],
+            "volumes": volumes,
+        },
+    }
+
+
+def deployment(
+    m: Model, v: ModelVariant, namespace: str, bucket: str | None = None, replicas: int | None = None
+) -> dict[str, Any]:
+    """The variant's Deployment; ``replicas`` None leaves the count to its autoscaler."""
+    variant = None if m.rollout else v.name
     spec: dict[str, Any] = {
         "selector": {"matchLabels": labels_of(m, variant)},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-        "template": {
-            "metadata": {"labels": labels_of(m, variant), "annotations": {DO_NOT_DISRUPT: "true"}},
-            "spec": {
-                "serviceAccountName": m.name,
-                "automountServiceAccountToken": False,  # no Kubernetes API calls (Pod Identity brings its own token)
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": ENGINE_UID,
-                    "runAsGroup": ENGINE_UID,
-                    "fsGroup": ENGINE_UID,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "affinity": node_affinity_in(POOL, [m.pool]),
-                "tolerations": [GPU_TOLERATION],
-                "terminationGracePeriodSeconds": 60,
-                "containers": [container],
-                "volumes": volumes,
-            },
-        },
+        "template": pod_template(m, v, bucket),
     }
     if replicas is not None:
         spec = {"replicas": replicas, **spec}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata(name, namespace, labels_of(m, variant)),
+        "metadata": metadata(deployment_name(m, v), namespace, labels_of(m, variant)),
         "spec": spec,
     }
+
+
+def leader_worker_set(
+    m: Model, v: ModelVariant, namespace: str, pool: GpuPool, bucket: str | None = None, replicas: int | None = None
+) -> dict[str, Any]:
+    """A multi-node model's variant: one LeaderWorkerSet whose groups are its replicas."""
+    return multinode.leader_worker_set(
+        deployment_name(m, v),
+        namespace,
+        metadata(deployment_name(m, v), namespace, labels_of(m, v.name)),
+        pod_template(m, v, bucket, pool=pool, leader=True),
+        pod_template(m, v, bucket, pool=pool, leader=False),
+        m.pipeline_parallel,
+        replicas,
+        exclusive_zone=not pool.placement_group,
+    )
 
 
 def traffic_distribution(kubernetes_version: str) -> str:
@@ -224,7 +268,7 @@ def service(
         "kind": "Service",
         "metadata": metadata(f"{m.name}-{v.name}", namespace, labels_of(m, v.name)),
         "spec": {
-            "selector": labels_of(m, v.name),
+            "selector": {**labels_of(m, v.name), **({multinode.WORKER_INDEX: "0"} if m.multi_node else {})},
             "trafficDistribution": traffic_distribution(kubernetes_version),
             "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
         },
@@ -238,14 +282,20 @@ def model_objects(
     monitoring: bool,
     bucket: str | None = None,
     kubernetes_version: str = versions.DEFAULT_KUBERNETES_VERSION,
+    pool: GpuPool | None = None,
 ) -> list[dict[str, Any]]:
-    """Every object of one model: ServiceAccount, per variant Deployment + Service (a Flagger-managed model: its one
-    Deployment; Flagger owns its Services and route), PDB, monitor."""
+    """Every object of one model: ServiceAccount, per variant Deployment (multi-node: LeaderWorkerSet) + Service (a
+    Flagger-managed model: its one Deployment; Flagger owns its Services and route), PDB, monitor."""
     out: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(m.name, namespace, labels_of(m))}
     ]
     for v in m.variants:
-        out.append(deployment(m, v, namespace, bucket, None if m.autoscaling else v.replicas))
+        replicas = None if m.autoscaling else v.replicas
+        if m.multi_node:
+            assert pool is not None, f"model {m.name} spans nodes: its pool is needed (EFA interfaces, placement)"
+            out.append(leader_worker_set(m, v, namespace, pool, bucket, replicas))
+        else:
+            out.append(deployment(m, v, namespace, bucket, replicas))
         if not m.rollout:
             out.append(service(m, v, namespace, kubernetes_version))
     out.append(
@@ -253,7 +303,9 @@ def model_objects(
             "apiVersion": "policy/v1",
             "kind": "PodDisruptionBudget",
             "metadata": metadata(m.name, namespace, labels_of(m)),
-            "spec": {"minAvailable": 1, "selector": {"matchLabels": labels_of(m)}},
+            # one replica stays up (a multi-node model: one group's worth of pods; evicting any pod of a group
+            # restarts that group)
+            "spec": {"minAvailable": m.pipeline_parallel, "selector": {"matchLabels": labels_of(m)}},
         }
     )
     if monitoring:
@@ -272,8 +324,13 @@ class ModelServers(pulumi.ComponentResource):
         bucket: pulumi.Input[str] | None = None,
         after: tuple[pulumi.Resource, ...] = (),
         kubernetes_version: str = versions.DEFAULT_KUBERNETES_VERSION,
+        pools: dict[str, GpuPool] | None = None,
+        lws: pulumi.Resource | None = None,
     ):
+        """``pools``: the GPU pools by name (multi-node models read EFA and placement from theirs); ``lws``: the
+        LeaderWorkerSet controller release their sets wait for."""
         super().__init__("agentic:k8s:ModelServers", name, None, shared.k8s_opts())
+        pools = pools or {}
         namespace = shared.namespaces["inference"]
         deps = (shared.namespace_resources["inference"], *after)
         monitoring = shared.monitoring_crds is not None
@@ -285,7 +342,12 @@ class ModelServers(pulumi.ComponentResource):
             manifests = (
                 pulumi.Output.from_input(bucket).apply(
                     lambda b, m=m: model_objects(  # type: ignore[misc]
-                        m, namespace, monitoring=monitoring, bucket=b, kubernetes_version=kubernetes_version
+                        m,
+                        namespace,
+                        monitoring=monitoring,
+                        bucket=b,
+                        kubernetes_version=kubernetes_version,
+                        pool=pools.get(m.pool),
                     )
                 )
                 if bucket is not None and m.weights_s3_prefix
@@ -293,12 +355,18 @@ class ModelServers(pulumi.ComponentResource):
             )
             for i, obj in enumerate(
                 model_objects(
-                    m, namespace, monitoring=monitoring, bucket="models-bucket", kubernetes_version=kubernetes_version
+                    m,
+                    namespace,
+                    monitoring=monitoring,
+                    bucket="models-bucket",
+                    kubernetes_version=kubernetes_version,
+                    pool=pools.get(m.pool),
                 )
             ):
-                if manifests is not None and obj["kind"] == "Deployment":
+                if manifests is not None and obj["kind"] in ("Deployment", "LeaderWorkerSet"):
                     spec = manifests.apply(lambda ms, i=i: ms[i]["spec"])  # type: ignore[misc]
                     obj = {**obj, "spec": spec}
-                made.append(scope.apply(obj, depends_on=extra if obj["kind"] == "ServiceMonitor" else ()))
+                waits = {"ServiceMonitor": extra, "LeaderWorkerSet": (lws,) if lws else ()}.get(obj["kind"], ())
+                made.append(scope.apply(obj, depends_on=waits))
             self.objects[m.name] = made
         self.register_outputs({})

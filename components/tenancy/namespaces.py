@@ -49,7 +49,11 @@ DATA_PORTS = {"milvus": 19530, "redis": 6379}
 #: Layers running controllers that watch the API server through its private endpoint (ENIs in the VPC).
 KUBE_API_CLIENTS = {"gateway", "agents"}  # kgateway; kagent's controller and the MCP tool server
 #: System namespaces whose servers the API server itself calls (metrics APIService, admission webhooks): ports.
-KUBE_API_CALLBACKS: dict[str, list[int]] = {"keda": [6443, 9443], "external-secrets": [10250]}
+KUBE_API_CALLBACKS: dict[str, list[int]] = {
+    "keda": [6443, 9443],
+    "external-secrets": [10250],
+    "lws-system": [9443],  # the LeaderWorkerSet controller's admission webhooks (its pods and sets)
+}
 
 #: The EKS Pod Identity agent: pods with a Pod Identity role fetch credentials from this link-local address, which a
 #: default-deny egress policy would block. Layers whose workloads carry such roles (external-secrets' operator,
@@ -69,11 +73,12 @@ HTTPS_EGRESS: dict[str, bool] = {
     "flagger": True,
     "external-secrets": True,
     "logging": True,
+    "lws-system": True,
 }
 
 
 #: Namespaces of platform controllers (Karpenter, KEDA, Flagger, external-secrets, Fluent Bit).
-SYSTEM_LAYERS = {"system", "keda", "flagger", "external-secrets", "logging"}
+SYSTEM_LAYERS = {"system", "keda", "flagger", "external-secrets", "logging", "lws-system"}
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,12 @@ def test_committed_stacks_are_valid():
 
 def test_gpu_limit_below_model_demand_names_path_model_and_pool():
     raw = stack_raw("prod")
-    raw["gpu_pools"][0]["limits"]["gpus"] = 8  # p5 hosts llama-70b: 8 GPUs x (primary + canary)
-    assert any(
-        p.startswith(
-            "platform.gpu_pools[0].limits.gpus: must be >= 16 because model 'llama-70b' requests 16 GPUs on pool 'p5'"
-        )
-        for p in problems(raw)
-    )
+    raw["gpu_pools"][0]["limits"]["gpus"] = 8  # p5: llama-70b (primary + canary) and llama-405b (2 nodes)
+    assert (
+        "platform.gpu_pools[0].limits.gpus: must be >= 32 because model 'llama-70b' requests 16 GPUs (2 replicas x 8 "
+        "GPUs), model 'llama-405b' requests 16 GPUs (1 group x 2 nodes x 8 GPUs) on pool 'p5': raise the limit or "
+        "lower the models' replicas"
+    ) in problems(raw)
 
 
 @pytest.mark.parametrize(
@@ -125,7 +124,7 @@ def test_gpu_limit_below_model_demand_names_path_model_and_pool():
             "capacity reservation ids",
         ),
         (
-            lambda r: r["gpu_pools"][0].update(instance_families=["p3"]),
+            lambda r: r["gpu_pools"][0].update(instance_families=["p2"]),
             "platform.gpu_pools[0].instance_families[0]",
             "Input should be",
         ),

@@ -191,3 +191,18 @@ def test_pod_identity_still_works_where_roles_are_used(cluster):
     agent = Endpoint(None, ip=POD_IDENTITY_IP)
     assert cluster.can_reach(pod("agents"), agent, 80) and cluster.can_reach(pod("data"), agent, 80)
     assert not cluster.can_reach(pod("search"), agent, 80)
+
+
+def test_a_multi_node_group_reaches_itself_and_the_gateway_reaches_its_leader(cluster, plans):
+    """Issue #24: the workers of prod's llama-405b join the leader's torch.distributed rendezvous (29501) and NCCL's
+    bootstrap ports inside ai-inference; clients reach the leader's API through the gateway."""
+    from components.serving.multinode import MASTER_PORT, WORKER_INDEX
+
+    [lws] = [r.inputs for r in plans("prod").run.of_type("kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet")]
+    tmpl = lws["spec"]["leaderWorkerTemplate"]
+    leader = Endpoint("ai-inference", {**tmpl["leaderTemplate"]["metadata"]["labels"], WORKER_INDEX: "0"})
+    worker = Endpoint("ai-inference", {**tmpl["workerTemplate"]["metadata"]["labels"], WORKER_INDEX: "1"})
+    for port in (MASTER_PORT, 40000, 8000):
+        assert cluster.can_reach(worker, leader, port) and cluster.can_reach(leader, worker, port)
+    assert cluster.can_reach(Endpoint("ai-gateway", {}), leader, 8000)
+    assert not cluster.can_reach(Endpoint("tenant-support", {}), worker, MASTER_PORT)

@@ -64,7 +64,7 @@ def test_manifests_are_grouped_by_namespace(written):
     assert (d / "_cluster" / "namespace-ai-inference.yaml").exists()
     assert (d / "_cluster" / "nodepool-p5.yaml").exists()
     quota = yaml.safe_load((d / "ai-inference" / "resourcequota-ai-inference-quota.yaml").read_text())
-    assert quota["spec"]["hard"]["requests.nvidia.com/gpu"] == "40"
+    assert quota["spec"]["hard"]["requests.nvidia.com/gpu"] == "48"
 
 
 def test_schema_check_rejects_a_broken_object(plans):
@@ -91,7 +91,11 @@ def test_helm_releases_list_chart_repository_version_values(written):
     karp = by_name["karpenter"]
     assert karp["chart"] == "karpenter" and karp["repository"] == "oci://public.ecr.aws/karpenter"
     assert karp["version"] == "1.14.1"
-    assert karp["values"]["settings"] == {"clusterName": "agentic-prod", "interruptionQueue": "agentic-prod-karpenter"}
+    assert karp["values"]["settings"] == {
+        "clusterName": "agentic-prod",
+        "interruptionQueue": "agentic-prod-karpenter",
+        "featureGates": {"nodeRepair": True},
+    }
     assert "agentic-prod-karpenter-crd" in karp["depends_on"]
     assert by_name["kube-prometheus-stack"]["repository"].startswith("https://prometheus-community")
 
@@ -105,19 +109,19 @@ def test_inventory_has_urn_type_parent_deps_provider_inputs(written):
     assert np["parent"].endswith("agentic-prod-nodepools")
     assert np["provider"].endswith("agentic-prod-cluster-k8s")
     assert any(d.endswith("agentic-prod-karpenter-controller") for d in np["dependencies"])
-    assert np["inputs"]["spec"]["limits"]["nvidia.com/gpu"] == "16"
+    assert np["inputs"]["spec"]["limits"]["nvidia.com/gpu"] == "32"
 
 
 def test_summary_lists_pools_with_cost_and_placeholders(plans, written):
     text = (written["prod"] / "summary.md").read_text()
-    assert "| p5 | p5 | reserved, on-demand | 16 | p5.48xlarge | 6.880 | 110.08 |" in text
-    assert "**263.28**" in text
+    assert "| p5 | p5 | reserved, on-demand | 32 | p5.48xlarge | 6.880 | 220.16 |" in text
+    assert "**373.36**" in text
     assert "Placeholders the cloud would assign" in text
     section = text.split("## Placeholders the cloud would assign", 1)[1].split("## Stack outputs")[0]
     vpc_id = plans("prod").run.outputs["vpc_id"]
     assert f"`{vpc_id}` = aws:ec2/vpc:Vpc agentic-prod-network-vpc.id" in section
     assert "eks:index:Cluster agentic-prod-cluster-eks.oidcIssuer" in section
-    assert plans("prod").total_ceiling == pytest.approx(110.08 + 54.90 + 98.30)
+    assert plans("prod").total_ceiling == pytest.approx(220.16 + 54.90 + 98.30)
 
 
 def test_policy_report_is_clean_for_committed_stacks(written):
@@ -201,7 +205,11 @@ def test_graph_shows_components_and_their_dependencies(written):
     svg = html.unescape((written["prod"] / "graph.svg").read_text())
     for comp in ("agentic-prod-cluster", "agentic-prod-karpenter", "agentic-prod-nodepools", "agentic-prod-network"):
         assert comp in svg
-    assert '"agentic-prod-nodepools" -> "agentic-prod-karpenter"' in dot
+    # nodepools -> karpenter is drawn through the EFA network (nodepools -> efa -> karpenter: transitively reduced)
+    assert (
+        '"agentic-prod-nodepools" -> "agentic-prod-efa"' in dot
+        and '"agentic-prod-efa" -> "agentic-prod-karpenter"' in dot
+    )
     assert '"agentic-prod-cluster" -> "agentic-prod-network"' in dot
     assert "nothing deployed" in svg
 

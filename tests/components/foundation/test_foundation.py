@@ -68,7 +68,11 @@ def test_cluster_auth_encryption_logs_version_oidc(plans):
 def test_addons_and_system_node_group(plans):
     run = plans("prod").run
     addons = {r.inputs["addonName"]: r for r in run.of_type("aws:eks/addon:Addon")}
-    assert set(addons) == {"eks-pod-identity-agent", "aws-ebs-csi-driver"}  # vpc-cni/coredns/kube-proxy: pulumi-eks
+    assert set(addons) == {
+        "eks-pod-identity-agent",
+        "aws-ebs-csi-driver",
+        "eks-node-monitoring-agent",
+    }  # vpc-cni/coredns/kube-proxy: pulumi-eks
     eks = run.of_type(EKS)[0].inputs
     assert eks["corednsAddonOptions"]["enabled"] and eks["kubeProxyAddonOptions"]["enabled"]
     ebs = addons["aws-ebs-csi-driver"].inputs["podIdentityAssociations"][0]

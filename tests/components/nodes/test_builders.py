@@ -7,9 +7,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from components.nodes.efa import efa_values
 from components.nodes.gpu_software import dcgm_service_monitor, dcgm_values, device_plugin_values
 from components.nodes.karpenter import KarpenterValues, controller_policy, karpenter_values
 from components.nodes.nodepools import cpu_nodepool, gpu_nodepool, nodeclass
+from components.serving.lws import lws_values
 from config import parse_platform
 from kit.aws import partition
 from tests.conftest import stack_raw, validate_custom
@@ -148,8 +150,10 @@ def test_dcgm_service_monitor_validates():
 @pytest.mark.parametrize(
     "chart, values",
     [
-        ("karpenter", lambda: karpenter_values("c1", "queue", True)),
+        ("karpenter", lambda: karpenter_values("c1", "queue", True, node_repair=True)),
         ("nvidia-device-plugin", lambda: device_plugin_values(["g5"])),
+        ("aws-efa-k8s-device-plugin", lambda: efa_values()),
+        ("lws", lambda: lws_values(True)),
         ("dcgm-exporter", lambda: dcgm_values()),
     ],
 )

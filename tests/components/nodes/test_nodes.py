@@ -69,7 +69,11 @@ def test_karpenter_roles_pod_identity_and_chart(plans):
     assert sids["AllowAPIServerEndpointDiscovery"]["Resource"].endswith(":cluster/agentic-prod")
     release = next(r for r in run.of_type(RELEASE) if r.inputs["name"] == "karpenter")
     v = release.inputs["values"]
-    assert v["settings"] == {"clusterName": "agentic-prod", "interruptionQueue": "agentic-prod-karpenter"}
+    assert v["settings"] == {
+        "clusterName": "agentic-prod",
+        "interruptionQueue": "agentic-prod-karpenter",
+        "featureGates": {"nodeRepair": True},  # prod: cluster.node_health.repair
+    }
     assert v["nodeSelector"]["node.agentic.platform/role"] == "system"
     assert {"key": "CriticalAddonsOnly", "operator": "Exists"} in v["tolerations"]
     assert release.inputs["version"] == "1.14.1" and release.inputs["chart"].startswith("oci://")
@@ -103,7 +107,7 @@ def test_gpu_nodepools_taint_limits_requirements(plans):
         assert "karpenter.k8s.aws/instance-family" in reqs and "karpenter.sh/capacity-type" in reqs
         assert "karpenter.k8s.aws/instance-gpu-count" in reqs
         assert spec["disruption"]["consolidateAfter"] and spec["template"]["spec"]["expireAfter"] == "720h"
-    assert pools["p5"]["limits"]["nvidia.com/gpu"] == "16"
+    assert pools["p5"]["limits"]["nvidia.com/gpu"] == "32"
     caps = {r["key"]: r["values"] for r in pools["p5"]["template"]["spec"]["requirements"]}
     assert caps["karpenter.sh/capacity-type"] == ["reserved", "on-demand"]
     assert {r["key"]: r["values"] for r in pools["p4d"]["template"]["spec"]["requirements"]}[

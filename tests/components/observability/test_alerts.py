@@ -393,3 +393,16 @@ def test_alertmanager_routes_and_receivers_read_secrets_from_files():
         ("slack", ['severity = "warning"']),
     ]
     assert alertmanager_config(AlertRouting())[0]["receivers"] == [{"name": "null"}]
+
+
+def test_the_xid_alert_says_what_node_repair_does():
+    """Issue #24: the XID alert links to what happens next: Karpenter's repair, or replacing the node by hand."""
+    from components.observability.alerts import REPAIR
+
+    for repair in (True, False):
+        [xid] = [
+            a for (name, _), a in _alerts(rule_groups(AlertThresholds(), "a", repair)).items() if name == "GpuXidError"
+        ]
+        assert xid["annotations"]["description"] == REPAIR[repair]
+        assert xid["annotations"]["runbook_url"].endswith("#gpuxiderror")
+    assert "AcceleratedHardwareReady=False for 10 minutes" in REPAIR[True]

@@ -139,7 +139,11 @@ def test_every_model_variant_is_served_in_the_plans(plans, stack):
     cfg = plans(stack).config
     from components.serving.models import deployment_name
 
-    deps = {r.inputs["metadata"]["name"]: r for r in run.of_type("kubernetes:apps/v1:Deployment")}
+    deps = {
+        r.inputs["metadata"]["name"]: r
+        for r in run.of_type("kubernetes:apps/v1:Deployment")
+        + run.of_type("kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet")
+    }
     for m in cfg.models:
         for v in m.variants:
             d = deps[deployment_name(m, v)]
@@ -175,8 +179,9 @@ def test_capacity_table_in_the_summary(plans):
 
     rows = {r["model"]: r for r in model_capacity(plans("prod").config)}
     assert (
-        rows["llama-70b"]["gpus_at_max"] == 16 and rows["llama-70b"]["pool_limit"] == 16 and rows["llama-70b"]["fits"]
+        rows["llama-70b"]["gpus_at_max"] == 16 and rows["llama-70b"]["pool_limit"] == 32 and rows["llama-70b"]["fits"]
     )
+    assert rows["llama-405b"]["gpus_at_max"] == 16 and rows["llama-405b"]["pool_gpus_at_max"] == 32  # 1 group x 2 x 8
     assert rows["embed"]["pool_gpus_at_max"] == 10  # llama-8b autoscaled to 8 + embed 2 on g5
     assert rows["llama-70b"]["max_replicas"] == 2  # Flagger's primary and canary side by side
 

@@ -48,7 +48,7 @@ def test_quota_and_limits_from_config(plans):
         r.inputs["metadata"]["namespace"]: r.inputs["spec"]["hard"]
         for r in run.of_type("kubernetes:core/v1:ResourceQuota")
     }
-    assert quotas["ai-inference"]["requests.nvidia.com/gpu"] == "40"
+    assert quotas["ai-inference"]["requests.nvidia.com/gpu"] == "48"
     assert quotas["ai-agents"]["requests.nvidia.com/gpu"] == "0"  # GPUs blocked outside inference
     assert quotas["ai-agents"]["pods"] == "200" and quotas["tenant-search"]["services"] == "10"
     limits = {
