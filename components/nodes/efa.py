@@ -71,23 +71,21 @@ class EfaNetwork(pulumi.ComponentResource):
                 tags={**shared.tags, EFA_SG_TAG: shared.prefix},
                 opts=child,
             )
-            ingress = aws.vpc.SecurityGroupIngressRule(
-                f"{name}-sg-in-self",
-                security_group_id=sg.id,
-                referenced_security_group_id=sg.id,
-                ip_protocol="-1",
-                description="EFA: all traffic from the group itself",
-                opts=child,
-            )
-            egress = aws.vpc.SecurityGroupEgressRule(
-                f"{name}-sg-out-self",
-                security_group_id=sg.id,
-                referenced_security_group_id=sg.id,
-                ip_protocol="-1",
-                description="EFA: all traffic to the group itself",
-                opts=child,
-            )
-            self.resources += [sg, ingress, egress]
+            rules = [
+                rule(
+                    f"{name}-sg-{way}-self",
+                    security_group_id=sg.id,
+                    referenced_security_group_id=sg.id,
+                    ip_protocol="-1",
+                    description=f"EFA: all traffic {way} the group itself",
+                    opts=child,
+                )
+                for rule, way in (
+                    (aws.vpc.SecurityGroupIngressRule, "from"),
+                    (aws.vpc.SecurityGroupEgressRule, "to"),
+                )
+            ]
+            self.resources += [sg, *rules]
             scope = shared.scope(self, name, NAMESPACE, depends_on=after)
             self.device_plugin = release(
                 f"{name}-device-plugin",

@@ -49,7 +49,7 @@ def test_model_pods_land_on_their_own_pool(verified, plans, stack):
             node = p["spec"].get("nodeName")
             assert node, f"model {m.name}: pod {p['metadata']['name']} not bound"
             assert nodes[node].pool == m.pool, f"model {m.name} runs on {nodes[node].pool}, config says {m.pool}"
-            assert nodes[node].gpus >= m.gpus
+            assert nodes[node].gpus >= m.gpus_per_node
 
 
 def test_the_harness_runs_the_pinned_release(verified):

@@ -94,6 +94,7 @@ BROKEN = [
     ("ServiceMonitor", _set("spec.endpoints.0.scheme", "ftp"), "Unsupported value"),
     ("Canary", _set("spec.analysis.threshold", "five"), "expected numeric"),
     ("CronWorkflow", _set("spec.concurrencyPolicy", "Sometimes"), "Unsupported value"),
+    ("LeaderWorkerSet", _set("spec.leaderWorkerTemplate.restartPolicy", "Sometimes"), "Unsupported value"),
 ]
 
 
@@ -125,6 +126,7 @@ def test_every_pinned_crd_group_has_a_broken_object():
         "prometheus-operator": {"ServiceMonitor"},
         "flagger": {"Canary"},
         "argo-workflows": {"CronWorkflow"},
+        "lws": {"LeaderWorkerSet"},
     }
     kinds = {b[0] for b in BROKEN}
     assert groups <= set(covered), f"new CRD group(s) without a broken object: {groups - set(covered)}"
@@ -135,16 +137,16 @@ def test_every_pinned_crd_group_has_a_broken_object():
 
 
 def _templates(plans, stack: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every pod template the stack renders (a LeaderWorkerSet: its leader's and its workers'), the policies' way."""
+    from policies.common import pod_templates
+
     out = []
     for r in plans(stack).run.kubernetes_objects():
         o = r.inputs
-        spec = None
-        if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
-            spec = o["spec"]["template"]["spec"]
-        elif o["kind"] == "CronJob":
-            spec = o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-        if spec is not None:
-            out.append((ident(o), copy.deepcopy(spec)))
+        if o["kind"] == "Pod":
+            continue
+        for i, t in enumerate(pod_templates(o["kind"], o)):
+            out.append((ident(o) + (f"#{i}" if i else ""), copy.deepcopy(t["spec"])))
     return out
 
 

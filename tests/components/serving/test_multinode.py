@@ -172,7 +172,7 @@ def test_the_prod_plan_registers_the_efa_network_the_lws_controller_and_node_rep
     rules = run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") + run.of_type(
         "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
     )
-    efa_rules = [r for r in rules if "-efa-sg-" in r.name]
+    efa_rules = [r for r in rules if "-efa-sg-" in r.name]  # -sg-from-self, -sg-to-self
     assert len(efa_rules) == 2 and all(r.inputs["ipProtocol"] == "-1" for r in efa_rules)
     assert all(r.inputs["referencedSecurityGroupId"] == r.inputs["securityGroupId"] for r in efa_rules)
     [pg] = run.of_type("aws:ec2/placementGroup:PlacementGroup")
