@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from xdist.scheduler import LoadGroupScheduling
 
 from agentic.plan.engine import ProgramRun, run_program
 from agentic.plan.render import Plan, synthesize
@@ -179,6 +180,28 @@ def without_prometheus(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- the control plane's figures (tests/cluster) printed at the end of the run ------------------------------------
+
+
+#: Test paths whose tests share one xdist worker (``--dist loadgroup``): everything under tests/cluster uses the
+#: session's control planes, which must start once, on one worker.
+WORKER_GROUPS = {"tests/cluster/": "cluster"}
+
+
+class ByPath(LoadGroupScheduling):
+    """loadgroup, grouping by path. xdist 3.8 groups by rewriting ``item._nodeid`` from ``xdist_group`` markers,
+    which pytest 9 no longer reads (a node id now comes from ``Node._id``): its groups silently fell apart and each
+    worker started its own control planes. The scheduler sees node ids, so the group is derived from them here."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        for prefix, group in WORKER_GROUPS.items():
+            if nodeid.startswith(prefix):
+                return group
+        return super()._split_scope(nodeid)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # optional: a run with -p no:xdist has no such hook
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    return ByPath(config, log) if config.getvalue("dist") == "loadgroup" else None
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

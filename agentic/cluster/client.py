@@ -85,6 +85,14 @@ class Client:
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, **params)
 
+    def metadata_list(self, path: str) -> list[dict[str, Any]]:
+        """The metadata of every object of a list path (PartialObjectMetadataList: no specs, however large)."""
+        accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+        resp = self.http.get(path, headers={"Accept": accept})
+        if resp.status_code >= 400:
+            raise ApiError(resp.status_code, resp.text.strip())
+        return [item["metadata"] for item in resp.json().get("items") or []]
+
     # --- discovery --------------------------------------------------------------------------------------------------
 
     def resources(self, refresh: bool = False) -> dict[tuple[str, str], Resource]:

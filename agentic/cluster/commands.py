@@ -27,6 +27,12 @@ def verify(
     cluster_dir: Path = typer.Option(
         None, "--dir", help="Where the control plane keeps its state (default out/cluster/<stack>)"
     ),
+    attach: Path = typer.Option(
+        None,
+        "--attach",
+        help="Apply onto the control plane already running in this directory (`agentic cluster up`) and leave it "
+        "running, instead of starting a fresh one",
+    ),
 ) -> None:
     """Apply a stack's plan to a real Kubernetes control plane (etcd, kube-apiserver with EKS's admission plugins,
     controller manager, scheduler; nodes shaped like the pools) and report what it accepts, binds and refuses, then the
@@ -35,7 +41,7 @@ def verify(
     from agentic.cluster import verify as cverify
     from agentic.cluster.binaries import NotBuilt
     from agentic.cluster.client import ApiError
-    from agentic.cluster.harness import ControlPlaneError
+    from agentic.cluster.harness import ControlPlane, ControlPlaneError
     from agentic.plan.render import synthesize
 
     root = _project(cwd)
@@ -53,9 +59,13 @@ def verify(
     except ConfigError as exc:
         _config_failure(exc)
         raise
-    directory = (cluster_dir or root / DEFAULT_CLUSTER_DIR / stack).resolve()
+    if attach is not None and (keep or cluster_dir is not None):
+        err.print("[bold red]--attach[/] uses a running control plane: it takes neither --keep nor --dir")
+        raise typer.Exit(EXIT_CONFIG)
+    directory = (attach or cluster_dir or root / DEFAULT_CLUSTER_DIR / stack).resolve()
+    keep = keep or attach is not None
     try:
-        cp = cverify.start(directory)
+        cp = ControlPlane.attach(directory) if attach is not None else cverify.start(directory)
     except (NotBuilt, ControlPlaneError) as exc:
         _control_plane_failure(exc)
         raise
@@ -72,7 +82,8 @@ def verify(
         console.print(line, markup=False, soft_wrap=True)
     if keep:
         console.print(
-            f"control plane left running: KUBECONFIG={directory / 'admin.kubeconfig'}; "
+            f"control plane {'still' if attach is not None else 'left'} running: "
+            f"KUBECONFIG={directory / 'admin.kubeconfig'}; "
             f"stop it with `agentic cluster down --dir {directory}`",
             markup=False,
             soft_wrap=True,

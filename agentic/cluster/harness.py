@@ -112,6 +112,21 @@ class ControlPlane:
 
     # --- lifecycle --------------------------------------------------------------------------------------------------
 
+    @classmethod
+    def attach(cls, directory: Path) -> ControlPlane:
+        """The control plane another process left running in ``directory`` (``agentic cluster up``, ``verify
+        --keep``): used, never stopped, by this one."""
+        cp = cls(directory)
+        path = cp.dir / "state.json"
+        state = State(**json.loads(path.read_text())) if path.exists() else None
+        api = (state.pids.get("kube-apiserver"), state.commands.get("kube-apiserver", "")) if state else (None, "")
+        if state is None or api[0] is None or not _is_ours(api[0], api[1]):
+            raise ControlPlaneError(
+                f"no control plane is running in {cp.dir}: start one with `agentic cluster up --dir {cp.dir}`"
+            )
+        cp.state = state
+        return cp
+
     def start(self, timeout: float = 120.0) -> ControlPlane:
         bins = binaries.find()
         self.dir.mkdir(parents=True, exist_ok=True)

@@ -15,13 +15,6 @@ from tests.conftest import PROJECT_ROOT
 FIGURES = PROJECT_ROOT / "out" / "verify"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test in this package runs on the worker that holds the control planes (``--dist loadgroup``)."""
-    for item in items:
-        if "tests/cluster/" in str(item.path).replace("\\", "/"):
-            item.add_marker(pytest.mark.xdist_group("cluster"))
-
-
 @pytest.fixture(scope="session")
 def verified(plans, tmp_path_factory) -> Iterator[Callable[[str], verify.Verified]]:
     """``verified("dev")``: the dev plan and tenant-demo applied to a control plane; ``verified("prod")``: prod."""

@@ -174,3 +174,32 @@ def test_a_journey_fails_when_the_authorizer_disagrees(verified, plans):
         for k in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
             binding["metadata"].pop(k, None)
         v.client.apply(binding)
+
+
+def test_pinned_crds_already_held_are_not_sent_again(verified, plans):
+    """A control plane verified before (`verify --attach`) keeps its CRDs: a second install sends none, and a CRD
+    whose digest differs from the pinned document is sent again."""
+    client = verified("prod").client
+    groups = capply.api_groups(capply.plan_objects(plans("prod")))
+    sent: list[str] = []
+    real = client.apply
+
+    def counting(obj, *args, **kwargs):
+        sent.append(obj["metadata"]["name"])
+        return real(obj, *args, **kwargs)
+
+    client.apply = counting  # type: ignore[method-assign]
+    try:
+        total = capply.install_crds(client, groups=groups)
+        assert total > 20 and sent == []
+        name = "nodepools.karpenter.sh"
+        client.request(
+            "PATCH",
+            f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}",
+            {"metadata": {"annotations": {capply.CRD_DIGEST: "stale"}}},
+            "application/merge-patch+json",
+        )
+        capply.install_crds(client, groups=groups)
+        assert sent == [name]
+    finally:
+        del client.apply

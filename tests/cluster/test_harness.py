@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from agentic.cli import app
 from agentic.cluster.harness import ControlPlane, port_open, stop_from_state
+from agentic.common import EXIT_CONFIG
 
 
 def _alive(pid: int) -> bool:
@@ -50,6 +51,24 @@ def test_cluster_up_and_down_from_the_cli(tmp_path):
     assert not any(_alive(p) for p in state["pids"].values())
     assert not any(port_open(p) for p in state["ports"].values())
     assert runner.invoke(app, ["cluster", "down", "--dir", str(directory)]).output.startswith("nothing running")
+    attached = runner.invoke(app, ["verify", "--stack", "dev", "--attach", str(directory)])
+    assert attached.exit_code == EXIT_CONFIG and "no control plane is running" in attached.output
+
+
+def test_agentic_verify_attached_prints_the_figures_and_leaves_the_control_plane_running(verified):
+    """`agentic verify --attach` applies a stack onto a control plane that is already running (here the session's
+    dev one, which the dev plan is already on: server-side apply makes it a no-op) and never stops it."""
+    cp = verified("dev").control_plane
+    assert cp.state is not None
+    runner = CliRunner()
+    result = runner.invoke(app, ["verify", "--stack", "tenant-demo", "--attach", str(cp.dir)])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "dev: control plane v1.35.4" in out and "tenant-demo: objects" in out and "RBAC journeys" in out
+    assert "0 rejected" in out and "control plane still running" in out
+    assert all(_alive(p) for p in cp.state.pids.values())
+    bad = runner.invoke(app, ["verify", "--stack", "dev", "--attach", str(cp.dir), "--keep"])
+    assert bad.exit_code == EXIT_CONFIG and "takes neither --keep nor --dir" in bad.output
 
 
 def test_stop_never_signals_a_pid_that_is_no_longer_ours(tmp_path):
@@ -77,14 +96,28 @@ def test_stop_never_signals_a_pid_that_is_no_longer_ours(tmp_path):
         other.wait()
 
 
-def test_agentic_verify_prints_the_figures_and_leaves_nothing_running():
-    runner = CliRunner()
-    result = runner.invoke(app, ["verify", "--stack", "tenant-demo"])
-    assert result.exit_code == 0, result.output
-    out = result.output
-    assert "dev: control plane v1.35.4" in out and "tenant-demo: objects" in out and "RBAC journeys" in out
-    assert "0 rejected" in out
-    import subprocess
+def test_verify_stops_the_control_plane_it_started_unless_kept(monkeypatch, tmp_path):
+    """The wiring of `agentic verify` around the control plane (the real start and stop are the harness's, tested
+    above): a fresh one is stopped and removed after the report, kept with --keep, and never stopped when attached."""
+    from agentic.cluster import verify as cverify
 
-    left = subprocess.run(["pgrep", "-f", "out/cluster/dev"], capture_output=True, text=True).stdout.strip()
-    assert left == ""
+    stopped: list[bool] = []
+
+    class Fake:
+        def stop(self, clean: bool = False) -> None:
+            stopped.append(clean)
+
+    class Result:
+        reports: dict = {}
+        journeys: list = []
+
+        def lines(self) -> list[str]:
+            return ["figures"]
+
+    monkeypatch.setattr(cverify, "start", lambda d: Fake())
+    monkeypatch.setattr(cverify, "verify", lambda cp, platform, tenants: Result())
+    runner = CliRunner()
+    assert runner.invoke(app, ["verify", "--stack", "dev", "--dir", str(tmp_path)]).exit_code == 0
+    assert stopped == [True]
+    kept = runner.invoke(app, ["verify", "--stack", "dev", "--dir", str(tmp_path), "--keep"])
+    assert kept.exit_code == 0 and "left running" in kept.output and stopped == [True]

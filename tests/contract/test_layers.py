@@ -75,3 +75,13 @@ def test_no_module_is_over_about_400_lines():
     sources = [p for layer in ORDER + ["policies"] for p in modules(layer)]
     long = {str(p.relative_to(PROJECT_ROOT)): n for p in sources if (n := len(p.read_text().splitlines())) > 420}
     assert long == {}
+
+
+def test_the_cluster_tests_share_one_worker():
+    """Every test under tests/cluster lands in one xdist work unit (the session's control planes start once)."""
+    from tests.conftest import ByPath
+
+    sched = object.__new__(ByPath)
+    assert sched._split_scope("tests/cluster/test_apply.py::test_x[prod-prod]") == "cluster"
+    assert sched._split_scope("tests/cluster/test_harness.py::test_y") == "cluster"
+    assert sched._split_scope("tests/plan/test_plan.py::test_z") == "tests/plan/test_plan.py::test_z"
