@@ -183,8 +183,13 @@ def without_prometheus(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 #: Test paths whose tests share one xdist worker (``--dist loadgroup``): everything under tests/cluster uses the
-#: session's control planes, which must start once, on one worker.
-WORKER_GROUPS = {"tests/cluster/": "cluster"}
+#: session's control planes, which must start once, on one worker; modules whose fixtures are expensive (checkov on
+#: both plans, real agent runtimes for the workflow journeys) run them once instead of once per worker.
+WORKER_GROUPS = {
+    "tests/cluster/": "cluster",
+    "tests/contract/test_checkov.py": "checkov",
+    "tests/components/agents/test_workflow_journey.py": "workflow-journeys",
+}
 
 
 class ByPath(LoadGroupScheduling):

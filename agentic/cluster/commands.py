@@ -112,9 +112,14 @@ def cluster_up(directory: Path = CLUSTER_DIR) -> None:
         console.print(f"stopped the control plane already running in {directory}", markup=False)
     try:
         cp = ControlPlane(directory).start()
-        crds = install_crds(cp.admin())
     except (NotBuilt, ControlPlaneError) as exc:
         _control_plane_failure(exc)
+        raise
+    try:
+        crds = install_crds(cp.admin())
+    except BaseException as exc:  # nothing is left running when the CRDs cannot be installed
+        cp.stop(clean=True)
+        _control_plane_failure(exc if isinstance(exc, Exception) else RuntimeError("interrupted"))
         raise
     assert cp.state is not None
     console.print(

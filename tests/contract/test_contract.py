@@ -7,6 +7,7 @@ managed-by label, in an ungoverned namespace, an unpinned chart, a kind with no 
 from __future__ import annotations
 
 import ast
+import functools
 import re
 
 import pytest
@@ -105,17 +106,25 @@ def _sources_outside_catalog() -> str:
     return "\n".join(p.read_text() for p in paths + [*sorted((PROJECT_ROOT / "program").glob("*.py"))])
 
 
+@functools.cache
+def _used_names(cluster: bool) -> frozenset[str]:
+    """Names and attributes the product's sources use (or, ``cluster``, the control plane's), parsed once."""
+    if cluster:  # test infrastructure: the control plane agentic/cluster builds and runs
+        source = "\n".join(p.read_text() for p in sorted((PROJECT_ROOT / "agentic" / "cluster").glob("*.py")))
+    else:
+        source = _sources_outside_catalog()
+    tree = ast.parse(source)
+    return frozenset(
+        n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(tree) if isinstance(n, (ast.Name, ast.Attribute))
+    )
+
+
 @pytest.mark.parametrize("pin", _pins())
 def test_every_pin_is_used(pin):
     """A pin nothing uses is a promise the plan does not keep: add it with the component that needs it."""
     if pin == "CHARTS":
         pytest.skip("the list of pins itself")
-    source = _sources_outside_catalog()
-    if pin.startswith("CONTROL_PLANE_"):  # test infrastructure: the control plane agentic/cluster builds and runs
-        source = "\n".join(p.read_text() for p in sorted((PROJECT_ROOT / "agentic" / "cluster").glob("*.py")))
-    names = {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
-    attrs = {n.attr for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Attribute)}
-    assert pin in names | attrs, f"catalog.versions.{pin} is pinned but never used"
+    assert pin in _used_names(pin.startswith("CONTROL_PLANE_")), f"catalog.versions.{pin} is pinned but never used"
 
 
 def test_the_control_plane_module_builds_the_pinned_versions():
