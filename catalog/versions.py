@@ -27,18 +27,21 @@ class Chart:
 
 # --- Kubernetes on EKS -------------------------------------------------------------------------------------------
 #: End of EKS *standard* support per minor version (AWS "Kubernetes version lifecycle on EKS" release calendar).
-#: 1.36 is not listed: no AWS page available here states its availability and dates (see ARCHITECTURE.md).
+#: 1.36: released on EKS 2026-06-02, standard support through 2027-08-02 ("Kubernetes 1.36 on Amazon EKS",
+#: devopsdreams.blogspot.com, 2026-08-16; the stored AWS calendar ends at 1.35), which is AWS's documented rule of
+#: 14 months of standard support from the EKS release. Karpenter 1.14 supports it (its compatibility matrix:
+#: Kubernetes 1.36 needs Karpenter >= 1.13). 1.35 stays the default: the suite's control plane is 1.35.
 EKS_STANDARD_SUPPORT_END: dict[str, dt.date] = {
     "1.33": dt.date(2026, 7, 29),
     "1.34": dt.date(2026, 12, 2),
     "1.35": dt.date(2027, 3, 27),
+    "1.36": dt.date(2027, 8, 2),
 }
 KUBERNETES_VERSIONS: tuple[str, ...] = tuple(EKS_STANDARD_SUPPORT_END)
 DEFAULT_KUBERNETES_VERSION = "1.35"
 
 #: When a pin the platform deploys by default stops being supported upstream: (date, source). A test fails once a date
-#: has passed, so a pin cannot silently age out of support. EKS 1.36 is not offered: no AWS page available here gives
-#: its release or end-of-support dates (the stored EKS release calendar ends at 1.35).
+#: has passed, so a pin cannot silently age out of support.
 SUPPORT_ENDS: dict[str, tuple[dt.date, str]] = {
     f"EKS {DEFAULT_KUBERNETES_VERSION} (default cluster version)": (
         EKS_STANDARD_SUPPORT_END[DEFAULT_KUBERNETES_VERSION],

@@ -27,7 +27,7 @@ def test_out_of_support_version_is_an_error_in_prod_with_the_date():
     with pytest.raises(ConfigError) as exc:
         parse_platform(raw, today=TODAY)
     [problem] = [p for p in exc.value.problems if p.path == "platform.cluster.kubernetes_version"]
-    assert "2026-07-29" in problem.message and "upgrade to 1.35" in problem.message
+    assert "2026-07-29" in problem.message and "upgrade to 1.36" in problem.message
 
 
 def test_out_of_support_version_is_a_warning_in_dev():
@@ -48,7 +48,7 @@ def test_1_34_is_fine_until_its_end_date_and_not_after():
 
 def test_unknown_versions_are_refused():
     raw = stack_raw("dev")
-    raw["cluster"]["kubernetes_version"] = "1.36"
+    raw["cluster"]["kubernetes_version"] = "1.37"
     with pytest.raises(ConfigError, match="kubernetes_version"):
         parse_platform(raw, today=TODAY)
 
@@ -60,3 +60,18 @@ def test_the_plan_carries_the_dev_warning():
     raw["cluster"]["kubernetes_version"] = "1.33"
     notes = build_stack(raw).outputs["plan_notes"]
     assert any(n.startswith("warning: platform.cluster.kubernetes_version") for n in notes)
+
+
+def test_1_36_is_offered_and_its_objects_validate_against_its_schemas():
+    """EKS 1.36 (standard support until 2027-08-02) is selectable; 1.35 stays the default."""
+    from tests.conftest import build_stack, validate_object
+
+    raw = stack_raw("dev")
+    raw["cluster"]["kubernetes_version"] = "1.36"
+    cfg = parse_platform(raw, today=TODAY)
+    assert cfg.cluster.kubernetes_version == "1.36" and DEFAULT_KUBERNETES_VERSION == "1.35"
+    run = build_stack(raw)
+    [cluster] = run.of_type("eks:index:Cluster") or run.of_type("aws:eks/cluster:Cluster")
+    assert cluster.inputs["version"] == "1.36"
+    for r in run.kubernetes_objects():
+        validate_object(dict(r.inputs), "1.36")
