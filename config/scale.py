@@ -15,11 +15,12 @@ if TYPE_CHECKING:
     from config.pools import GpuPool
     from config.serving import Model
 
-#: AMI alias versions are vYYYYMMDD (AL2023) or vX.Y.Z (Bottlerocket)
+#: The catalogued instance types with EFA (catalog.instances: efa_interfaces), for the fix in messages.
 EFA_FAMILIES_HINT = "p4d, p4de, p5, or g5/g6/g6e from 8xlarge up"
 
 
 def _version(v: str) -> tuple[int, ...]:
+    """A chart version as numbers ("1.14.1" -> (1, 14, 1)); AMI release dates (vYYYYMMDD) compare as strings."""
     return tuple(int(x) for x in v.lstrip("v").split("."))
 
 
