@@ -20,7 +20,7 @@ EFA_FAMILIES_HINT = "p4d, p4de, p5, or g5/g6/g6e from 8xlarge up"
 
 
 def _version(v: str) -> tuple[int, ...]:
-    """A chart version as numbers ("1.14.1" -> (1, 14, 1)); AMI release dates (vYYYYMMDD) compare as strings."""
+    """A dotted chart version as a tuple of numbers, for ordering; AMI release dates (vYYYYMMDD) compare as strings."""
     return tuple(int(x) for x in v.lstrip("v").split("."))
 
 
