@@ -117,6 +117,13 @@ KARPENTER_NODE_REPAIR_SINCE = "1.1.0"
 #: unpack; awslabs/amazon-eks-ami, first released in v20250821).
 FAST_IMAGE_PULL_AMI = "v20250821"
 
+#: agentgateway v1.4.1 (agentgateway/agentgateway tag v1.4.1, 2026-07-29): the AI gateway (decision 14), the newest
+#: release whose CRDs and chart values could be read here (the stored snapshot ends 2026-08-21; 1.5-1.7 are published,
+#: 1.5 with per-key budgets, but their schemas are not available to validate against). CRDs: catalog/crds/agentgateway.
+AGENTGATEWAY_CRDS = Chart("agentgateway-crds", "v1.4.1", "oci://cr.agentgateway.dev/charts")
+AGENTGATEWAY = Chart("agentgateway", "v1.4.1", "oci://cr.agentgateway.dev/charts")
+AGENTGATEWAY_API = "agentgateway.dev/v1alpha1"
+
 KAGENT_CRDS = Chart("kagent-crds", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")
 KAGENT = Chart("kagent", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")
 #: Where kagent's own images come from (the chart's `registry: ghcr.io` with repositories kagent-dev/kagent/*): the
@@ -155,6 +162,8 @@ CHARTS: tuple[Chart, ...] = (
     ARGO_WORKFLOWS,
     LWS,
     EFA_DEVICE_PLUGIN,
+    AGENTGATEWAY_CRDS,
+    AGENTGATEWAY,
 )
 
 # --- Custom resource API versions ------------------------------------------------------------------------------

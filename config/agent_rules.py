@@ -73,6 +73,8 @@ def check_model_configs(model_configs: list[ModelConfigSpec], env: AgentEnv, bas
                         "as api_key (a credential reference) so kagent can call the model",
                     )
                 )
+        elif mc.ai_model is not None:
+            pass  # the AI gateway's virtual key (config.ai_gateway checks it)
         elif mc.provider in ("OpenAI", "Anthropic", "AzureOpenAI", "Gemini") and mc.api_key is None:
             out.append(Problem(f"{p}.api_key", f"provider {mc.provider} needs an API key credential reference"))
         if mc.provider == "Bedrock":

@@ -22,6 +22,9 @@ class ModelConfigSpec(Strict):
     platform_model: DnsLabel | None = Field(
         default=None, description="Serve from this platform model (platform.models[].name) through the gateway"
     )
+    ai_model: str | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9.-]{0,62}$", description="Through the AI gateway: gateway.ai.models[]"
+    )
     api_key: SecretRef | None = None
     bedrock_region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
     base_url: HttpUrl | None = Field(default=None, description="OpenAI-compatible/Anthropic base URL, Ollama host")

@@ -106,6 +106,11 @@ def secret_refs(cfg: Platform) -> list[tuple[str, SecretRef]]:
         for i, t in enumerate(cfg.tenants)
         if t.allow.gateway_token
     ]
+    refs += [
+        (f"{ROOT}.gateway.ai.providers[{i}].api_key", p.api_key)
+        for i, p in enumerate(cfg.gateway.ai.providers)
+        if p.api_key and cfg.gateway.ai.enabled
+    ]
     alerts = cfg.observability.alerts
     if alerts.slack:
         refs.append((f"{ROOT}.observability.alerts.slack.webhook", alerts.slack.webhook))

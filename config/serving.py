@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from catalog.versions import TGI_IMAGE, VLLM_IMAGE
+from config.ai_gateway import AiGateway
 from config.base import (
     ROOT,
     Cidr,
@@ -67,6 +68,7 @@ class GatewayConfig(Strict):
     load_balancer_source_ranges: list[Cidr] = Field(default_factory=list, description="Who may reach the NLB")
     jwt: GatewayJwt | None = None
     rate_limit: RateLimit | None = Field(default=None, description="Default per-route request rate limit")
+    ai: AiGateway = Field(default_factory=AiGateway, description="agentgateway beside kgateway (opt-in)")
 
 
 class ModelVariant(Strict):

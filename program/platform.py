@@ -43,6 +43,7 @@ from components.serving.sources import serving_notes
 from components.serving.weights import ModelsBucket
 from components.tenancy.namespaces import GovernedNamespace, NamespaceSpec
 from components.tenancy.tenants import TenantNamespace
+from components.traffic.ai_gateway import AiGatewayComponent
 from components.traffic.gateway_api import GatewayApiCrds
 from components.traffic.kgateway import Gateway
 from components.traffic.lb_controller import LoadBalancerController
@@ -55,6 +56,9 @@ from kit.shared import Notes, Shared
 from program.admission import build_admission
 from program.wiring import (
     agent_context,
+    ai_gateway_note,
+    ai_key_hashes,
+    ai_provider_secrets,
     base_tags,
     credentials_of,
     langfuse_refs,
@@ -201,6 +205,11 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
         if any(m.rollout for m in cfg.models):
             route_namespaces.append(shared.namespaces["inference"])
         gateway = Gateway(f"{prefix}-gateway", cfg.gateway, crds, lbc.release, shared, route_namespaces)
+        if cfg.gateway.ai.enabled:  # agentgateway beside kgateway: LLM egress, virtual keys, token limits, guards
+            AiGatewayComponent(
+                f"{prefix}-ai-gateway", cfg, ai_key_hashes(cfg, credentials), ai_provider_secrets(cfg), crds, shared
+            )
+            notes.add(ai_gateway_note(cfg, shared.namespaces["gateway"]))
     else:
         notes.add("Gateway disabled (gateway.enabled: false): nothing reaches the models from outside the cluster.")
 

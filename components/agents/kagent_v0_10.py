@@ -72,6 +72,9 @@ class Context:
     #: the knowledge base's embedding settings for the agent runtime (AGENT_EMBEDDINGS_*): one source, kb-init's
     #: collection dimension included (config.data.embedding_of)
     embedding_env: dict[str, str] = field(default_factory=dict)
+    #: the AI gateway (gateway.ai): its in-cluster URL, and model config -> Secret holding its virtual key (api-key)
+    ai_gateway_url: str | None = None
+    ai_key_secrets: dict[str, str] = field(default_factory=dict)
 
 
 def namespace_of(a: Agent, ctx: Context) -> str:
@@ -100,7 +103,11 @@ def model_config(mc: ModelConfigSpec, namespace: str, ctx: Context) -> dict[str,
     spec: dict[str, Any] = {"provider": mc.provider, "model": mc.model}
     if mc.api_key is not None:
         spec["apiKeySecret"], spec["apiKeySecretKey"] = mc.api_key.name, mc.api_key.key
-    if mc.platform_model is not None:
+    if mc.ai_model is not None:  # the AI gateway holds the provider keys; the agent holds its virtual key
+        spec["model"] = mc.ai_model
+        spec["openAI"] = {"baseUrl": f"{ctx.ai_gateway_url}/v1"}
+        spec["apiKeySecret"], spec["apiKeySecretKey"] = ctx.ai_key_secrets[mc.name], "api-key"
+    elif mc.platform_model is not None:
         pm = ctx.platform_models[mc.platform_model]
         spec["model"] = pm.hf_model
         spec["openAI"] = {"baseUrl": f"{ctx.gateway_url}/v1"}

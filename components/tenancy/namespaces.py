@@ -59,7 +59,14 @@ KUBE_API_CALLBACKS: dict[str, list[int]] = {
 #: default-deny egress policy would block. Layers whose workloads carry such roles (external-secrets' operator,
 #: Milvus on S3, model servers reading weights from S3, agents calling Bedrock) may reach it.
 POD_IDENTITY_AGENT: dict[str, Any] = {"cidr": "169.254.170.23/32", "port": 80}
-POD_IDENTITY_LAYERS = {"external-secrets", "data", "inference", "agents", "logging"}
+POD_IDENTITY_LAYERS = {
+    "external-secrets",
+    "data",
+    "inference",
+    "agents",
+    "logging",
+    "gateway",
+}  # gateway: AI gateway to Bedrock
 
 #: Layers that may open HTTPS connections leaving the cluster. ``True``: any address; ``False``: public only. Not
 #: the agents layer nor tenants: each agent gets only what it needs (components.agents.egress).

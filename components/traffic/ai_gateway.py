@@ -1,0 +1,425 @@
+"""The AI gateway: agentgateway (pinned charts, controller on the system nodes) as a second GatewayClass beside
+kgateway, with its own Gateway ``gateway.ai.name`` in the gateway namespace. kgateway keeps serving the model and
+agent routes it serves; the AI gateway serves LLM egress under the names of ``gateway.ai.models``.
+
+Request path (a client sends an OpenAI request with ``Authorization: Bearer <virtual key>``):
+
+1. PreRouting on the Gateway: the key is checked against the hashes in ConfigMap ``<name>-keys`` (the keys
+   themselves are only in Secrets Manager and the consumer's Secret), the body's ``model`` must be in the key's
+   ``models``, and the model name is copied to header ``x-ai-model`` for routing.
+2. HTTPRoute ``ai-<model>`` (inference namespace, header ``x-ai-model``) to AgentgatewayBackend ``ai-<model>``:
+   the providers in priority groups (self-hosted first, then Bedrock/OpenAI/Anthropic); a provider answering 5xx or
+   429 ``eject_after_failures`` times in a row is ejected for ``ejection_seconds`` (doubling each time).
+3. Token limits per key (conditional local rate limit, tokens per minute split over the proxy replicas), prompt
+   guards on the backend (request and response), the model cost catalog (providers' prices) for the
+   ``agentgateway_gen_ai_client_cost`` metric; every metric carries the key's consumer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+import pulumi
+
+from catalog import versions
+from components.agents.agents import bedrock_statement
+from components.serving.models import ENGINE_PORTS
+from config.ai_gateway import AiGateway, AiKey, AiModel, AiProvider, PromptGuards
+from config.platform import Platform
+from kit.aws import pod_identity_role
+from kit.helm import HelmValues, release
+from kit.labels import SYSTEM_LABELS, SYSTEM_TOLERATION, metadata, namespaces_in
+from kit.shared import Shared
+
+GATEWAY_CLASS = "agentgateway"  # created by the agentgateway controller (controllerName agentgateway.dev/agentgateway)
+PORT = 8080  # the listener port is the proxy's container port: unprivileged, and what the NetworkPolicies open
+MODEL_HEADER = "x-ai-model"
+KEYS_LABEL = "agentic.platform/ai-gateway-keys"
+#: A provider's answer that counts against its health: server errors and rate limiting.
+UNHEALTHY = "response.code >= 500 || response.code == 429"
+GROUP = "agentgateway.dev"
+RESTRICTED_POD = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+}
+
+
+def proxy_replicas(high_availability: bool) -> int:
+    return 2 if high_availability else 1
+
+
+def url(ai: AiGateway, namespace: str) -> str:
+    """What in-cluster clients call (OpenAI base URL: ``<url>/v1``): the proxy Service the controller makes."""
+    return f"http://{ai.name}.{namespace}.svc.cluster.local:{PORT}"
+
+
+class _Controller(HelmValues):
+    replica_count: int
+
+
+class _Toggle(HelmValues):
+    enabled: bool
+
+
+class AgentgatewayValues(HelmValues):
+    controller: _Controller
+    node_selector: dict[str, str]
+    tolerations: list[dict[str, str]]
+    pod_security_context: dict[str, Any]
+    security_context: dict[str, Any]
+    inference_extension: _Toggle
+    agentgateway_models: _Toggle
+
+
+def controller_values(ha: bool) -> AgentgatewayValues:
+    return AgentgatewayValues(
+        controller=_Controller(replica_count=2 if ha else 1),
+        node_selector=dict(SYSTEM_LABELS),
+        tolerations=[SYSTEM_TOLERATION],
+        pod_security_context=RESTRICTED_POD,
+        security_context={**RESTRICTED_CONTAINER, "seccompProfile": {"type": "RuntimeDefault"}},
+        inference_extension=_Toggle(enabled=False),
+        agentgateway_models=_Toggle(enabled=False),  # experimental in 1.4
+    )
+
+
+def model_catalog(ai: AiGateway) -> dict[str, Any]:
+    """agentgateway's cost catalog: provider -> model -> USD per million tokens (strings, as upstream's examples)."""
+    providers: dict[str, Any] = {}
+    for p in ai.providers:
+        if p.price is not None and p.kind != "self_hosted":
+            models = providers.setdefault(p.kind, {"models": {}})["models"]
+            models[p.model] = {"rates": {"input": str(p.price.input), "output": str(p.price.output)}}
+    return {"providers": providers}
+
+
+def gateway_objects(ai: AiGateway, namespace: str, route_namespaces: list[str], replicas: int) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {
+        "deployment": {"spec": {"replicas": replicas}},
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+    }
+    if replicas > 1:
+        params["podDisruptionBudget"] = {"spec": {"minAvailable": 1}}
+    objs: list[dict[str, Any]] = []
+    catalog = model_catalog(ai)
+    if catalog["providers"]:
+        objs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": metadata(f"{ai.name}-model-catalog", namespace),
+                "data": {"catalog.json": json.dumps(catalog, sort_keys=True, indent=2)},
+            }
+        )
+        params["modelCatalog"] = {"sources": [{"configMap": {"name": f"{ai.name}-model-catalog"}}]}
+    objs += [
+        {
+            "apiVersion": versions.AGENTGATEWAY_API,
+            "kind": "AgentgatewayParameters",
+            "metadata": metadata(ai.name, namespace),
+            "spec": params,
+        },
+        {
+            "apiVersion": versions.GATEWAY_API,
+            "kind": "Gateway",
+            "metadata": metadata(ai.name, namespace),
+            "spec": {
+                "gatewayClassName": GATEWAY_CLASS,
+                "infrastructure": {
+                    "parametersRef": {"group": GROUP, "kind": "AgentgatewayParameters", "name": ai.name}
+                },
+                "listeners": [
+                    {
+                        "name": "http",
+                        "port": PORT,
+                        "protocol": "HTTP",
+                        "allowedRoutes": {
+                            "namespaces": {"from": "Selector", "selector": namespaces_in(route_namespaces)}
+                        },
+                    }
+                ],
+            },
+        },
+    ]
+    return objs
+
+
+def key_entry(key: AiKey, key_hash: str) -> str:
+    """One key in the keys ConfigMap: only its sha256 (agentgateway refuses raw keys from a ConfigMap) and the
+    metadata policies and metrics read as ``apiKey.<field>``."""
+    meta = {"consumer": key.consumer, "models": list(key.models)}
+    return json.dumps({"keyHash": f"sha256:{key_hash}", "metadata": meta}, sort_keys=True)
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def keys_config_map(ai: AiGateway, namespace: str, entries: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(f"{ai.name}-keys", namespace, {KEYS_LABEL: ai.name}),
+        "data": entries,
+    }
+
+
+def _gateway_ref(ai: AiGateway) -> list[dict[str, str]]:
+    return [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": ai.name}]
+
+
+def policy_objects(ai: AiGateway, namespace: str, replicas: int) -> list[dict[str, Any]]:
+    """Keys and the model allow-list before routing, token limits per key, the consumer on every metric."""
+    allowed = 'request.method != "POST" || string(json(request.body).model) in apiKey.models'
+    objs: list[dict[str, Any]] = [
+        {
+            "apiVersion": versions.AGENTGATEWAY_API,
+            "kind": "AgentgatewayPolicy",
+            "metadata": metadata(f"{ai.name}-keys", namespace),
+            "spec": {
+                "targetRefs": _gateway_ref(ai),
+                "traffic": {
+                    "phase": "PreRouting",
+                    "apiKeyAuthentication": {
+                        "mode": "Strict",
+                        "configMapSelector": {"matchLabels": {KEYS_LABEL: ai.name}},
+                    },
+                    "authorization": {"action": "Require", "policy": {"matchExpressions": [allowed]}},
+                    "transformation": {
+                        "request": {"set": [{"name": MODEL_HEADER, "value": "string(json(request.body).model)"}]}
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": versions.AGENTGATEWAY_API,
+            "kind": "AgentgatewayPolicy",
+            "metadata": metadata(f"{ai.name}-metrics", namespace),
+            "spec": {
+                "targetRefs": _gateway_ref(ai),
+                "frontend": {
+                    "metrics": {
+                        "attributes": {"add": [{"name": "consumer", "expression": 'default(apiKey.consumer, "none")'}]}
+                    }
+                },
+            },
+        },
+    ]
+    limited = [k for k in ai.keys if k.tokens_per_minute]
+    if limited:
+        objs.append(
+            {
+                "apiVersion": versions.AGENTGATEWAY_API,
+                "kind": "AgentgatewayPolicy",
+                "metadata": metadata(f"{ai.name}-token-limits", namespace),
+                "spec": {
+                    "targetRefs": _gateway_ref(ai),
+                    "traffic": {
+                        "rateLimit": {
+                            "conditional": [
+                                {
+                                    "condition": f"apiKey.consumer == {json.dumps(k.consumer)}",
+                                    "policy": {
+                                        "local": [
+                                            {
+                                                "tokens": max(1, -(-int(k.tokens_per_minute or 0) // replicas)),
+                                                "unit": "Minutes",
+                                            }
+                                        ]
+                                    },
+                                }
+                                for k in limited
+                            ]
+                        }
+                    },
+                },
+            }
+        )
+    return objs
+
+
+def provider_entry(cfg: Platform, p: AiProvider, secrets: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """One provider of a backend group. A self-hosted model is reached by its primary variant's Service (namespace-local:
+    the backend lives in the inference namespace), under the name vLLM/TGI serves it by (the Hugging Face id)."""
+    if p.kind == "self_hosted":
+        m = next(m for m in cfg.models if m.name == p.model)
+        variant = max(m.variants, key=lambda v: v.weight)
+        port = ENGINE_PORTS[m.engine][0]
+        return {
+            "name": p.name,
+            "custom": {
+                "backendRef": {"name": f"{m.name}-{variant.name}", "port": port},
+                "formats": [{"type": "Completions"}, *([{"type": "Embeddings"}] if m.embedding_dim else [])],
+                "model": m.hf_model,
+            },
+        }
+    if p.kind == "bedrock":  # credentials: the AWS SDK default chain (the proxy's Pod Identity role)
+        return {"name": p.name, "bedrock": {"model": p.model, "region": p.region or cfg.aws.region}}
+    name, key = secrets[p.name]
+    return {"name": p.name, p.kind: {"model": p.model}, "policies": {"auth": {"secretRef": {"name": name, "key": key}}}}
+
+
+def prompt_guard(g: PromptGuards, region: str) -> dict[str, Any]:
+    """Request side: regex built-ins and patterns (reject or mask), the webhook, Bedrock Guardrails; response side:
+    the same regexes masked, and the guardrail. A blocked request gets ``status_code`` and ``message``."""
+    response = {"message": g.message, "statusCode": g.status_code}
+    regex: dict[str, Any] = {"action": g.action, "builtins": list(g.builtins)}
+    if g.patterns:
+        regex["matches"] = list(g.patterns)
+    request: list[dict[str, Any]] = [{"regex": regex, "response": response}]
+    responses: list[dict[str, Any]] = []
+    if g.responses:
+        responses.append({"regex": {k: v for k, v in regex.items() if k != "action"}})
+    if g.webhook is not None and g.webhook.url:
+        request.append({"webhook": {"backendRef": webhook_ref(g.webhook.url), "failureMode": g.webhook.failure_mode}})
+    if g.bedrock_guardrail is not None:
+        guardrail = {
+            "identifier": g.bedrock_guardrail.identifier,
+            "version": g.bedrock_guardrail.version,
+            "region": region,
+        }
+        request.append({"bedrockGuardrails": guardrail, "response": response})
+        responses.append({"bedrockGuardrails": guardrail})
+    return {"request": request, **({"response": responses} if responses else {})}
+
+
+def webhook_ref(webhook_url: str) -> dict[str, Any]:
+    """An in-cluster guard Service (``http://<service>.<namespace>[.svc[.cluster.local]]:<port>``)."""
+    parts = urlsplit(webhook_url)
+    host = (parts.hostname or "").split(".")
+    ref: dict[str, Any] = {"name": host[0], "port": parts.port or (443 if parts.scheme == "https" else 80)}
+    if len(host) > 1:
+        ref["namespace"] = host[1]
+    return ref
+
+
+def backend_objects(
+    cfg: Platform, model: AiModel, namespace: str, gateway_ns: str, secrets: dict[str, tuple[str, str]]
+) -> list[dict[str, Any]]:
+    ai = cfg.gateway.ai
+    byname = {p.name: p for p in ai.providers}
+    policies: dict[str, Any] = {
+        "health": {
+            "unhealthyCondition": UNHEALTHY,
+            "eviction": {"consecutiveFailures": ai.eject_after_failures, "duration": f"{ai.ejection_seconds}s"},
+        }
+    }
+    if ai.guards is not None:
+        policies["ai"] = {"promptGuard": prompt_guard(ai.guards, cfg.aws.region)}
+    name = f"ai-{model.name}".replace(".", "-")
+    return [
+        {
+            "apiVersion": versions.AGENTGATEWAY_API,
+            "kind": "AgentgatewayBackend",
+            "metadata": metadata(name, namespace),
+            "spec": {
+                "ai": {
+                    "groups": [
+                        {"providers": [provider_entry(cfg, byname[n], secrets) for n in group]}
+                        for group in model.groups
+                    ]
+                },
+                "policies": policies,
+            },
+        },
+        {
+            "apiVersion": versions.GATEWAY_API,
+            "kind": "HTTPRoute",
+            "metadata": metadata(name, namespace),
+            "spec": {
+                "parentRefs": [{"name": ai.name, "namespace": gateway_ns, "sectionName": "http"}],
+                "rules": [
+                    {
+                        "matches": [
+                            {
+                                "path": {"type": "PathPrefix", "value": "/v1/"},
+                                "headers": [{"type": "Exact", "name": MODEL_HEADER, "value": model.name}],
+                            }
+                        ],
+                        "backendRefs": [{"group": GROUP, "kind": "AgentgatewayBackend", "name": name}],
+                    }
+                ],
+            },
+        },
+    ]
+
+
+def bedrock_policy(providers: list[AiProvider], default_region: str, guardrail: bool) -> dict[str, Any]:
+    """InvokeModel on the configured Bedrock models only (and ApplyGuardrail when a guardrail is configured)."""
+    statements = [
+        bedrock_statement(region, [p.model for p in providers if (p.region or default_region) == region])
+        for region in sorted({p.region or default_region for p in providers})
+    ]
+    for i, st in enumerate(statements):
+        st["Sid"] = f"InvokeConfiguredModels{i}"
+    if guardrail:
+        statements.append(
+            {"Sid": "ApplyGuardrail", "Effect": "Allow", "Action": ["bedrock:ApplyGuardrail"], "Resource": ["*"]}
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+class AiGatewayComponent(pulumi.ComponentResource):
+    """The controller charts, the Gateway and its policies, the keys ConfigMap, one backend and route per model."""
+
+    def __init__(
+        self,
+        name: str,
+        cfg: Platform,
+        key_hashes: dict[str, pulumi.Output[str]],
+        provider_secrets: dict[str, tuple[str, str]],
+        crds: pulumi.Resource,
+        shared: Shared,
+        after: tuple[pulumi.Resource, ...] = (),
+    ):
+        super().__init__("agentic:k8s:AiGateway", name, None, shared.k8s_opts())
+        ai = cfg.gateway.ai
+        ns, inference = shared.namespaces["gateway"], shared.namespaces["inference"]
+        scope = shared.scope(self, name, ns, depends_on=(shared.namespace_resources["gateway"],))
+        crds_release = release(
+            f"{name}-crds",
+            versions.AGENTGATEWAY_CRDS,
+            release_name="agentgateway-crds",
+            namespace=ns,
+            opts=scope.opts([crds]),
+        )
+        controller = release(
+            f"{name}-controller",
+            versions.AGENTGATEWAY,
+            release_name="agentgateway",
+            namespace=ns,
+            values=controller_values(shared.high_availability),
+            skip_crds=True,
+            opts=scope.opts([crds_release, crds, *shared.cluster_ready]),
+        )
+        replicas = proxy_replicas(shared.high_availability)
+        ready = [controller, crds_release, *after]
+        for obj in gateway_objects(ai, ns, [inference], replicas) + policy_objects(ai, ns, replicas):
+            scope.apply(obj, depends_on=ready)
+        entries: dict[str, Any] = {k.consumer: key_hashes[k.consumer].apply(partial(key_entry, k)) for k in ai.keys}
+        scope.apply(keys_config_map(ai, ns, entries), depends_on=ready)
+        bedrock = [p for p in ai.providers if p.kind == "bedrock"]
+        guardrail = ai.guards.bedrock_guardrail if ai.guards else None
+        if bedrock:  # the proxy's ServiceAccount (named after the Gateway) signs Bedrock calls via Pod Identity
+            pod_identity_role(
+                f"{name}-bedrock",
+                role_name=f"{shared.prefix}-ai-gateway",
+                policy=json.dumps(bedrock_policy(bedrock, cfg.aws.region, guardrail is not None)),
+                cluster_name=shared.cluster_name_output,
+                namespace=ns,
+                service_account=ai.name,
+                parent=self,
+                depends_on=list(shared.cluster_ready),
+            )
+        iscope = shared.scope(self, f"{name}-models", inference, depends_on=(shared.namespace_resources["inference"],))
+        for model in ai.models:
+            for obj in backend_objects(cfg, model, inference, ns, provider_secrets):
+                iscope.apply(obj, depends_on=ready)
+        self.register_outputs({})

@@ -1,0 +1,114 @@
+"""The AI gateway's config (issue #23): the dev stack's gateway, and each bad input refused with its path and the fix."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from config import ConfigError, parse_platform
+from tests.conftest import stack_raw
+
+
+def problems(raw) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        parse_platform(raw)
+    return [str(p) for p in exc.value.problems]
+
+
+@pytest.fixture
+def dev():
+    return copy.deepcopy(stack_raw("dev"))
+
+
+def ai(raw) -> dict:
+    return raw["gateway"]["ai"]
+
+
+def test_dev_runs_the_ai_gateway_with_a_self_hosted_model_a_bedrock_fallback_and_a_tenant_key():
+    cfg = parse_platform(stack_raw("dev"))
+    g = cfg.gateway.ai
+    assert g.enabled
+    [model] = g.models
+    kinds = [[next(p.kind for p in g.providers if p.name == n) for n in group] for group in model.groups]
+    assert kinds == [["self_hosted"], ["bedrock"]]
+    [tenant_key] = [k for k in g.keys if k.tenant]
+    assert tenant_key.tokens_per_minute and tenant_key.models == ["llama-8b"]
+
+
+def test_a_fallback_group_naming_an_unknown_provider_is_refused(dev):
+    ai(dev)["models"][0]["groups"][1] = ["claude-bedrok"]
+    assert any("gateway.ai.models[0].groups[1][0]" in p and "claude-bedrock" in p for p in problems(dev)), (
+        "the path and the closest known provider"
+    )
+
+
+def test_a_tenant_key_allowing_a_model_outside_its_allowance_is_refused(dev):
+    [sandbox] = [t for t in dev["tenants"] if t["name"] == "sandbox"]
+    sandbox["allow"]["models"] = []
+    [msg] = [p for p in problems(dev) if "gateway.ai.keys[0].models[0]" in p]
+    assert "allowance" in msg and "tenants[].allow.models" in msg
+
+
+def test_a_key_for_a_model_the_gateway_does_not_serve_is_refused(dev):
+    ai(dev)["keys"][0]["models"] = ["llama-70b"]
+    assert any("gateway.ai.keys[0].models[0]" in p and "gateway.ai.models" in p for p in problems(dev))
+
+
+def test_a_self_hosted_provider_of_a_model_that_is_not_served_is_refused(dev):
+    ai(dev)["providers"][0]["model"] = "llama-70b"
+    assert any("gateway.ai.providers[0].model" in p and "platform.models" in p for p in problems(dev))
+
+
+def test_a_budget_is_refused_with_the_reason_and_the_alternative(dev):
+    ai(dev)["keys"][0]["budget_usd_per_day"] = 25
+    [msg] = [p for p in problems(dev) if "budget_usd_per_day" in p]
+    assert "v1.4.1" in msg and "tokens_per_minute" in msg
+
+
+def test_a_guard_webhook_without_a_url_is_refused(dev):
+    ai(dev)["guards"]["webhook"] = {"failure_mode": "FailOpen"}
+    assert any("gateway.ai.guards.webhook.url" in p for p in problems(dev))
+
+
+def test_a_guard_pattern_that_is_not_a_regex_is_refused(dev):
+    ai(dev)["guards"]["patterns"] = ["(unclosed"]
+    assert any("gateway.ai.guards.patterns[0]" in p for p in problems(dev))
+
+
+def test_bedrock_guardrails_without_a_bedrock_provider_are_refused(dev):
+    ai(dev)["providers"] = ai(dev)["providers"][:1]
+    ai(dev)["models"][0]["groups"] = [["llama-8b-self"]]
+    ai(dev)["guards"]["bedrock_guardrail"] = {"identifier": "gr-1", "version": "1"}
+    assert any("gateway.ai.guards.bedrock_guardrail" in p for p in problems(dev))
+
+
+def test_an_openai_provider_without_its_key_is_refused(dev):
+    ai(dev)["providers"].append({"name": "gpt", "kind": "openai", "model": "gpt-4o-mini"})
+    assert any("gateway.ai.providers[2].api_key" in p for p in problems(dev))
+
+
+def test_a_model_config_through_the_ai_gateway_needs_the_gateway_on_and_a_key(dev):
+    ai(dev)["keys"] = [k for k in ai(dev)["keys"] if "model_config" not in k]
+    assert any("kagent.model_configs[1].ai_model" in p and "virtual key" in p for p in problems(dev))
+    ai(dev)["enabled"] = False
+    assert any("kagent.model_configs[1].ai_model" in p and "enabled: true" in p for p in problems(dev))
+
+
+def test_a_key_for_a_self_service_tenant_is_refused(dev):
+    ai(dev)["keys"][0]["tenant"] = "demo"
+    assert any("gateway.ai.keys[0].tenant" in p and "self-service" in p for p in problems(dev))
+
+
+def test_prod_requires_prompt_guards():
+    raw = copy.deepcopy(stack_raw("prod"))
+    raw["gateway"]["ai"] = {"enabled": True}
+    assert any("gateway.ai.guards" in p and "prod" in p for p in problems(raw))
+
+
+def test_more_limited_keys_than_one_policy_holds_are_refused(dev):
+    tenant = next(t for t in dev["tenants"] if t["name"] == "sandbox")
+    for i in range(16):
+        dev["tenants"].append({**copy.deepcopy(tenant), "name": f"t{i}", "admin_groups": [f"t{i}"]})
+        ai(dev)["keys"].append({"tenant": f"t{i}", "models": ["llama-8b"], "tokens_per_minute": 10})
+    assert any(p.startswith("platform.gateway.ai.keys:") and "16" in p for p in problems(dev))
