@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 try:  # in-process (the offline plan, tests): the policies package
-    from policies import agents, data, observability, serving
+    from policies import agents, ai_gateway, data, observability, serving
     from policies.common import WORKLOAD_KINDS, pod_templates
     from policies.common import get as _get
     from policies.infra import (
@@ -27,6 +27,7 @@ try:  # in-process (the offline plan, tests): the policies package
     )
 except ImportError:  # pragma: no cover - `pulumi preview --policy-pack policies` puts this directory on sys.path
     import agents  # type: ignore[no-redef]
+    import ai_gateway  # type: ignore[no-redef]
     import data  # type: ignore[no-redef]
     import observability  # type: ignore[no-redef]
     import serving  # type: ignore[no-redef]
@@ -237,6 +238,7 @@ ALWAYS = {
     "ebs-encrypted",
     "kms-rotation",
     "secrets-from-secrets-manager",
+    "provider-keys-stay-in-ai-gateway",
     "elasticache-tls-auth",
     "s3-private-tls-only",
     "volumes-encrypted",
@@ -339,6 +341,24 @@ RULES: list[Rule] = [
         "monitors-need-monitoring",
         "ServiceMonitors, PodMonitors and PrometheusRules exist only with monitoring on",
         observability.check_monitors_need_monitoring,
+        stack=True,
+    ),
+    Rule(
+        "provider-keys-stay-in-ai-gateway",
+        "With the AI gateway on, no agent or tenant reads an LLM provider key (it calls the gateway with a virtual key)",
+        ai_gateway.check_provider_keys_stay_in_gateway,
+        stack=True,
+    ),
+    Rule(
+        "tenant-keys-limited",
+        "Every tenant's AI gateway key has a token rate limit",
+        ai_gateway.check_tenant_keys_limited,
+        stack=True,
+    ),
+    Rule(
+        "ai-backends-guarded",
+        "Every AI gateway backend carries prompt guards (mandatory outside dev)",
+        ai_gateway.check_backends_guarded,
         stack=True,
     ),
     Rule(

@@ -2,17 +2,10 @@
 kgateway, with its own Gateway ``gateway.ai.name`` in the gateway namespace. kgateway keeps serving the model and
 agent routes it serves; the AI gateway serves LLM egress under the names of ``gateway.ai.models``.
 
-Request path (a client sends an OpenAI request with ``Authorization: Bearer <virtual key>``):
-
-1. PreRouting on the Gateway: the key is checked against the hashes in ConfigMap ``<name>-keys`` (the keys
-   themselves are only in Secrets Manager and the consumer's Secret), the body's ``model`` must be in the key's
-   ``models``, and the model name is copied to header ``x-ai-model`` for routing.
-2. HTTPRoute ``ai-<model>`` (inference namespace, header ``x-ai-model``) to AgentgatewayBackend ``ai-<model>``:
-   the providers in priority groups (self-hosted first, then Bedrock/OpenAI/Anthropic); a provider answering 5xx or
-   429 ``eject_after_failures`` times in a row is ejected for ``ejection_seconds`` (doubling each time).
-3. Token limits per key (conditional local rate limit, tokens per minute split over the proxy replicas), prompt
-   guards on the backend (request and response), the model cost catalog (providers' prices) for the
-   ``agentgateway_gen_ai_client_cost`` metric; every metric carries the key's consumer.
+Request path: a PreRouting policy checks the virtual key (ConfigMap ``<name>-keys`` holds only hashes) and the
+body's ``model`` against the key's models and copies it to ``x-ai-model``; HTTPRoute ``ai-<model>`` sends it to
+AgentgatewayBackend ``ai-<model>`` (providers in priority groups, 5xx/429 ejection, prompt guards); token limits per
+key; every metric carries the key's consumer.
 """
 
 from __future__ import annotations

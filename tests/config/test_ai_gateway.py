@@ -89,7 +89,9 @@ def test_an_openai_provider_without_its_key_is_refused(dev):
 
 
 def test_a_model_config_through_the_ai_gateway_needs_the_gateway_on_and_a_key(dev):
-    ai(dev)["keys"] = [k for k in ai(dev)["keys"] if "model_config" not in k]
+    dev["kagent"]["model_configs"].append(
+        {"name": "llama-8b-ai", "provider": "OpenAI", "model": "llama-8b", "ai_model": "llama-8b"}
+    )
     assert any("kagent.model_configs[1].ai_model" in p and "virtual key" in p for p in problems(dev))
     ai(dev)["enabled"] = False
     assert any("kagent.model_configs[1].ai_model" in p and "enabled: true" in p for p in problems(dev))

@@ -136,6 +136,7 @@ def test_one_connection_secret_shape_either_way(plans, stack, scheme):
 def test_tenants_get_data_only_when_allowed():
     raw = stack_raw("dev")
     raw["tenants"][0].pop("allow")
+    raw["gateway"]["ai"]["keys"] = []  # the AI gateway key of tenant sandbox needs its model allowance
     raw["tenants"].append({"name": "search", "quota": raw["tenants"][0]["quota"], "allow": {"redis": True}})
     run = build_stack(raw)
     assert set(external_secrets(run, "redis-connection")) == {"ai-agents", "tenant-search"}

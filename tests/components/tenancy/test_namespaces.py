@@ -148,14 +148,14 @@ def test_only_controller_namespaces_reach_the_private_api_endpoint():
 def test_pod_identity_agent_reachable_only_where_pod_identity_roles_run():
     from components.tenancy.namespaces import system_namespace
 
-    for layer in ("data", "inference", "agents"):
+    for layer in ("data", "inference", "agents", "gateway"):  # gateway: the AI gateway signs Bedrock calls
         specs = network_policy_specs(*args_for(layer))
         egress = specs["allow-pod-identity-agent"]["egress"][0]
         assert egress == {
             "to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}],
             "ports": [{"protocol": "TCP", "port": 80}],
         }
-    for layer in ("gateway", "observability", "tenant"):
+    for layer in ("observability", "tenant"):
         assert "allow-pod-identity-agent" not in network_policy_specs(*args_for(layer))
     layers = {"observability": "observability"}
     assert "allow-pod-identity-agent" in network_policy_specs(system_namespace("external-secrets"), layers, [])

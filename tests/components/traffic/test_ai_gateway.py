@@ -3,6 +3,7 @@ call through its model config each reach the self-hosted model, with Bedrock beh
 
 from __future__ import annotations
 
+import copy
 import json
 from urllib.parse import urlsplit
 
@@ -12,7 +13,7 @@ from agentic.plan.netpol import Endpoint, from_objects
 from components.traffic import ai_gateway
 from config import parse_platform
 from config.ai_gateway import BedrockGuardrail, GuardWebhook
-from tests.conftest import stack_raw
+from tests.conftest import build_stack, stack_raw
 from tests.helm_values import chart_defaults, unknown_keys
 
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
@@ -118,7 +119,23 @@ def test_the_network_lets_the_journey_through(objs):
     assert cluster.can_reach(proxy, Endpoint(None, ip="169.254.170.23"), 80), "the Pod Identity agent"
 
 
-def test_an_agent_model_config_calls_the_ai_gateway_with_its_own_key(objs, plans):
+@pytest.fixture(scope="module")
+def with_agent_key():
+    """dev plus a model config through the AI gateway with its own key."""
+    raw = copy.deepcopy(stack_raw("dev"))
+    raw["kagent"]["model_configs"].append(
+        {"name": "llama-8b-ai", "provider": "OpenAI", "model": "llama-8b", "ai_model": "llama-8b"}
+    )
+    raw["gateway"]["ai"]["keys"].append(
+        {"model_config": "llama-8b-ai", "models": ["llama-8b"], "tokens_per_minute": 1000}
+    )
+    run = build_stack(raw, "dev")
+    return run
+
+
+def test_an_agent_model_config_calls_the_ai_gateway_with_its_own_key(with_agent_key):
+    run = with_agent_key
+    objs = [r.inputs for r in run.kubernetes_objects()]
     mc = one(objs, "ModelConfig", "llama-8b-ai", "ai-agents")["spec"]
     base = urlsplit(mc["openAI"]["baseUrl"])
     assert base.hostname == "llm-gateway.ai-gateway.svc.cluster.local" and base.path == "/v1"
@@ -132,7 +149,7 @@ def test_an_agent_model_config_calls_the_ai_gateway_with_its_own_key(objs, plans
     # the Bedrock fallback signs as the proxy's ServiceAccount (named after the Gateway) through Pod Identity
     [assoc] = [
         r.inputs
-        for r in plans("dev").run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
         if r.inputs.get("serviceAccount") == "llm-gateway"
     ]
     assert assoc["namespace"] == "ai-gateway"
@@ -174,10 +191,7 @@ def test_token_limits_are_split_over_the_proxy_replicas():
     per_replica = {
         c["condition"]: c["policy"]["local"][0]["tokens"] for c in limits["spec"]["traffic"]["rateLimit"]["conditional"]
     }
-    assert per_replica == {
-        'apiKey.consumer == "tenant-sandbox"': 10000,
-        'apiKey.consumer == "model-config-llama-8b-ai"': 50000,
-    }
+    assert per_replica == {'apiKey.consumer == "tenant-sandbox"': 10000}
 
 
 def test_the_key_entry_holds_the_hash_of_the_key_and_never_the_key():
@@ -186,3 +200,37 @@ def test_the_key_entry_holds_the_hash_of_the_key_and_never_the_key():
     entry = json.loads(ai_gateway.key_entry(key, ai_gateway.sha256("s3cret-key")))
     assert entry["keyHash"] == "sha256:" + __import__("hashlib").sha256(b"s3cret-key").hexdigest()
     assert "s3cret-key" not in json.dumps(entry)
+
+
+def _resources(objs):
+    from policies.rules import Resource
+
+    return [
+        Resource(f"kubernetes:{'core/' if '/' not in o['apiVersion'] else ''}{o['apiVersion']}:{o['kind']}", f"r{i}", o)
+        for i, o in enumerate(objs)
+    ]
+
+
+def test_the_ai_gateway_policies_pass_on_dev_and_fail_on_what_they_forbid(objs):
+    from policies import ai_gateway as rules
+
+    res = _resources(objs)
+    for check in (
+        rules.check_provider_keys_stay_in_gateway,
+        rules.check_tenant_keys_limited,
+        rules.check_backends_guarded,
+    ):
+        assert check(res) == [], check.__name__
+    bad = copy.deepcopy(objs)
+    backend = one(bad, "AgentgatewayBackend", "ai-llama-8b", "ai-inference")
+    backend["spec"]["ai"]["groups"][1]["providers"].append(
+        {"name": "gpt", "openai": {"model": "gpt-4o"}, "policies": {"auth": {"secretRef": {"name": "openai-key"}}}}
+    )
+    one(bad, "ModelConfig", "llama-8b", "ai-agents")["spec"]["apiKeySecret"] = "openai-key"
+    del backend["spec"]["policies"]["ai"]
+    limits = one(bad, "AgentgatewayPolicy", "llm-gateway-token-limits", "ai-gateway")["spec"]["traffic"]["rateLimit"]
+    limits["conditional"] = [c for c in limits["conditional"] if "tenant-" not in c["condition"]]
+    res = _resources(bad)
+    assert "openai-key" in rules.check_provider_keys_stay_in_gateway(res)[0][1]
+    assert "tenant-sandbox" in rules.check_tenant_keys_limited(res)[0][1]
+    assert len(rules.check_backends_guarded(res)) == 1
