@@ -1,6 +1,9 @@
 """Why each policy exists (policies/README.md is generated from this and rules.RULES; a test keeps them in sync)."""
 
 WHY = {
+    "provider-keys-stay-in-ai-gateway": "an agent holding a provider key bypasses the gateway's keys, limits and guards",
+    "tenant-keys-limited": "an unlimited tenant key can spend the platform's provider quota and GPU time",
+    "ai-backends-guarded": "without guards, PII and secrets in prompts reach external providers unchecked",
     "namespace-governance": "a namespace without quota, limits and default-deny is where noisy or compromised "
     "workloads spread (seed 001 isolation)",
     "pinned-images": "a mutable tag changes what runs without a change anyone reviewed",
