@@ -21,6 +21,7 @@ import pulumi
 from catalog import versions
 from components.agents.agents import bedrock_statement
 from components.serving.models import ENGINE_PORTS
+from components.traffic.kgateway import RESTRICTED_CONTAINER, RESTRICTED_POD
 from config.ai_gateway import AiGateway, AiKey, AiModel, AiProvider, PromptGuards
 from config.platform import Platform
 from kit.aws import pod_identity_role
@@ -35,13 +36,6 @@ KEYS_LABEL = "agentic.platform/ai-gateway-keys"
 #: A provider's answer that counts against its health: server errors and rate limiting.
 UNHEALTHY = "response.code >= 500 || response.code == 429"
 GROUP = "agentgateway.dev"
-RESTRICTED_POD = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
-RESTRICTED_CONTAINER = {
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-    "readOnlyRootFilesystem": True,
-    "runAsNonRoot": True,
-}
 
 
 def proxy_replicas(high_availability: bool) -> int:
@@ -77,7 +71,7 @@ def controller_values(ha: bool) -> AgentgatewayValues:
         node_selector=dict(SYSTEM_LABELS),
         tolerations=[SYSTEM_TOLERATION],
         pod_security_context=RESTRICTED_POD,
-        security_context={**RESTRICTED_CONTAINER, "seccompProfile": {"type": "RuntimeDefault"}},
+        security_context={**RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True},
         inference_extension=_Toggle(enabled=False),
         agentgateway_models=_Toggle(enabled=False),  # experimental in 1.4
     )
