@@ -32,6 +32,13 @@ KARPENTER = {
     "karpenter_nodeclaims_created_total",
     "karpenter_scheduler_unschedulable_pods_count",
 }
+#: agentgateway v1.4.1 (crates/agentgateway/src/telemetry/metrics.rs: registry prefix ``agentgateway``, the counter
+#: ``gen_ai_client_cost`` with unit usd, the histogram ``gen_ai_client_token_usage``); the platform's metrics policy
+#: adds the label ``consumer`` (the virtual key's consumer) to every one.
+AGENTGATEWAY = {
+    "agentgateway_gen_ai_client_cost_usd_total",
+    "agentgateway_gen_ai_client_token_usage",
+}
 #: kube-state-metrics (in kube-prometheus-stack 88.5.3): deployment readiness.
 KUBE_STATE = {
     "kube_deployment_spec_replicas",

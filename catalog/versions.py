@@ -123,6 +123,12 @@ FAST_IMAGE_PULL_AMI = "v20250821"
 AGENTGATEWAY_CRDS = Chart("agentgateway-crds", "v1.4.1", "oci://cr.agentgateway.dev/charts")
 AGENTGATEWAY = Chart("agentgateway", "v1.4.1", "oci://cr.agentgateway.dev/charts")
 AGENTGATEWAY_API = "agentgateway.dev/v1alpha1"
+#: Envoy's rate limit service counts the AI gateway's spend budgets (agentgateway 1.4's global rate limit, cost from
+#: its model cost catalog) in the platform's Redis. envoyproxy/ratelimit publishes images tagged by commit only:
+#: commit 3fb70258 (2026-01-22), the newest the Go module proxy serves (pseudo-version below), so the suite builds and
+#: runs the same code the image holds (agentic.cluster.binaries builds it beside the control plane).
+RATELIMIT_IMAGE = "docker.io/envoyproxy/ratelimit:3fb70258"
+CONTROL_PLANE_RATELIMIT = "github.com/envoyproxy/ratelimit/src/service_cmd@v1.4.1-0.20260122083618-3fb702589d36"
 
 KAGENT_CRDS = Chart("kagent-crds", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")
 KAGENT = Chart("kagent", "0.10.4", "oci://ghcr.io/kagent-dev/kagent/helm")

@@ -25,6 +25,8 @@ PROVIDER_KINDS = ("self_hosted", "bedrock", "openai", "anthropic")
 BuiltinGuard = Literal["CreditCard", "Email", "PhoneNumber", "Ssn", "CaSin"]
 #: AgentgatewayPolicy traffic.rateLimit.conditional holds at most 16 entries (CRD maxItems).
 MAX_LIMITED_KEYS = 16
+#: Budgets are counted in micro-dollars by Envoy's rate limit service, whose limits are uint32: 4294 USD a day at most.
+MAX_BUDGET_USD = 4000
 
 
 class Price(Strict):
@@ -66,7 +68,10 @@ class AiKey(Strict):
     models: list[str] = Field(min_length=1, description="gateway.ai.models[].name this key may call")
     tokens_per_minute: int | None = Field(default=None, ge=1, le=100_000_000)
     budget_usd_per_day: float | None = Field(
-        default=None, gt=0, le=400_000, description="Refused until the pinned agentgateway counts spend per key"
+        default=None,
+        gt=0,
+        le=MAX_BUDGET_USD,
+        description="Spend per UTC day, priced by gateway.ai.providers[].price; counted in the platform's Redis",
     )
     generation: int = Field(default=1, ge=1, le=1_000_000, description="change to rotate the key")
 
@@ -116,6 +121,9 @@ class AiGateway(Strict):
     eject_after_failures: int = Field(default=3, ge=1, le=100, description="Consecutive 5xx/429 before ejection")
     ejection_seconds: int = Field(default=30, ge=1, le=3600)
     guards: PromptGuards | None = None
+    budget_failure_mode: Literal["FailClosed", "FailOpen"] = Field(
+        default="FailClosed", description="When the budget counter (Redis) cannot answer: refuse calls or let them by"
+    )
 
 
 def key_ref(key: AiKey) -> SecretRef:
@@ -130,6 +138,12 @@ def key_consumer_namespace(cfg: Platform, key: AiKey) -> str:
     agents_ns = next((n.name for n in cfg.namespaces if n.layer == "agents"), "ai-agents")
     agent = next((a for a in cfg.kagent.agents if a.name == key.agent), None)
     return (agent.namespace if agent else None) or agents_ns
+
+
+def budgets_counted(cfg: Platform) -> bool:
+    """Whether the stack runs the AI gateway's budget counter (Envoy's rate limit service on the platform's Redis)."""
+    ai = cfg.gateway.ai
+    return cfg.gateway.enabled and ai.enabled and cfg.data.redis.enabled and any(k.budget_usd_per_day for k in ai.keys)
 
 
 def provider_of(cfg: Platform, name: str) -> AiProvider | None:
@@ -167,6 +181,14 @@ def check_ai_gateway(cfg: Platform) -> list[Problem]:
             )
         if p.kind not in ("openai", "anthropic") and p.api_key is not None:
             out.append(Problem(f"{where}.api_key", f"a {p.kind} provider takes no API key: remove it"))
+        if p.price is not None and p.kind == "self_hosted":
+            out.append(
+                Problem(
+                    f"{where}.price",
+                    "the gateway's cost catalog prices provider models only (a self-hosted model costs its nodes, "
+                    "see the cost dashboard): remove it",
+                )
+            )
         if p.region is not None and p.kind != "bedrock":
             out.append(Problem(f"{where}.region", "only bedrock providers take a region: remove it"))
         bedrock = bedrock or p.kind == "bedrock"
@@ -262,20 +284,14 @@ def _check_keys(cfg: Platform) -> list[Problem]:
                     )
                 )
         if k.budget_usd_per_day is not None:
-            out.append(
-                Problem(
-                    f"{where}.budget_usd_per_day",
-                    f"agentgateway {AGENTGATEWAY.version} (the newest release verifiable here) has no per-key spend "
-                    "budgets (1.5 added them with its config.database): set tokens_per_minute instead",
-                )
-            )
-    limited = [k for k in ai.keys if k.tokens_per_minute]
+            out += _check_budget(cfg, k, f"{where}.budget_usd_per_day")
+    limited = [k for k in ai.keys if k.tokens_per_minute or k.budget_usd_per_day]
     if len(limited) > MAX_LIMITED_KEYS:
         out.append(
             Problem(
                 base,
-                f"{len(limited)} keys have tokens_per_minute; agentgateway's conditional local rate limit holds "
-                f"{MAX_LIMITED_KEYS}: give the rest no limit or share a key",
+                f"{len(limited)} keys have tokens_per_minute or a budget; agentgateway's conditional rate limit "
+                f"holds {MAX_LIMITED_KEYS}: give the rest no limit or share a key",
             )
         )
     keyed = {k.model_config_name for k in ai.keys} | {k.agent for k in ai.keys}
@@ -301,6 +317,37 @@ def _check_keys(cfg: Platform) -> list[Problem]:
                     where, "the AI gateway is the endpoint and the key: remove platform_model, base_url and api_key"
                 )
             )
+    return out
+
+
+def _check_budget(cfg: Platform, k: AiKey, where: str) -> list[Problem]:
+    """A budget is counted in the platform's Redis (agentgateway 1.4 has no database of its own), in the prices of
+    the providers its models reach."""
+    out: list[Problem] = []
+    if not cfg.data.redis.enabled:
+        out.append(
+            Problem(
+                where,
+                f"agentgateway {AGENTGATEWAY.version} counts budgets in the platform's Redis (Envoy's rate limit "
+                "service), which is off: set data.redis.enabled: true, or use tokens_per_minute alone",
+            )
+        )
+    models = [m for m in cfg.gateway.ai.models if m.name in k.models]
+    priced = [
+        p.name
+        for m in models
+        for g in m.groups
+        for n in g
+        if (p := provider_of(cfg, n)) and p.price is not None and p.kind != "self_hosted"
+    ]
+    if models and not priced:
+        out.append(
+            Problem(
+                where,
+                "none of the key's models reaches a provider with a price, so nothing would count against the "
+                "budget: set gateway.ai.providers[].price on its bedrock/openai/anthropic providers",
+            )
+        )
     return out
 
 

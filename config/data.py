@@ -213,6 +213,16 @@ def redis_acl(namespace: str) -> str:
     return REDIS_ACL.format(prefix=redis_key_prefix(namespace))
 
 
+#: Redis users of platform services rather than of a namespace's agents, each limited to keys ``<user>:*``, without
+#: scripting: the AI gateway's budget counter (Envoy's rate limit service: INCRBY and EXPIRE).
+BUDGETS_REDIS_USER = "ai-budgets"
+SERVICE_ACL = "~{user}:* resetchannels -@all +@read +@write +@connection -@dangerous"
+
+
+def service_acl(user: str) -> str:
+    return SERVICE_ACL.format(user=user)
+
+
 def milvus_identity(namespace: str) -> str:
     """The Milvus user, role and database of a namespace's agents: ``kb_<tenant>`` (``kb_platform`` for the
     platform's), as Milvus names them (a letter first, then letters, digits, underscores; at most 32)."""

@@ -68,7 +68,7 @@ def check_provider_keys_stay_in_gateway(resources: list[Any]) -> list[tuple[str,
 
 
 def check_tenant_keys_limited(resources: list[Any]) -> list[tuple[str, str]]:
-    """Every tenant's virtual key has a token rate limit (the pinned agentgateway has no spend budgets)."""
+    """Every tenant's virtual key has a token rate limit or a spend budget (a conditional rate limit entry)."""
     limited: set[str] = set()
     for r in resources:
         if r.type == AG + "AgentgatewayPolicy":
@@ -87,7 +87,11 @@ def check_tenant_keys_limited(resources: list[Any]) -> list[tuple[str, str]]:
             name = meta.get("consumer", consumer)
             if not any(f'"{name}"' in c for c in limited):
                 out.append(
-                    (r.name, f"tenant key '{name}' has no token rate limit: set gateway.ai.keys[].tokens_per_minute")
+                    (
+                        r.name,
+                        f"tenant key '{name}' has no token rate limit or budget: set gateway.ai.keys[]."
+                        "tokens_per_minute or budget_usd_per_day",
+                    )
                 )
     return out
 

@@ -351,7 +351,7 @@ RULES: list[Rule] = [
     ),
     Rule(
         "tenant-keys-limited",
-        "Every tenant's AI gateway key has a token rate limit",
+        "Every tenant's AI gateway key has a token rate limit or a spend budget",
         ai_gateway.check_tenant_keys_limited,
         stack=True,
     ),

@@ -43,13 +43,15 @@ from components.serving.sources import serving_notes
 from components.serving.weights import ModelsBucket
 from components.tenancy.namespaces import GovernedNamespace, NamespaceSpec
 from components.tenancy.tenants import TenantNamespace
-from components.traffic.ai_gateway import AiGatewayComponent
+from components.traffic.ai_budgets import AiBudgets
+from components.traffic.ai_gateway import AiGatewayComponent, proxy_replicas
 from components.traffic.gateway_api import GatewayApiCrds
 from components.traffic.kgateway import Gateway
 from components.traffic.lb_controller import LoadBalancerController
 from config import ConfigError, Platform, Problem, parse_platform, warnings
 from config.agents import approvals, database_mode
-from config.data import embedding_of
+from config.ai_gateway import budgets_counted
+from config.data import BUDGETS_REDIS_USER, embedding_of
 from config.loader import FULL_KEY, KEY, PROJECT
 from config.secrets import aws_name
 from kit.shared import Notes, Shared
@@ -259,9 +261,20 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     data_endpoints: dict[str, pulumi.Input[Any]] = {}
     redis = None
     if cfg.data.redis.enabled:
+        services = {BUDGETS_REDIS_USER: shared.namespaces["gateway"]} if budgets_counted(cfg) else {}
         redis = Redis(
-            f"{prefix}-redis", cfg.data.redis, credentials, redis_readers(cfg, shared), shared, redis_users(cfg, shared)
+            f"{prefix}-redis",
+            cfg.data.redis,
+            credentials,
+            redis_readers(cfg, shared),
+            shared,
+            redis_users(cfg, shared),
+            services,
         )
+        if services:  # the AI gateway's spend budgets, counted in Redis as user ai-budgets
+            AiBudgets(
+                f"{prefix}-ai-budgets", cfg.gateway.ai, proxy_replicas(shared.high_availability), shared, (redis,)
+            )
         data_endpoints["redis"] = {"endpoint": redis.endpoint, "tls": redis.tls, "secret": "redis-connection"}
     if cfg.data.milvus.enabled:
         milvus = Milvus(

@@ -13,6 +13,7 @@ from components.agents import kagent_v0_10
 from components.data.milvus import ROOT as MILVUS_ROOT
 from components.data.milvus import user_ref as milvus_user_ref
 from components.data.redis import AUTH as REDIS_AUTH
+from components.data.redis import service_user_ref
 from components.data.redis import user_ref as redis_user_ref
 from components.observability.langfuse import PUBLIC_KEY as LANGFUSE_PUBLIC_KEY
 from components.observability.langfuse import SECRET_KEY as LANGFUSE_SECRET_KEY
@@ -24,8 +25,8 @@ from components.traffic import ai_gateway
 from components.traffic.kgateway import in_cluster_host
 from config import Platform
 from config.agents import database_mode, runtime_auth_env
-from config.ai_gateway import key_consumer_namespace, key_ref
-from config.data import embedding_of, milvus_identity, redis_key_prefix, redis_user
+from config.ai_gateway import budgets_counted, key_consumer_namespace, key_ref
+from config.data import BUDGETS_REDIS_USER, embedding_of, milvus_identity, redis_key_prefix, redis_user
 from config.secrets import SecretRef, aws_name
 from config.tenant_stack import FACTS_VERSION
 from kit.shared import Shared
@@ -43,6 +44,8 @@ def vpc_service_ports(cfg: Platform) -> dict[str, list[int]]:
     if cfg.data.redis.enabled and cfg.data.redis.mode == "elasticache":
         for ns in [agents, *(t.namespace for t in cfg.tenants if t.allow.redis)]:
             out.setdefault(ns, set()).add(6379)
+        if budgets_counted(cfg):  # the AI gateway's budget counter
+            out.setdefault(_layer(cfg, "gateway"), set()).add(6379)
     if cfg.kagent.enabled and database_mode(cfg) == "rds":
         out.setdefault(agents, set()).add(5432)
     if cfg.observability.langfuse and cfg.environment == "prod":
@@ -54,12 +57,20 @@ def vpc_service_ports(cfg: Platform) -> dict[str, list[int]]:
 
 
 def tenant_data_ports(cfg: Platform) -> dict[str, list[int]]:
-    """The data ports each tenant may reach: those of the enabled stores its allowance names."""
+    """The data ports each tenant may reach: those of the enabled stores its allowance names; and Redis for the AI
+    gateway's budget counter in the gateway namespace."""
     enabled = {"redis": cfg.data.redis.enabled, "milvus": cfg.data.milvus.enabled}
-    return {
+    out = {
         t.namespace: sorted(port for store, port in DATA_PORTS.items() if enabled[store] and getattr(t.allow, store))
         for t in cfg.tenants
     }
+    if budgets_counted(cfg):
+        out[_layer(cfg, "gateway")] = [DATA_PORTS["redis"]]
+    return out
+
+
+def _layer(cfg: Platform, layer: str) -> str:
+    return next(ns.name for ns in cfg.namespaces if ns.layer == layer)
 
 
 def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
@@ -127,6 +138,15 @@ def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
             )
             for user_ns in redis_users(cfg, shared)
         ]
+        if budgets_counted(cfg):
+            out.append(
+                Credential(
+                    service_user_ref(BUDGETS_REDIS_USER, dict(cfg.secrets.rotation)),
+                    (),
+                    (f"the AI gateway's budget counter in {ns['gateway']} (Secret {BUDGETS_REDIS_USER}-redis)",),
+                    f"Redis user {BUDGETS_REDIS_USER}: keys {BUDGETS_REDIS_USER}:* only",
+                )
+            )
     if data.milvus.enabled:
         out += [
             Credential(
@@ -277,6 +297,7 @@ def ai_gateway_note(cfg: Platform, namespace: str) -> str:
     return (
         f"AI gateway '{ai.name}' (agentgateway {versions.AGENTGATEWAY.version}) at {ai_gateway.url(ai, namespace)}: "
         f"LLM egress with a virtual key for {', '.join(k.consumer for k in ai.keys) or 'nobody'}; models {models}; "
+        f"{sum(1 for k in ai.keys if k.budget_usd_per_day)} key(s) with a day's budget (counted in Redis); "
         f"kgateway '{cfg.gateway.name}' keeps the model and agent routes (header {cfg.gateway.model_header})"
     )
 

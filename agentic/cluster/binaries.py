@@ -140,8 +140,45 @@ def build(verbose: bool = True) -> Path:
     return target
 
 
+def ratelimit_dir() -> Path:
+    key = hashlib.sha256(f"{versions.CONTROL_PLANE_RATELIMIT} {_go_version()}".encode()).hexdigest()[:16]
+    return cache_root() / f"ratelimit-{key}"
+
+
+def find_ratelimit() -> Path:
+    """Envoy's rate limit service (the AI gateway's budget counter) at the commit of the catalog's image."""
+    path = ratelimit_dir() / "service_cmd"
+    if not os.access(path, os.X_OK):
+        raise NotBuilt(f"Envoy's rate limit service is not built ({path}): run `make controlplane`")
+    return path
+
+
+def build_ratelimit(verbose: bool = True) -> Path:
+    """``go install`` of the pinned module version (the Go module proxy; seconds after the first time)."""
+    target = ratelimit_dir()
+    if os.access(target / "service_cmd", os.X_OK):
+        return target / "service_cmd"
+    go = shutil.which("go")
+    if not go:
+        raise NotBuilt("Go is not installed: Envoy's rate limit service is built from its Go module")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
+    if verbose:
+        print(f"building {versions.CONTROL_PLANE_RATELIMIT} into {target} ...", flush=True)
+    try:
+        env = {**os.environ, "GOBIN": str(tmp), "GOFLAGS": "-buildvcs=false"}
+        subprocess.run([go, "install", "-trimpath", versions.CONTROL_PLANE_RATELIMIT], env=env, check=True)
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target / "service_cmd"
+
+
 if __name__ == "__main__":
     try:
+        print(build_ratelimit())
         print(build())
     except (NotBuilt, subprocess.CalledProcessError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -20,7 +20,7 @@ import pulumi_aws as aws
 
 from catalog import versions
 from components.secrets.credentials import Credentials, external_secret, generation_annotations
-from config.data import RedisConfig, redis_acl, redis_key_prefix, redis_user
+from config.data import RedisConfig, redis_acl, redis_key_prefix, redis_user, service_acl
 from config.secrets import SecretRef, aws_name
 from kit.aws import kms_key
 from kit.helm import HelmValues, release
@@ -43,6 +43,23 @@ def user_ref(namespace: str, rotation: dict[str, int]) -> SecretRef:
     server's ACL)."""
     name = f"redis-{redis_user(namespace)}"
     return SecretRef(name=name, key="password", source="generated", generation=rotation.get(name, 1))
+
+
+def service_user_ref(user: str, rotation: dict[str, int]) -> SecretRef:
+    """The password of a platform service's Redis user (config.data.SERVICE_ACL): generated, kept in Secrets Manager,
+    synced only into that service's namespace (and the data namespace for the server's ACL)."""
+    name = f"redis-{user}"
+    return SecretRef(name=name, key="password", source="generated", generation=rotation.get(name, 1))
+
+
+def service_connection_secret(
+    user: str, namespace: str, endpoint: Any, tls: bool, refresh: str, aws_secret: str, generation: int
+) -> dict:
+    """Secret ``<user>-redis`` in the service's namespace, in the variables Envoy's rate limit service reads."""
+    template = {"REDIS_URL": endpoint, "REDIS_AUTH": f"{user}:{{{{ .password }}}}", "REDIS_TLS": str(tls).lower()}
+    return external_secret(
+        f"{user}-redis", namespace, refresh, {"password": aws_secret}, template=template, generation=generation
+    )
 
 
 def redis_url_template(host: str | pulumi.Output[str], tls: bool, user: str) -> Any:
@@ -106,12 +123,18 @@ class ValkeyValues(HelmValues):
 
 
 def valkey_values(
-    cfg: RedisConfig, ref: SecretRef, monitoring: bool, users: list[str], rotation: dict[str, int] | None = None
+    cfg: RedisConfig,
+    ref: SecretRef,
+    monitoring: bool,
+    users: list[str],
+    rotation: dict[str, int] | None = None,
+    services: tuple[str, ...] = (),
 ) -> ValkeyValues:
     """``users``: the namespaces whose agents get a Redis user (their own key prefix, config.data.REDIS_ACL). The
     'default' user is the administrator; only the data namespace holds its password."""
     acl = {"default": {"permissions": "~* &* +@all", "passwordKey": ref.key}}
     acl |= {redis_user(ns): {"permissions": redis_acl(ns), "passwordKey": redis_user(ns)} for ns in users}
+    acl |= {user: {"permissions": service_acl(user), "passwordKey": user} for user in services}
     return ValkeyValues(
         auth=_Auth(enabled=True, users_existing_secret=ref.name, acl_users=acl),
         data_storage=_Storage(enabled=True, requested_size=f"{cfg.storage_gib}Gi", class_name="gp3"),
@@ -121,7 +144,13 @@ def valkey_values(
             "limits": {"cpu": cfg.resources.cpu, "memory": cfg.resources.memory},
         },
         # every password Valkey loads: a rotated one gives a new pod template, so the server restarts with it
-        pod_annotations=generation_annotations([ref, *(user_ref(ns, rotation or {}) for ns in users)]),
+        pod_annotations=generation_annotations(
+            [
+                ref,
+                *(user_ref(ns, rotation or {}) for ns in users),
+                *(service_user_ref(u, rotation or {}) for u in services),
+            ]
+        ),
     )
 
 
@@ -139,15 +168,18 @@ class Redis(pulumi.ComponentResource):
         readers: list[str],
         shared: Shared,
         users: list[str] | None = None,
+        services: dict[str, str] | None = None,
     ):
         """``users``: every namespace whose agents use Redis (each gets its own ACL user); ``readers``: those this
-        stack gives Secret redis-connection (a self-service tenant's own stack makes its)."""
+        stack gives Secret redis-connection (a self-service tenant's own stack makes its); ``services``: Redis user
+        of a platform service -> its namespace (Secret ``<user>-redis``)."""
         super().__init__("agentic:data:Redis", name, None, shared.k8s_opts())
         data_ns = shared.namespaces["data"]
         ref = auth_ref(shared.rotation.get(AUTH.name, 1))
         store = credentials.store
         users = list(dict.fromkeys([*(users or []), *readers]))
         self.users = {ns: user_ref(ns, shared.rotation) for ns in users}
+        self.services = {u: (ns, service_user_ref(u, shared.rotation)) for u, ns in (services or {}).items()}
         if cfg.mode == "in_cluster":
             self.tls = False
             host: Any = f"{RELEASE}.{data_ns}.svc.cluster.local"
@@ -160,6 +192,7 @@ class Redis(pulumi.ComponentResource):
                     {
                         ref.key: aws_name(ref, store.prefix),
                         **{redis_user(ns): aws_name(u, store.prefix) for ns, u in self.users.items()},
+                        **{u: aws_name(r, store.prefix) for u, (_, r) in self.services.items()},
                     },
                     generation=ref.generation,
                 ),
@@ -170,7 +203,9 @@ class Redis(pulumi.ComponentResource):
                 versions.VALKEY,
                 release_name=RELEASE,
                 namespace=data_ns,
-                values=valkey_values(cfg, ref, shared.monitoring_crds is not None, users, shared.rotation),
+                values=valkey_values(
+                    cfg, ref, shared.monitoring_crds is not None, users, shared.rotation, tuple(self.services)
+                ),
                 opts=scope.opts(depends_on=[auth_secret]),
             )
             after: tuple[pulumi.Resource, ...] = (self.release,)
@@ -196,6 +231,13 @@ class Redis(pulumi.ComponentResource):
                     self.tls,
                 ),
                 name=ns,
+            )
+        for user, (ns, r) in self.services.items():
+            shared.scope(self, f"{name}-{user}", ns, depends_on=(store.store, *after)).apply(
+                service_connection_secret(
+                    user, ns, self.endpoint, self.tls, store.refresh_interval, aws_name(r, store.prefix), r.generation
+                ),
+                name=user,
             )
         self.register_outputs({"endpoint": self.endpoint})
 
@@ -225,6 +267,18 @@ class Redis(pulumi.ComponentResource):
                     engine=cfg.engine,
                     access_string=f"on {redis_acl(ns)}",
                     passwords=[credentials.value(ref.name)],
+                    opts=child,
+                )
+            )
+        for user, (_, r) in self.services.items():
+            made.append(
+                aws.elasticache.User(
+                    f"{name}-user-{user}",
+                    user_id=safe_name(shared.prefix, f"redis-{user}", limit=40),
+                    user_name=user,
+                    engine=cfg.engine,
+                    access_string=f"on {service_acl(user)}",
+                    passwords=[credentials.value(r.name)],
                     opts=child,
                 )
             )

@@ -98,6 +98,22 @@ DASHBOARDS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
                 TENANT.format(expr="sum by (namespace) (rate(llm_tokens_total[1h]) * 3600)"),
             ),
             ("LLM spend today (USD)", "currencyUSD", "sum(increase(llm_cost_usd_total[24h]))"),
+            # the AI gateway (agentgateway): per virtual key (consumer: tenant-<t>, agent-<a>, model-config-<m>)
+            (
+                "AI gateway spend per hour by key and model (USD)",
+                "currencyUSD",
+                "sum by (consumer, gen_ai_request_model) (rate(agentgateway_gen_ai_client_cost_usd_total[1h]) * 3600)",
+            ),
+            (
+                "AI gateway tokens per hour by key and type",
+                "short",
+                "sum by (consumer, gen_ai_token_type) (rate(agentgateway_gen_ai_client_token_usage_sum[1h]) * 3600)",
+            ),
+            (
+                "AI gateway spend today by key (USD, against its budget)",
+                "currencyUSD",
+                "sum by (consumer) (increase(agentgateway_gen_ai_client_cost_usd_total[24h]))",
+            ),
         ],
     ),
 }

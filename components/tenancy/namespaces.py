@@ -19,8 +19,9 @@ from config.tenancy import LayerNamespace, LimitRange, Quota, Tenant
 from kit.labels import LAYER, NAMESPACE_NAME, TENANT, metadata, namespaces_in, pod_security_labels
 from kit.shared import Shared
 
-#: vLLM, agents and controllers, Prometheus-style exporters, Milvus, the Redis exporter, DCGM
-METRICS_PORTS = [8000, 8080, 8889, 9090, 9091, 9121, 9400]  # 8889: the collector's span metrics
+#: vLLM, agents and controllers, Prometheus-style exporters, Milvus, the Redis exporter, DCGM, agentgateway's
+#: controller (9092) and proxies (15020)
+METRICS_PORTS = [8000, 8080, 8889, 9090, 9091, 9092, 9121, 9400, 15020]  # 8889: the collector's span metrics
 #: What Prometheus scrapes on the nodes' own addresses: node-exporter (host network) and the kubelet.
 NODE_SCRAPE_PORTS = [9100, 10250]
 OTLP_PORTS = [4317, 4318]
@@ -208,7 +209,7 @@ def network_policy_specs(
         ]
         if rules:
             specs["allow-from-tenant"] = {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": rules}
-    if me.layer == "tenant" and data_ns and tenant_data.get(me.name):
+    if me.layer != "data" and data_ns and tenant_data.get(me.name):  # a tenant; the AI gateway's budget counter
         specs["allow-to-data"] = {
             "podSelector": {},
             "policyTypes": ["Egress"],

@@ -21,6 +21,7 @@ import pulumi
 from catalog import versions
 from components.agents.agents import bedrock_statement
 from components.serving.models import ENGINE_PORTS
+from components.traffic import ai_budgets
 from components.traffic.kgateway import RESTRICTED_CONTAINER, RESTRICTED_POD
 from config.ai_gateway import AiGateway, AiKey, AiModel, AiProvider, PromptGuards
 from config.platform import Platform
@@ -63,9 +64,12 @@ class AgentgatewayValues(HelmValues):
     security_context: dict[str, Any]
     inference_extension: _Toggle
     agentgateway_models: _Toggle
+    monitoring: _Toggle
 
 
-def controller_values(ha: bool) -> AgentgatewayValues:
+def controller_values(ha: bool, monitoring: bool = False) -> AgentgatewayValues:
+    """``monitoring``: the chart's controller ServiceMonitor, the PodMonitor of the proxies (port 15020: the cost and
+    token metrics per key) and its Grafana dashboard, when the prometheus-operator CRDs are installed."""
     return AgentgatewayValues(
         controller=_Controller(replica_count=2 if ha else 1),
         node_selector=dict(SYSTEM_LABELS),
@@ -74,6 +78,7 @@ def controller_values(ha: bool) -> AgentgatewayValues:
         security_context={**RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True},
         inference_extension=_Toggle(enabled=False),
         agentgateway_models=_Toggle(enabled=False),  # experimental in 1.4
+        monitoring=_Toggle(enabled=monitoring),
     )
 
 
@@ -199,7 +204,7 @@ def policy_objects(ai: AiGateway, namespace: str, replicas: int) -> list[dict[st
             },
         },
     ]
-    limited = [k for k in ai.keys if k.tokens_per_minute]
+    limited = [k for k in ai.keys if k.tokens_per_minute or k.budget_usd_per_day]
     if limited:
         objs.append(
             {
@@ -213,14 +218,7 @@ def policy_objects(ai: AiGateway, namespace: str, replicas: int) -> list[dict[st
                             "conditional": [
                                 {
                                     "condition": f"apiKey.consumer == {json.dumps(k.consumer)}",
-                                    "policy": {
-                                        "local": [
-                                            {
-                                                "tokens": max(1, -(-int(k.tokens_per_minute or 0) // replicas)),
-                                                "unit": "Minutes",
-                                            }
-                                        ]
-                                    },
+                                    "policy": _limits(ai, k, replicas),
                                 }
                                 for k in limited
                             ]
@@ -230,6 +228,16 @@ def policy_objects(ai: AiGateway, namespace: str, replicas: int) -> list[dict[st
             }
         )
     return objs
+
+
+def _limits(ai: AiGateway, key: AiKey, replicas: int) -> dict[str, Any]:
+    """A key's tokens per minute (local: each replica its share) and its day's budget (global: one counter)."""
+    out: dict[str, Any] = {}
+    if key.tokens_per_minute:
+        out["local"] = [{"tokens": max(1, -(-key.tokens_per_minute // replicas)), "unit": "Minutes"}]
+    if key.budget_usd_per_day:
+        out["global"] = ai_budgets.global_limit(ai)
+    return out
 
 
 def provider_entry(cfg: Platform, p: AiProvider, secrets: dict[str, tuple[str, str]]) -> dict[str, Any]:
@@ -382,7 +390,7 @@ class AiGatewayComponent(pulumi.ComponentResource):
             versions.AGENTGATEWAY,
             release_name="agentgateway",
             namespace=ns,
-            values=controller_values(shared.high_availability),
+            values=controller_values(shared.high_availability, shared.monitoring_crds is not None),
             skip_crds=True,
             opts=scope.opts([crds_release, crds, *shared.cluster_ready]),
         )

@@ -34,6 +34,7 @@ def test_dev_runs_the_ai_gateway_with_a_self_hosted_model_a_bedrock_fallback_and
     assert kinds == [["self_hosted"], ["bedrock"]]
     [tenant_key] = [k for k in g.keys if k.tenant]
     assert tenant_key.tokens_per_minute and tenant_key.models == ["llama-8b"]
+    assert tenant_key.budget_usd_per_day == 25
 
 
 def test_a_fallback_group_naming_an_unknown_provider_is_refused(dev):
@@ -60,10 +61,28 @@ def test_a_self_hosted_provider_of_a_model_that_is_not_served_is_refused(dev):
     assert any("gateway.ai.providers[0].model" in p and "platform.models" in p for p in problems(dev))
 
 
-def test_a_budget_is_refused_with_the_reason_and_the_alternative(dev):
-    ai(dev)["keys"][0]["budget_usd_per_day"] = 25
-    [msg] = [p for p in problems(dev) if "budget_usd_per_day" in p]
-    assert "v1.4.1" in msg and "tokens_per_minute" in msg
+def test_a_budget_without_the_redis_it_is_counted_in_is_refused(dev):
+    dev["data"]["redis"]["enabled"] = False
+    for t in dev["tenants"]:
+        t["allow"]["redis"] = False
+    [msg] = [p for p in problems(dev) if "gateway.ai.keys[0].budget_usd_per_day" in p]
+    assert "data.redis.enabled: true" in msg and "tokens_per_minute" in msg
+
+
+def test_a_budget_on_models_without_a_price_is_refused(dev):
+    del ai(dev)["providers"][1]["price"]
+    [msg] = [p for p in problems(dev) if "gateway.ai.keys[0].budget_usd_per_day" in p]
+    assert "price" in msg
+
+
+def test_a_budget_beyond_what_the_counter_holds_is_refused(dev):
+    ai(dev)["keys"][0]["budget_usd_per_day"] = 5000
+    assert any("gateway.ai.keys[0].budget_usd_per_day" in p for p in problems(dev))
+
+
+def test_a_price_on_a_self_hosted_provider_is_refused_not_ignored(dev):
+    ai(dev)["providers"][0]["price"] = {"input": 0.1, "output": 0.1}
+    assert any("gateway.ai.providers[0].price" in p and "remove it" in p for p in problems(dev))
 
 
 def test_a_guard_webhook_without_a_url_is_refused(dev):

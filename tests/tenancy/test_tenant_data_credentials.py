@@ -56,7 +56,7 @@ def _url(port: int, user: str) -> str:
 def test_every_redis_namespace_has_its_own_user_and_the_admin_is_no_agents(plans):
     dev = plans("dev")
     acl = _acl(dev)
-    assert set(acl) == {"default", "agents", "tenant-sandbox", "tenant-demo"}
+    assert set(acl) == {"default", "agents", "tenant-sandbox", "tenant-demo", "ai-budgets"}  # ai-budgets: a service
     conns = _connections(dev)
     for ns, conn in conns.items():
         template = conn["spec"]["target"]["template"]["data"]

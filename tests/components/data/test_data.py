@@ -74,6 +74,7 @@ def test_dev_runs_valkey_with_auth_from_secrets_manager(plans):
     auth = external_secrets(run, "redis-auth")["ai-data"]
     assert sorted((d["secretKey"], d["remoteRef"]["key"]) for d in auth["spec"]["data"]) == [
         ("agents", "agentic/agentic-dev/redis-agents"),
+        ("ai-budgets", "agentic/agentic-dev/redis-ai-budgets"),  # the AI gateway's budget counter
         ("password", "agentic/agentic-dev/redis-auth"),
         ("tenant-demo", "agentic/agentic-dev/redis-tenant-demo"),
         ("tenant-sandbox", "agentic/agentic-dev/redis-tenant-sandbox"),

@@ -2,7 +2,8 @@
 
 1. The real runtime is driven through a few turns (one with a tool call, one whose LLM fails) against the fake LLM;
    its /metrics is scraped; every runtime metric and label a rule or panel uses must be in that scrape, and every
-   other metric name must be in a cited upstream list (vLLM, DCGM, Karpenter, kube-state-metrics).
+   other metric name must be in a cited upstream list (vLLM, DCGM, Karpenter, kube-state-metrics,
+   agentgateway).
 2. A real Prometheus (Debian's) is started on a TSDB built with promtool from that scrape (plus the upstream series):
    every panel query and every rule expression is run through its HTTP API without error, and the runtime's panels
    return data.
@@ -157,7 +158,7 @@ def test_the_runtime_exports_the_contract(scrape):
 
 def test_every_query_uses_metrics_and_labels_that_exist(scrape):
     seen = _scraped(scrape)
-    upstream = cited.VLLM | cited.DCGM | cited.KARPENTER | cited.KUBE_STATE
+    upstream = cited.VLLM | cited.DCGM | cited.KARPENTER | cited.KUBE_STATE | cited.AGENTGATEWAY
     scrape_labels = {"namespace", "pod", "job", "instance", "tenant"}  # added by Prometheus or label_replace
     for where, expr in expressions():
         names = {base(n) for n in names_in(expr)}

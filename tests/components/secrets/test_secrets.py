@@ -177,7 +177,7 @@ def test_rotation_changes_the_value_and_restarts_the_readers():
     def valkey(run):
         return run.get("kubernetes:helm.sh/v3:Release", "agentic-dev-redis-valkey").inputs["values"]
 
-    users = "redis-agents={},redis-auth=1,redis-tenant-demo=1,redis-tenant-sandbox=1"
+    users = "redis-agents={},redis-ai-budgets=1,redis-auth=1,redis-tenant-demo=1,redis-tenant-sandbox=1"
     assert valkey(before)["podAnnotations"] == {GENERATION: users.format(1)}
     assert valkey(after)["podAnnotations"] == {GENERATION: users.format(2)}  # a new pod template: pods restart
     conn = {
