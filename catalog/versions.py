@@ -123,6 +123,13 @@ FAST_IMAGE_PULL_AMI = "v20250821"
 AGENTGATEWAY_CRDS = Chart("agentgateway-crds", "v1.4.1", "oci://cr.agentgateway.dev/charts")
 AGENTGATEWAY = Chart("agentgateway", "v1.4.1", "oci://cr.agentgateway.dev/charts")
 AGENTGATEWAY_API = "agentgateway.dev/v1alpha1"
+#: llm-d router v0.10.0 (llm-d/llm-d-router tag v0.10.0, 2026-08-17: the newest tag in the stored snapshot): chart
+#: llm-d-router-gateway makes a variant's InferencePool and its endpoint picker (EPP). The chart's committed values say
+#: image tag "main"; the release script sets the EPP image below, which the platform pins explicitly.
+LLM_D_ROUTER = Chart("llm-d-router-gateway", "v0.10.0", "oci://ghcr.io/llm-d/charts")
+LLM_D_EPP_IMAGE = "ghcr.io/llm-d/llm-d-router-endpoint-picker:v0.10.0"
+#: Gateway API Inference Extension v1.6.0 (InferencePool GA); CRDs in catalog/crds/inference-extension (SOURCE.txt).
+INFERENCE_API = "inference.networking.k8s.io/v1"
 #: Envoy's rate limit service counts the AI gateway's spend budgets (agentgateway 1.4's global rate limit, cost from
 #: its model cost catalog) in the platform's Redis. envoyproxy/ratelimit publishes images tagged by commit only:
 #: commit 3fb70258 (2026-01-22), the newest the Go module proxy serves (pseudo-version below), so the suite builds and
@@ -170,6 +177,7 @@ CHARTS: tuple[Chart, ...] = (
     EFA_DEVICE_PLUGIN,
     AGENTGATEWAY_CRDS,
     AGENTGATEWAY,
+    LLM_D_ROUTER,
 )
 
 # --- Custom resource API versions ------------------------------------------------------------------------------

@@ -29,6 +29,25 @@ MAX_LIMITED_KEYS = 16
 MAX_BUDGET_USD = 4000
 
 
+ROUTING = (
+    "How the AI gateway reaches a self-hosted model: its variants' Services, or an InferencePool per variant whose "
+    "llm-d endpoint picker chooses the replica from vLLM's queue and KV-cache metrics"
+)
+
+
+class EndpointPicker(Strict):
+    """The llm-d endpoint picker of an ``inference_pool`` model (one per variant, chart-pinned)."""
+
+    failure_mode: Literal["FailOpen", "FailClose"] = Field(
+        default="FailOpen",
+        description="When the picker cannot answer: any replica of the pool (FailOpen) or refuse (FailClose, the "
+        "InferencePool API's spelling)",
+    )
+    replicas: int = Field(default=1, ge=1, le=5)
+    cpu: str = Field(default="1", pattern=r"^[0-9]+(\.[0-9]+)?m?$", description="Requests (upstream asks 8 CPUs)")
+    memory: str = Field(default="2Gi", pattern=r"^[0-9]+(Mi|Gi)$")
+
+
 class Price(Strict):
     """USD per million tokens (agentgateway's model cost catalog): the cost metric and budgets count with it."""
 
@@ -223,6 +242,52 @@ def check_ai_gateway(cfg: Platform) -> list[Problem]:
             )
     if cfg.environment == "prod" and guards is None:
         out.append(Problem(f"{base}.guards", "prompt guards are required in prod: add guards: {} (PII built-ins)"))
+    return out
+
+
+def check_inference_pools(cfg: Platform) -> list[Problem]:
+    """``routing: inference_pool``: vLLM behind the AI gateway, one or more variants without Flagger."""
+    out: list[Problem] = []
+    ai = cfg.gateway.ai
+    hosted = {p.model for p in ai.providers if p.kind == "self_hosted"}
+    for i, m in enumerate(cfg.models):
+        where = f"{ROOT}.models[{i}]"
+        if m.routing == "service":
+            if m.endpoint_picker is not None:
+                out.append(Problem(f"{where}.endpoint_picker", "only for routing: inference_pool: remove it"))
+            continue
+        why = ""
+        if m.engine != "vllm":
+            why = (
+                "the llm-d endpoint picker reads vLLM's metrics (queue, KV cache): use engine: vllm or routing: service"
+            )
+        elif not (cfg.gateway.enabled and ai.enabled):
+            why = (
+                "an InferencePool is reached through the AI gateway (agentgateway implements the Inference "
+                "Extension; kgateway here does not): set gateway.ai.enabled: true, or routing: service"
+            )
+        elif m.name not in hosted:
+            why = f"nothing calls the pool: add gateway.ai.providers[] {{kind: self_hosted, model: {m.name}}}"
+        elif m.rollout is not None:
+            why = (
+                "Flagger shifts Service weights, not InferencePool weights: remove rollout and weight the variants "
+                "(variants[].weight: the AI route splits across the variants' pools)"
+            )
+        elif m.multi_node:
+            why = "a multi-node model is served by its leader pods: use routing: service"
+        if why:
+            out.append(Problem(f"{where}.routing", why))
+    split = {m.name for m in cfg.models if m.routing == "inference_pool" and len(m.variants) > 1}
+    for i, am in enumerate(ai.models):
+        mine = {p.model for g in am.groups for n in g if (p := provider_of(cfg, n)) and p.model in split}
+        if len(mine) > 1:
+            out.append(
+                Problem(
+                    f"{ROOT}.gateway.ai.models[{i}].groups",
+                    f"{sorted(mine)} each split over their variants' pools; one model's route can follow one of "
+                    "them: give the others one variant",
+                )
+            )
     return out
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from catalog.versions import TGI_IMAGE, VLLM_IMAGE
-from config.ai_gateway import AiGateway
+from config.ai_gateway import ROUTING, AiGateway, EndpointPicker
 from config.base import (
     ROOT,
     Cidr,
@@ -154,6 +154,8 @@ class Model(Strict):
     route_header_value: str | None = Field(default=None, description="Gateway header value; default the name")
     variants: list[ModelVariant] = Field(min_length=1)
     max_model_len: int | None = Field(default=None, ge=256, le=10_000_000)
+    routing: Literal["service", "inference_pool"] = Field(default="service", description=ROUTING)
+    endpoint_picker: EndpointPicker | None = Field(default=None, description="inference_pool: the llm-d picker")
 
     @property
     def multi_node(self) -> bool:

@@ -208,7 +208,7 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
             route_namespaces.append(shared.namespaces["inference"])
         gateway = Gateway(f"{prefix}-gateway", cfg.gateway, crds, lbc.release, shared, route_namespaces)
         if cfg.gateway.ai.enabled:  # agentgateway beside kgateway: LLM egress, virtual keys, token limits, guards
-            AiGatewayComponent(
+            ai_gateway = AiGatewayComponent(
                 f"{prefix}-ai-gateway", cfg, ai_key_hashes(cfg, credentials), ai_provider_secrets(cfg), crds, shared
             )
             notes.add(ai_gateway_note(cfg, shared.namespaces["gateway"]))
@@ -272,9 +272,8 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
             services,
         )
         if services:  # the AI gateway's spend budgets, counted in Redis as user ai-budgets
-            AiBudgets(
-                f"{prefix}-ai-budgets", cfg.gateway.ai, proxy_replicas(shared.high_availability), shared, (redis,)
-            )
+            replicas = proxy_replicas(shared.high_availability)
+            AiBudgets(f"{prefix}-ai-budgets", cfg.gateway.ai, replicas, shared, (redis,), ai_gateway)
         data_endpoints["redis"] = {"endpoint": redis.endpoint, "tls": redis.tls, "secret": "redis-connection"}
     if cfg.data.milvus.enabled:
         milvus = Milvus(

@@ -64,7 +64,7 @@ def tenant_data_ports(cfg: Platform) -> dict[str, list[int]]:
         t.namespace: sorted(port for store, port in DATA_PORTS.items() if enabled[store] and getattr(t.allow, store))
         for t in cfg.tenants
     }
-    if budgets_counted(cfg):
+    if budgets_counted(cfg) and cfg.data.redis.mode == "in_cluster":  # ElastiCache: vpc_service_ports
         out[_layer(cfg, "gateway")] = [DATA_PORTS["redis"]]
     return out
 

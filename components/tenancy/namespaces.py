@@ -29,7 +29,7 @@ OTLP_PORTS = [4317, 4318]
 #: (source layer, destination layer, TCP ports). "tenant" stands for every tenant namespace, "*" for any namespace.
 FLOWS: list[tuple[str, str, list[int]]] = [
     ("gateway", "agents", [8080]),
-    ("gateway", "inference", [8000, 8080]),  # vLLM, TGI
+    ("gateway", "inference", [8000, 8080, 9002]),  # vLLM, TGI; llm-d endpoint pickers (InferencePool routing)
     ("gateway", "tenant", [8080]),
     ("agents", "inference", [8000, 8080]),
     ("agents", "data", [19530, 6379]),
@@ -48,7 +48,9 @@ FLOWS: list[tuple[str, str, list[int]]] = [
 DATA_PORTS = {"milvus": 19530, "redis": 6379}
 
 #: Layers running controllers that watch the API server through its private endpoint (ENIs in the VPC).
-KUBE_API_CLIENTS = {"gateway", "agents"}  # kgateway; kagent's controller and the MCP tool server
+#: kgateway and agentgateway; kagent's controller and the MCP tool server. (The llm-d endpoint pickers in the
+#: inference namespace get a policy of their own: components.traffic.inference_pools.)
+KUBE_API_CLIENTS = {"gateway", "agents"}
 #: System namespaces whose servers the API server itself calls (metrics APIService, admission webhooks): ports.
 KUBE_API_CALLBACKS: dict[str, list[int]] = {
     "keda": [6443, 9443],

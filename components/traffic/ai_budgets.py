@@ -149,8 +149,17 @@ def service_objects(ai: AiGateway, namespace: str, replicas: int) -> list[dict[s
 class AiBudgets(pulumi.ComponentResource):
     """The budget counter, after Redis (its connection Secret comes from the Redis component)."""
 
-    def __init__(self, name: str, ai: AiGateway, replicas: int, shared: Shared, after: tuple[pulumi.Resource, ...]):
-        super().__init__("agentic:k8s:AiBudgets", name, None, shared.k8s_opts())
+    def __init__(
+        self,
+        name: str,
+        ai: AiGateway,
+        replicas: int,
+        shared: Shared,
+        after: tuple[pulumi.Resource, ...],
+        parent: pulumi.Resource | None = None,
+    ):
+        """``parent``: the AI gateway's component (one node in the diagram)."""
+        super().__init__("agentic:k8s:AiBudgets", name, None, shared.k8s_opts(parent=parent))
         ns = shared.namespaces["gateway"]
         scope = shared.scope(self, name, ns, depends_on=(shared.namespace_resources["gateway"], *after))
         for obj in service_objects(ai, ns, replicas):

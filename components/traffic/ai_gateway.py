@@ -14,16 +14,15 @@ import hashlib
 import json
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 import pulumi
 
 from catalog import versions
 from components.agents.agents import bedrock_statement
-from components.serving.models import ENGINE_PORTS
-from components.traffic import ai_budgets
+from components.traffic import ai_budgets, inference_pools
+from components.traffic.ai_backends import GROUP, MODEL_HEADER, backend_objects
 from components.traffic.kgateway import RESTRICTED_CONTAINER, RESTRICTED_POD
-from config.ai_gateway import AiGateway, AiKey, AiModel, AiProvider, PromptGuards
+from config.ai_gateway import AiGateway, AiKey, AiProvider
 from config.platform import Platform
 from kit.aws import pod_identity_role
 from kit.helm import HelmValues, release
@@ -32,11 +31,7 @@ from kit.shared import Shared
 
 GATEWAY_CLASS = "agentgateway"  # created by the agentgateway controller (controllerName agentgateway.dev/agentgateway)
 PORT = 8080  # the listener port is the proxy's container port: unprivileged, and what the NetworkPolicies open
-MODEL_HEADER = "x-ai-model"
 KEYS_LABEL = "agentic.platform/ai-gateway-keys"
-#: A provider's answer that counts against its health: server errors and rate limiting.
-UNHEALTHY = "response.code >= 500 || response.code == 429"
-GROUP = "agentgateway.dev"
 
 
 def proxy_replicas(high_availability: bool) -> int:
@@ -67,7 +62,7 @@ class AgentgatewayValues(HelmValues):
     monitoring: _Toggle
 
 
-def controller_values(ha: bool, monitoring: bool = False) -> AgentgatewayValues:
+def controller_values(ha: bool, monitoring: bool = False, inference: bool = False) -> AgentgatewayValues:
     """``monitoring``: the chart's controller ServiceMonitor, the PodMonitor of the proxies (port 15020: the cost and
     token metrics per key) and its Grafana dashboard, when the prometheus-operator CRDs are installed."""
     return AgentgatewayValues(
@@ -76,7 +71,7 @@ def controller_values(ha: bool, monitoring: bool = False) -> AgentgatewayValues:
         tolerations=[SYSTEM_TOLERATION],
         pod_security_context=RESTRICTED_POD,
         security_context={**RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True},
-        inference_extension=_Toggle(enabled=False),
+        inference_extension=_Toggle(enabled=inference),  # InferencePools as backends (models[].routing)
         agentgateway_models=_Toggle(enabled=False),  # experimental in 1.4
         monitoring=_Toggle(enabled=monitoring),
     )
@@ -240,112 +235,6 @@ def _limits(ai: AiGateway, key: AiKey, replicas: int) -> dict[str, Any]:
     return out
 
 
-def provider_entry(cfg: Platform, p: AiProvider, secrets: dict[str, tuple[str, str]]) -> dict[str, Any]:
-    """One provider of a backend group. A self-hosted model is reached by its primary variant's Service (namespace-local:
-    the backend lives in the inference namespace), under the name vLLM/TGI serves it by (the Hugging Face id)."""
-    if p.kind == "self_hosted":
-        m = next(m for m in cfg.models if m.name == p.model)
-        variant = max(m.variants, key=lambda v: v.weight)
-        port = ENGINE_PORTS[m.engine][0]
-        return {
-            "name": p.name,
-            "custom": {
-                "backendRef": {"name": f"{m.name}-{variant.name}", "port": port},
-                "formats": [{"type": "Completions"}, *([{"type": "Embeddings"}] if m.embedding_dim else [])],
-                "model": m.hf_model,
-            },
-        }
-    if p.kind == "bedrock":  # credentials: the AWS SDK default chain (the proxy's Pod Identity role)
-        return {"name": p.name, "bedrock": {"model": p.model, "region": p.region or cfg.aws.region}}
-    name, key = secrets[p.name]
-    return {"name": p.name, p.kind: {"model": p.model}, "policies": {"auth": {"secretRef": {"name": name, "key": key}}}}
-
-
-def prompt_guard(g: PromptGuards, region: str) -> dict[str, Any]:
-    """Request side: regex built-ins and patterns (reject or mask), the webhook, Bedrock Guardrails; response side:
-    the same regexes masked, and the guardrail. A blocked request gets ``status_code`` and ``message``."""
-    response = {"message": g.message, "statusCode": g.status_code}
-    regex: dict[str, Any] = {"action": g.action, "builtins": list(g.builtins)}
-    if g.patterns:
-        regex["matches"] = list(g.patterns)
-    request: list[dict[str, Any]] = [{"regex": regex, "response": response}]
-    responses: list[dict[str, Any]] = []
-    if g.responses:
-        responses.append({"regex": {k: v for k, v in regex.items() if k != "action"}})
-    if g.webhook is not None and g.webhook.url:
-        request.append({"webhook": {"backendRef": webhook_ref(g.webhook.url), "failureMode": g.webhook.failure_mode}})
-    if g.bedrock_guardrail is not None:
-        guardrail = {
-            "identifier": g.bedrock_guardrail.identifier,
-            "version": g.bedrock_guardrail.version,
-            "region": region,
-        }
-        request.append({"bedrockGuardrails": guardrail, "response": response})
-        responses.append({"bedrockGuardrails": guardrail})
-    return {"request": request, **({"response": responses} if responses else {})}
-
-
-def webhook_ref(webhook_url: str) -> dict[str, Any]:
-    """An in-cluster guard Service (``http://<service>.<namespace>[.svc[.cluster.local]]:<port>``)."""
-    parts = urlsplit(webhook_url)
-    host = (parts.hostname or "").split(".")
-    ref: dict[str, Any] = {"name": host[0], "port": parts.port or (443 if parts.scheme == "https" else 80)}
-    if len(host) > 1:
-        ref["namespace"] = host[1]
-    return ref
-
-
-def backend_objects(
-    cfg: Platform, model: AiModel, namespace: str, gateway_ns: str, secrets: dict[str, tuple[str, str]]
-) -> list[dict[str, Any]]:
-    ai = cfg.gateway.ai
-    byname = {p.name: p for p in ai.providers}
-    policies: dict[str, Any] = {
-        "health": {
-            "unhealthyCondition": UNHEALTHY,
-            "eviction": {"consecutiveFailures": ai.eject_after_failures, "duration": f"{ai.ejection_seconds}s"},
-        }
-    }
-    if ai.guards is not None:
-        policies["ai"] = {"promptGuard": prompt_guard(ai.guards, cfg.aws.region)}
-    name = f"ai-{model.name}".replace(".", "-")
-    return [
-        {
-            "apiVersion": versions.AGENTGATEWAY_API,
-            "kind": "AgentgatewayBackend",
-            "metadata": metadata(name, namespace),
-            "spec": {
-                "ai": {
-                    "groups": [
-                        {"providers": [provider_entry(cfg, byname[n], secrets) for n in group]}
-                        for group in model.groups
-                    ]
-                },
-                "policies": policies,
-            },
-        },
-        {
-            "apiVersion": versions.GATEWAY_API,
-            "kind": "HTTPRoute",
-            "metadata": metadata(name, namespace),
-            "spec": {
-                "parentRefs": [{"name": ai.name, "namespace": gateway_ns, "sectionName": "http"}],
-                "rules": [
-                    {
-                        "matches": [
-                            {
-                                "path": {"type": "PathPrefix", "value": "/v1/"},
-                                "headers": [{"type": "Exact", "name": MODEL_HEADER, "value": model.name}],
-                            }
-                        ],
-                        "backendRefs": [{"group": GROUP, "kind": "AgentgatewayBackend", "name": name}],
-                    }
-                ],
-            },
-        },
-    ]
-
-
 def bedrock_policy(providers: list[AiProvider], default_region: str, guardrail: bool) -> dict[str, Any]:
     """InvokeModel on the configured Bedrock models only (and ApplyGuardrail when a guardrail is configured)."""
     statements = [
@@ -390,7 +279,9 @@ class AiGatewayComponent(pulumi.ComponentResource):
             versions.AGENTGATEWAY,
             release_name="agentgateway",
             namespace=ns,
-            values=controller_values(shared.high_availability, shared.monitoring_crds is not None),
+            values=controller_values(
+                shared.high_availability, shared.monitoring_crds is not None, bool(inference_pools.pooled(cfg))
+            ),
             skip_crds=True,
             opts=scope.opts([crds_release, crds, *shared.cluster_ready]),
         )
@@ -417,4 +308,6 @@ class AiGatewayComponent(pulumi.ComponentResource):
         for model in ai.models:
             for obj in backend_objects(cfg, model, inference, ns, provider_secrets):
                 iscope.apply(obj, depends_on=ready)
+        if inference_pools.pooled(cfg):  # models[].routing: inference_pool
+            inference_pools.InferencePools(f"{name}-pools", cfg, shared, (controller,))
         self.register_outputs({})

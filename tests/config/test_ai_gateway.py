@@ -133,3 +133,60 @@ def test_more_limited_keys_than_one_policy_holds_are_refused(dev):
         dev["tenants"].append({**copy.deepcopy(tenant), "name": f"t{i}", "admin_groups": [f"t{i}"]})
         ai(dev)["keys"].append({"tenant": f"t{i}", "models": ["llama-8b"], "tokens_per_minute": 10})
     assert any(p.startswith("platform.gateway.ai.keys:") and "16" in p for p in problems(dev))
+
+
+# --- models[].routing: inference_pool (point 4) --------------------------------------------------------------------
+
+
+def _pool(raw) -> dict:
+    [m] = [m for m in raw["models"] if m["name"] == "llama-8b"]
+    m["routing"] = "inference_pool"
+    return m
+
+
+def test_prod_routes_a_model_through_an_inference_pool():
+    cfg = parse_platform(stack_raw("prod"))
+    [m] = [m for m in cfg.models if m.routing == "inference_pool"]
+    assert m.endpoint_picker is not None and cfg.gateway.ai.enabled
+    assert any(p.kind == "self_hosted" and p.model == m.name for p in cfg.gateway.ai.providers)
+
+
+def test_inference_pool_routing_is_accepted_on_dev(dev):
+    _pool(dev)
+    parse_platform(dev)
+
+
+def test_inference_pool_routing_on_tgi_is_refused(dev):
+    _pool(dev)["engine"] = "tgi"
+    for key in ("tool_parser", "tool_calling", "max_model_len"):
+        _pool(dev).pop(key, None)
+    [msg] = [p for p in problems(dev) if "models[0].routing" in p]
+    assert "vLLM" in msg and "routing: service" in msg
+
+
+def test_inference_pool_routing_without_the_ai_gateway_is_refused(dev):
+    _pool(dev)
+    ai(dev)["enabled"] = False
+    for t in dev["tenants"]:
+        t.get("allow", {}).pop("models", None)
+    [msg] = [p for p in problems(dev) if "models[0].routing" in p]
+    assert "gateway.ai.enabled: true" in msg
+
+
+def test_inference_pool_routing_with_a_flagger_rollout_is_refused(dev):
+    _pool(dev)["rollout"] = {"strategy": "canary", "step_weights": [10, 50]}
+    _pool(dev).pop("autoscaling", None)
+    [msg] = [p for p in problems(dev) if "models[0].routing" in p]
+    assert "Flagger" in msg and "variants[].weight" in msg
+
+
+def test_an_inference_pool_nothing_calls_is_refused(dev):
+    _pool(dev)
+    ai(dev)["providers"][0] = {"name": "llama-8b-self", "kind": "bedrock", "model": "meta.llama3-8b"}
+    assert any("models[0].routing" in p and "nothing calls the pool" in p for p in problems(dev))
+
+
+def test_an_endpoint_picker_on_a_service_routed_model_is_refused_not_ignored(dev):
+    [m] = [m for m in dev["models"] if m["name"] == "llama-8b"]
+    m["endpoint_picker"] = {"replicas": 2}
+    assert any("models[0].endpoint_picker" in p and "inference_pool" in p for p in problems(dev))

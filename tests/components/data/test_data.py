@@ -94,10 +94,14 @@ def test_prod_runs_elasticache_multi_az_tls_kms_auth_private(plans):
     assert g["atRestEncryptionEnabled"] and g["kmsKeyId"].startswith("arn:aws:kms:")
     assert "authToken" not in g and g["userGroupIds"]  # RBAC users, one per namespace, not one shared token
     users = {u.inputs["userName"]: u for u in run.of_type("aws:elasticache/user:User")}
-    assert set(users) == {"default", "agents", "tenant-search", "tenant-support"} - {
+    assert set(users) == {"default", "agents", "ai-budgets", "tenant-search", "tenant-support"} - {
         t for t in ("tenant-search", "tenant-support") if t not in users
     }
     assert users["default"].inputs["accessString"] == "on ~* +@all"
+    # the AI gateway's budget counter: its own prefix, no scripting
+    assert users["ai-budgets"].inputs["accessString"] == "on ~ai-budgets:* resetchannels -@all +@read +@write " + (
+        "+@connection -@dangerous"
+    )
     assert users["agents"].inputs["accessString"] == "on " + REDIS_ACL.format(prefix="t:platform:")
     assert all("passwords" in u.secret_paths or "passwords[0]" in str(u.secret_paths) for u in users.values())
     [subnets] = run.of_type("aws:elasticache/subnetGroup:SubnetGroup")

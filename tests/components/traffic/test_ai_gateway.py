@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from agentic.plan.netpol import Endpoint, from_objects
-from components.traffic import ai_gateway
+from components.traffic import ai_backends, ai_gateway
 from config import parse_platform
 from config.ai_gateway import BedrockGuardrail, GuardWebhook
 from tests.conftest import build_stack, stack_raw
@@ -158,7 +158,7 @@ def test_an_agent_model_config_calls_the_ai_gateway_with_its_own_key(with_agent_
 def test_guards_reject_pii_in_requests_and_mask_it_in_responses():
     cfg = parse_platform(stack_raw("dev"))
     assert cfg.gateway.ai.guards is not None
-    guard = ai_gateway.prompt_guard(cfg.gateway.ai.guards, "us-west-2")
+    guard = ai_backends.prompt_guard(cfg.gateway.ai.guards, "us-west-2")
     [req] = guard["request"]
     assert req["regex"]["action"] == "Reject" and "Ssn" in req["regex"]["builtins"]
     assert req["response"] == {"message": cfg.gateway.ai.guards.message, "statusCode": 403}
@@ -169,7 +169,7 @@ def test_guards_reject_pii_in_requests_and_mask_it_in_responses():
             "bedrock_guardrail": BedrockGuardrail(identifier="gr-abc", version="1"),
         }
     )
-    full = ai_gateway.prompt_guard(g, "us-west-2")
+    full = ai_backends.prompt_guard(g, "us-west-2")
     assert full["request"][1]["webhook"]["backendRef"] == {"name": "pii-guard", "namespace": "ai-gateway", "port": 8000}
     assert full["request"][2]["bedrockGuardrails"]["region"] == "us-west-2"
     assert full["response"][1]["bedrockGuardrails"]["identifier"] == "gr-abc"

@@ -153,13 +153,17 @@ def test_plans_install_crds_before_kgateway_and_the_nlb_goes_before_its_controll
 
     run = plans("prod").run
     releases = {r.inputs["name"]: r for r in run.of_type("kubernetes:helm.sh/v3:Release")}
-    [crds] = run.of_type("kubernetes:yaml/v2:ConfigGroup")
+    [crds] = [c for c in run.of_type("kubernetes:yaml/v2:ConfigGroup") if "gateway-api" in c.inputs["files"][0]]
     assert crds.inputs["files"] == ["catalog/data/gateway-api-v1.6.1/*.yaml"]
     assert depends(run, releases["kgateway-crds"], crds) and depends(run, releases["kgateway"], crds)
     from tests.conftest import PROJECT_ROOT
 
     assert len(list(PROJECT_ROOT.glob(crds.inputs["files"][0]))) == 5  # the path resolves from the project dir
-    gateway = next(r for r in run.of_type("kubernetes:gateway.networking.k8s.io/v1:Gateway"))
+    gateway = next(
+        r
+        for r in run.of_type("kubernetes:gateway.networking.k8s.io/v1:Gateway")
+        if r.inputs["spec"]["gatewayClassName"] != "agentgateway"  # the AI gateway is in the cluster, not on the NLB
+    )
     params = next(r for r in run.of_type("kubernetes:gateway.kgateway.dev/v1alpha1:GatewayParameters"))
     for obj in (gateway, params):
         assert releases["aws-load-balancer-controller"].urn in obj.dependencies
