@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 
@@ -359,6 +360,19 @@ def _check_keys(cfg: Platform) -> list[Problem]:
                 f"holds {MAX_LIMITED_KEYS}: give the rest no limit or share a key",
             )
         )
+    for i, mc in enumerate(cfg.kagent.model_configs):
+        url = str(mc.base_url or mc.azure_endpoint or "")
+        host = urlsplit(url).hostname or ""
+        inside = bool(url) and (host.endswith((".svc", ".cluster.local")) or "." not in host)
+        if mc.ai_model is None and mc.platform_model is None and not inside:  # a provider, called directly
+            out.append(
+                Problem(
+                    f"{ROOT}.kagent.model_configs[{i}]",
+                    f"the AI gateway is on, so agents do not call {mc.provider} directly (no provider keys or "
+                    "internet egress in agents): serve the model in gateway.ai.models and set provider: OpenAI, "
+                    "ai_model: <its name>, with a key in gateway.ai.keys",
+                )
+            )
     keyed = {k.model_config_name for k in ai.keys} | {k.agent for k in ai.keys}
     for i, mc in enumerate(cfg.kagent.model_configs):
         where = f"{ROOT}.kagent.model_configs[{i}].ai_model"

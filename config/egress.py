@@ -39,8 +39,8 @@ def needs(a: Agent, mcs: dict[str, ModelConfigSpec], servers: dict[str, McpServe
     out: list[tuple[dict, int, str]] = []
     for ref in (a.model_config_ref, a.memory_model_config):
         mc = mcs.get(ref or "")
-        if mc is None or mc.platform_model is not None:
-            continue  # the platform's models: through the gateway, in the cluster
+        if mc is None or mc.platform_model is not None or mc.ai_model is not None:
+            continue  # the platform's models and the AI gateway: in the cluster
         url = mc.base_url or mc.azure_endpoint
         host, port = _endpoint(str(url)) if url is not None else ("", 443)
         if not (host and _in_cluster(host)):

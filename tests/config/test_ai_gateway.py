@@ -190,3 +190,28 @@ def test_an_endpoint_picker_on_a_service_routed_model_is_refused_not_ignored(dev
     [m] = [m for m in dev["models"] if m["name"] == "llama-8b"]
     m["endpoint_picker"] = {"replicas": 2}
     assert any("models[0].endpoint_picker" in p and "inference_pool" in p for p in problems(dev))
+
+
+def test_with_the_ai_gateway_on_a_model_config_calling_a_provider_directly_is_refused(dev):
+    dev["kagent"]["model_configs"].append(
+        {"name": "claude", "provider": "Bedrock", "model": "anthropic.claude", "bedrock_region": "us-east-1"}
+    )
+    i = len(dev["kagent"]["model_configs"]) - 1
+    [msg] = [p for p in problems(dev) if p.startswith(f"platform.kagent.model_configs[{i}]:")]
+    assert "ai_model" in msg and "directly" in msg
+    # an in-cluster endpoint is not a provider outside the cluster
+    dev["kagent"]["model_configs"][i] = {
+        "name": "local",
+        "provider": "OpenAI",
+        "model": "m",
+        "base_url": "http://my-llm.team.svc.cluster.local:8000/v1",
+    }
+    assert not any(p.startswith(f"platform.kagent.model_configs[{i}]:") for p in problems_or_none(dev))
+
+
+def problems_or_none(raw) -> list[str]:
+    try:
+        parse_platform(raw)
+    except ConfigError as e:
+        return [str(p) for p in e.problems]
+    return []

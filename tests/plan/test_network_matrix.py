@@ -166,12 +166,12 @@ def test_agents_leave_the_cluster_only_for_what_each_needs(cluster):
     public, private = Endpoint(None, ip=PUBLIC), Endpoint(None, ip=PRIVATE)
     # the namespace itself: no internet (it had 443 to anywhere)
     assert not cluster.can_reach(pod("agents"), public, 443)
-    # support-agent (in tenant-support) calls Bedrock: public HTTPS, nothing private, nothing else; its tenant
-    # neighbours get nothing outside
+    # support-agent (in tenant-support) calls Bedrock through the AI gateway (prod runs it): nothing outside; its
+    # tenant neighbours get nothing outside either
     support = agent_pod("support-agent", "support")
-    assert cluster.can_reach(support, public, 443)
+    assert not cluster.can_reach(support, public, 443)
     assert not cluster.can_reach(support, private, 443)
-    assert not cluster.can_reach(support, public, 80)
+    assert cluster.can_reach(support, pod("gateway"), 8080)
     assert not cluster.can_reach(pod("support"), public, 443)
     # sre-assistant calls the platform's model through the gateway: nothing outside
     assert not cluster.can_reach(agent_pod("sre-assistant"), public, 443)

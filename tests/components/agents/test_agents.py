@@ -100,15 +100,39 @@ def test_prod_database_is_rds_private_encrypted_backed_up_and_never_plaintext(pl
 # --- 2. model configs ----------------------------------------------------------------------------------------------
 
 
-def test_model_configs_platform_bedrock_and_keyed_providers(plans):
+@pytest.fixture(scope="module")
+def direct_bedrock():
+    """prod without the AI gateway, support-agent's model config calling Bedrock itself (its own Pod Identity role
+    and public HTTPS): what a stack without gateway.ai does."""
+    raw = copy.deepcopy(stack_raw("prod"))
+    raw["gateway"]["ai"]["enabled"] = False
+    for m in raw["models"]:
+        m.pop("routing", None)
+        m.pop("endpoint_picker", None)
+    [mc] = [mc for mc in raw["kagent"]["model_configs"] if mc["name"] == "claude-bedrock"]
+    mc.clear()
+    mc.update(
+        name="claude-bedrock",
+        provider="Bedrock",
+        model="anthropic.claude-sonnet-4-20250514-v1:0",
+        bedrock_region="us-east-1",
+    )
+    return build_stack(raw, "prod")
+
+
+def test_model_configs_platform_bedrock_and_keyed_providers(plans, direct_bedrock):
     dev = objects(plans("dev").run, "ModelConfig", "ai-agents")["llama-8b"]["spec"]
     assert (
         dev["provider"] == "OpenAI" and dev["openAI"]["baseUrl"] == "http://ai-gateway.ai-gateway.svc.cluster.local/v1"
     )
     assert dev["defaultHeaders"] == {"x-model-id": "llama-8b"} and dev["model"] == "meta-llama/Llama-3.1-8B-Instruct"
     prod = plans("prod").run
-    bedrock = objects(prod, "ModelConfig", "tenant-support")["claude-bedrock"]["spec"]
+    bedrock = objects(direct_bedrock, "ModelConfig", "tenant-support")["claude-bedrock"]["spec"]
     assert bedrock["bedrock"] == {"region": "us-east-1"} and "apiKeySecret" not in bedrock
+    # with the AI gateway on (prod), the same model is the gateway's, with the model config's own key
+    via = objects(prod, "ModelConfig", "tenant-support")["claude-bedrock"]["spec"]
+    assert via["openAI"]["baseUrl"] == "http://llm-gateway.ai-gateway.svc.cluster.local:8080/v1"
+    assert via["apiKeySecret"] == "ai-key-model-config-claude-bedrock" and "bedrock" not in via
     llama = objects(prod, "ModelConfig", "ai-agents")["llama-70b"]["spec"]
     assert (llama["apiKeySecret"], llama["apiKeySecretKey"]) == ("gateway-token", "token")
     assert "gateway-token" in objects(prod, "ExternalSecret", "ai-agents")
@@ -268,8 +292,8 @@ def test_seed_pipeline_as_agents_as_tools(plans):
 # --- 7. identity ---------------------------------------------------------------------------------------------------
 
 
-def test_service_account_per_agent_and_bedrock_role(plans):
-    run = plans("prod").run
+def test_service_account_per_agent_and_bedrock_role(plans, direct_bedrock):
+    run = direct_bedrock
     for ns, agents in (("ai-agents", ["sre-assistant", "kube-agent"]), ("tenant-support", ["support-agent"])):
         accounts = objects(run, "ServiceAccount", ns)
         for a in agents:
@@ -515,7 +539,8 @@ def test_plan_lists_agents_with_approval_scaling_identity_and_route(plans):
     rows = {r["agent"]: r for r in agent_rows(plans("prod"))}
     assert rows["kube-agent"]["scaling"] == "HPA" and rows["kube-agent"]["route"] == "/agents/kube-agent"
     assert "k8s_restart_deployment (approval)" in rows["sre-assistant"]["tools"]
-    assert rows["support-agent"]["aws"] == "pod identity" and rows["support-agent"]["tools"] == ["agent:sre-assistant"]
+    # support-agent calls Bedrock through the AI gateway: no AWS identity of its own
+    assert rows["support-agent"]["aws"] == "-" and rows["support-agent"]["tools"] == ["agent:sre-assistant"]
     dev = {r["agent"]: r for r in agent_rows(plans("dev"))}
     assert dev["kube-agent"]["scaling"] == "KEDA" and dev["research-report"]["tools"][0] == "agent:research-agent"
     assert agent_lines(plans("dev"))[0] == "## Agents (kagent.dev/v1alpha2)"
