@@ -8,7 +8,7 @@ both the cost metric and the budgets; a tenant's models come from ``tenants[].al
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -129,6 +129,24 @@ class PromptGuards(Strict):
     status_code: int = Field(default=403, ge=400, le=499)
 
 
+#: A JWT claim path (``tenant``, ``org.team``): it lands in CEL as ``jwt.<claim>``, so only names and dots.
+CLAIM = r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62}){0,3}$"
+ToolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+
+
+class McpGrant(Strict):
+    server: DnsLabel = Field(description="kagent.mcp_servers[].name")
+    tools: list[ToolName] = Field(min_length=1, max_length=64, description="The tools of that server it may call")
+
+
+class McpFederation(Strict):
+    """One MCP endpoint per tenant on the AI gateway (``/mcp/<tenant>``): it lists and calls only the granted tools,
+    for callers whose JWT names the tenant (``gateway.ai.tenant_claim``)."""
+
+    tenant: DnsLabel
+    grants: list[McpGrant] = Field(min_length=1, max_length=32)
+
+
 class AiGateway(Strict):
     enabled: bool = False
     name: DnsLabel = Field(default="llm-gateway", description="The agentgateway Gateway (and its proxy Service)")
@@ -138,6 +156,13 @@ class AiGateway(Strict):
     eject_after_failures: int = Field(default=3, ge=1, le=100, description="Consecutive 5xx/429 before ejection")
     ejection_seconds: int = Field(default=30, ge=1, le=3600)
     guards: PromptGuards | None = None
+    mcp: list[McpFederation] = Field(default_factory=list, description="Tool federation, behind gateway.jwt")
+    a2a: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Exposed agents (kagent.agents[].name, expose: true) reached at /a2a/<agent> on the AI gateway's "
+        "agents listener (an internal NLB), behind gateway.jwt",
+    )
+    tenant_claim: str = Field(default="tenant", pattern=CLAIM, description="The JWT claim naming the caller's tenant")
     budget_failure_mode: Literal["FailClosed", "FailOpen"] = Field(
         default="FailClosed", description="When the budget counter (Redis) cannot answer: refuse calls or let them by"
     )

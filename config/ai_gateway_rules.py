@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from catalog.runtime_tools import RUNTIME_MCP_TOOLS
 from catalog.versions import AGENTGATEWAY
 from config.ai_gateway import MAX_LIMITED_KEYS, AiKey, provider_of
 from config.base import ROOT, Problem, duplicates, unknown_ref
@@ -88,6 +89,67 @@ def check_ai_gateway(cfg: Platform) -> list[Problem]:
             )
     if cfg.environment == "prod" and guards is None:
         out.append(Problem(f"{base}.guards", "prompt guards are required in prod: add guards: {} (PII built-ins)"))
+    return out
+
+
+def check_federation(cfg: Platform) -> list[Problem]:
+    """MCP tool federation per tenant and A2A routes on the AI gateway: behind the gateway's JWT provider, granting
+    only tools the servers have and no destructive platform tool (no approval step at the gateway)."""
+    ai, base = cfg.gateway.ai, f"{ROOT}.gateway.ai"
+    out: list[Problem] = []
+    if not (ai.mcp or ai.a2a):
+        return out
+    if not ai.enabled:
+        return [Problem(f"{base}.{'mcp' if ai.mcp else 'a2a'}", "the AI gateway is off: set gateway.ai.enabled: true")]
+    if cfg.gateway.jwt is None:
+        out.append(
+            Problem(
+                f"{base}.{'mcp' if ai.mcp else 'a2a'}",
+                "MCP and A2A on the AI gateway are behind JWT authentication: set gateway.jwt {issuer, jwks_url}",
+            )
+        )
+    tenants = {t.name for t in cfg.tenants}
+    servers = {s.name: s for s in cfg.kagent.mcp_servers}
+    out += duplicates(list(ai.mcp), "tenant", f"{base}.mcp")
+    for i, fed in enumerate(ai.mcp):
+        where = f"{base}.mcp[{i}]"
+        if fed.tenant not in tenants:
+            out.append(Problem(f"{where}.tenant", unknown_ref("tenant", fed.tenant, tenants, "tenants")))
+        out += duplicates(list(fed.grants), "server", f"{where}.grants")
+        for j, g in enumerate(fed.grants):
+            server = servers.get(g.server)
+            if server is None:
+                out.append(
+                    Problem(
+                        f"{where}.grants[{j}].server",
+                        unknown_ref("MCP server", g.server, servers, "kagent.mcp_servers"),
+                    )
+                )
+                continue
+            unknown = [t for t in g.tools if server.tools and t not in server.tools]
+            if unknown:
+                out.append(
+                    Problem(
+                        f"{where}.grants[{j}].tools",
+                        f"{unknown} are not tools of '{g.server}' (kagent.mcp_servers[].tools: {server.tools})",
+                    )
+                )
+            destructive = [t for t in g.tools if server.kind == "platform" and RUNTIME_MCP_TOOLS.get(t)]
+            if destructive:
+                out.append(
+                    Problem(
+                        f"{where}.grants[{j}].tools",
+                        f"{destructive} change the cluster and the gateway has no approval step: grant read-only "
+                        "tools, or give the tenant an agent with require_approval",
+                    )
+                )
+    agents = {a.name: a for a in cfg.kagent.agents}
+    for i, name in enumerate(ai.a2a):
+        a = agents.get(name)
+        if a is None:
+            out.append(Problem(f"{base}.a2a[{i}]", unknown_ref("agent", name, agents, "kagent.agents")))
+        elif not a.expose:
+            out.append(Problem(f"{base}.a2a[{i}]", f"agent {name} is not exposed: set expose: true on it first"))
     return out
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from catalog.versions import SUPPORT_ENDS
 from config.agent_rules import check_kagent
-from config.ai_gateway_rules import check_ai_gateway, check_inference_pools
+from config.ai_gateway_rules import check_ai_gateway, check_federation, check_inference_pools
 from config.base import ROOT, ConfigError, Problem, path_of, short
 from config.cluster import check_environment, check_kubernetes_support, check_network, check_tags
 from config.data import check_data
@@ -46,6 +46,7 @@ RULES: tuple[Callable[[Platform], list[Problem]], ...] = (
     check_scale,
     check_ai_gateway,
     check_inference_pools,
+    check_federation,
 )
 
 # --- pydantic errors → problems ------------------------------------------------------------------------------------

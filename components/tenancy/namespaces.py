@@ -36,8 +36,8 @@ FLOWS: list[tuple[str, str, list[int]]] = [
     ("tenant", "inference", [8000, 8080]),
     ("tenant", "agents", [8080, 8083]),  # A2A to platform agents, kagent's controller API (8083)
     ("agents", "tenant", [8080]),  # kagent and platform agents call tenant agents over A2A
-    ("agents", "gateway", [8080, 8443]),  # models through the gateway (its Envoy listens on 8080/8443)
-    ("tenant", "gateway", [8080, 8443]),
+    ("agents", "gateway", [8080, 8090, 8443]),  # models through the gateway (Envoy: 8080/8443; AI gateway's MCP: 8090)
+    ("tenant", "gateway", [8080, 8090, 8443]),
     ("*", "observability", OTLP_PORTS),
     ("keda", "observability", [9090]),  # KEDA's Prometheus scaler
     ("flagger", "observability", [9090]),  # Flagger's canary analysis
@@ -221,7 +221,7 @@ def network_policy_specs(
         specs["allow-from-clients"] = {
             "podSelector": {},
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": _ports([80, 443, 8080, 8443])}],
+            "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": _ports([80, 443, 8080, 8090, 8443])}],
         }
     if me.layer in HTTPS_EGRESS:
         # Never the instance metadata service from a platform layer (its node role's credentials); system

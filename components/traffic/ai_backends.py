@@ -20,7 +20,7 @@ MODEL_HEADER = "x-ai-model"
 #: A provider's answer that counts against its health: server errors and rate limiting.
 UNHEALTHY = "response.code >= 500 || response.code == 429"
 GROUP = "agentgateway.dev"
-INFERENCE_GROUP = "inference.networking.k8s.io"
+INFERENCE_GROUP = versions.INFERENCE_API.split("/")[0]
 
 
 def pool_name(m: Model, v: ModelVariant) -> str:

@@ -19,7 +19,7 @@ import pulumi
 
 from catalog import versions
 from components.agents.agents import bedrock_statement
-from components.traffic import ai_budgets, inference_pools
+from components.traffic import ai_budgets, ai_federation, inference_pools
 from components.traffic.ai_backends import GROUP, MODEL_HEADER, backend_objects
 from components.traffic.kgateway import RESTRICTED_CONTAINER, RESTRICTED_POD
 from config.ai_gateway import AiGateway, AiKey, AiProvider
@@ -94,6 +94,8 @@ def gateway_objects(ai: AiGateway, namespace: str, route_namespaces: list[str], 
     }
     if replicas > 1:
         params["podDisruptionBudget"] = {"spec": {"minAvailable": 1}}
+    if ai.a2a:  # exposed agents: callers in the VPC reach the agents listener through an internal NLB
+        params["service"] = ai_federation.service_overlay()
     objs: list[dict[str, Any]] = []
     catalog = model_catalog(ai)
     if catalog["providers"]:
@@ -130,7 +132,8 @@ def gateway_objects(ai: AiGateway, namespace: str, route_namespaces: list[str], 
                         "allowedRoutes": {
                             "namespaces": {"from": "Selector", "selector": namespaces_in(route_namespaces)}
                         },
-                    }
+                    },
+                    *([ai_federation.listener(ai)] if ai.mcp or ai.a2a else []),
                 ],
             },
         },
@@ -158,8 +161,10 @@ def keys_config_map(ai: AiGateway, namespace: str, entries: dict[str, Any]) -> d
     }
 
 
-def _gateway_ref(ai: AiGateway) -> list[dict[str, str]]:
-    return [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": ai.name}]
+def _gateway_ref(ai: AiGateway, section: str | None = None) -> list[dict[str, str]]:
+    """The Gateway, or one listener of it (``http``: the LLM listener, where the virtual keys apply)."""
+    ref = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": ai.name}
+    return [{**ref, "sectionName": section}] if section else [ref]
 
 
 def policy_objects(ai: AiGateway, namespace: str, replicas: int) -> list[dict[str, Any]]:
@@ -171,7 +176,7 @@ def policy_objects(ai: AiGateway, namespace: str, replicas: int) -> list[dict[st
             "kind": "AgentgatewayPolicy",
             "metadata": metadata(f"{ai.name}-keys", namespace),
             "spec": {
-                "targetRefs": _gateway_ref(ai),
+                "targetRefs": _gateway_ref(ai, "http"),
                 "traffic": {
                     "phase": "PreRouting",
                     "apiKeyAuthentication": {
@@ -207,7 +212,7 @@ def policy_objects(ai: AiGateway, namespace: str, replicas: int) -> list[dict[st
                 "kind": "AgentgatewayPolicy",
                 "metadata": metadata(f"{ai.name}-token-limits", namespace),
                 "spec": {
-                    "targetRefs": _gateway_ref(ai),
+                    "targetRefs": _gateway_ref(ai, "http"),
                     "traffic": {
                         "rateLimit": {
                             "conditional": [
@@ -289,6 +294,12 @@ class AiGatewayComponent(pulumi.ComponentResource):
         ready = [controller, crds_release, *after]
         for obj in gateway_objects(ai, ns, [inference], replicas) + policy_objects(ai, ns, replicas):
             scope.apply(obj, depends_on=ready)
+        agents_ns = shared.namespaces["agents"]
+        homes = {a.name: a.namespace or agents_ns for a in cfg.kagent.agents}
+        for obj in ai_federation.federation_objects(cfg, ns, agents_ns, homes):
+            scope.apply(obj, depends_on=ready)
+        for obj in ai_federation.network_objects(cfg, ns, agents_ns):
+            shared.scope(self, f"{name}-net", obj["metadata"]["namespace"]).apply(obj)
         entries: dict[str, Any] = {k.consumer: key_hashes[k.consumer].apply(partial(key_entry, k)) for k in ai.keys}
         scope.apply(keys_config_map(ai, ns, entries), depends_on=ready)
         bedrock = [p for p in ai.providers if p.kind == "bedrock"]

@@ -7,46 +7,15 @@ from the AI gateway's route to the pool, its picker and the model's pods."""
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import pytest
 
 from agentic.cluster import apply as capply
 from agentic.plan.netpol import Endpoint, from_objects
+from tests.cluster.chart_standins import chart_pool, releases_of
 from tests.cluster.test_differential import api_verdict, offline_verdict
 
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
-
-
-def chart_pool(release: dict[str, Any]) -> dict[str, Any]:
-    """What the chart's template renders for the InferencePool from a release's values (routerlib v0.10.0)."""
-    router = release["values"]["router"]
-    servers = router["modelServers"]
-    spec: dict[str, Any] = {
-        "targetPorts": [{"number": p["number"]} for p in servers["targetPorts"]],
-        "selector": {"matchLabels": {k: str(v) for k, v in servers["matchLabels"].items()}},
-        "endpointPickerRef": {
-            "name": f"{release['name'].lower().strip()[:40]}-epp",
-            "port": {"number": router["epp"].get("extProcPort", 9002)},
-            "failureMode": router["inferencePool"].get("failureMode", "FailOpen"),
-        },
-    }
-    if servers.get("protocol") == "http":
-        spec["appProtocol"] = "http"
-    return {
-        "apiVersion": "inference.networking.k8s.io/v1",
-        "kind": "InferencePool",
-        "metadata": {"name": release["name"], "namespace": release["namespace"]},
-        "spec": spec,
-    }
-
-
-def _releases(plan) -> list[dict[str, Any]]:
-    return [
-        dict(r.inputs)
-        for r in plan.run.registrations
-        if r.type == "kubernetes:helm.sh/v3:Release" and str(r.inputs.get("chart")).endswith("/llm-d-router-gateway")
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +31,7 @@ def client(verified):
 
 
 def test_prod_pools_are_accepted_by_the_api_server_and_a_broken_one_is_refused(prod, client):
-    [release] = _releases(prod)
+    [release] = releases_of(prod)
     pool = chart_pool(release)
     assert not api_verdict(client, pool), "the pool the chart makes from prod's values"
     assert not offline_verdict(pool)
@@ -83,7 +52,7 @@ def test_a_request_reaches_the_pool_its_picker_and_the_models_pods(prod, client)
     [backend] = [o for o in objs if o["kind"] == ref["kind"] and o["metadata"]["name"] == ref["name"]]
     first = backend["spec"]["ai"]["groups"][0]["providers"][0]["custom"]["backendRef"]
     assert first["kind"] == "InferencePool" and first["group"] == "inference.networking.k8s.io"
-    [release] = [r for r in _releases(prod) if r["name"] == first["name"]]
+    [release] = [r for r in releases_of(prod) if r["name"] == first["name"]]
     assert release["namespace"] == ns, "a custom provider's backendRef is namespace-local"
     pool = chart_pool(release)
     assert not api_verdict(client, pool)

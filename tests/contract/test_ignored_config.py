@@ -114,14 +114,17 @@ def test_every_config_field_is_deployed_or_reported(committed):
             "password": {"name": "smtp", "key": "password"},
         },
     }
-    raw["kagent"]["model_configs"].append(
+    # a provider's key through the AI gateway (a model config calling OpenAI itself is refused while it is on)
+    raw["gateway"]["ai"]["providers"].append(
         {
             "name": "gpt",
-            "provider": "OpenAI",
+            "kind": "openai",
             "model": "gpt-4o",
             "api_key": {"name": "openai", "source": "generated", "generation": 3},
+            "price": {"input": 2.5, "output": 10},
         }
     )
+    raw["gateway"]["ai"]["models"].append({"name": "gpt-4o", "groups": [["gpt"]]})
     raw["models"].append(
         {
             "name": "mixtral",

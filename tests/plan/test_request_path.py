@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.cluster.chart_standins import chart_pool, releases_of
+
 PLANS = ["dev", "prod", "tenant-demo"]
 
 
@@ -18,7 +20,7 @@ def _objects(plans, stack: str) -> list[dict[str, Any]]:
     objs = [dict(r.inputs) for r in plans(stack).run.kubernetes_objects()]
     if stack.startswith("tenant-"):  # a tenant's clients call the platform's gateway: resolve on the dev platform
         objs += [dict(r.inputs) for r in plans("dev").run.kubernetes_objects()]
-    return objs + _flagger_routes(objs)
+    return objs + _flagger_routes(objs) + [chart_pool(r) for r in releases_of(plans(stack))]
 
 
 def _flagger_routes(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -53,12 +55,14 @@ def _flagger_routes(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _clients(objs: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, str]]]:
-    """(who, URL, headers) of every client that calls a model through the gateway."""
+    """(who, URL, headers) of every client that calls a model through the gateway. The body's ``model`` rides along
+    as the pseudo-header ``:model`` (the AI gateway routes by it)."""
     out = []
     for o in objs:
         if o["kind"] == "ModelConfig" and (o["spec"].get("openAI") or {}).get("baseUrl"):
             who = f"ModelConfig {o['metadata']['namespace']}/{o['metadata']['name']}"
-            out.append((who, o["spec"]["openAI"]["baseUrl"], dict(o["spec"].get("defaultHeaders") or {})))
+            headers = {**(o["spec"].get("defaultHeaders") or {}), ":model": o["spec"]["model"]}
+            out.append((who, o["spec"]["openAI"]["baseUrl"], headers))
         if o["kind"] == "Agent" and o["spec"].get("byo"):
             env = {e["name"]: e.get("value") for e in o["spec"]["byo"]["deployment"].get("env", [])}
             if env.get("KUBE_AGENT_LLM_URL"):
@@ -111,6 +115,7 @@ def resolve(objs: list[dict[str, Any]], url: str, headers: dict[str, str], path:
         served = [(lst["port"], lst.get("hostname", "*")) for lst in gateway["spec"]["listeners"]]
         return f"Host {host}:{port} matches no listener of {gw_ns}/{gw_name} (listeners: {served})"
     full_path = (u.path.rstrip("/") + path[3:]) if u.path.rstrip("/").endswith("/v1") else path
+    headers = _pre_routing(objs, gateway, [lst["name"] for lst in listeners], headers)
     for route in (o for o in objs if o["kind"] == "HTTPRoute"):
         route_ns = route["metadata"].get("namespace", "default")
         refs = [
@@ -118,7 +123,10 @@ def resolve(objs: list[dict[str, Any]], url: str, headers: dict[str, str], path:
             for r in route["spec"].get("parentRefs", [])
             if r["name"] == gw_name and r.get("namespace", route_ns) == gw_ns
         ]
-        if not refs or not any(_admits(lst, route_ns, gw_ns) for lst in listeners):
+        if not refs or not any(
+            _admits(lst, route_ns, gw_ns) and all(r.get("sectionName", lst["name"]) == lst["name"] for r in refs)
+            for lst in listeners
+        ):
             continue
         if route["spec"].get("hostnames") and host not in route["spec"]["hostnames"]:
             continue
@@ -135,6 +143,59 @@ def resolve(objs: list[dict[str, Any]], url: str, headers: dict[str, str], path:
     return f"no HTTPRoute attached to {gw_ns}/{gw_name} serves {host}{full_path} with {headers}"
 
 
+BODY_MODEL = "string(json(request.body).model)"
+
+
+def _pre_routing(
+    objs: list[dict[str, Any]], gateway: dict[str, Any], listeners: list[str], headers: dict[str, str]
+) -> dict[str, str]:
+    """agentgateway's PreRouting policies on the gateway (or the listener): the headers they set from the body's
+    ``model`` before routing."""
+    out = dict(headers)
+    for p in objs:
+        if p["kind"] != "AgentgatewayPolicy" or p["metadata"].get("namespace") != gateway["metadata"]["namespace"]:
+            continue
+        traffic = p["spec"].get("traffic") or {}
+        targets = [
+            t
+            for t in p["spec"].get("targetRefs", [])
+            if t["kind"] == "Gateway"
+            and t["name"] == gateway["metadata"]["name"]
+            and t.get("sectionName", listeners[0]) in listeners
+        ]
+        if traffic.get("phase") != "PreRouting" or not targets:
+            continue
+        for h in ((traffic.get("transformation") or {}).get("request") or {}).get("set", []):
+            if h["value"] == BODY_MODEL and ":model" in headers:
+                out[h["name"]] = headers[":model"]
+    return out
+
+
+def _ai_backend(objs: list[dict[str, Any]], ref: dict[str, Any], ns: str) -> str:
+    """An AgentgatewayBackend's first priority group: a provider outside the cluster answers by itself; a
+    self-hosted one by its Service (as any backend) or its InferencePool (the pool's release selects the pods)."""
+    backend = _find(objs, "AgentgatewayBackend", ref["name"], ns)
+    if backend is None:
+        return f"AgentgatewayBackend {ns}/{ref['name']} is not rendered"
+    for provider in backend["spec"]["ai"]["groups"][0]["providers"]:
+        target = (provider.get("custom") or {}).get("backendRef")
+        if target is None:
+            continue  # Bedrock, OpenAI, Anthropic: outside the cluster
+        if target.get("kind", "Service") == "Service":
+            why = _backend(objs, {"backendRefs": [{"name": target["name"], "port": target["port"]}]}, ns)
+        else:
+            releases = [r for r in objs if r.get("kind") == "InferencePool" and r["metadata"]["name"] == target["name"]]
+            why = "" if releases else f"InferencePool {ns}/{target['name']} is not made by any release"
+            if releases:
+                svc = {"spec": {"selector": releases[0]["spec"]["selector"]["matchLabels"],
+                                "ports": [{"port": 1, "targetPort": releases[0]["spec"]["targetPorts"][0]["number"]}]},
+                       "kind": "Service", "metadata": {"name": f"pool:{target['name']}", "namespace": ns}}  # fmt: skip
+                why = _backend([svc, *objs], {"backendRefs": [{"name": f"pool:{target['name']}", "port": 1}]}, ns)
+        if why:
+            return f"{ref['name']}: {why}"
+    return ""
+
+
 def _find(objs: list[dict[str, Any]], kind: str, name: str, namespace: str) -> dict[str, Any] | None:
     return next(
         (
@@ -149,6 +210,10 @@ def _find(objs: list[dict[str, Any]], kind: str, name: str, namespace: str) -> d
 def _backend(objs: list[dict[str, Any]], rule: dict[str, Any], route_ns: str) -> str:
     for ref in rule.get("backendRefs", []):
         ns = ref.get("namespace", route_ns)
+        if ref.get("kind") == "AgentgatewayBackend":
+            if why := _ai_backend(objs, ref, ns):
+                return why
+            continue
         if "flagger" in ref:  # Flagger's primary/canary Services run the target Deployment's pods
             dep = _find(objs, "Deployment", ref["name"], ns)
             if dep is None:
@@ -228,6 +293,11 @@ def test_the_resolver_finds_a_dead_end(plans):
     assert "matches no listener" in why
     why = resolve(objs, "http://ai-gateway.ai-gateway.svc.cluster.local/v1", {"x-model-id": "nope"})
     assert "no HTTPRoute" in why
+    # through the AI gateway: the body's model picks the route; an unserved one dead-ends, a served one arrives
+    ai = "http://llm-gateway.ai-gateway.svc.cluster.local:8080/v1"
+    assert "no HTTPRoute" in resolve(objs, ai, {":model": "gpt-5"})
+    assert resolve(objs, ai, {":model": "llama-8b"}) == ""
+    assert "matches no listener" in resolve(objs, "http://llm-gateway.ai-gateway.svc.cluster.local/v1", {})
 
 
 def _served_names(objs: list[dict[str, Any]], model_name: str) -> set[str]:
@@ -256,10 +326,19 @@ def test_every_client_names_a_model_its_server_answers_to(plans, stack):
     by_header = {m.header_value: m for m in cfg.models}
     wrong = []
     for o in objs:
-        if o["kind"] == "ModelConfig" and (o["spec"].get("openAI") or {}).get("baseUrl"):
+        if o["kind"] == "ModelConfig" and (o["spec"].get("openAI") or {}).get("defaultHeaders"):
             m = by_header[o["spec"]["defaultHeaders"][cfg.gateway.model_header]]
             if m.engine == "vllm" and o["spec"]["model"] not in _served_names(objs, m.name):
                 wrong.append(f"ModelConfig {o['metadata']['name']} sends model {o['spec']['model']}")
+        if o["kind"] == "AgentgatewayBackend" and o["spec"].get("ai"):  # the AI gateway's self-hosted providers
+            for g in o["spec"]["ai"]["groups"]:
+                for p in g["providers"]:
+                    ref = (p.get("custom") or {}).get("backendRef")
+                    if ref is None:
+                        continue
+                    [m] = [m for m in cfg.models for v in m.variants if f"{m.name}-{v.name}" == ref["name"]]
+                    if m.engine == "vllm" and p["custom"]["model"] not in _served_names(objs, m.name):
+                        wrong.append(f"AgentgatewayBackend {o['metadata']['name']} sends {p['custom']['model']}")
         if o["kind"] == "Agent" and o["spec"].get("byo"):
             env = {e["name"]: e.get("value") for e in o["spec"]["byo"]["deployment"].get("env", [])}
             for url, model, headers in (

@@ -105,7 +105,7 @@ def direct_bedrock():
     """prod without the AI gateway, support-agent's model config calling Bedrock itself (its own Pod Identity role
     and public HTTPS): what a stack without gateway.ai does."""
     raw = copy.deepcopy(stack_raw("prod"))
-    raw["gateway"]["ai"]["enabled"] = False
+    raw["gateway"]["ai"].update(enabled=False, mcp=[], a2a=[])
     for m in raw["models"]:
         m.pop("routing", None)
         m.pop("endpoint_picker", None)

@@ -105,9 +105,11 @@ def test_every_credential_is_a_secrets_manager_secret_synced_by_external_secrets
 def test_value_sources_and_a_missing_stack_secret():
     raw = stack_raw("dev")
     raw["models"][0]["hf_token"] = {"name": "hf-token", "key": "token", "source": "stack", "stack_key": "hf"}
-    raw["kagent"]["model_configs"].append(
-        {"name": "gpt", "provider": "OpenAI", "model": "gpt-4o", "api_key": {"name": "openai", "source": "external"}}
+    # an OpenAI key, held by the AI gateway (dev runs it): synced to the inference namespace, where its backends live
+    raw["gateway"]["ai"]["providers"].append(
+        {"name": "gpt", "kind": "openai", "model": "gpt-4o", "api_key": {"name": "openai", "source": "external"}}
     )
+    raw["gateway"]["ai"]["models"].append({"name": "gpt-4o", "groups": [["gpt"]]})
     run = run_program(
         lambda: __import__("program").build(parse_platform(raw)),
         project=PROJECT,
@@ -123,7 +125,7 @@ def test_value_sources_and_a_missing_stack_secret():
     assert any("put-secret-value --secret-id agentic/agentic-dev/openai" in n for n in notes)
     es = [e.inputs for e in run.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")]
     assert any(e["metadata"]["namespace"] == "ai-inference" and e["metadata"]["name"] == "hf-token" for e in es)
-    assert any(e["metadata"]["namespace"] == "ai-agents" and e["metadata"]["name"] == "openai" for e in es)
+    assert [e["metadata"]["namespace"] for e in es if e["metadata"]["name"] == "openai"] == ["ai-inference"]
     with pytest.raises(Exception, match="pulumi config set --secret hf"):
         build_stack(raw)  # no agentic-platform:hf in the stack config
 
