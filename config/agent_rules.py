@@ -218,7 +218,7 @@ def check_agents(
                 )
             if not a.system_message:
                 out.append(Problem(f"{p}.system_message", "a Declarative agent needs a system_message"))
-            for f in ("image", "llm_model", "env", "secret_env", "session_memory", "knowledge_base"):
+            for f in ("image", "llm_model", "ai_model", "env", "secret_env", "session_memory", "knowledge_base"):
                 if f in a.model_fields_set and getattr(a, f):
                     out.append(Problem(f"{p}.{f}", "is a BYO option: kagent runs Declarative agents itself"))
             for f in ("kubernetes_tools", "kubernetes_secrets_list", "gitea"):

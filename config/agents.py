@@ -139,6 +139,9 @@ class Agent(Strict):
     )
     image: Image | None = Field(default=None, description="BYO only; default: the platform agent-runtime image")
     llm_model: DnsLabel | None = Field(default=None, description="BYO: the platform model it calls through the gateway")
+    ai_model: str | None = Field(
+        default=None, description="BYO: an AI gateway model (gateway.ai.models[].name) it calls with its own key"
+    )
     env: dict[str, str] = Field(default_factory=dict, description="BYO: extra environment (no secrets)")
     secret_env: dict[str, SecretRef] = Field(default_factory=dict, description="BYO: environment from credentials")
     session_memory: bool = Field(default=False, description="BYO: Redis session memory (redis-connection)")

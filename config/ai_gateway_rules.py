@@ -20,14 +20,25 @@ def check_ai_gateway(cfg: Platform) -> list[Problem]:
     ai, base = cfg.gateway.ai, f"{ROOT}.gateway.ai"
     out: list[Problem] = []
     if not ai.enabled:
-        return out + [
-            Problem(
-                f"{ROOT}.kagent.model_configs[{i}].ai_model",
-                "calls the AI gateway, which is off: set gateway.ai.enabled: true",
-            )
-            for i, mc in enumerate(cfg.kagent.model_configs)
-            if mc.ai_model
-        ]
+        return (
+            out
+            + [
+                Problem(
+                    f"{ROOT}.kagent.model_configs[{i}].ai_model",
+                    "calls the AI gateway, which is off: set gateway.ai.enabled: true",
+                )
+                for i, mc in enumerate(cfg.kagent.model_configs)
+                if mc.ai_model
+            ]
+            + [
+                Problem(
+                    f"{ROOT}.kagent.agents[{i}].ai_model",
+                    "calls the AI gateway, which is off: set gateway.ai.enabled: true",
+                )
+                for i, a in enumerate(cfg.kagent.agents)
+                if a.ai_model
+            ]
+        )
     if not cfg.gateway.enabled:
         out.append(Problem(f"{base}.enabled", "the AI gateway needs the Gateway API CRDs: set gateway.enabled: true"))
     out += duplicates(list(ai.providers), "name", f"{base}.providers")
@@ -281,6 +292,29 @@ def _check_keys(cfg: Platform) -> list[Problem]:
                 )
             )
     keyed = {k.model_config_name for k in ai.keys} | {k.agent for k in ai.keys}
+    for i, a in enumerate(cfg.kagent.agents):
+        where = f"{ROOT}.kagent.agents[{i}].ai_model"
+        if a.ai_model is None:
+            continue
+        if a.llm_model is not None:
+            out.append(Problem(where, "an agent calls one LLM endpoint: set llm_model or ai_model, not both"))
+        if a.ai_model not in models:
+            out.append(Problem(where, unknown_ref("AI gateway model", a.ai_model, models, "gateway.ai.models")))
+        elif a.name not in keyed:
+            out.append(
+                Problem(
+                    where, f"needs a virtual key: add gateway.ai.keys[] {{agent: {a.name}, models: [{a.ai_model}]}}"
+                )
+            )
+    for i, k in enumerate(ai.keys):
+        agent = next((a for a in cfg.kagent.agents if a.name == k.agent), None)
+        if agent is not None and agent.type == "BYO" and agent.ai_model is None:
+            out.append(
+                Problem(
+                    f"{ROOT}.gateway.ai.keys[{i}].agent",
+                    f"agent {k.agent} does not call the AI gateway, so its key would go unused: set its ai_model",
+                )
+            )
     for i, mc in enumerate(cfg.kagent.model_configs):
         where = f"{ROOT}.kagent.model_configs[{i}].ai_model"
         if mc.ai_model is None:

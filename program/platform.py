@@ -56,11 +56,9 @@ from config.loader import FULL_KEY, KEY, PROJECT
 from config.secrets import aws_name
 from kit.shared import Notes, Shared
 from program.admission import build_admission
+from program.ai_wiring import ai_gateway_note, ai_key_hashes, ai_provider_secrets
 from program.wiring import (
     agent_context,
-    ai_gateway_note,
-    ai_key_hashes,
-    ai_provider_secrets,
     base_tags,
     credentials_of,
     langfuse_refs,

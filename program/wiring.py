@@ -6,9 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pulumi
-
-from catalog import versions
 from components.agents import kagent_v0_10
 from components.data.milvus import ROOT as MILVUS_ROOT
 from components.data.milvus import user_ref as milvus_user_ref
@@ -25,7 +22,7 @@ from components.traffic import ai_gateway
 from components.traffic.kgateway import in_cluster_host
 from config import Platform
 from config.agents import database_mode, runtime_auth_env
-from config.ai_gateway import budgets_counted, key_consumer_namespace, key_ref
+from config.ai_gateway import budgets_counted
 from config.data import BUDGETS_REDIS_USER, embedding_of, milvus_identity, redis_key_prefix, redis_user
 from config.secrets import SecretRef, aws_name
 from config.tenant_stack import FACTS_VERSION
@@ -118,6 +115,8 @@ def credentials_of(cfg: Platform, shared: Shared) -> list[Credential]:
             for a in cfg.kagent.agents
             if a.gitea is not None
         ]
+    from program.ai_wiring import ai_gateway_credentials  # it reads agent_context, defined here
+
     out += ai_gateway_credentials(cfg, shared)
     data = cfg.data
     if data.redis.enabled:
@@ -233,7 +232,10 @@ def agent_context(cfg: Platform, shared: Shared, image: Any = None) -> kagent_v0
         milvus=cfg.data.milvus.enabled,
         embedding_env=platform_embedding_env(cfg, gateway),
         ai_gateway_url=ai_gateway.url(cfg.gateway.ai, shared.namespaces["gateway"]) if cfg.gateway.ai.enabled else None,
-        ai_key_secrets={k.model_config_name: k.secret_name for k in cfg.gateway.ai.keys if k.model_config_name},
+        ai_key_secrets={
+            **{k.model_config_name: k.secret_name for k in cfg.gateway.ai.keys if k.model_config_name},
+            **{f"agent:{k.agent}": k.secret_name for k in cfg.gateway.ai.keys if k.agent},
+        },
     )
 
 
@@ -253,53 +255,6 @@ def platform_embedding_env(cfg: Platform, gateway_url: str | None) -> dict[str, 
 def redis_readers(cfg: Platform, shared: Shared) -> list[str]:
     """Namespaces this stack gives Secret redis-connection (self-service tenants make their own)."""
     return [shared.namespaces["agents"], *(t.namespace for t in cfg.tenants if t.allow.redis and not t.self_service)]
-
-
-def ai_gateway_credentials(cfg: Platform, shared: Shared) -> list[Credential]:
-    """The AI gateway's virtual keys (each synced to its consumer's namespace) and its providers' API keys (synced
-    to the inference namespace, where the backends that use them live)."""
-    ai = cfg.gateway.ai
-    if not (ai.enabled and cfg.gateway.enabled):
-        return []
-    homes = kagent_v0_10.model_config_namespaces(cfg.kagent, agent_context(cfg, shared)) if cfg.kagent.enabled else {}
-    out = [
-        Credential(
-            key_ref(k),
-            tuple(homes.get(k.model_config_name, [])) if k.model_config_name else (key_consumer_namespace(cfg, k),),
-            (f"AI gateway consumer {k.consumer}",),
-            f"AI gateway virtual key of {k.consumer}",
-        )
-        for k in ai.keys
-    ]
-    out += [
-        Credential(p.api_key, (shared.namespaces["inference"],), ("the AI gateway",), f"{p.kind} API key ({p.name})")
-        for p in ai.providers
-        if p.api_key
-    ]
-    return out
-
-
-def ai_key_hashes(cfg: Platform, credentials: Any) -> dict[str, Any]:
-    """consumer -> sha256 of its virtual key (the hash of 40 random characters is not a secret; the key stays one)."""
-    return {
-        k.consumer: pulumi.Output.unsecret(credentials.value(k.secret_name).apply(ai_gateway.sha256))
-        for k in cfg.gateway.ai.keys
-    }
-
-
-def ai_provider_secrets(cfg: Platform) -> dict[str, tuple[str, str]]:
-    return {p.name: (p.api_key.name, p.api_key.key) for p in cfg.gateway.ai.providers if p.api_key}
-
-
-def ai_gateway_note(cfg: Platform, namespace: str) -> str:
-    ai = cfg.gateway.ai
-    models = ", ".join(f"{m.name} ({' > '.join('+'.join(g) for g in m.groups)})" for m in ai.models)
-    return (
-        f"AI gateway '{ai.name}' (agentgateway {versions.AGENTGATEWAY.version}) at {ai_gateway.url(ai, namespace)}: "
-        f"LLM egress with a virtual key for {', '.join(k.consumer for k in ai.keys) or 'nobody'}; models {models}; "
-        f"{sum(1 for k in ai.keys if k.budget_usd_per_day)} key(s) with a day's budget (counted in Redis); "
-        f"kgateway '{cfg.gateway.name}' keeps the model and agent routes (header {cfg.gateway.model_header})"
-    )
 
 
 def redis_users(cfg: Platform, shared: Shared) -> list[str]:

@@ -72,7 +72,8 @@ class Context:
     #: the knowledge base's embedding settings for the agent runtime (AGENT_EMBEDDINGS_*): one source, kb-init's
     #: collection dimension included (config.data.embedding_of)
     embedding_env: dict[str, str] = field(default_factory=dict)
-    #: the AI gateway (gateway.ai): its in-cluster URL, and model config -> Secret holding its virtual key (api-key)
+    #: the AI gateway (gateway.ai): its in-cluster URL, and model config (or ``agent:<name>``) -> Secret holding its
+    #: virtual key (api-key)
     ai_gateway_url: str | None = None
     ai_key_secrets: dict[str, str] = field(default_factory=dict)
 
@@ -291,6 +292,14 @@ def byo_container(a: Agent, namespace: str, ctx: Context) -> dict[str, Any]:
     env: list[dict[str, Any]] = [
         {"name": "KUBE_AGENT_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
     ]  # kagent itself sets KAGENT_NAME, KAGENT_NAMESPACE and KAGENT_URL on BYO pods
+    if a.ai_model is not None and ctx.ai_gateway_url:  # the AI gateway, with the agent's own virtual key
+        key = {"name": ctx.ai_key_secrets[f"agent:{a.name}"], "key": "api-key"}
+        env += [
+            {"name": "KUBE_AGENT_LLM_URL", "value": f"{ctx.ai_gateway_url}/v1"},
+            {"name": "KUBE_AGENT_LLM_MODEL", "value": a.ai_model},
+            {"name": "KUBE_AGENT_LLM_API_KEY", "valueFrom": {"secretKeyRef": key}},
+            {"name": "AGENT_LLM_PROVIDER", "value": "ai-gateway"},
+        ]
     if a.llm_model is not None and ctx.gateway_url:
         pm = ctx.platform_models[a.llm_model]
         env += [

@@ -129,6 +129,9 @@ def with_agent_key():
     raw["gateway"]["ai"]["keys"].append(
         {"model_config": "llama-8b-ai", "models": ["llama-8b"], "tokens_per_minute": 1000}
     )
+    # a BYO agent on the platform runtime, calling the AI gateway with a key of its own
+    raw["kagent"]["agents"].append({"name": "triage-agent", "type": "BYO", "ai_model": "llama-8b"})
+    raw["gateway"]["ai"]["keys"].append({"agent": "triage-agent", "models": ["llama-8b"], "tokens_per_minute": 500})
     run = build_stack(raw, "dev")
     return run
 
@@ -153,6 +156,31 @@ def test_an_agent_model_config_calls_the_ai_gateway_with_its_own_key(with_agent_
         if r.inputs.get("serviceAccount") == "llm-gateway"
     ]
     assert assoc["namespace"] == "ai-gateway"
+
+
+def test_a_byo_agent_calls_the_ai_gateway_with_its_own_key_and_reaches_the_model(with_agent_key):
+    from tests.plan.test_request_path import resolve
+
+    objs = [dict(r.inputs) for r in with_agent_key.kubernetes_objects()]
+    agent = one(objs, "Agent", "triage-agent", "ai-agents")
+    [container] = agent["spec"]["byo"]["deployment"].get("containers") or [agent["spec"]["byo"]["deployment"]]
+    env = {e["name"]: e for e in container["env"]}
+    url, model = env["KUBE_AGENT_LLM_URL"]["value"], env["KUBE_AGENT_LLM_MODEL"]["value"]
+    key = env["KUBE_AGENT_LLM_API_KEY"]["valueFrom"]["secretKeyRef"]
+    assert model == "llama-8b" and key == {"name": "ai-key-agent-triage-agent", "key": "api-key"}
+    [synced] = find(objs, "ExternalSecret", key["name"], "ai-agents")
+    assert synced["spec"]["target"]["name"] == key["name"]
+    keys = one(objs, "ConfigMap", "llm-gateway-keys", "ai-gateway")["data"]
+    assert json.loads(keys["agent-triage-agent"])["metadata"] == {"consumer": "agent-triage-agent", "models": [model]}
+    assert resolve(objs, url, {":model": model}) == "", "the request reaches the model's pods"
+    assert "KUBE_AGENT_LLM_HEADERS" not in env, "the AI gateway routes by the body's model"
+
+
+def test_a_byo_agent_key_nothing_uses_is_refused():
+    raw = copy.deepcopy(stack_raw("dev"))
+    raw["gateway"]["ai"]["keys"].append({"agent": "kube-agent", "models": ["llama-8b"]})
+    with pytest.raises(Exception, match="its key would go unused"):
+        parse_platform(raw)
 
 
 def test_guards_reject_pii_in_requests_and_mask_it_in_responses():
