@@ -4,7 +4,7 @@ guards, model-aware routing, and model configs calling providers directly while 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from catalog.runtime_tools import RUNTIME_MCP_TOOLS
@@ -14,6 +14,7 @@ from config.base import ROOT, Problem, duplicates, unknown_ref
 
 if TYPE_CHECKING:
     from config.platform import Platform
+    from config.tenant_facts import TenantAiKeyFacts
 
 
 def check_ai_gateway(cfg: Platform) -> list[Problem]:
@@ -100,6 +101,30 @@ def check_ai_gateway(cfg: Platform) -> list[Problem]:
             )
     if cfg.environment == "prod" and guards is None:
         out.append(Problem(f"{base}.guards", "prompt guards are required in prod: add guards: {} (PII built-ins)"))
+    return out
+
+
+def check_tenant_ai(
+    model_configs: list[Any], agents: list[Any], key: TenantAiKeyFacts | None, tenant: str, r: str
+) -> list[Problem]:
+    """A tenant stack's model configs and BYO agents with ``ai_model`` call the AI gateway with the tenant's key,
+    which the platform publishes; only its models."""
+    out: list[Problem] = []
+    users = [(f"{r}.model_configs[{i}]", mc) for i, mc in enumerate(model_configs)]
+    users += [(f"{r}.agents[{i}]", a) for i, a in enumerate(agents)]
+    for where, x in users:
+        if x.ai_model is None:
+            continue
+        if key is None:
+            out.append(
+                Problem(
+                    f"{where}.ai_model",
+                    f"tenant '{tenant}' has no AI gateway key: ask the platform team for gateway.ai.keys[] "
+                    f"{{tenant: {tenant}, models: [{x.ai_model}]}}",
+                )
+            )
+        elif x.ai_model not in key.models:
+            out.append(Problem(f"{where}.ai_model", f"the tenant's key allows {key.models}, not '{x.ai_model}'"))
     return out
 
 
@@ -225,15 +250,7 @@ def _check_keys(cfg: Platform) -> list[Problem]:
             t = tenants.get(k.tenant)
             if t is None:
                 out.append(Problem(f"{where}.tenant", unknown_ref("tenant", k.tenant, tenants, "tenants")))
-            elif t.self_service:
-                out.append(
-                    Problem(
-                        f"{where}.tenant",
-                        f"tenant {k.tenant} is self-service: its stack cannot sync an AI "
-                        "gateway key yet; give the key to a platform-managed tenant",
-                    )
-                )
-            else:
+            else:  # a self-service tenant's stack syncs its key from the platform's facts
                 allowed = set(t.allow.models)
         if k.model_config_name is not None and k.model_config_name not in mcs:
             out.append(

@@ -30,6 +30,17 @@ class GatewayTokenFacts(Strict):
 GATEWAY_TOKEN_SECRET = "gateway-token"
 
 
+class TenantAiKeyFacts(Strict):
+    """A self-service tenant's AI gateway key: generated and kept in Secrets Manager by the platform stack (which
+    gives the gateway its hash); the tenant stack syncs it as Secret ``secret`` (key ``api-key``)."""
+
+    aws_secret_name: str
+    secret: str
+    models: list[str]
+    url: str  # the AI gateway's in-cluster URL (OpenAI base URL: <url>/v1)
+    generation: int = 1
+
+
 class TenantFacts(Strict):
     namespace: str
     self_service: bool
@@ -38,6 +49,7 @@ class TenantFacts(Strict):
     data_ports: list[int] = Field(default_factory=list)
     vpc_service_ports: list[int] = Field(default_factory=list)
     gateway_token: GatewayTokenFacts | None = None
+    ai_key: TenantAiKeyFacts | None = None
     redis: TenantRedisFacts | None = None
     milvus: TenantMilvusFacts | None = None
     deploy: DeployIdentity | None = None  # who CI deploys the tenant's stack as (platform tenants[].deploy)

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError
 
 from config.agent_rules import AgentEnv, check_agents, check_model_configs, check_servers
 from config.agents import Agent, McpServer, ModelConfigSpec, PersonAccess
+from config.ai_gateway_rules import check_tenant_ai
 from config.base import ConfigError, DnsLabel, NonEmpty, Problem, Strict, quantity
 from config.egress import needs
 from config.tenancy import LAYERS, RESERVED_NAMESPACES, LimitRange, Quota
@@ -97,15 +98,15 @@ def check_static(cfg: TenantStack, stack: str | None) -> list[Problem]:
         out.append(Problem(f"{r}.name", f"namespace '{cfg.namespace}' would exceed 63 characters"))
     for i, mc in enumerate(cfg.model_configs):
         p = f"{r}.model_configs[{i}]"
-        if mc.platform_model is None:
+        if mc.platform_model is None and mc.ai_model is None:
             out.append(
                 Problem(
                     f"{p}.platform_model",
                     "a tenant stack calls models through the platform gateway: set "
-                    "platform_model (one of tenant.models)",
+                    "platform_model (one of tenant.models), or ai_model (the AI gateway, with the tenant's key)",
                 )
             )
-        elif mc.platform_model not in cfg.models:
+        elif mc.platform_model is not None and mc.platform_model not in cfg.models:
             out.append(Problem(f"{p}.platform_model", f"'{mc.platform_model}' is not in tenant.models: add it there"))
         if mc.api_key is not None:
             out.append(Problem(f"{p}.api_key", "tenant stacks create no credentials: ask the platform team"))
@@ -327,7 +328,8 @@ def check_against(cfg: TenantStack, facts: PlatformFacts) -> list[Problem]:
     if (cfg.models or cfg.model_configs) and facts.gateway is None:
         out.append(Problem(f"{r}.models", "the platform's gateway is disabled: no model can be reached"))
     jwt = facts.gateway is not None and facts.gateway.jwt
-    if jwt and cfg.model_configs and mine.gateway_token is None:
+    out += check_tenant_ai(list(cfg.model_configs), list(cfg.agents), mine.ai_key, cfg.name, r)
+    if jwt and any(mc.platform_model for mc in cfg.model_configs) and mine.gateway_token is None:
         out.append(
             Problem(
                 f"{r}.model_configs",

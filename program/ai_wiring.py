@@ -13,6 +13,7 @@ from components.secrets.credentials import Credential
 from components.traffic import ai_gateway
 from config import Platform
 from config.ai_gateway import key_consumer_namespace, key_ref
+from config.secrets import aws_name
 from kit.shared import Shared
 from program.wiring import agent_context
 
@@ -24,11 +25,16 @@ def ai_gateway_credentials(cfg: Platform, shared: Shared) -> list[Credential]:
     if not (ai.enabled and cfg.gateway.enabled):
         return []
     homes = kagent_v0_10.model_config_namespaces(cfg.kagent, agent_context(cfg, shared)) if cfg.kagent.enabled else {}
+    self_service = {t.name for t in cfg.tenants if t.self_service}
     out = [
         Credential(
             key_ref(k),
-            tuple(homes.get(k.model_config_name, [])) if k.model_config_name else (key_consumer_namespace(cfg, k),),
-            (f"AI gateway consumer {k.consumer}",),
+            ()  # a self-service tenant's own stack syncs it (tenancy facts: ai_key)
+            if k.tenant in self_service
+            else tuple(homes.get(k.model_config_name, []))
+            if k.model_config_name
+            else (key_consumer_namespace(cfg, k),),
+            (f"AI gateway consumer {k.consumer}" + (" (its own stack syncs it)" if k.tenant in self_service else ""),),
             f"AI gateway virtual key of {k.consumer}",
         )
         for k in ai.keys
@@ -39,6 +45,22 @@ def ai_gateway_credentials(cfg: Platform, shared: Shared) -> list[Credential]:
         if p.api_key
     ]
     return out
+
+
+def tenant_ai_key(cfg: Platform, tenant: str, namespace: str, prefix: str) -> dict[str, Any] | None:
+    """A self-service tenant's key as its stack reads it (config.tenant_facts.TenantAiKeyFacts)."""
+    ai = cfg.gateway.ai
+    key = next((k for k in ai.keys if k.tenant == tenant), None)
+    if key is None or not (ai.enabled and cfg.gateway.enabled):
+        return None
+    ref = key_ref(key)
+    return {
+        "aws_secret_name": aws_name(ref, prefix),
+        "secret": key.secret_name,
+        "models": list(key.models),
+        "url": ai_gateway.url(ai, namespace),
+        "generation": ref.generation,
+    }
 
 
 def ai_key_hashes(cfg: Platform, credentials: Any) -> dict[str, Any]:

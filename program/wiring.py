@@ -283,6 +283,8 @@ def base_tags(cfg: Platform) -> dict[str, str]:
 def tenancy_facts(cfg: Platform, shared: Shared, store: SecretsStore, image: Any, redis: Any) -> dict[str, Any]:
     """Stack output ``tenancy``: what tenant stacks build on and the allowance each tenant is held to
     (config.tenant_stack.PlatformFacts reads it)."""
+    from program.ai_wiring import tenant_ai_key  # program.ai_wiring imports this module
+
     ctx = agent_context(cfg, shared)
     data = tenant_data_ports(cfg)
     vpc = vpc_service_ports(cfg)
@@ -338,6 +340,9 @@ def tenancy_facts(cfg: Platform, shared: Shared, store: SecretsStore, image: Any
                     "key": t.allow.gateway_token.key,
                 }
                 if t.allow.gateway_token is not None and t.self_service
+                else None,
+                "ai_key": tenant_ai_key(cfg, t.name, shared.namespaces["gateway"], store.prefix)
+                if t.self_service
                 else None,
                 "redis": {
                     "user": redis_user(t.namespace),

@@ -57,6 +57,11 @@ def agent_context(cfg: TenantStack, facts: PlatformFacts) -> kagent_v0_10.Contex
         redis=cfg.uses.redis,
         milvus=cfg.uses.milvus,
         embedding_env=dict(facts.milvus.embedding_env) if facts.milvus and cfg.uses.milvus else {},
+        ai_gateway_url=key.url if (key := facts.tenants[cfg.name].ai_key) else None,
+        ai_key_secrets={
+            **{mc.name: key.secret for mc in cfg.model_configs if mc.ai_model and key},
+            **{f"agent:{a.name}": key.secret for a in cfg.agents if a.ai_model and key},
+        },
     )
 
 
@@ -111,6 +116,18 @@ class TenantResources(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
             )
         model_configs = list(cfg.model_configs)
+        ai_key = facts.tenants[cfg.name].ai_key
+        if ai_key is not None:  # the AI gateway key the platform keeps for this tenant
+            scope.apply(
+                external_secret(
+                    ai_key.secret,
+                    ns,
+                    facts.secrets_refresh,
+                    {"api-key": ai_key.aws_secret_name},
+                    generation=ai_key.generation,
+                ),
+                name="ai-key",
+            )
         token = facts.tenants[cfg.name].gateway_token
         if facts.gateway is not None and facts.gateway.jwt and token is not None:
             scope.apply(

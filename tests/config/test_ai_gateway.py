@@ -32,7 +32,7 @@ def test_dev_runs_the_ai_gateway_with_a_self_hosted_model_a_bedrock_fallback_and
     [model] = g.models
     kinds = [[next(p.kind for p in g.providers if p.name == n) for n in group] for group in model.groups]
     assert kinds == [["self_hosted"], ["bedrock"]]
-    [tenant_key] = [k for k in g.keys if k.tenant]
+    [tenant_key] = [k for k in g.keys if k.tenant == "sandbox"]
     assert tenant_key.tokens_per_minute and tenant_key.models == ["llama-8b"]
     assert tenant_key.budget_usd_per_day == 25
 
@@ -116,9 +116,11 @@ def test_a_model_config_through_the_ai_gateway_needs_the_gateway_on_and_a_key(de
     assert any("kagent.model_configs[1].ai_model" in p and "enabled: true" in p for p in problems(dev))
 
 
-def test_a_key_for_a_self_service_tenant_is_refused(dev):
-    ai(dev)["keys"][0]["tenant"] = "demo"
-    assert any("gateway.ai.keys[0].tenant" in p and "self-service" in p for p in problems(dev))
+def test_a_self_service_tenant_key_is_held_to_its_allowance(dev):
+    [k] = [k for k in ai(dev)["keys"] if k.get("tenant") == "demo"]
+    k["models"] = ["llama-8b", "claude"]
+    ai(dev)["models"].append({"name": "claude", "groups": [["claude-bedrock"]]})
+    assert any("gateway.ai.keys[1].models[1]" in p and "allowance" in p for p in problems(dev))
 
 
 def test_prod_requires_prompt_guards():
