@@ -36,6 +36,7 @@ KARPENTER = {
 #: ``gen_ai_client_cost`` with unit usd, the histogram ``gen_ai_client_token_usage``); the platform's metrics policy
 #: adds the label ``consumer`` (the virtual key's consumer) to every one.
 AGENTGATEWAY = {
+    "agentgateway_requests_total",  # labels backend, status (the pool canary analysis)
     "agentgateway_gen_ai_client_cost_usd_total",
     "agentgateway_gen_ai_client_token_usage",
 }

@@ -33,6 +33,15 @@ ROUTING = (
 )
 
 
+class PoolAnalysis(Strict):
+    """How a variant's pool is judged against the primary's while the AI route splits over them (Prometheus rules;
+    the alert says when to set its weight back to 0)."""
+
+    max_error_rate_percent: float = Field(default=1.0, gt=0, le=100, description="5xx at the AI gateway, per variant")
+    max_latency_ratio: float = Field(default=1.5, gt=1, le=10, description="p95 vs the primary's (vLLM end to end)")
+    window: str = Field(default="5m", pattern=r"^[1-9][0-9]{0,2}m$")
+
+
 class EndpointPicker(Strict):
     """The llm-d endpoint picker of an ``inference_pool`` model (one per variant, chart-pinned)."""
 
@@ -44,6 +53,7 @@ class EndpointPicker(Strict):
     replicas: int = Field(default=1, ge=1, le=5)
     cpu: str = Field(default="1", pattern=r"^[0-9]+(\.[0-9]+)?m?$", description="Requests (upstream asks 8 CPUs)")
     memory: str = Field(default="2Gi", pattern=r"^[0-9]+(Mi|Gi)$")
+    analysis: PoolAnalysis = Field(default_factory=PoolAnalysis, description="Variants split by weight: alerts")
 
 
 class Price(Strict):

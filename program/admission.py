@@ -64,6 +64,9 @@ def tenant_parameters(cfg: Platform, ctx: Context, ecr_registry: pulumi.Input[st
                 "models": [models[m] for m in t.allow.models if m in models],
                 "model_configs": sorted(o["metadata"]["name"] for o in mine if o["kind"] == "ModelConfig"),
                 "mcp_servers": servers,
+                "ai_gateway": (f"{ctx.ai_gateway_url}/v1", key.secret_name, list(key.models))
+                if ctx.ai_gateway_url and (key := next((k for k in cfg.gateway.ai.keys if k.tenant == t.name), None))
+                else ("", "", []),
             }
         )
     return out

@@ -27,8 +27,6 @@ from policies.rules import RULES, Finding, Resource, evaluate
 
 BANNER = "OFFLINE PREVIEW - nothing was deployed. Cloud-assigned values are placeholders; secrets are redacted."
 SENSITIVE_KEY = re.compile(r"(kubeconfig|password|secret|token|api[_-]?key|private[_-]?key)$", re.IGNORECASE)
-#: Fields whose value names a Secret, never holds one (kagent ModelConfig.spec.apiKeySecret).
-SECRET_NAME_KEYS = {"apiKeySecret"}
 
 
 @dataclass
@@ -67,13 +65,8 @@ def redact(value: Any, key: str = "") -> Any:
         return {k: redact(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v, key) for v in value]
-    if (
-        isinstance(value, str)
-        and value
-        and SENSITIVE_KEY.search(key)
-        and not key.lower().endswith(("ref", "name"))
-        and key not in SECRET_NAME_KEYS
-    ):
+    named = key.lower().endswith(("ref", "name")) or key == "apiKeySecret"  # kagent: the Secret's name
+    if isinstance(value, str) and value and SENSITIVE_KEY.search(key) and not named:
         return SECRET
     return value
 

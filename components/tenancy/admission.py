@@ -116,6 +116,13 @@ _GATEWAY_MODEL = (
     "has(object.spec.defaultHeaders) && params.data.modelHeader in object.spec.defaultHeaders && "
     "object.spec.defaultHeaders[params.data.modelHeader] in params.data.models.split(' ')"
 )
+#: Or the AI gateway with the tenant's own virtual key, for a model its key allows (gateway.ai.keys).
+_AI_GATEWAY_MODEL = (
+    "params.data.aiGatewayUrl != '' && has(object.spec.provider) && object.spec.provider == 'OpenAI' && "
+    "has(object.spec.openAI) && has(object.spec.openAI.baseUrl) && object.spec.openAI.baseUrl == "
+    "params.data.aiGatewayUrl && has(object.spec.apiKeySecret) && object.spec.apiKeySecret == params.data.aiKeySecret "
+    "&& object.spec.model in params.data.aiModels.split(' ')"
+)
 _OWN_OR_GIVEN = (
     "!has(object.spec.declarative.tools) || object.spec.declarative.tools.all(t, !has(t.mcpServer) || "
     "!has(t.mcpServer.namespace) || t.mcpServer.namespace == object.metadata.namespace || "
@@ -145,10 +152,13 @@ def agents_policy(kagent_api: str) -> dict[str, Any]:
             "validations": [
                 {
                     "expression": "object.kind != 'ModelConfig' || object.metadata.name in "
-                    f"params.data.modelConfigs.split(' ') || ({_GATEWAY_MODEL})",
+                    f"params.data.modelConfigs.split(' ') || ({_GATEWAY_MODEL}) || ({_AI_GATEWAY_MODEL})",
                     "messageExpression": "'a model config here calls one of the platform models this tenant may use "
                     "(' + params.data.models.split(' ').join(', ') + ') through the gateway ' + "
-                    "params.data.gatewayUrl + ' with provider OpenAI and header ' + params.data.modelHeader",
+                    "params.data.gatewayUrl + ' with provider OpenAI and header ' + params.data.modelHeader + "
+                    "(params.data.aiGatewayUrl == '' ? '' : ', or a model of its key (' + "
+                    "params.data.aiModels.split(' ').join(', ') + ') through the AI gateway ' + "
+                    "params.data.aiGatewayUrl + ' with apiKeySecret ' + params.data.aiKeySecret)",
                     "reason": "Forbidden",
                 },
                 {
@@ -188,6 +198,7 @@ def tenant_admission(
     models: list[str],
     model_configs: list[str],
     mcp_servers: list[str],
+    ai_gateway: tuple[str, str, list[str]] = ("", "", []),
 ) -> list[dict[str, Any]]:
     """The tenant's parameters (a ConfigMap in ``params_namespace``) and a binding of each policy to its namespace.
     ``registries``: space-separated image prefixes (an Output where the ECR registry is still unknown)."""
@@ -205,6 +216,10 @@ def tenant_admission(
                 "models": " ".join(models),
                 "modelConfigs": " ".join(model_configs),
                 "mcpServers": " ".join(mcp_servers),
+                # the AI gateway: its URL, the Secret holding the tenant's key, the models the key allows
+                "aiGatewayUrl": ai_gateway[0],
+                "aiKeySecret": ai_gateway[1],
+                "aiModels": " ".join(ai_gateway[2]),
             },
         }
     ]

@@ -320,5 +320,5 @@ class AiGatewayComponent(pulumi.ComponentResource):
             for obj in backend_objects(cfg, model, inference, ns, provider_secrets):
                 iscope.apply(obj, depends_on=ready)
         if inference_pools.pooled(cfg):  # models[].routing: inference_pool
-            inference_pools.InferencePools(f"{name}-pools", cfg, shared, (controller,))
+            inference_pools.InferencePools(f"{name}-pools", cfg, shared, (controller,), parent=self)
         self.register_outputs({})

@@ -22,6 +22,7 @@ from config.platform import Platform
 from config.serving import Model, ModelVariant
 from kit.helm import HelmValues, release
 from kit.labels import SYSTEM_LABELS, SYSTEM_TOLERATION, metadata
+from kit.monitors import prometheus_rule
 from kit.shared import Shared
 
 #: Relative to the project directory (where `pulumi` runs), like the Gateway API CRDs.
@@ -142,6 +143,69 @@ def picker_api_policy(namespace: str, vpc_cidr: str) -> dict[str, Any]:
     }
 
 
+def canary_rules(m: Model, backends: dict[str, list[str]], namespace: str) -> list[dict[str, Any]]:
+    """Analysis of a pool-routed model whose AI route splits over its variants' pools: per non-primary variant, its
+    5xx rate at the AI gateway (``agentgateway_requests_total`` of its backends) and its p95 latency against the
+    primary's (vLLM's end-to-end histogram by Service, one per variant). Evaluated by Prometheus; the runbook's
+    rollback is the variant's weight set to 0 and ``pulumi up``. ``backends``: variant -> AgentgatewayBackend names."""
+    if len(m.variants) < 2:
+        return []
+    a = (m.endpoint_picker or EndpointPicker()).analysis
+    primary = max(m.variants, key=lambda v: v.weight)
+    runbook = "https://github.com/agentic-platform/agentic-platform/blob/main/docs/runbooks.md"
+
+    def p95(v: ModelVariant) -> str:
+        sel = f'namespace="{namespace}",service="{pool_name(m, v)}"'
+        return f"histogram_quantile(0.95, sum by (le) (rate(vllm:e2e_request_latency_seconds_bucket{{{sel}}}[{a.window}])))"
+
+    rules: list[dict[str, Any]] = []
+    for v in (v for v in m.variants if v is not primary):
+        sel = 'backend=~"' + "|".join(f".*{b}" for b in backends.get(v.name, [])) + '"'
+        errors = (
+            f'sum(rate(agentgateway_requests_total{{{sel},status=~"5.."}}[{a.window}])) '
+            f"/ sum(rate(agentgateway_requests_total{{{sel}}}[{a.window}])) * 100 > {a.max_error_rate_percent}"
+        )
+        labels = {"severity": "critical", "model": m.name, "variant": v.name}
+        why = f"set models[{m.name}].variants[{v.name}].weight to 0 and pulumi up"
+        rules += [
+            {
+                "alert": "InferencePoolVariantErrors",
+                "expr": errors,
+                "for": a.window,
+                "labels": labels,
+                "annotations": {
+                    "summary": f"{m.name}/{v.name}: over {a.max_error_rate_percent}% 5xx through the AI gateway",
+                    "description": f"Roll back: {why}",
+                    "runbook_url": f"{runbook}#inferencepoolvarianterrors",
+                },
+            },
+            {
+                "alert": "InferencePoolVariantSlow",
+                "expr": f"{p95(v)} / {p95(primary)} > {a.max_latency_ratio}",
+                "for": a.window,
+                "labels": labels,
+                "annotations": {
+                    "summary": f"{m.name}/{v.name}: p95 over {a.max_latency_ratio}x the primary's",
+                    "description": f"Roll back: {why}",
+                    "runbook_url": f"{runbook}#inferencepoolvariantslow",
+                },
+            },
+        ]
+    return [{"name": f"inference-pool-{m.name}", "rules": rules}]
+
+
+def pool_backends(cfg: Platform, m: Model) -> dict[str, list[str]]:
+    """variant -> the AI gateway backends that send to its pool (components.traffic.ai_backends names them)."""
+    from components.traffic.ai_backends import split_of
+
+    out: dict[str, list[str]] = {}
+    for am in cfg.gateway.ai.models:
+        for v in split_of(cfg, am):
+            if v is not None and any(v is x for x in m.variants):
+                out.setdefault(v.name, []).append(f"ai-{am.name}-{v.name}".replace(".", "-"))
+    return out
+
+
 def pooled(cfg: Platform) -> list[tuple[Model, ModelVariant]]:
     return [(m, v) for m in cfg.models if m.routing == "inference_pool" for v in m.variants]
 
@@ -149,13 +213,25 @@ def pooled(cfg: Platform) -> list[tuple[Model, ModelVariant]]:
 class InferencePools(pulumi.ComponentResource):
     """The pool CRDs, then one chart release (pool + picker) per variant of every pool-routed model."""
 
-    def __init__(self, name: str, cfg: Platform, shared: Shared, after: tuple[pulumi.Resource, ...] = ()):
-        super().__init__("agentic:k8s:InferencePools", name, None, shared.k8s_opts())
+    def __init__(
+        self,
+        name: str,
+        cfg: Platform,
+        shared: Shared,
+        after: tuple[pulumi.Resource, ...] = (),
+        parent: pulumi.Resource | None = None,
+    ):
+        super().__init__("agentic:k8s:InferencePools", name, None, shared.k8s_opts(parent=parent))
         inference = shared.namespaces["inference"]
         scope = shared.scope(self, name, inference, depends_on=(shared.namespace_resources["inference"],))
         crds = k8s.yaml.v2.ConfigGroup(f"{name}-crds", files=[CRD_FILES], opts=scope.opts(list(shared.cluster_ready)))
         if shared.vpc_cidr:
             scope.apply(picker_api_policy(inference, shared.vpc_cidr))
+        if shared.monitoring_crds is not None:
+            for m in {m.name: m for m, _ in pooled(cfg)}.values():
+                if groups := canary_rules(m, pool_backends(cfg, m), inference):
+                    rule = prometheus_rule(f"{m.name}-pool-canary", inference, groups)
+                    scope.apply(rule, depends_on=(shared.monitoring_crds,))
         for m, v in pooled(cfg):
             release(
                 f"{name}-{pool_name(m, v)}",

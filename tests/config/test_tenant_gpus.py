@@ -12,6 +12,7 @@ from tests.conftest import build_stack, stack_raw
 def test_tenant_gets_gpus_within_the_pools():
     raw = stack_raw("dev")  # g5 limit 8; llama-8b takes 4 at max replicas
     raw["tenants"] = raw["tenants"][:1]  # without the self-service demo tenant's 2
+    raw["gateway"]["ai"]["keys"] = [k for k in raw["gateway"]["ai"]["keys"] if k.get("tenant") != "demo"]
     raw["tenants"][0]["quota"]["gpus"] = 4
     parse_platform(raw)
     run = build_stack(raw)

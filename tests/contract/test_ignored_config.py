@@ -80,6 +80,13 @@ def test_every_config_field_is_deployed_or_reported(committed):
     # A data volume exercises the optional GpuPool.data_volume branch the committed stacks leave unset.
     raw = stack_raw("dev")
     raw["gpu_pools"][0]["data_volume"] = {"size_gib": 500}
+    # dev's model behind two InferencePools split by weight, judged by the pool analysis
+    raw["models"][0].pop("autoscaling")
+    raw["models"][0].update(
+        routing="inference_pool",
+        endpoint_picker={"analysis": {"max_error_rate_percent": 2, "max_latency_ratio": 1.3, "window": "10m"}},
+        variants=[{"name": "primary", "weight": 90}, {"name": "candidate", "weight": 10}],
+    )
     raw["models"][0].update(
         hf_token={
             "name": "hf",

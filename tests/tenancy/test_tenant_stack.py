@@ -100,7 +100,7 @@ def test_access_entries_map_the_team_to_its_groups_in_its_namespace_only(tenant)
 
 
 def test_connection_secret_reads_the_tenants_own_redis_credential(tenant, plans):
-    [es] = objects(tenant, "ExternalSecret")
+    [es] = [e for e in objects(tenant, "ExternalSecret") if e["metadata"]["name"] == "redis-connection"]
     assert es["metadata"] == {**es["metadata"], "name": "redis-connection", "namespace": "tenant-demo"}
     # its own user and password (made by the platform stack, which also loads it into the server's ACL)
     assert es["spec"]["data"] == [
@@ -115,7 +115,7 @@ def test_agents_go_through_the_kagent_translator_into_the_tenant_namespace(tenan
     agents = {a["metadata"]["name"]: a for a in objects(tenant, "Agent")}
     assert set(agents) == {"helpdesk", "notes"}
     assert {a["metadata"]["namespace"] for a in agents.values()} == {"tenant-demo"}
-    [mc] = objects(tenant, "ModelConfig")
+    [mc] = [m for m in objects(tenant, "ModelConfig") if m["metadata"]["name"] == "llama-8b"]  # the platform gateway
     gateway = dev_outputs["tenancy"]["gateway"]
     assert mc["metadata"]["namespace"] == "tenant-demo"
     assert mc["spec"]["openAI"]["baseUrl"].startswith(gateway["url"])
@@ -324,6 +324,8 @@ def test_tenant_model_configs_present_the_platforms_token_to_a_jwt_gateway(tmp_p
     raw = _tenant_raw()
     raw.update(name="payments", platform_stack="organization/agentic-platform/prod", uses={})
     raw["agents"] = raw["agents"][:1]  # the declarative helpdesk (no session memory: payments may not use Redis)
+    raw["model_configs"] = raw["model_configs"][:1]  # the platform gateway's (prod gives payments no AI key)
+    raw["agents"][0]["model_config"] = "llama-8b"
     (tmp_path / "Pulumi.tenant-payments.yaml").write_text(yaml.safe_dump({"config": {"agentic-platform:tenant": raw}}))
     for f in ("__main__.py", "Pulumi.yaml"):  # the program runs from its project directory
         shutil.copy(PROJECT_ROOT / f, tmp_path / f)

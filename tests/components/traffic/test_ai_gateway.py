@@ -219,7 +219,7 @@ def test_token_limits_are_split_over_the_proxy_replicas():
     per_replica = {
         c["condition"]: c["policy"]["local"][0]["tokens"] for c in limits["spec"]["traffic"]["rateLimit"]["conditional"]
     }
-    assert per_replica == {'apiKey.consumer == "tenant-sandbox"': 10000}
+    assert per_replica == {'apiKey.consumer == "tenant-sandbox"': 10000, 'apiKey.consumer == "tenant-demo"': 5000}
 
 
 def test_the_key_entry_holds_the_hash_of_the_key_and_never_the_key():
@@ -260,5 +260,7 @@ def test_the_ai_gateway_policies_pass_on_dev_and_fail_on_what_they_forbid(objs):
     limits["conditional"] = [c for c in limits["conditional"] if "tenant-" not in c["condition"]]
     res = _resources(bad)
     assert "openai-key" in rules.check_provider_keys_stay_in_gateway(res)[0][1]
-    assert "tenant-sandbox" in rules.check_tenant_keys_limited(res)[0][1]
+    assert {m for _, m in rules.check_tenant_keys_limited(res)} >= {
+        "tenant key 'tenant-sandbox' has no token rate limit or budget: set gateway.ai.keys[].tokens_per_minute or budget_usd_per_day"
+    }
     assert len(rules.check_backends_guarded(res)) == 1
