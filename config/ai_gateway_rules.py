@@ -21,25 +21,10 @@ def check_ai_gateway(cfg: Platform) -> list[Problem]:
     ai, base = cfg.gateway.ai, f"{ROOT}.gateway.ai"
     out: list[Problem] = []
     if not ai.enabled:
-        return (
-            out
-            + [
-                Problem(
-                    f"{ROOT}.kagent.model_configs[{i}].ai_model",
-                    "calls the AI gateway, which is off: set gateway.ai.enabled: true",
-                )
-                for i, mc in enumerate(cfg.kagent.model_configs)
-                if mc.ai_model
-            ]
-            + [
-                Problem(
-                    f"{ROOT}.kagent.agents[{i}].ai_model",
-                    "calls the AI gateway, which is off: set gateway.ai.enabled: true",
-                )
-                for i, a in enumerate(cfg.kagent.agents)
-                if a.ai_model
-            ]
-        )
+        users = [(f"model_configs[{i}]", mc.ai_model) for i, mc in enumerate(cfg.kagent.model_configs)]
+        users += [(f"agents[{i}]", a.ai_model) for i, a in enumerate(cfg.kagent.agents)]
+        off = "calls the AI gateway, which is off: set gateway.ai.enabled: true"
+        return [Problem(f"{ROOT}.kagent.{where}.ai_model", off) for where, model in users if model]
     if not cfg.gateway.enabled:
         out.append(Problem(f"{base}.enabled", "the AI gateway needs the Gateway API CRDs: set gateway.enabled: true"))
     out += duplicates(list(ai.providers), "name", f"{base}.providers")

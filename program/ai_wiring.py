@@ -83,4 +83,11 @@ def ai_gateway_note(cfg: Platform, namespace: str) -> str:
         f"LLM egress with a virtual key for {', '.join(k.consumer for k in ai.keys) or 'nobody'}; models {models}; "
         f"{sum(1 for k in ai.keys if k.budget_usd_per_day)} key(s) with a day's budget (counted in Redis); "
         f"kgateway '{cfg.gateway.name}' keeps the model and agent routes (header {cfg.gateway.model_header})"
+        + (
+            f"; pool-routed (InferencePool + llm-d picker): {', '.join(pools)}"
+            if (pools := [m.name for m in cfg.models if m.routing == "inference_pool"])
+            else ""
+        )
+        + (f"; MCP on port 8090 behind JWT for {', '.join(f'/mcp/{f.tenant}' for f in ai.mcp)}" if ai.mcp else "")
+        + (f"; A2A behind JWT for {', '.join(f'/a2a/{a}' for a in ai.a2a)} (internal NLB)" if ai.a2a else "")
     )

@@ -13,7 +13,7 @@ import pytest
 from agentic.plan.netpol import Endpoint, from_objects
 from catalog.runtime_tools import RUNTIME_MCP_TOOLS
 from components.traffic import ai_budgets, ai_federation
-from config import ConfigError, parse_platform
+from tests.config.test_ai_gateway import problems
 from tests.conftest import stack_raw
 
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
@@ -97,12 +97,6 @@ def test_an_exposed_agent_is_reached_over_a2a_behind_the_jwt_policy(objs):
 def test_the_budget_cost_expression_counts_micro_dollars():
     assert cel.evaluate(ai_budgets.COST, {"llm": {"cost": {"total": 4.8}}}) == 4_800_000
     assert cel.evaluate(ai_budgets.COST, {"llm": {"cost": {"total": 0.0000004}}}) == 0
-
-
-def problems(raw) -> list[str]:
-    with pytest.raises(ConfigError) as exc:
-        parse_platform(raw)
-    return [str(p) for p in exc.value.problems]
 
 
 @pytest.fixture
