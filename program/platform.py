@@ -207,7 +207,7 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
         gateway = Gateway(f"{prefix}-gateway", cfg.gateway, crds, lbc.release, shared, route_namespaces)
         if cfg.gateway.ai.enabled:  # agentgateway beside kgateway: LLM egress, virtual keys, token limits, guards
             ai_gateway = AiGatewayComponent(
-                f"{prefix}-ai-gateway", cfg, ai_key_hashes(cfg, credentials), ai_provider_secrets(cfg), crds, shared
+                f"{prefix}-agentgateway", cfg, ai_key_hashes(cfg, credentials), ai_provider_secrets(cfg), crds, shared
             )
             notes.add(ai_gateway_note(cfg, shared.namespaces["gateway"]))
     else:

@@ -167,7 +167,7 @@ def write_graph(plan: Plan, out: Path) -> dict[str, Path]:
             continue
         with g.subgraph(name=f"cluster_{dom}") as sub:
             sub.attr(label=title, style="rounded,filled", fillcolor=fill, color="#b0bec5", fontsize="12")
-            for comp in top:
+            for comp in sorted(top, key=lambda c: c.name):  # by name: registration order varies between runs
                 if domain_of[comp.name] != dom:
                     continue
                 kinds = Counter(
@@ -179,7 +179,7 @@ def write_graph(plan: Plan, out: Path) -> dict[str, Path]:
                     and (r.custom or r.type.startswith(("eks:", "kubernetes:yaml")))
                 )
                 sub.node(comp.name, _label(comp.name.removeprefix(cut), _short(comp.type), kinds), fontsize="10")
-            for r in standalone:
+            for r in sorted(standalone, key=lambda r: r.name):
                 if domain_of[r.name] == dom:
                     sub.node(r.name, f"{_short(r.type)}\n{r.name}", fontsize="10")
     inner: set[tuple[str, str]] = set()
@@ -208,7 +208,7 @@ def write_graph(plan: Plan, out: Path) -> dict[str, Path]:
             drawn.add((upper, lower))
     for a, b in sorted(reduce(set(across))):
         n = sum(across[(a, b)].values())
-        (tail, head), _ = across[(a, b)].most_common(1)[0]
+        (tail, head), _ = min(across[(a, b)].items(), key=lambda kv: (-kv[1], kv[0]))  # ties: by name
         g.edge(
             tail,
             head,

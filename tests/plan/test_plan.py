@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import subprocess
+import sys
 import textwrap
 
 import pulumi
@@ -335,3 +338,29 @@ def test_piped_plan_output_cuts_no_value(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "…" not in out.stdout
     assert "agentic-prod-ai-inference" in out.stdout and "sre-assistant" in out.stdout
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_top_level_component_has_a_name_of_its_own(plans, stack):
+    """The diagram names a node after its component: two components of one name (the AI gateway and the gateway
+    namespace once were) would be drawn as one node in two boxes, and its layout would change from run to run."""
+    from collections import Counter
+
+    run = plans(stack).run
+    suffix = f"pulumi:pulumi:Stack::{run.project}-{run.stack}"
+    names = Counter(r.name for r in run.registrations if r.parent.endswith(suffix))
+    assert [n for n, c in names.items() if c > 1] == []
+
+
+def test_the_diagram_is_the_same_whatever_the_hash_seed(tmp_path):
+    """Python's string hashing differs per process; the graph's source must not."""
+    sources = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run(
+            [sys.executable, "-m", "agentic.cli", "plan", "--stack", "dev", "--out", str(out)],
+            cwd=PROJECT_ROOT, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        sources.append((out / "graph.dot").read_text())
+    assert sources[0] == sources[1]
