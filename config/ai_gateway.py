@@ -124,7 +124,11 @@ class GuardWebhook(Strict):
 
 
 class BedrockGuardrail(Strict):
-    identifier: NonEmpty = Field(max_length=128)
+    identifier: NonEmpty = Field(
+        max_length=2048,
+        pattern=r"^(([a-z0-9]+)|(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+))$",
+        description="The guardrail's id or ARN (Bedrock's ApplyGuardrail guardrailIdentifier)",
+    )
     version: NonEmpty = Field(max_length=16)
 
 

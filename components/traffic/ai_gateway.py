@@ -22,9 +22,9 @@ from components.agents.agents import bedrock_statement
 from components.traffic import ai_budgets, ai_federation, inference_pools
 from components.traffic.ai_backends import GROUP, MODEL_HEADER, backend_objects
 from components.traffic.kgateway import RESTRICTED_CONTAINER, RESTRICTED_POD
-from config.ai_gateway import AiGateway, AiKey, AiProvider
+from config.ai_gateway import AiGateway, AiKey, AiProvider, BedrockGuardrail
 from config.platform import Platform
-from kit.aws import pod_identity_role
+from kit.aws import arn, pod_identity_role
 from kit.helm import HelmValues, release
 from kit.labels import SYSTEM_LABELS, SYSTEM_TOLERATION, metadata, namespaces_in
 from kit.shared import Shared
@@ -240,17 +240,22 @@ def _limits(ai: AiGateway, key: AiKey, replicas: int) -> dict[str, Any]:
     return out
 
 
-def bedrock_policy(providers: list[AiProvider], default_region: str, guardrail: bool) -> dict[str, Any]:
-    """InvokeModel on the configured Bedrock models only (and ApplyGuardrail when a guardrail is configured)."""
+def bedrock_policy(
+    providers: list[AiProvider], default_region: str, guardrail: BedrockGuardrail | None
+) -> dict[str, Any]:
+    """InvokeModel on the configured Bedrock models only, and ApplyGuardrail on the configured guardrail only (its
+    ARN, or its id in the gateway's region: guardrail ids are random, so any account's id is that guardrail)."""
     statements = [
         bedrock_statement(region, [p.model for p in providers if (p.region or default_region) == region])
         for region in sorted({p.region or default_region for p in providers})
     ]
     for i, st in enumerate(statements):
         st["Sid"] = f"InvokeConfiguredModels{i}"
-    if guardrail:
+    if guardrail is not None:
+        ident = guardrail.identifier
+        resource = ident if ident.startswith("arn:") else arn(default_region, "bedrock", f"guardrail/{ident}", "*")
         statements.append(
-            {"Sid": "ApplyGuardrail", "Effect": "Allow", "Action": ["bedrock:ApplyGuardrail"], "Resource": ["*"]}
+            {"Sid": "ApplyGuardrail", "Effect": "Allow", "Action": ["bedrock:ApplyGuardrail"], "Resource": [resource]}
         )
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -308,7 +313,7 @@ class AiGatewayComponent(pulumi.ComponentResource):
             pod_identity_role(
                 f"{name}-bedrock",
                 role_name=f"{shared.prefix}-ai-gateway",
-                policy=json.dumps(bedrock_policy(bedrock, cfg.aws.region, guardrail is not None)),
+                policy=json.dumps(bedrock_policy(bedrock, cfg.aws.region, guardrail)),
                 cluster_name=shared.cluster_name_output,
                 namespace=ns,
                 service_account=ai.name,

@@ -98,8 +98,10 @@ def test_a_guard_pattern_that_is_not_a_regex_is_refused(dev):
 def test_bedrock_guardrails_without_a_bedrock_provider_are_refused(dev):
     ai(dev)["providers"] = ai(dev)["providers"][:1]
     ai(dev)["models"][0]["groups"] = [["llama-8b-self"]]
-    ai(dev)["guards"]["bedrock_guardrail"] = {"identifier": "gr-1", "version": "1"}
-    assert any("gateway.ai.guards.bedrock_guardrail" in p for p in problems(dev))
+    ai(dev)["guards"]["bedrock_guardrail"] = {"identifier": "gr1", "version": "1"}
+    assert any(
+        p.startswith("platform.gateway.ai.guards.bedrock_guardrail:") and "bedrock provider" in p for p in problems(dev)
+    )
 
 
 def test_an_openai_provider_without_its_key_is_refused(dev):

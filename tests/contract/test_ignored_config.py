@@ -108,7 +108,7 @@ def test_every_config_field_is_deployed_or_reported(committed):
     raw["tenants"][0]["allow"] = {"redis": True, "milvus": True, "models": ["llama-8b"]}
     raw["gateway"]["ai"]["guards"] |= {
         "webhook": {"url": "http://pii-guard.ai-gateway.svc:8000", "failure_mode": "FailOpen"},
-        "bedrock_guardrail": {"identifier": "gr-abc", "version": "1"},
+        "bedrock_guardrail": {"identifier": "gr1abc", "version": "1"},
     }
     next(a for a in raw["kagent"]["agents"] if a.get("type") == "BYO")["egress"] = [{"cidr": "203.0.113.0/24"}]
     raw["observability"]["alerts"] = {

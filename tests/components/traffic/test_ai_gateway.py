@@ -194,13 +194,13 @@ def test_guards_reject_pii_in_requests_and_mask_it_in_responses():
     g = cfg.gateway.ai.guards.model_copy(
         update={
             "webhook": GuardWebhook(url="http://pii-guard.ai-gateway.svc:8000"),
-            "bedrock_guardrail": BedrockGuardrail(identifier="gr-abc", version="1"),
+            "bedrock_guardrail": BedrockGuardrail(identifier="gr1abc", version="1"),
         }
     )
     full = ai_backends.prompt_guard(g, "us-west-2")
     assert full["request"][1]["webhook"]["backendRef"] == {"name": "pii-guard", "namespace": "ai-gateway", "port": 8000}
     assert full["request"][2]["bedrockGuardrails"]["region"] == "us-west-2"
-    assert full["response"][1]["bedrockGuardrails"]["identifier"] == "gr-abc"
+    assert full["response"][1]["bedrockGuardrails"]["identifier"] == "gr1abc"
 
 
 def test_the_controller_values_are_keys_the_chart_knows():
@@ -264,3 +264,19 @@ def test_the_ai_gateway_policies_pass_on_dev_and_fail_on_what_they_forbid(objs):
         "tenant key 'tenant-sandbox' has no token rate limit or budget: set gateway.ai.keys[].tokens_per_minute or budget_usd_per_day"
     }
     assert len(rules.check_backends_guarded(res)) == 1
+
+
+def test_the_proxy_may_apply_only_the_configured_guardrail():
+    cfg = parse_platform(stack_raw("dev"))
+    bedrock = [p for p in cfg.gateway.ai.providers if p.kind == "bedrock"]
+    policy = ai_gateway.bedrock_policy(bedrock, "us-west-2", BedrockGuardrail(identifier="gr1abc", version="1"))
+    [apply] = [st for st in policy["Statement"] if st["Sid"] == "ApplyGuardrail"]
+    assert apply["Resource"] == ["arn:aws:bedrock:us-west-2:*:guardrail/gr1abc"]
+    by_arn = "arn:aws:bedrock:eu-west-1:111122223333:guardrail/gr1abc"
+    policy = ai_gateway.bedrock_policy(bedrock, "us-west-2", BedrockGuardrail(identifier=by_arn, version="2"))
+    assert [st["Resource"] for st in policy["Statement"] if st["Sid"] == "ApplyGuardrail"] == [[by_arn]]
+    assert all(
+        st["Sid"] != "ApplyGuardrail" for st in ai_gateway.bedrock_policy(bedrock, "us-west-2", None)["Statement"]
+    )
+    with pytest.raises(ValueError, match="identifier"):
+        BedrockGuardrail(identifier='gr"*', version="1")
