@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from catalog.runtime_tools import RUNTIME_MCP_TOOLS
 from catalog.versions import AGENTGATEWAY
 from config.ai_gateway import MAX_LIMITED_KEYS, AiKey, provider_of
 from config.base import ROOT, Problem, duplicates, unknown_ref
+from config.egress import calls_outside
 
 if TYPE_CHECKING:
     from config.platform import Platform
@@ -281,10 +281,7 @@ def _check_keys(cfg: Platform) -> list[Problem]:
             )
         )
     for i, mc in enumerate(cfg.kagent.model_configs):
-        url = str(mc.base_url or mc.azure_endpoint or "")
-        host = urlsplit(url).hostname or ""
-        inside = bool(url) and (host.endswith((".svc", ".cluster.local")) or "." not in host)
-        if mc.ai_model is None and mc.platform_model is None and not inside:  # a provider, called directly
+        if calls_outside(mc):  # a provider, called directly
             out.append(
                 Problem(
                     f"{ROOT}.kagent.model_configs[{i}]",

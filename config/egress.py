@@ -34,16 +34,24 @@ def _endpoint(url: str) -> tuple[str, int]:
     return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
 
 
+def calls_outside(mc: ModelConfigSpec) -> bool:
+    """A model config whose provider is outside the cluster (not the platform's models, not the AI gateway, not an
+    in-cluster URL)."""
+    if mc.platform_model is not None or mc.ai_model is not None:
+        return False
+    url = mc.base_url or mc.azure_endpoint
+    host = _endpoint(str(url))[0] if url is not None else ""
+    return not (host and _in_cluster(host))
+
+
 def needs(a: Agent, mcs: dict[str, ModelConfigSpec], servers: dict[str, McpServer]) -> list[tuple[dict, int, str]]:
     """(ipBlock, port, why) for each destination outside the cluster the agent needs."""
     out: list[tuple[dict, int, str]] = []
     for ref in (a.model_config_ref, a.memory_model_config):
         mc = mcs.get(ref or "")
-        if mc is None or mc.platform_model is not None or mc.ai_model is not None:
-            continue  # the platform's models and the AI gateway: in the cluster
-        url = mc.base_url or mc.azure_endpoint
-        host, port = _endpoint(str(url)) if url is not None else ("", 443)
-        if not (host and _in_cluster(host)):
+        if mc is not None and calls_outside(mc):  # not the platform's models, the AI gateway or in the cluster
+            url = mc.base_url or mc.azure_endpoint
+            port = _endpoint(str(url))[1] if url is not None else 443
             out.append((PUBLIC, port, f"model config {mc.name} ({mc.provider})"))
     for tool in a.tools:
         server = servers.get(tool.mcp_server or "")

@@ -22,9 +22,10 @@ from components.traffic.ai_backends import GROUP
 from components.traffic.kgateway import NLB
 from config.agents import McpServer
 from config.ai_gateway import AiGateway, McpFederation
+from config.egress import PUBLIC
 from config.platform import Platform
 from config.serving import GatewayJwt
-from kit.labels import metadata
+from kit.labels import metadata, namespaces_in
 
 LISTENER = "agents"
 MCP_PORT = 8090
@@ -194,7 +195,7 @@ def a2a_objects(ai: AiGateway, agent: str, agent_ns: str, namespace: str) -> lis
 
 
 def _peer(namespace: str) -> dict[str, Any]:
-    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+    return {"namespaceSelector": namespaces_in([namespace])}
 
 
 def network_objects(cfg: Platform, namespace: str, agents_ns: str) -> list[dict[str, Any]]:
@@ -216,9 +217,7 @@ def network_objects(cfg: Platform, namespace: str, agents_ns: str) -> list[dict[
             _netpol("allow-from-ai-gateway-mcp", agents_ns, "Ingress", [{"from": [_peer(namespace)], "ports": ports}])
         )
     if remote:
-        public = {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                                              "169.254.0.0/16"]}}  # fmt: skip
-        rule = [{"to": [public], "ports": [{"protocol": "TCP", "port": p} for p in remote]}]
+        rule = [{"to": [{"ipBlock": dict(PUBLIC)}], "ports": [{"protocol": "TCP", "port": p} for p in remote]}]
         objs.append(_netpol("allow-ai-gateway-remote-mcp", namespace, "Egress", rule))
     return objs
 
