@@ -2,6 +2,9 @@
 #   make plan   -> offline plan of the dev stack in out/dev
 #   make test   -> the full test suite
 PY ?= python3
+# Bytecode (and pytest's rewritten test modules) is cached between runs: a shell that exports
+# PYTHONDONTWRITEBYTECODE=1 would make every run and every `agentic` subprocess of the suite compile it all again.
+unexport PYTHONDONTWRITEBYTECODE
 VENV ?= .venv
 BIN := $(VENV)/bin
 STACK ?= dev
@@ -62,7 +65,7 @@ unit: $(BIN)/agentic
 	$(BIN)/python -m pytest -n auto --dist loadgroup tests/config tests/components tests/kit tests/contract
 
 coverage: $(BIN)/agentic deps lint controlplane
-	$(BIN)/python -m pytest -n auto --dist loadgroup --cov=catalog --cov=config --cov=kit --cov=components --cov=program \
+	$(BIN)/python -m pytest -n auto --dist loadgroup -p pytest_cov.plugin --cov=catalog --cov=config --cov=kit --cov=components --cov=program \
 	  --cov=agentic --cov=policies --cov-report=term:skip-covered --cov-report=xml:out/coverage.xml
 
 # The property tests with many more examples than CI runs (tests/config/test_properties.py, runtime properties).

@@ -66,15 +66,17 @@ CONTROL_PLANE_KUBERNETES = "v1.35.4"
 CONTROL_PLANE_ETCD = "v3.6.5"
 
 # --- Helm charts -------------------------------------------------------------------------------------------------
-#: Checked for newer releases on 2026-12-03 (issue #24): the newest release whose chart and CRDs could be read here
-#: is the pin itself for Karpenter 1.14.1 (aws/karpenter-provider-aws, snapshot 2026-08-21: no 1.15 tag), external-
-#: secrets 2.9.0 (snapshot 2026-08-08), Milvus chart 5.0.19 = Milvus 2.6.15 (zilliztech/milvus-helm, 2026-04-16: no
-#: 2.6.16 chart; Milvus 3.0 stays out with it), KEDA 2.20.2 (kedacore/charts, 2026-08-13), Flagger 1.44.0 (2026-07-21)
-#: and kube-prometheus-stack 88.5.3 (2026-08-22). kgateway v2.5.2 is published (release notes of 2026-11-13: a Go
-#: CVE fix) but its CRDs and chart values cannot be read here (the stored kgateway repository ends in 2025-02), so
-#: 2.4.3 stays until they can be validated.
-KARPENTER_CRD = Chart("karpenter-crd", "1.14.1", "oci://public.ecr.aws/karpenter")
-KARPENTER = Chart("karpenter", "1.14.1", "oci://public.ecr.aws/karpenter")
+#: Checked for newer releases on 2026-12-03 (issue #24). Karpenter 1.15.2 (2026-11-12) is read from the Go module proxy
+#: (github.com/aws/karpenter-provider-aws@v1.15.2: its charts/ and pkg/apis/crds/; the GitHub snapshot ends at 1.14.1);
+#: its controller's AWS calls (pkg/aws/sdk.go) are compared with the controller policy in tests/components/nodes.
+#: Still the newest verifiable here: external-secrets 2.9.0 (snapshot 2026-08-08; the module proxy has no 2.x), Milvus
+#: chart 5.0.19 = Milvus 2.6.15 (zilliztech/milvus-helm, 2026-04-16: no 2.6.16 chart; Milvus 3.0 stays out with it),
+#: KEDA 2.20.2 (the keda 2.21.1 module is published, but not the kedacore/charts chart and values that go with it),
+#: Flagger 1.44.0 (2026-07-21) and kube-prometheus-stack 88.5.3 (2026-08-22). kgateway v2.5.2 is published (release
+#: notes of 2026-11-13: a Go CVE fix) but its CRDs and chart values cannot be read here (the stored repository ends in
+#: 2025-02 and the module proxy refuses kgateway/v2), so 2.4.3 stays until they can be validated.
+KARPENTER_CRD = Chart("karpenter-crd", "1.15.2", "oci://public.ecr.aws/karpenter")
+KARPENTER = Chart("karpenter", "1.15.2", "oci://public.ecr.aws/karpenter")
 NVIDIA_DEVICE_PLUGIN = Chart("nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin")
 DCGM_EXPORTER = Chart("dcgm-exporter", "4.8.2", "https://nvidia.github.io/dcgm-exporter/helm-charts")
 KUBE_PROMETHEUS_STACK = Chart("kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts")
@@ -113,6 +115,10 @@ EFA_DEVICE_PLUGIN = Chart("aws-efa-k8s-device-plugin", "v0.5.30", "https://aws.g
 #: Karpenter's node repair (feature gate ``nodeRepair``, alpha) exists from this release on (karpenter.sh docs
 #: "Feature Gates": NodeRepair, alpha, v1.1.x).
 KARPENTER_NODE_REPAIR_SINCE = "1.1.0"
+#: Node repair that reboots a node in place (awsFeatureGates.rebootForRepair, alpha) and repair as a voluntary
+#: disruption paced by NodePool budgets (reason Unhealthy) arrived in 1.15.0 (karpenter-provider-aws v1.15.0 release
+#: notes: "reboot as a node action", "node repair as voluntary disruption"; chart values of v1.15.2).
+KARPENTER_REBOOT_REPAIR_SINCE = "1.15.0"
 #: The first EKS-optimized AL2023 AMI whose nodeadm knows the FastImagePull feature gate (SOCI parallel pull and
 #: unpack; awslabs/amazon-eks-ami, first released in v20250821).
 FAST_IMAGE_PULL_AMI = "v20250821"

@@ -74,6 +74,16 @@ class NodeHealth(Strict):
         default=False,
         description="Karpenter node repair (feature gate nodeRepair, alpha): replaces nodes with a failed condition",
     )
+    reboot_gpu_faults: bool = Field(
+        default=False,
+        description="Repair a reboot-clearable GPU fault by rebooting the node in place instead of replacing it "
+        "(Karpenter awsFeatureGates.rebootForRepair, alpha; grants the controller ec2:RebootInstances on its nodes)",
+    )
+
+    @property
+    def repair_action(self) -> Literal["off", "replace", "reboot"]:
+        """What happens to a node with a GPU fault (the XID alert and the runbook say it)."""
+        return "off" if not self.repair else "reboot" if self.reboot_gpu_faults else "replace"
 
 
 class ClusterConfig(Strict):

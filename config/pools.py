@@ -31,7 +31,10 @@ class Budget(Strict):
         pattern=r"^((([0-9]+(h|m))|([0-9]+h[0-9]+m))(0s)?)$",
         description="How long the schedule's window lasts, in h/m (e.g. '10h', '1h30m')",
     )
-    reasons: list[Literal["Underutilized", "Empty", "Drifted"]] = Field(default_factory=list)
+    reasons: list[Literal["Underutilized", "Empty", "Drifted", "Unhealthy"]] = Field(
+        default_factory=list,
+        description="Disruption methods the budget limits (none = all, node repair's 'Unhealthy' included)",
+    )
 
 
 class Disruption(Strict):

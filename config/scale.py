@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from catalog.instances import InstanceType, instances_of
-from catalog.versions import FAST_IMAGE_PULL_AMI, KARPENTER, KARPENTER_NODE_REPAIR_SINCE
+from catalog.versions import FAST_IMAGE_PULL_AMI, KARPENTER, KARPENTER_NODE_REPAIR_SINCE, KARPENTER_REBOOT_REPAIR_SINCE
 from config.base import ROOT, Problem, quantity
 
 if TYPE_CHECKING:
@@ -84,6 +84,23 @@ def check_pools_at_scale(cfg: Platform) -> list[Problem]:
                 "remove repair or move the Karpenter pin",
             )
         )
+    if health.reboot_gpu_faults and not health.repair:
+        out.append(
+            Problem(
+                f"{ROOT}.cluster.node_health.reboot_gpu_faults",
+                "rebooting is one of node repair's actions: set repair: true as well, or remove reboot_gpu_faults",
+            )
+        )
+    elif health.reboot_gpu_faults and _version(KARPENTER.version) < _version(KARPENTER_REBOOT_REPAIR_SINCE):
+        out.append(
+            Problem(
+                f"{ROOT}.cluster.node_health.reboot_gpu_faults",
+                f"Karpenter {KARPENTER.version} cannot reboot a node for repair (rebootForRepair arrived in "
+                f"{KARPENTER_REBOOT_REPAIR_SINCE}): remove reboot_gpu_faults or move the Karpenter pin",
+            )
+        )
+    if health.repair:
+        out += _budgets_blocking_repair(cfg)
     if health.repair and cfg.gpu_pools and not health.monitoring_agent:
         out.append(
             Problem(
@@ -93,6 +110,24 @@ def check_pools_at_scale(cfg: Platform) -> list[Problem]:
             )
         )
     return out
+
+
+def _budgets_blocking_repair(cfg: Platform) -> list[Problem]:
+    """Karpenter 1.15 repairs nodes as a voluntary disruption: an always-active budget of 0 nodes that covers the
+    reason Unhealthy (no reasons = every reason) means a broken node of that pool is never repaired."""
+    pools = [(f"{ROOT}.gpu_pools[{i}]", p.disruption) for i, p in enumerate(cfg.gpu_pools)]
+    pools.append((f"{ROOT}.cpu_pool", cfg.cpu_pool.disruption))
+    return [
+        Problem(
+            f"{path}.disruption.budgets[{j}]",
+            "nodes: 0 at all times, for every reason, stops node repair (cluster.node_health.repair) from ever "
+            "replacing a broken node of this pool: list the reasons it holds back (e.g. [Drifted, Underutilized, "
+            "Empty]), give it a schedule and duration, or allow at least one node",
+        )
+        for path, d in pools
+        for j, b in enumerate(d.budgets)
+        if b.schedule is None and b.nodes.rstrip("%") == "0" and (not b.reasons or "Unhealthy" in b.reasons)
+    ]
 
 
 def check_model_fit(cfg: Platform) -> list[Problem]:

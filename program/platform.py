@@ -165,7 +165,7 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     # 4. Observability (before the rest: it installs the monitoring CRDs other components' monitors need)
     if cfg.observability.prometheus:
         monitoring = Monitoring(
-            f"{prefix}-monitoring", cfg.observability, store, shared, node_repair=cfg.cluster.node_health.repair
+            f"{prefix}-monitoring", cfg.observability, store, shared, repair=cfg.cluster.node_health.repair_action
         )
         shared = shared.with_(monitoring_crds=monitoring.release)
         store.monitor(monitoring.release)
@@ -176,7 +176,8 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     build_traces(cfg, shared, store)
 
     # 5. Node provisioning: Karpenter, its pools, NVIDIA software on GPU nodes
-    karpenter = Karpenter(f"{prefix}-karpenter", shared, node_repair=cfg.cluster.node_health.repair)
+    health = cfg.cluster.node_health
+    karpenter = Karpenter(f"{prefix}-karpenter", shared, node_repair=health.repair, reboot=health.reboot_gpu_faults)
     efa = (
         EfaNetwork(f"{prefix}-efa", list(cfg.gpu_pools), shared, after=(karpenter.release,))
         if any(p.efa or p.placement_group for p in cfg.gpu_pools)

@@ -47,10 +47,12 @@ INTERRUPTION_EVENTS: list[tuple[str, dict]] = [
 
 
 def controller_policy(
-    cluster: str, region: str, partition: str, account: str, queue_arn: str, node_role_arn: str
+    cluster: str, region: str, partition: str, account: str, queue_arn: str, node_role_arn: str, reboot: bool = False
 ) -> dict:
-    """The Karpenter 1.14 controller permissions (upstream getting-started CloudFormation, statement by statement),
-    scoped to this cluster's tagged resources, its interruption queue and its node role."""
+    """The Karpenter 1.15 controller permissions (upstream getting-started CloudFormation, statement by statement),
+    scoped to this cluster's tagged resources, its interruption queue and its node role. ``reboot``: node repair may
+    reboot a node in place (awsFeatureGates.rebootForRepair), the one call 1.15 added (ec2:RebootInstances), granted
+    only then and only on this cluster's Karpenter instances."""
     ec2 = f"arn:{partition}:ec2:{region}"
     profiles = f"arn:{partition}:iam::{account}:instance-profile/*"
     cluster_arn = f"arn:{partition}:eks:{region}:{account}:cluster/{cluster}"
@@ -127,10 +129,21 @@ def controller_policy(
                 [f"{ec2}:*:instance/*", f"{ec2}:*:launch-template/*"],
                 {"StringEquals": res_owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}},
             ),
+            *(
+                [
+                    stmt(
+                        "AllowScopedInstanceReboot",
+                        "ec2:RebootInstances",
+                        f"{ec2}:*:instance/*",
+                        {"StringEquals": res_owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}},
+                    )
+                ]
+                if reboot
+                else []
+            ),
             stmt(
                 "AllowRegionalReadActions",
                 [
-                    "ec2:DescribeAvailabilityZones",
                     "ec2:DescribeCapacityReservations",
                     "ec2:DescribeImages",
                     "ec2:DescribeInstances",
@@ -233,10 +246,15 @@ class _FeatureGates(HelmValues):
     node_repair: bool
 
 
+class _AwsFeatureGates(HelmValues):
+    reboot_for_repair: bool
+
+
 class _Settings(HelmValues):
     cluster_name: str
     interruption_queue: Any
     feature_gates: _FeatureGates
+    aws_feature_gates: _AwsFeatureGates
 
 
 class _Controller(HelmValues):
@@ -263,15 +281,22 @@ class KarpenterValues(HelmValues):
     service_monitor: _Toggle
 
 
-def karpenter_values(cluster: str, queue_name: Any, ha: bool, node_repair: bool = False) -> KarpenterValues:
+def karpenter_values(
+    cluster: str, queue_name: Any, ha: bool, node_repair: bool = False, reboot: bool = False
+) -> KarpenterValues:
     """``node_repair``: Karpenter replaces a node whose condition stays bad (AWS policies: AcceleratedHardwareReady
     False for 10 min; Ready False/Unknown, StorageReady, NetworkingReady, KernelReady, ContainerRuntimeReady False
-    for 30 min), never more than 20% of a NodePool's nodes at once."""
+    for 30 min). Since 1.15 repair is a voluntary disruption method: the NodePool's disruption budgets (reason
+    ``Unhealthy``, or budgets without reasons) pace it. ``reboot``: a reboot-clearable GPU fault is repaired by
+    rebooting the node in place (awsFeatureGates.rebootForRepair, alpha) instead of replacing it."""
     return KarpenterValues(
         replicas=2 if ha else 1,
         service_account=_ServiceAccount(name=SERVICE_ACCOUNT),
         settings=_Settings(
-            cluster_name=cluster, interruption_queue=queue_name, feature_gates=_FeatureGates(node_repair=node_repair)
+            cluster_name=cluster,
+            interruption_queue=queue_name,
+            feature_gates=_FeatureGates(node_repair=node_repair),
+            aws_feature_gates=_AwsFeatureGates(reboot_for_repair=reboot),
         ),
         node_selector={"kubernetes.io/os": "linux", **SYSTEM_LABELS},
         tolerations=[SYSTEM_TOLERATION],
@@ -284,7 +309,7 @@ def karpenter_values(cluster: str, queue_name: Any, ha: bool, node_repair: bool 
 
 
 class Karpenter(pulumi.ComponentResource):
-    def __init__(self, name: str, shared: Shared, node_repair: bool = False):
+    def __init__(self, name: str, shared: Shared, node_repair: bool = False, reboot: bool = False):
         super().__init__("agentic:aws:Karpenter", name, None, shared.k8s_opts())
         cluster = shared.prefix
         region = shared.region
@@ -344,7 +369,7 @@ class Karpenter(pulumi.ComponentResource):
             f"{name}-controller",
             role_name=f"{cluster}-karpenter-controller",
             policy=pulumi.Output.all(account, self.queue.arn, self.node_role.arn).apply(
-                lambda a: json.dumps(controller_policy(cluster, region, shared.partition, a[0], a[1], a[2]))
+                lambda a: json.dumps(controller_policy(cluster, region, shared.partition, a[0], a[1], a[2], reboot))
             ),
             cluster_name=shared.cluster_name_output,
             namespace=NAMESPACE,
@@ -368,7 +393,7 @@ class Karpenter(pulumi.ComponentResource):
             versions.KARPENTER,
             release_name="karpenter",
             namespace=NAMESPACE,
-            values=karpenter_values(cluster, self.queue.name, shared.high_availability, node_repair),
+            values=karpenter_values(cluster, self.queue.name, shared.high_availability, node_repair, reboot),
             skip_crds=True,
             opts=scope.opts([self.crd_release, self.pod_identity, self.node_access_entry, *shared.cluster_ready]),
         )

@@ -29,15 +29,18 @@ def _rule(
     }
 
 
-#: What happens to a GPU node with a hardware fault, per cluster.node_health.repair (the XID alert says which).
+#: What happens to a GPU node with a hardware fault, per cluster.node_health (the XID alert says which).
 REPAIR = {
-    True: "Karpenter's node repair replaces the node after the node monitoring agent has reported "
-    "AcceleratedHardwareReady=False for 10 minutes (at most 20% of a pool's nodes at once)",
-    False: "node repair is off (cluster.node_health.repair): cordon the node and delete its NodeClaim",
+    "replace": "Karpenter's node repair replaces the node after the node monitoring agent has reported "
+    "AcceleratedHardwareReady=False for 10 minutes, paced by the pool's disruption budgets (reason Unhealthy)",
+    "reboot": "Karpenter's node repair reboots the node in place when the agent reports a reboot-clearable fault, and "
+    "replaces it otherwise, after AcceleratedHardwareReady=False for 10 minutes, paced by the pool's disruption "
+    "budgets (reason Unhealthy)",
+    "off": "node repair is off (cluster.node_health.repair): cordon the node and delete its NodeClaim",
 }
 
 
-def rule_groups(t: AlertThresholds, agents_ns: str, node_repair: bool = False) -> list[dict[str, Any]]:
+def rule_groups(t: AlertThresholds, agents_ns: str, repair: str = "off") -> list[dict[str, Any]]:
     ns = AGENT_NS.format(agents=agents_ns)
     errors = (
         f'sum by (namespace, agent_name) (rate(agent_requests_total{{status=~"failure|timeout"}}[5m])) '
@@ -117,7 +120,7 @@ def rule_groups(t: AlertThresholds, agents_ns: str, node_repair: bool = False) -
                     "critical",
                     "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} reported an XID error",
                     "gpuxiderror",
-                    REPAIR[node_repair],
+                    REPAIR[repair],
                 ),
                 _rule(
                     "GpuRowRemapFailure",

@@ -147,10 +147,8 @@ def prometheus_stack_values(cfg: ObservabilityConfig, ha: bool, admin_generation
 
 
 class Monitoring(pulumi.ComponentResource):
-    def __init__(
-        self, name: str, cfg: ObservabilityConfig, store: SecretsStore, shared: Shared, node_repair: bool = False
-    ):
-        """``node_repair``: whether Karpenter replaces faulty GPU nodes (the XID alert says what happens next)."""
+    def __init__(self, name: str, cfg: ObservabilityConfig, store: SecretsStore, shared: Shared, repair: str = "off"):
+        """``repair``: what Karpenter does with a faulty GPU node (off, replace, reboot; the XID alert says it)."""
         super().__init__("agentic:k8s:Monitoring", name, None, shared.k8s_opts())
         namespace = shared.namespaces["observability"]
         scope = shared.scope(self, name, namespace, depends_on=(shared.namespace_resources["observability"],))
@@ -183,7 +181,7 @@ class Monitoring(pulumi.ComponentResource):
             prometheus_rule(
                 "agentic-platform-alerts",
                 namespace,
-                rule_groups(cfg.thresholds, shared.namespaces["agents"], node_repair),
+                rule_groups(cfg.thresholds, shared.namespaces["agents"], repair),
             ),
             name="alerts",
         )

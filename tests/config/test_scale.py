@@ -163,6 +163,51 @@ def test_node_repair_without_the_monitoring_agent_is_refused_with_gpu_pools():
     assert any(p.startswith("platform.cluster.node_health.monitoring_agent:") for p in problems(raw))
 
 
+def test_reboot_repair_needs_repair():
+    raw = stack_raw("prod")
+    raw["cluster"]["node_health"] = {"repair": False, "reboot_gpu_faults": True}
+    assert any(
+        p.startswith("platform.cluster.node_health.reboot_gpu_faults: rebooting is one of node repair's actions")
+        for p in problems(raw)
+    )
+
+
+def test_reboot_repair_on_a_karpenter_without_it_is_refused(monkeypatch):
+    import config.scale
+
+    monkeypatch.setattr(config.scale, "KARPENTER", versions.Chart("karpenter", "1.14.1", "oci://x"))
+    found = problems(stack_raw("prod"))
+    assert any(
+        p.startswith("platform.cluster.node_health.reboot_gpu_faults: Karpenter 1.14.1 cannot reboot a node")
+        and "arrived in 1.15.0" in p
+        for p in found
+    ), found
+
+
+@pytest.mark.parametrize(
+    "budget, refused",
+    [
+        ({"nodes": "0"}, True),  # every reason, always: repair never runs
+        ({"nodes": "0%", "reasons": ["Unhealthy", "Drifted"]}, True),
+        ({"nodes": "0", "reasons": ["Drifted", "Underutilized", "Empty"]}, False),  # repair not held back
+        ({"nodes": "0", "schedule": "0 8 * * mon-fri", "duration": "10h"}, False),  # a window, not forever
+        ({"nodes": "1"}, False),
+    ],
+)
+def test_a_budget_that_would_stop_node_repair_forever_is_refused(budget, refused):
+    """Karpenter 1.15 repairs nodes as a voluntary disruption paced by the NodePool's budgets (reason Unhealthy)."""
+    raw = stack_raw("prod")
+    raw["gpu_pools"][0]["disruption"]["budgets"] = [budget]
+    path = "platform.gpu_pools[0].disruption.budgets[0]: nodes: 0 at all times"
+    if refused:
+        assert any(p.startswith(path) for p in problems(raw))
+    else:
+        parse_platform(raw)
+    raw["cluster"]["node_health"]["repair"] = False
+    raw["cluster"]["node_health"]["reboot_gpu_faults"] = False
+    parse_platform(raw)  # without repair nothing is held back
+
+
 # --- support dates ----------------------------------------------------------------------------------------------
 
 

@@ -95,12 +95,23 @@ def test_not_a_plan_directory(tmp_path, base):
 
 
 def test_against_a_git_ref(tmp_path):
-    """The working tree against HEAD, each planned with its own code (the base from `git archive`)."""
+    """The working tree against HEAD, each planned with its own code (the base from `git archive`). The smallest stack:
+    what is compared is covered stack by stack in test_an_unchanged_tree_planned_elsewhere_diffs_empty."""
     if not (PROJECT_ROOT / ".git").exists():
         pytest.skip("not a git checkout")
     result = CliRunner().invoke(
         app,
-        ["diff", "--stack", "dev", "--base", "HEAD", "-C", str(PROJECT_ROOT), "--markdown", str(tmp_path / "pr.md")],
+        [
+            "diff",
+            "--stack",
+            "tenant-demo",
+            "--base",
+            "HEAD",
+            "-C",
+            str(PROJECT_ROOT),
+            "--markdown",
+            str(tmp_path / "pr.md"),
+        ],
     )
     assert result.exit_code in (0, 1), result.output
     assert "## agentic-platform plan diff" in (tmp_path / "pr.md").read_text()

@@ -1,5 +1,5 @@
 """Pure builders of the nodes domain, without the engine: the Karpenter controller policy against the upstream 1.14
-CloudFormation reference, partition-aware ARNs, NodePool/EC2NodeClass manifests against the pinned CRDs, and the
+CloudFormation reference and the AWS calls of the pinned 1.15.2 controller, partition-aware ARNs, NodePool/EC2NodeClass manifests against the pinned CRDs, and the
 typed chart values against each chart's own values.yaml."""
 
 from __future__ import annotations
@@ -58,8 +58,66 @@ UPSTREAM_1_14 = {
 }
 
 
-def policy(region="us-east-1", partition_="aws"):
-    return controller_policy("c1", region, partition_, "111122223333", "arn:q", "arn:node-role")
+#: Every AWS call the pinned controller makes: the client interfaces in pkg/aws/sdk.go of
+#: github.com/aws/karpenter-provider-aws@v1.15.2 (Go module proxy), less iam:GetRole, sqs:SendMessage and
+#: timestream:WriteRecords, which only its tests call. 1.15 added ec2:RebootInstances (node repair's reboot action,
+#: awsFeatureGates.rebootForRepair); the rest are 1.14.1's. ec2:DescribeAvailabilityZones, which the platform used
+#: to grant, is called by neither (only by the fake client of the tests), so it is no longer granted.
+CALLS_1_15 = {
+    "ec2:DescribeCapacityReservations",
+    "ec2:DescribePlacementGroups",
+    "ec2:DescribeImages",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeInstanceTypeOfferings",
+    "ec2:DescribeSpotPriceHistory",
+    "ec2:DescribeInstanceStatus",
+    "ec2:CreateFleet",
+    "ec2:TerminateInstances",
+    "ec2:RebootInstances",
+    "ec2:DescribeInstances",
+    "ec2:RunInstances",
+    "ec2:CreateTags",
+    "ec2:CreateLaunchTemplate",
+    "ec2:DeleteLaunchTemplate",
+    "iam:GetInstanceProfile",
+    "iam:CreateInstanceProfile",
+    "iam:DeleteInstanceProfile",
+    "iam:AddRoleToInstanceProfile",
+    "iam:TagInstanceProfile",
+    "iam:RemoveRoleFromInstanceProfile",
+    "iam:ListInstanceProfiles",
+    "eks:DescribeCluster",
+    "pricing:GetProducts",
+    "ssm:GetParameter",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueUrl",
+    "arc-zonal-shift:GetManagedResource",
+}
+
+
+def policy(region="us-east-1", partition_="aws", reboot=False):
+    return controller_policy("c1", region, partition_, "111122223333", "arn:q", "arn:node-role", reboot)
+
+
+def test_every_call_of_the_pinned_controller_is_granted_and_nothing_else():
+    """Action by action against 1.15.2: with reboot repair every call is granted, without it all but the reboot."""
+    granted = set().union(*(actions(s) for s in policy(reboot=True)["Statement"]))
+    assert granted == CALLS_1_15 | {"iam:PassRole"}  # PassRole: RunInstances hands the node role to EC2
+    without = set().union(*(actions(s) for s in policy()["Statement"]))
+    assert CALLS_1_15 - without == {"ec2:RebootInstances"}
+
+
+def test_reboot_is_granted_only_on_this_clusters_karpenter_instances():
+    [reboot] = [s for s in policy(reboot=True)["Statement"] if "ec2:RebootInstances" in actions(s)]
+    assert reboot["Resource"] == "arn:aws:ec2:us-east-1:*:instance/*"
+    assert reboot["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/kubernetes.io/cluster/c1": "owned"},
+        "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
+    }
 
 
 def actions(statement) -> set[str]:
@@ -150,7 +208,7 @@ def test_dcgm_service_monitor_validates():
 @pytest.mark.parametrize(
     "chart, values",
     [
-        ("karpenter", lambda: karpenter_values("c1", "queue", True, node_repair=True)),
+        ("karpenter", lambda: karpenter_values("c1", "queue", True, node_repair=True, reboot=True)),
         ("nvidia-device-plugin", lambda: device_plugin_values(["g5"])),
         ("aws-efa-k8s-device-plugin", lambda: efa_values()),
         ("lws", lambda: lws_values(True)),

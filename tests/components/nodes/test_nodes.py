@@ -73,10 +73,12 @@ def test_karpenter_roles_pod_identity_and_chart(plans):
         "clusterName": "agentic-prod",
         "interruptionQueue": "agentic-prod-karpenter",
         "featureGates": {"nodeRepair": True},  # prod: cluster.node_health.repair
+        "awsFeatureGates": {"rebootForRepair": True},  # prod: cluster.node_health.reboot_gpu_faults
     }
+    assert "ec2:RebootInstances" in sids["AllowScopedInstanceReboot"]["Action"]
     assert v["nodeSelector"]["node.agentic.platform/role"] == "system"
     assert {"key": "CriticalAddonsOnly", "operator": "Exists"} in v["tolerations"]
-    assert release.inputs["version"] == "1.14.1" and release.inputs["chart"].startswith("oci://")
+    assert release.inputs["version"] == "1.15.2" and release.inputs["chart"].startswith("oci://")
 
 
 def test_destroy_order_nodepools_before_karpenter_before_cluster(plans):

@@ -15,6 +15,7 @@ import yaml
 
 from components.observability.alerts import alertmanager_config, rule_groups
 from config.observability import AlertRouting, AlertThresholds
+from tests.conftest import stack_raw
 
 PROMTOOL = shutil.which("promtool")
 # `make test` installs Debian's prometheus; only a run outside it (no CI) may skip.
@@ -396,13 +397,18 @@ def test_alertmanager_routes_and_receivers_read_secrets_from_files():
 
 
 def test_the_xid_alert_says_what_node_repair_does():
-    """Issue #24: the XID alert links to what happens next: Karpenter's repair, or replacing the node by hand."""
+    """Issue #24: the XID alert links to what happens next: Karpenter's repair (replace, or reboot in place), or
+    replacing the node by hand; prod's config picks the reboot text."""
     from components.observability.alerts import REPAIR
+    from config import parse_platform
 
-    for repair in (True, False):
+    for repair in ("off", "replace", "reboot"):
         [xid] = [
             a for (name, _), a in _alerts(rule_groups(AlertThresholds(), "a", repair)).items() if name == "GpuXidError"
         ]
         assert xid["annotations"]["description"] == REPAIR[repair]
         assert xid["annotations"]["runbook_url"].endswith("#gpuxiderror")
-    assert "AcceleratedHardwareReady=False for 10 minutes" in REPAIR[True]
+    assert "AcceleratedHardwareReady=False for 10 minutes" in REPAIR["replace"]
+    assert "reboots the node in place" in REPAIR["reboot"] and "budgets (reason Unhealthy)" in REPAIR["reboot"]
+    assert parse_platform(stack_raw("prod")).cluster.node_health.repair_action == "reboot"
+    assert parse_platform(stack_raw("dev")).cluster.node_health.repair_action == "off"
