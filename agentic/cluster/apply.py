@@ -153,7 +153,9 @@ def install_crds(client: Client, timeout: float = 180.0, groups: set[str] | None
         m["name"]: (m.get("annotations") or {}).get(CRD_DIGEST)
         for m in client.metadata_list("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
     }
-    names, new, changed = [], [], []
+    names: list[str] = []
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     wanted: dict[str, set[str]] = {}  # group/version -> plurals of the CRDs sent now
     for doc, digest in pinned_crds():
         if groups is not None and doc["spec"]["group"] not in groups:
