@@ -70,7 +70,9 @@ CONTROL_PLANE_ETCD = "v3.6.5"
 #: (github.com/aws/karpenter-provider-aws@v1.15.2: its charts/ and pkg/apis/crds/; the GitHub snapshot ends at 1.14.1);
 #: its controller's AWS calls (pkg/aws/sdk.go) are compared with the controller policy in tests/components/nodes.
 #: Still the newest verifiable here: external-secrets 2.9.0 (snapshot 2026-08-08; the module proxy has no 2.x), Milvus
-#: chart 5.0.19 = Milvus 2.6.15 (zilliztech/milvus-helm, 2026-04-16: no 2.6.16 chart; Milvus 3.0 stays out with it),
+#: chart 5.0.19 = Milvus 2.6.15 (zilliztech/milvus-helm, 2026-04-16: no 2.6.16 chart; Milvus 3.0 is not taken: no
+#: chart for it can be read here, and a major version of a stateful store needs its own migration and a test against
+#: the runtime's pymilvus client first),
 #: KEDA 2.20.2 (the keda 2.21.1 module is published, but not the kedacore/charts chart and values that go with it),
 #: Flagger 1.44.0 (2026-07-21) and kube-prometheus-stack 88.5.3 (2026-08-22). kgateway v2.5.2 is published (release
 #: notes of 2026-11-13: a Go CVE fix) but its CRDs and chart values cannot be read here (the stored repository ends in
