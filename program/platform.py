@@ -176,8 +176,7 @@ def build(cfg: Platform) -> dict[str, pulumi.Output]:
     build_traces(cfg, shared, store)
 
     # 5. Node provisioning: Karpenter, its pools, NVIDIA software on GPU nodes
-    health = cfg.cluster.node_health
-    karpenter = Karpenter(f"{prefix}-karpenter", shared, node_repair=health.repair, reboot=health.reboot_gpu_faults)
+    karpenter = Karpenter(f"{prefix}-karpenter", shared, repair=cfg.cluster.node_health.repair_action)
     efa = (
         EfaNetwork(f"{prefix}-efa", list(cfg.gpu_pools), shared, after=(karpenter.release,))
         if any(p.efa or p.placement_group for p in cfg.gpu_pools)

@@ -64,6 +64,7 @@ def controller_policy(
     ]
     region_tag = {"aws:RequestTag/topology.kubernetes.io/region": region}
     res_profile = {**res_owned, "aws:ResourceTag/topology.kubernetes.io/region": region}
+    karpenters = {"StringEquals": res_owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}}
 
     def stmt(sid: str, actions: list[str] | str, resource: Any, condition: dict | None = None) -> dict:
         s = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
@@ -127,17 +128,10 @@ def controller_policy(
                 "AllowScopedDeletion",
                 ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
                 [f"{ec2}:*:instance/*", f"{ec2}:*:launch-template/*"],
-                {"StringEquals": res_owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}},
+                karpenters,
             ),
             *(
-                [
-                    stmt(
-                        "AllowScopedInstanceReboot",
-                        "ec2:RebootInstances",
-                        f"{ec2}:*:instance/*",
-                        {"StringEquals": res_owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}},
-                    )
-                ]
+                [stmt("AllowScopedInstanceReboot", "ec2:RebootInstances", f"{ec2}:*:instance/*", karpenters)]
                 if reboot
                 else []
             ),
@@ -309,7 +303,9 @@ def karpenter_values(
 
 
 class Karpenter(pulumi.ComponentResource):
-    def __init__(self, name: str, shared: Shared, node_repair: bool = False, reboot: bool = False):
+    def __init__(self, name: str, shared: Shared, repair: str = "off"):
+        """``repair``: what node repair does with a broken node (config.cluster.NodeHealth.repair_action)."""
+        node_repair, reboot = repair != "off", repair == "reboot"
         super().__init__("agentic:aws:Karpenter", name, None, shared.k8s_opts())
         cluster = shared.prefix
         region = shared.region

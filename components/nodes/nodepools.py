@@ -1,7 +1,8 @@
 """Karpenter NodePools and EC2NodeClasses from config: GPU pools (tainted, GPU-limited) and the CPU pool.
 
 The manifests are built by pure functions (:func:`gpu_nodepool`, :func:`nodeclass`, …) so they can be checked
-against the pinned Karpenter CRD schemas (catalog/crds/karpenter) without the engine; :class:`NodePools` registers them through the kit.
+against the pinned Karpenter CRD schemas (catalog/crds/karpenter) without the engine; :class:`NodePools` registers
+them through the kit.
 """
 
 from __future__ import annotations

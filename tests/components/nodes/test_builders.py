@@ -1,6 +1,6 @@
 """Pure builders of the nodes domain, without the engine: the Karpenter controller policy against the upstream 1.14
-CloudFormation reference and the AWS calls of the pinned 1.15.2 controller, partition-aware ARNs, NodePool/EC2NodeClass manifests against the pinned CRDs, and the
-typed chart values against each chart's own values.yaml."""
+CloudFormation reference and the AWS calls of the pinned 1.15.2 controller, partition-aware ARNs, NodePool/EC2NodeClass
+manifests against the pinned CRDs, and the typed chart values against each chart's own values.yaml."""
 
 from __future__ import annotations
 
